@@ -1,0 +1,35 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README).
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+RUN_STAMP  := $(VENV)/.run-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+.PHONY: run test lint format bench
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(PY)
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(TEST_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+test: $(TEST_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest
+
+format: $(TEST_STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+bench: $(RUN_STAMP)
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done

@@ -1,0 +1,6 @@
+"""Saliency Explorer's backend: type-1 (CAM) and type-2 (human / DeepGaze) saliency maps and metrics.
+
+A plain library: no Streamlit import anywhere in this package.
+"""
+
+__version__ = "0.1.0"
