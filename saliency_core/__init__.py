@@ -1,4 +1,4 @@
-"""Saliency Explorer's backend: type-1 (CAM) and type-2 (human / DeepGaze) saliency maps and metrics.
+"""Saliency Explorer backend: type-1 (CAM) and type-2 (human, DeepGaze) saliency maps, metrics.
 
 A plain library: no Streamlit import anywhere in this package.
 """

@@ -30,7 +30,7 @@ def hub_checkpoint_dir() -> Path:
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a state dict saved with ``torch.save``; accepts ``{"state_dict": ...}`` / ``{"model": ...}``."""
+    """Load a saved state dict (bare, or under a "state_dict" / "model" key)."""
     path = Path(path)
     if not path.is_file():
         raise MissingWeightsError(f"Weights file not found: {path}")
