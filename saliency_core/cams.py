@@ -1,0 +1,314 @@
+"""CAM methods for detectors: a registry over pytorch-grad-cam, detections and CAM in one pass.
+
+pytorch-grad-cam runs the model once inside ``BaseCAM.forward`` (hooks capture the target
+layer's activations) and keeps that forward's outputs in ``cam.outputs``: the detections shown
+next to a CAM are read from there, so detections and CAM come from ONE forward pass. Gradient
+methods then back-propagate from the same outputs; gradient-free methods run under no-grad.
+
+Two small subclasses replace the library's EigenCAM projection, which runs a full SVD of the
+(h·w × C) activation matrix (an (h·w)² matrix: >10 GB on an FPN level) and leaves the sign of
+the component arbitrary (pytorch-grad-cam issue #315): see :func:`principal_projection`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from pytorch_grad_cam import (
+    AblationCAM,
+    EigenCAM,
+    EigenGradCAM,
+    GradCAM,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    ScoreCAM,
+    XGradCAM,
+)
+from pytorch_grad_cam.ablation_layer import AblationLayer
+from pytorch_grad_cam.base_cam import BaseCAM
+
+from saliency_core.detectors import DetectorSpec, LoadedDetector, TargetLayer, to_input_tensor
+
+MAX_PROJECTION_ROWS = 4096
+"""The principal axis is estimated on at most this many pixels (a regular subsample)."""
+
+
+def principal_projection(
+    activations: np.ndarray, max_rows: int = MAX_PROJECTION_ROWS
+) -> np.ndarray:
+    """Project activations on their first principal component, with a fixed sign.
+
+    For each item, A is the (n = h·w, C) matrix of activations, Ā = A − mean over pixels, and
+    v the first right singular vector of Ā (computed on ≤ ``max_rows`` regularly spaced pixels
+    with an economy SVD). The map is p = Ā v, oriented so that corr(p, mean_c A) ≥ 0: pixels
+    with a high mean activation come out high. Returns float32 (B, h, w).
+    """
+    activations = np.nan_to_num(np.asarray(activations, dtype=np.float32))
+    projections = []
+    for item in activations:
+        channels = item.shape[0]
+        matrix = item.reshape(channels, -1).T
+        centred = matrix - matrix.mean(axis=0)
+        step = max(1, int(np.ceil(centred.shape[0] / max_rows)))
+        _, _, vt = np.linalg.svd(centred[::step], full_matrices=False)
+        projection = centred @ vt[0]
+        mean_activation = matrix.mean(axis=1)
+        agreement = float(np.dot(projection, mean_activation - mean_activation.mean()))
+        if agreement < 0 or (agreement == 0 and abs(projection.min()) > abs(projection.max())):
+            projection = -projection
+        projections.append(projection.reshape(item.shape[1:]))
+    return np.asarray(projections, dtype=np.float32)
+
+
+class OrientedEigenCAM(EigenCAM):
+    """EigenCAM (Muhammad & Yeasin, 2020) with :func:`principal_projection`."""
+
+    def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth):
+        return principal_projection(activations)
+
+
+class OrientedEigenGradCAM(EigenGradCAM):
+    """EigenGradCAM: the principal component of gradients × activations, sign fixed."""
+
+    def get_cam_image(self, input_tensor, target_layer, targets, activations, grads, eigen_smooth):
+        return principal_projection(grads * activations)
+
+
+class DetectionScoreTarget:
+    """Target for detectors: Σ scores of the detections with score ≥ ``threshold``.
+
+    pytorch-grad-cam's ``FasterRCNNBoxScoreTarget`` sums IoU + score over detections matched to
+    given boxes; matching the detections of the same forward pass to themselves makes every
+    IoU 1, so its gradient is that of this sum. Without such a detection, the top-scoring one
+    is the target (and :attr:`note` says so).
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self.note: str | None = None
+
+    def __call__(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
+        scores = output["scores"]
+        top = float(scores.detach().max()) if scores.numel() else 0.0
+        keep = scores >= self.threshold
+        if scores.numel() and not bool(keep.any()):
+            keep = scores == scores.max()
+            self.note = (
+                f"No detection ≥ {self.threshold:.2f}: the gradient target is the top-scoring "
+                f"detection (score {top:.2f})."
+            )
+        elif not scores.numel():
+            self.note = "The model returned no detection: gradient methods have no target."
+        return scores[keep].sum()
+
+
+@dataclass(frozen=True)
+class CamMethod:
+    """One registry entry: a pytorch-grad-cam class and what it costs."""
+
+    name: str
+    cam_class: type[BaseCAM]
+    uses_gradients: bool
+    cost: str
+    description: str
+    kwargs: dict = field(default_factory=dict)
+    expensive: bool = False
+
+    @property
+    def needs_tensor_layer(self) -> bool:
+        """Gradients and channel ablation need a target layer whose output is one tensor."""
+        return self.uses_gradients or self.cam_class is AblationCAM
+
+    def unsupported(self, layer: TargetLayer) -> str | None:
+        """Why this method cannot run at ``layer``, or None when it can."""
+        if self.needs_tensor_layer and layer.reshape_transform is not None:
+            return (
+                f"{self.name} needs a single-tensor target layer: pytorch-grad-cam tracks no "
+                f"gradients or ablations through the FPN's dict of levels ({layer.description})."
+            )
+        return None
+
+
+CAM_METHODS: dict[str, CamMethod] = {
+    method.name: method
+    for method in (
+        CamMethod(
+            "EigenCAM",
+            OrientedEigenCAM,
+            False,
+            "1 forward",
+            "First principal component of the target layer's activations (class-agnostic).",
+        ),
+        CamMethod(
+            "EigenGradCAM",
+            OrientedEigenGradCAM,
+            True,
+            "1 forward + 1 backward",
+            "First principal component of gradients × activations.",
+        ),
+        CamMethod(
+            "GradCAM",
+            GradCAM,
+            True,
+            "1 forward + 1 backward",
+            "Activations weighted by spatially averaged gradients (Selvaraju et al., 2017).",
+        ),
+        CamMethod(
+            "GradCAM++",
+            GradCAMPlusPlus,
+            True,
+            "1 forward + 1 backward",
+            "Second-order weighting of positive gradients (Chattopadhay et al., 2018).",
+        ),
+        CamMethod(
+            "XGradCAM",
+            XGradCAM,
+            True,
+            "1 forward + 1 backward",
+            "Gradients normalised by activations (Fu et al., 2020).",
+        ),
+        CamMethod(
+            "HiResCAM",
+            HiResCAM,
+            True,
+            "1 forward + 1 backward",
+            "Element-wise gradients × activations, faithful to the model (Draelos & Carin, 2020).",
+        ),
+        CamMethod(
+            "LayerCAM",
+            LayerCAM,
+            True,
+            "1 forward + 1 backward",
+            "Positive gradients × activations per location (Jiang et al., 2021).",
+        ),
+        CamMethod(
+            "AblationCAM",
+            AblationCAM,
+            False,
+            "1 forward per ablated channel (~20% of channels)",
+            "Score drop when channels are zeroed (Desai & Ramaswamy, 2020). Slow on CPU.",
+            kwargs={"batch_size": 4, "ratio_channels_to_ablate": 0.1},
+            expensive=True,
+        ),
+        CamMethod(
+            "ScoreCAM",
+            ScoreCAM,
+            False,
+            "1 forward per channel",
+            "Score of the input masked by each activation map (Wang et al., 2020). Very slow.",
+            expensive=True,
+        ),
+    )
+}
+
+
+def get_method(name: str) -> CamMethod:
+    try:
+        return CAM_METHODS[name]
+    except KeyError:
+        raise KeyError(f"Unknown CAM method {name!r}; known: {', '.join(CAM_METHODS)}") from None
+
+
+def unsupported_reason(
+    method: str, detector: DetectorSpec, target: str | None = None
+) -> str | None:
+    """Why ``method`` cannot run on ``detector``'s target layer, or None when it can."""
+    return get_method(method).unsupported(detector.targets[target or detector.default_target])
+
+
+@dataclass
+class Detections:
+    """Boxes in image pixels (x1, y1, x2, y2), scores in [0, 1], COCO-style label ids."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+
+    @classmethod
+    def from_output(cls, output: dict[str, torch.Tensor], categories: list[str]) -> Detections:
+        labels = output["labels"].detach().cpu().numpy().astype(np.int64)
+        names = [categories[k] if 0 <= k < len(categories) else f"class {k}" for k in labels]
+        return cls(
+            boxes=output["boxes"].detach().cpu().numpy().astype(np.float32).reshape(-1, 4),
+            scores=output["scores"].detach().cpu().numpy().astype(np.float32),
+            labels=labels,
+            names=names,
+        )
+
+    def above(self, threshold: float) -> Detections:
+        keep = self.scores >= threshold
+        names = [name for name, k in zip(self.names, keep, strict=True) if k]
+        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep], names)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+
+@dataclass
+class CamOutput:
+    """A CAM at image resolution (float32 in [0, 1]) and the detections of the same pass."""
+
+    cam: np.ndarray
+    detections: Detections
+    method: str
+    target: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _cam_kwargs(method: CamMethod, detector: LoadedDetector, layer: TargetLayer) -> dict:
+    kwargs = dict(method.kwargs)
+    if method.cam_class is AblationCAM:
+        kwargs["ablation_layer"] = AblationLayer()
+    return {"reshape_transform": layer.reshape_transform, **kwargs}
+
+
+def run_cam(
+    detector: LoadedDetector,
+    rgb: np.ndarray,
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+) -> CamOutput:
+    """Detections and one CAM of ``rgb`` (uint8 H×W×3) from a single detection forward pass.
+
+    Not thread-safe (hooks live on the model): hold the model's lock around this call.
+    """
+    entry = get_method(method)
+    target = target or detector.spec.default_target
+    layer = detector.spec.targets[target]
+    reason = entry.unsupported(layer)
+    if reason:
+        raise ValueError(reason)
+    tensor = to_input_tensor(rgb, detector.device)
+    score_target = DetectionScoreTarget(score_threshold)
+    grad_mode = torch.enable_grad() if entry.uses_gradients else torch.no_grad()
+    with (
+        grad_mode,
+        entry.cam_class(
+            detector.model, [layer.resolve(detector.model)], **_cam_kwargs(entry, detector, layer)
+        ) as cam,
+    ):
+        grayscale = cam(tensor, targets=[score_target])
+        detections = Detections.from_output(cam.outputs[0], detector.categories)
+    if entry.uses_gradients:
+        detector.model.zero_grad(set_to_none=True)
+    notes = [score_target.note] if score_target.note and entry.uses_gradients else []
+    heat = np.nan_to_num(grayscale[0]).astype(np.float32)
+    spread = float(heat.max() - heat.min())
+    if spread > 1e-12:
+        heat = (heat - heat.min()) / spread
+    else:
+        heat = np.zeros_like(heat)
+        notes.append(f"{method} returned a constant map (no signal at the target layer).")
+    return CamOutput(heat, detections, method, target, notes)
+
+
+def detect(detector: LoadedDetector, rgb: np.ndarray) -> Detections:
+    """The bare detection forward under no-grad (the baseline of the CAM-overhead benchmark)."""
+    with torch.no_grad():
+        output = detector.model(to_input_tensor(rgb, detector.device))[0]
+    return Detections.from_output(output, detector.categories)

@@ -1,0 +1,115 @@
+"""The type-1 pipeline: image in, detector CAM (+ detections of the same pass) out.
+
+Models are built once per (detector, weights, input size, device) and shared by every caller
+through :data:`saliency_core.backend.MODELS`; each run holds that model's lock, because
+pytorch-grad-cam's hooks live on the shared model object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
+from saliency_core.cams import CamOutput, Detections, detect, run_cam
+from saliency_core.detectors import LoadedDetector, load_detector
+from saliency_core.weights import WeightSource, display_label
+
+
+class ComputeError(RuntimeError):
+    """A computation failed for a reason the user can act on (the message says how)."""
+
+
+@dataclass(frozen=True)
+class DetectorChoice:
+    """Which detector, with which weights, at which internal input size."""
+
+    name: str
+    source: WeightSource = WeightSource.UNTRAINED
+    weights_path: str | None = None
+    input_size: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({display_label(self.source)})"
+
+
+@dataclass
+class CamResult:
+    """A CAM (float32 (H, W) in [0, 1]) with the detections of the same forward pass."""
+
+    cam: np.ndarray
+    detections: Detections
+    label: str
+    trained: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def get_detector(
+    choice: DetectorChoice,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Locked[LoadedDetector]:
+    """The shared, locked detector for ``choice`` (built on first use)."""
+    device = device or default_device()
+    key = ("detector", choice, str(device))
+    return MODELS.get(
+        key,
+        lambda: load_detector(
+            choice.name,
+            choice.source,
+            choice.weights_path,
+            input_size=choice.input_size,
+            device=device,
+            progress=progress,
+        ),
+    )
+
+
+def _guard_memory(what: str, run: Callable[[], CamOutput | Detections]):
+    try:
+        return run()
+    except RuntimeError as error:
+        if not is_out_of_memory(error):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise ComputeError(
+            f"Out of memory while running {what}. Try a smaller image or input size, fewer "
+            "models at once, or the CPU (set SALIENCY_DEVICE=cpu)."
+        ) from error
+
+
+def compute_cam(
+    rgb: np.ndarray,
+    choice: DetectorChoice,
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CamResult:
+    """Run ``choice``'s detector once on ``rgb`` (uint8 H×W×3) and take ``method``'s CAM."""
+    entry = get_detector(choice, device, progress)
+    with entry.lock:
+        output = _guard_memory(
+            f"{choice.label} · {method}",
+            lambda: run_cam(entry.value, rgb, method, target, score_threshold),
+        )
+    label = f"{choice.label} · {method} @ {output.target}"
+    notes = list(output.notes)
+    if not entry.value.trained:
+        notes.insert(0, "Untrained (random) weights: a sanity-check baseline, not a result.")
+    return CamResult(output.cam, output.detections, label, entry.value.trained, notes)
+
+
+def compute_detections(
+    rgb: np.ndarray, choice: DetectorChoice, device: torch.device | None = None
+) -> Detections:
+    """Bare detection forward (no CAM) of ``choice`` on ``rgb``."""
+    entry = get_detector(choice, device)
+    with entry.lock:
+        return _guard_memory(choice.label, lambda: detect(entry.value, rgb))

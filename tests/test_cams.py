@@ -1,0 +1,133 @@
+"""CAM registry and the one-pass detection + CAM pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+from saliency_core import cams as C
+from saliency_core import pipeline as P
+from saliency_core.backend import MODELS
+from saliency_core.detectors import DETECTORS
+
+
+def blob_activations(sign: float = 1.0) -> np.ndarray:
+    """(1, C=6, 8, 8): channels fire on a 3×3 object at rows/cols 2..4, plus noise."""
+    rng = np.random.default_rng(0)
+    acts = rng.normal(0, 0.05, (1, 6, 8, 8)).astype(np.float32)
+    acts[0, :4, 2:5, 2:5] += np.array([3.0, 2.0, 2.5, 1.0])[:, None, None]
+    return acts * sign
+
+
+def test_projection_matches_pytorch_grad_cam_up_to_sign():
+    acts = blob_activations()
+    ours = C.principal_projection(acts)
+    library = get_2d_projection(acts)
+    assert ours.shape == library.shape == (1, 8, 8)
+    assert np.allclose(np.abs(ours), np.abs(library), atol=1e-4)
+
+
+def test_projection_is_high_on_the_object_whatever_the_svd_sign(monkeypatch):
+    acts = blob_activations()
+    reference = C.principal_projection(acts)[0]
+    object_mask = np.zeros((8, 8), bool)
+    object_mask[2:5, 2:5] = True
+    assert reference[object_mask].mean() > 0 > reference[~object_mask].mean()
+
+    library_before = get_2d_projection(acts)[0]
+    real_svd = np.linalg.svd
+
+    def flipped_svd(matrix, full_matrices=True):
+        u, s, vt = real_svd(matrix, full_matrices=full_matrices)
+        return -u, s, -vt
+
+    monkeypatch.setattr(np.linalg, "svd", flipped_svd)
+    np.testing.assert_allclose(C.principal_projection(acts)[0], reference, atol=1e-6)
+    assert np.allclose(get_2d_projection(acts)[0], -library_before, atol=1e-4), "library flips"
+
+
+def test_projection_subsamples_rows_for_large_maps():
+    acts = np.zeros((1, 4, 100, 100), np.float32)
+    acts[0, :, 40:60, 40:60] = 1.0
+    projection = C.principal_projection(acts, max_rows=500)[0]
+    assert projection[50, 50] > 0 and projection[0, 0] < projection[50, 50]
+
+
+def test_detection_score_target_sums_confident_scores_or_falls_back_to_the_top_one():
+    scores = torch.tensor([0.95, 0.5, 0.92], requires_grad=True)
+    target = C.DetectionScoreTarget(0.9)
+    assert float(target({"scores": scores}).detach()) == pytest.approx(1.87)
+    assert target.note is None
+    low = C.DetectionScoreTarget(0.99)
+    assert float(low({"scores": scores}).detach()) == pytest.approx(0.95)
+    assert "top-scoring detection (score 0.95)" in low.note
+    empty = C.DetectionScoreTarget(0.5)
+    assert float(empty({"scores": torch.zeros(0)})) == 0.0
+    assert "no detection" in empty.note
+
+
+def test_methods_that_need_a_tensor_layer_are_disabled_on_the_fpn_with_a_reason():
+    spec = DETECTORS["Faster R-CNN R50-FPN"]
+    assert C.unsupported_reason("EigenCAM", spec, "FPN") is None
+    assert C.unsupported_reason("GradCAM", spec, "layer4") is None
+    reason = C.unsupported_reason("GradCAM", spec, "FPN")
+    assert reason and "single-tensor target layer" in reason
+    assert C.unsupported_reason("AblationCAM", spec, "FPN")
+
+
+def test_every_method_is_a_pytorch_grad_cam_class_with_a_cost():
+    from pytorch_grad_cam.base_cam import BaseCAM
+
+    assert list(C.CAM_METHODS)[0] == "EigenCAM"
+    for method in C.CAM_METHODS.values():
+        assert issubclass(method.cam_class, BaseCAM) and method.cost
+
+
+def test_detections_filter_by_score():
+    dets = C.Detections(
+        np.arange(12, dtype=np.float32).reshape(3, 4),
+        np.array([0.2, 0.95, 0.9], np.float32),
+        np.array([1, 3, 1]),
+        ["person", "car", "person"],
+    )
+    kept = dets.above(0.9)
+    assert kept.names == ["car", "person"] and len(kept) == 2
+    np.testing.assert_array_equal(kept.boxes[0], [4, 5, 6, 7])
+
+
+@pytest.fixture
+def scene() -> np.ndarray:
+    rgb = np.full((128, 160, 3), 20, np.uint8)
+    rgb[30:90, 50:120] = (240, 200, 40)
+    return rgb
+
+
+def test_pipeline_builds_each_model_once_and_labels_untrained_results(scene: np.ndarray):
+    MODELS.clear()
+    choice = P.DetectorChoice("FCOS R50-FPN", input_size=128)
+    first = P.compute_cam(scene, choice, "EigenCAM")
+    second = P.compute_cam(scene, choice, "EigenCAM")
+    assert len(MODELS) == 1
+    np.testing.assert_array_equal(first.cam, second.cam)
+    assert first.label == "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4"
+    assert not first.trained and first.notes[0].startswith("Untrained (random) weights")
+    bare = P.compute_detections(scene, choice)
+    np.testing.assert_allclose(bare.scores, first.detections.scores, rtol=1e-5)
+
+
+def test_ablation_cam_runs_on_a_detector(scene: np.ndarray):
+    choice = P.DetectorChoice("SSDlite320 MobileNetV3")
+    result = P.compute_cam(scene, choice, "AblationCAM")
+    assert result.cam.shape == scene.shape[:2]
+    assert np.isfinite(result.cam).all()
+
+
+def test_out_of_memory_becomes_a_readable_error(monkeypatch: pytest.MonkeyPatch, scene):
+    def exhausted(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(P, "run_cam", exhausted)
+    with pytest.raises(P.ComputeError, match="Out of memory while running"):
+        P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128))
