@@ -244,10 +244,11 @@ def auc_judd(s: np.ndarray, fixations: np.ndarray) -> float:
     Thresholds are the saliency values ``t_k`` at the N fixated pixels; with ``n(t) = #{i : s_i ≥
     t}`` and ``f(t) = #{i fixated : s_i ≥ t}`` the curve runs through (0, 0), the points
     ``FPR = (n(t_k) - f(t_k)) / (P - N)``, ``TPR = f(t_k) / N`` for t_k descending, and (1, 1)
-    (P pixels), integrated with the trapezoidal rule. Deterministic: instead of the MIT code's
-    random jitter, ties are counted exactly (``TPR = f(t_k) / N`` rather than ``k / N``), which
-    equals the MIT value whenever the fixated values have no ties. In [0, 1]: 0.5 is chance, 1 a
-    perfect map. Constant map, no fixation inside, or every pixel fixated: undefined.
+    (P pixels), integrated with the trapezoidal rule. Deterministic: the MIT code's default random
+    jitter (1e-7, to break ties) is not applied; pixels tied at a threshold enter the curve
+    together (``TPR = f(t_k) / N`` rather than ``k / N``). Without ties at the fixated values this
+    is exactly the MIT value. In [0, 1]: 0.5 is chance, 1 a perfect map. Constant map, no
+    fixation inside, or every pixel fixated: undefined.
     """
     s = _map(s, "saliency")
     _check_non_constant(s)
