@@ -16,6 +16,8 @@ Conventions
   the column, ``y`` the row, integer coordinates are pixel centres. Coordinates are rounded to the
   nearest pixel (:func:`to_pixel_coords`); points that fall outside the map are dropped. As in the
   MIT code, the fixations become a binary fixation map: several fixations on one pixel count once.
+  Fixations recorded on an image of another size must be rescaled to the map first
+  (:func:`saliency_core.fixations.rescale_points`).
 * Where a metric is undefined for its inputs (a constant map, an empty top-p% mask, no fixation
   inside the image...) the pure functions raise :class:`UndefinedMetricError` with the reason;
   :func:`compute` and :func:`compute_all` turn that into ``MetricValue(nan, reason)``. Programming
