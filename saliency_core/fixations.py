@@ -1,0 +1,139 @@
+"""Human fixations: reading them, and turning them into fixation maps, densities and masks.
+
+Points are ``(x, y)`` pixel coordinates of the image they were recorded on (x the column, y the
+row, origin at the top-left; integer coordinates are pixel centres). :func:`to_pixel_coords` and
+:func:`fixation_map` (rounding to the nearest pixel, dropping points outside the image) live in
+:mod:`saliency_core.metrics`, which scores maps against the same pixels, and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from saliency_core.metrics import fixation_map, to_pixel_coords, top_percent_mask
+
+__all__ = [
+    "DEGREES_PER_IMAGE",
+    "attention_mask",
+    "default_sigma",
+    "density_map",
+    "display",
+    "fixation_map",
+    "read_fixation_table",
+    "read_fixations",
+    "rescale_points",
+    "to_pixel_coords",
+]
+
+DEGREES_PER_IMAGE = 30.0
+"""Assumed visual angle (degrees) spanned by an image's longer side (MIT1003/MIT300-like viewing:
+1024 px over about 29°, i.e. about 35 px per degree)."""
+
+REQUIRED_COLUMNS = ("x", "y")
+
+
+def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
+    """Read a fixation CSV (path or file object) into a DataFrame with float ``x``, ``y`` columns.
+
+    Needs columns ``x`` and ``y`` (pixels); ``subject``, ``onset_s``, ``duration_s`` and any other
+    columns are kept as read. Header names are matched after stripping spaces. A header-only file
+    gives an empty table. Raises ValueError naming the problem for an empty or unparsable file,
+    missing ``x``/``y`` columns, or a missing or non-numeric coordinate (with its data row).
+    """
+    name = source if isinstance(source, str | Path) else getattr(source, "name", "fixation file")
+    try:
+        table = pd.read_csv(source, skipinitialspace=True)
+    except pd.errors.EmptyDataError as error:
+        raise ValueError(f"{name}: the file is empty") from error
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f"{name}: not a readable CSV file ({error})") from error
+    table.columns = [str(column).strip() for column in table.columns]
+    missing = [column for column in REQUIRED_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{name}: missing column(s) {', '.join(missing)}; expected a header with x,y "
+            f"(found: {', '.join(table.columns)})"
+        )
+    for column in REQUIRED_COLUMNS:
+        values = pd.to_numeric(table[column], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raw = table[column].iloc[row]
+            problem = "is missing" if pd.isna(raw) else f"must be numeric, got {str(raw)!r}"
+            raise ValueError(f"{name}: {column} {problem} in data row {row + 1} (after the header)")
+        table[column] = values.astype(np.float64)
+    return table
+
+
+def read_fixations(source: str | Path | IO) -> np.ndarray:
+    """Fixations of a CSV as float64 (N, 2) ``(x, y)`` (see :func:`read_fixation_table`)."""
+    return read_fixation_table(source)[list(REQUIRED_COLUMNS)].to_numpy(dtype=np.float64)
+
+
+def rescale_points(
+    points: np.ndarray, from_shape: tuple[int, int], to_shape: tuple[int, int]
+) -> np.ndarray:
+    """Map (x, y) points from an image of ``from_shape`` (H, W) to one resized to ``to_shape``.
+
+    With pixel centres at integer coordinates: ``x' = (x + 0.5) · W' / W - 0.5`` (likewise y), so
+    the image's edges map onto each other exactly (aspect ratio not kept, as ``resize_map`` does).
+    """
+    array = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    scale = np.array([to_shape[1] / from_shape[1], to_shape[0] / from_shape[0]])
+    return (array + 0.5) * scale - 0.5
+
+
+def default_sigma(shape: tuple[int, int]) -> float:
+    """About one degree of visual angle in pixels: ``max(H, W) / 30``.
+
+    Assumes the image's longer side spans :data:`DEGREES_PER_IMAGE` = 30° (e.g. 17.1 px for the
+    study's 512×512 maps, 34.1 px for a 1024-px MIT image). Real viewing geometry, when known,
+    should replace this.
+    """
+    return max(shape) / DEGREES_PER_IMAGE
+
+
+def density_map(points: np.ndarray, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Fixation density: float32 (H, W), non-negative, summing to 1.
+
+    Each point inside the image adds one count to its pixel (rounded, see :func:`to_pixel_coords`;
+    points outside are dropped); the counts are blurred by a Gaussian of standard deviation
+    ``sigma`` pixels (zero padding outside the image, kernel truncated at 4 sigma; ``sigma = 0``: no
+    blur) and divided by their sum. With no point inside, the map is all zeros (no density): the
+    metrics then report it as undefined.
+    """
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0 pixels, got {sigma}")
+    height, width = shape
+    pixels = to_pixel_coords(points, shape)
+    counts = np.bincount(pixels[:, 1] * width + pixels[:, 0], minlength=height * width)
+    counts = counts.reshape(height, width).astype(np.float64)
+    if sigma > 0:
+        counts = ndimage.gaussian_filter(counts, sigma, mode="constant")
+    total = counts.sum()
+    return (counts / total if total > 0 else counts).astype(np.float32)
+
+
+def display(density: np.ndarray) -> np.ndarray:
+    """A non-negative map scaled to [0, 1] for display: ``m / max m`` (all zeros stay zeros)."""
+    peak = float(np.max(density))
+    scaled = density / peak if peak > 0 else np.zeros_like(density)
+    return np.asarray(scaled, dtype=np.float32)
+
+
+def attention_mask(density: np.ndarray, percent: float = 10.0) -> np.ndarray:
+    """Human attention mask: the top-``percent``% of a fixation density, bool (H, W).
+
+    Binarised like the study (:func:`saliency_core.metrics.top_percent_mask`: ``density >=
+    percentile(density, 100 - percent)``, ties included). A density without mass (no fixations)
+    gives an empty mask rather than the all-True mask of a constant map.
+    """
+    if not np.any(density):
+        return np.zeros(np.shape(density), dtype=bool)
+    return top_percent_mask(density, percent)
