@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 from scipy import ndimage
 
 from saliency_core.augment import (
@@ -346,6 +347,23 @@ def test_dip_odd_sizes_are_padded_and_cropped_back_and_seeded():
     np.testing.assert_array_equal(first.image, again.image)
     np.testing.assert_array_equal(first.image[~mask], image[~mask])
     assert (padded_side(37), padded_side(50), padded_side(64), padded_side(65)) == (64, 64, 64, 96)
+
+
+def test_dip_runs_concurrently_without_touching_the_global_rng():
+    image, mask = _gradient(), _hole()
+    state = torch.random.get_rng_state()
+    results: dict[int, np.ndarray] = {}
+
+    def run(slot: int) -> None:
+        results[slot] = inpaint(image, mask, "Deep Image Prior", iterations=3, seed=1).image
+
+    threads = [threading.Thread(target=run, args=(slot,)) for slot in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    np.testing.assert_array_equal(results[0], results[1])
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 # --- whole sample: boxes ride along ---------------------------------------------------------

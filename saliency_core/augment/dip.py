@@ -27,6 +27,7 @@ scaler); the loss is computed in float32.
 
 from __future__ import annotations
 
+import math
 import threading
 from functools import partial
 
@@ -95,6 +96,30 @@ def build_network(
     return nn.Sequential(deeper, nn.Conv2d(channels[0], 3, 1), nn.Sigmoid())
 
 
+def initialise(net: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's default initialisation, drawn from ``generator``: Conv2d weights
+    Kaiming-uniform (a = √5), biases U(±1/√fan_in); BatchNorm weight 1, bias 0, fresh stats."""
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                bound = 1 / math.sqrt(module.weight[0].numel())
+                nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_parameters()
+
+
+def seeded_network(seed: int) -> tuple[nn.Module, torch.Generator]:
+    """The network initialised from ``seed`` (built on the meta device, so the global RNG is
+    never used) on the CPU, and the generator, ready to draw z next."""
+    with torch.device("meta"):
+        net = build_network()
+    net.to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(seed)
+    initialise(net, generator)
+    return net, generator
+
+
 def padded_side(side: int) -> int:
     """The smallest multiple of 2^depth that is ≥ ``side`` and ≥ ``MIN_PADDED_SIDE``."""
     divisor = 2 ** len(CHANNELS)
@@ -154,10 +179,9 @@ def deep_image_prior(
     known_np = _pad(~mask, *size).astype(np.float32)
     target = torch.from_numpy(target_np).permute(2, 0, 1)[None].to(device)
     known = torch.from_numpy(known_np)[None, None].to(device)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        net = build_network().to(device)
-        z = (torch.rand(1, INPUT_CHANNELS, *size) * NOISE_SCALE).to(device)
+    net, seeded = seeded_network(seed)
+    net.to(device)
+    z = (torch.rand(1, INPUT_CHANNELS, *size, generator=seeded) * NOISE_SCALE).to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
     optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
     autocast, scaler = _mixed_precision(device)
