@@ -1,0 +1,55 @@
+"""Selective erasing and selective inpainting (the study's augmentation).
+
+When a detector's CAM and a human reference (DeepGaze IIE, fixations, a mask) disagree according
+to an :class:`EraseRule`, the CAM's most salient pixels are erased (:func:`erase_mask`,
+:func:`erase`) and may then be filled again (:func:`inpaint`: Telea, Navier-Stokes or a Deep
+Image Prior). :func:`augment_sample` runs the three steps for one image.
+
+Bounding boxes are unchanged by these augmentations: pixels are replaced in place, nothing is
+moved, resized or cropped, so a sample's boxes stay valid as they are. :func:`augment_sample`
+passes them through untouched.
+"""
+
+from saliency_core.augment.erase import (
+    FILLS,
+    KERNELS,
+    EraseSettings,
+    dilate_mask,
+    erase,
+    erase_mask,
+)
+from saliency_core.augment.inpaint import METHODS, InpaintMethod, inpaint
+from saliency_core.augment.pipeline import AugmentedSample, augment_sample
+from saliency_core.augment.result import InpaintResult, ProgressCallback
+from saliency_core.augment.rule import (
+    COMPARATORS,
+    DEFAULT_PRESET,
+    PRESETS,
+    EraseRule,
+    RuleDecision,
+    RulePreset,
+    decide,
+)
+
+__all__ = [
+    "COMPARATORS",
+    "DEFAULT_PRESET",
+    "FILLS",
+    "KERNELS",
+    "METHODS",
+    "PRESETS",
+    "AugmentedSample",
+    "EraseRule",
+    "EraseSettings",
+    "InpaintMethod",
+    "InpaintResult",
+    "ProgressCallback",
+    "RuleDecision",
+    "RulePreset",
+    "augment_sample",
+    "decide",
+    "dilate_mask",
+    "erase",
+    "erase_mask",
+    "inpaint",
+]
