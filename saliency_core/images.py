@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -56,6 +56,18 @@ class Sample:
     def key(self) -> str:
         """Content hash: the cache key of everything computed from this image."""
         return image_hash(self.image)
+
+    def resized(self, shape: tuple[int, int]) -> Sample:
+        """The sample at ``shape`` = (H, W): image, mask and fixation coordinates scaled along."""
+        if self.shape == tuple(shape):
+            return self
+        scale = np.array([shape[1] / self.shape[1], shape[0] / self.shape[0]])
+        return replace(
+            self,
+            image=resize_image(self.image, shape),
+            mask=None if self.mask is None else resize_map(self.mask, shape),
+            fixations=None if self.fixations is None else self.fixations * scale,
+        )
 
 
 def image_hash(rgb: np.ndarray) -> str:

@@ -147,7 +147,6 @@ def test_rule_rejects_unknown_names():
 
 
 def test_decide_uses_saliency_core_metrics_by_default():
-    pytest.importorskip("saliency_core.metrics", reason="metrics module not merged yet")
     decision = decide(PRESETS[DEFAULT_PRESET].rule, RAMP, _with_top10_at([99, *range(9)]))
     assert decision.value == pytest.approx(1 / 19)
     assert decision.erase

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from saliency_core.metrics import top_percent_mask
+
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
 """ImageNet per-channel RGB mean in 0..255 (torchvision's normalisation × 255)."""
 IMAGENET_STD_255 = (58.395, 57.12, 57.375)
@@ -33,14 +35,6 @@ def _square(radius: int) -> np.ndarray:
 
 KERNELS: dict[str, Callable[[int], np.ndarray]] = {"disk": _disk, "square": _square}
 """Dilation structuring elements by name: radius (pixels) -> uint8 kernel."""
-
-
-def top_percent_mask(values: np.ndarray, percent: float) -> np.ndarray:
-    """``values >= percentile(values, 100 - percent)``: the top ``percent``%, ties included.
-
-    Must match ``saliency_core.metrics.top_percent_mask`` (kept here until the modules merge).
-    """
-    return values >= np.percentile(values, 100.0 - percent)
 
 
 def dilate_mask(mask: np.ndarray, radius_px: int, kernel: str = "disk") -> np.ndarray:

@@ -1,6 +1,6 @@
 """The selective-erasing rule as data: erase when ``metric(CAM, reference) <op> threshold``.
 
-The metric itself is evaluated by ``saliency_core.metrics.compute`` (imported lazily) or by any
+The metric itself is evaluated by ``saliency_core.metrics.compute`` (default) or by any
 callable with the same signature passed as ``evaluate``.
 """
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+from saliency_core import metrics
 
 METRICS = ("IoU@top-p%", "MAE")
 """Metric names understood by the rule (names of ``saliency_core.metrics``)."""
@@ -116,24 +118,17 @@ class RuleDecision:
     text: str
 
 
-def _metrics_compute() -> MetricEvaluator:
-    from saliency_core import metrics  # lazily: the metrics module is developed separately
-
-    return metrics.compute
-
-
 def decide(
     rule: EraseRule,
     cam: np.ndarray,
     reference_map: np.ndarray,
     *,
-    evaluate: MetricEvaluator | None = None,
+    evaluate: MetricEvaluator = metrics.compute,
 ) -> RuleDecision:
     """Evaluate ``rule`` on a CAM and the reference map it names (both (H, W), in [0, 1]).
 
     A NaN metric (e.g. a constant map) never erases; its reason is passed on.
     """
-    evaluate = evaluate or _metrics_compute()
     result = evaluate(rule.metric, cam, reference=reference_map, percent=rule.percent)
     value = float(result.value)
     label = rule.metric_label

@@ -1,0 +1,176 @@
+"""Agreement between saliency maps and references, as tidy tables for the app and exports.
+
+Splits the work by what the top-p% slider changes: :func:`map_metrics` and
+:func:`fixation_metrics` do not depend on p (computed once per set of maps), while
+:func:`iou_table` and :func:`iou_curves` use :class:`RankedMap`, which sorts each map once so
+that a new p costs one comparison per pixel instead of a percentile search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import gaussian_filter
+
+from saliency_core import metrics
+
+MAP_METRICS = ("MAE", "CC", "SIM", "KLD")
+"""Threshold-free map-vs-map metrics reported next to IoU@top-p%."""
+FIXATION_METRICS = ("NSS", "AUC-Judd", "AUC-Borji", "sAUC", "IG")
+COLUMNS = ["map", "reference", "metric", "value", "higher_is_better", "reason"]
+
+
+class RankedMap:
+    """A map with its values sorted once: top-p% masks identical to ``metrics.top_percent_mask``.
+
+    ``np.percentile(m, q)`` (linear method) is ``s[k] + f · (s[k+1] − s[k])`` with ``s`` the sorted
+    values, ``k = ⌊q/100 · (n−1)⌋`` and ``f`` the fractional part; with ``s`` kept, a threshold
+    costs O(1) and a mask one comparison per pixel.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = np.asarray(values, dtype=np.float64)
+        self.sorted = np.sort(self.values, axis=None)
+        self.constant = bool(self.sorted[-1] == self.sorted[0])
+
+    def threshold(self, percent: float) -> float:
+        position = (100.0 - percent) / 100.0 * (self.sorted.size - 1)
+        low = int(np.floor(position))
+        high = min(low + 1, self.sorted.size - 1)
+        fraction = position - low
+        return float(self.sorted[low] + fraction * (self.sorted[high] - self.sorted[low]))
+
+    def mask(self, percent: float) -> np.ndarray:
+        if percent <= 0:
+            return np.zeros(self.values.shape, dtype=bool)
+        return self.values >= self.threshold(percent)
+
+
+def ranked_iou(a: RankedMap, b: RankedMap, percent: float) -> metrics.MetricValue:
+    """``metrics.top_percent_iou`` on ranked maps (NaN with the same reasons)."""
+    if a.values.shape != b.values.shape:
+        raise ValueError(f"map shapes differ: {a.values.shape} vs {b.values.shape}")
+    if a.constant or b.constant:
+        return metrics.MetricValue(float("nan"), metrics.CONSTANT_MAP)
+    mask_a, mask_b = a.mask(percent), b.mask(percent)
+    union = np.count_nonzero(mask_a | mask_b)
+    if union == 0:
+        return metrics.MetricValue(float("nan"), metrics.EMPTY_MASK)
+    return metrics.MetricValue(np.count_nonzero(mask_a & mask_b) / union)
+
+
+def _row(map_name: str, reference: str, metric: str, value: metrics.MetricValue) -> dict:
+    return {
+        "map": map_name,
+        "reference": reference,
+        "metric": metric,
+        "value": value.value,
+        "higher_is_better": metrics.METRICS[metric].higher_is_better,
+        "reason": value.reason,
+    }
+
+
+def map_metrics(
+    maps: Mapping[str, np.ndarray], references: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """MAE, CC, SIM and KLD of every map against every reference map (long format)."""
+    rows = [
+        _row(name, ref_name, metric, metrics.compute(metric, values, reference=reference))
+        for name, values in maps.items()
+        for ref_name, reference in references.items()
+        if name != ref_name
+        for metric in MAP_METRICS
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def fixation_metrics(
+    maps: Mapping[str, np.ndarray],
+    fixations: np.ndarray,
+    other_fixations: np.ndarray | None = None,
+    baseline: np.ndarray | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """NSS, AUC-Judd, AUC-Borji, sAUC and IG of every map against recorded fixations.
+
+    AUC-Borji and sAUC draw their random splits from ``seed``, so a table is reproducible.
+    """
+    rows = []
+    for name, values in maps.items():
+        for metric in FIXATION_METRICS:
+            value = metrics.compute(
+                metric,
+                values,
+                fixations=fixations,
+                other_fixations=other_fixations,
+                baseline=baseline,
+                rng=seed,
+            )
+            rows.append(_row(name, "fixations", metric, value))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def iou_table(
+    maps: Mapping[str, RankedMap], references: Mapping[str, RankedMap], percent: float
+) -> pd.DataFrame:
+    """IoU of the top-``percent``% pixels of every map against every reference."""
+    rows = [
+        _row(name, ref_name, "IoU@top-p%", ranked_iou(ranked, reference, percent))
+        for name, ranked in maps.items()
+        for ref_name, reference in references.items()
+        if name != ref_name
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def iou_curves(
+    maps: Mapping[str, RankedMap], reference: RankedMap, percents: Iterable[float] = range(1, 51)
+) -> pd.DataFrame:
+    """IoU against ``reference`` for each p in ``percents``: columns map, percent, iou."""
+    rows = [
+        {"map": name, "percent": p, "iou": ranked_iou(ranked, reference, p).value}
+        for name, ranked in maps.items()
+        for p in percents
+    ]
+    return pd.DataFrame(rows, columns=["map", "percent", "iou"])
+
+
+def consensus(maps: Iterable[np.ndarray], sigma: float = 0.0) -> np.ndarray:
+    """Mean of the maps, optionally Gaussian-smoothed (sigma in pixels), min-max scaled to [0, 1].
+
+    The "synthetic ground truth" of several type-1 maps; a constant result stays all zeros.
+    """
+    stack = [np.asarray(m, dtype=np.float32) for m in maps]
+    if not stack:
+        raise ValueError("consensus needs at least one map")
+    mean = np.mean(stack, axis=0)
+    if sigma > 0:
+        mean = gaussian_filter(mean, sigma)
+    spread = float(mean.max() - mean.min())
+    return ((mean - mean.min()) / spread if spread > 0 else np.zeros_like(mean)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Wide view of a long metrics table: one row per map, one column per (reference, metric)."""
+
+    table: pd.DataFrame
+    notes: list[str]
+
+
+def widen(long: pd.DataFrame) -> Summary:
+    """Pivot to map × (reference, metric) and list every NaN with its reason (none are silent)."""
+    if long.empty:
+        return Summary(pd.DataFrame(), [])
+    wide = long.pivot_table(
+        index="map", columns=["reference", "metric"], values="value", sort=False, dropna=False
+    )
+    nan_rows = long[long["value"].isna()]
+    notes = [
+        f"{row.map} vs {row.reference}, {row.metric}: {row.reason}"
+        for row in nan_rows.itertuples(index=False)
+    ]
+    return Summary(wide, notes)

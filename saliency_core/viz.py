@@ -1,0 +1,162 @@
+"""Pictures of maps: colour maps, overlays, boxes, fixations, agreement masks, figure grids.
+
+All functions take and return uint8 RGB arrays (H, W, 3) or plotly figures; no Streamlit.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
+
+from saliency_core.cams import Detections
+
+COLORMAPS: dict[str, int] = {
+    "jet": cv2.COLORMAP_JET,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "turbo": cv2.COLORMAP_TURBO,
+}
+AGREEMENT_COLOURS = {
+    "both": np.array([255, 221, 0], np.float32),
+    "map only": np.array([230, 40, 60], np.float32),
+    "reference only": np.array([40, 120, 255], np.float32),
+}
+"""Colours of the top-p% agreement view: intersection, the map's alone, the reference's alone."""
+
+
+def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """A [0, 1] map as an RGB heat map (values outside [0, 1] are clipped)."""
+    scaled = np.clip(np.nan_to_num(values), 0.0, 1.0) * 255.0
+    bgr = cv2.applyColorMap(scaled.astype(np.uint8), COLORMAPS[colormap])
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def overlay(rgb: np.ndarray, values: np.ndarray, alpha: float = 0.5, colormap: str = "jet"):
+    """(1 − alpha) · image + alpha · heat map."""
+    heat = colorize(values, colormap).astype(np.float32)
+    return np.clip((1.0 - alpha) * rgb + alpha * heat, 0, 255).astype(np.uint8)
+
+
+def agreement_overlay(rgb: np.ndarray, mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Dimmed image with the two top-p% masks: intersection yellow, map red, reference blue."""
+    canvas = rgb.astype(np.float32) * 0.35
+    regions = {
+        "both": mask & reference,
+        "map only": mask & ~reference,
+        "reference only": reference & ~mask,
+    }
+    for name, region in regions.items():
+        canvas[region] = 0.25 * rgb[region] + 0.75 * AGREEMENT_COLOURS[name]
+    return canvas.astype(np.uint8)
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def draw_detections(rgb: np.ndarray, detections: Detections, max_boxes: int = 30) -> np.ndarray:
+    """Boxes with "label score" tags, highest scores first (at most ``max_boxes``)."""
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(max(rgb.shape[:2]) / 250))
+    font = _font(max(11, round(max(rgb.shape[:2]) / 40)))
+    order = np.argsort(-detections.scores)[:max_boxes]
+    for index in order:
+        x1, y1, x2, y2 = (float(v) for v in detections.boxes[index])
+        colour = _label_colour(int(detections.labels[index]))
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        tag = f"{detections.names[index]} {detections.scores[index]:.2f}"
+        left, top, right, bottom = draw.textbbox((x1, y1), tag, font=font)
+        lift = bottom - top + 2
+        draw.rectangle((left, top - lift, right + 4, bottom - lift), fill=colour)
+        draw.text((x1 + 2, y1 - lift), tag, fill=(255, 255, 255), font=font)
+    return np.asarray(image)
+
+
+def _label_colour(label: int) -> tuple[int, int, int]:
+    rng = np.random.default_rng(label)
+    hue = int(rng.integers(0, 180))
+    hsv = np.uint8([[[hue, 200, 200]]])
+    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
+
+
+def draw_fixations(rgb: np.ndarray, points: np.ndarray, radius: int | None = None) -> np.ndarray:
+    """Fixation points (x, y) as small green discs with a dark rim."""
+    out = rgb.copy()
+    radius = radius or max(2, round(max(rgb.shape[:2]) / 150))
+    for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2):
+        if np.isfinite(x) and np.isfinite(y):
+            centre = (round(x), round(y))
+            cv2.circle(out, centre, radius + 1, (20, 20, 20), -1, cv2.LINE_AA)
+            cv2.circle(out, centre, radius, (60, 255, 90), -1, cv2.LINE_AA)
+    return out
+
+
+def grid_figure(
+    panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, tile: int = 320
+) -> np.ndarray:
+    """A titled grid of panels (each scaled to ``tile`` px wide) as one RGB image."""
+    columns = max(1, min(columns, len(panels)))
+    font = _font(14)
+    title_h = 40
+    heights = [round(tile * p.shape[0] / p.shape[1]) for _, p in panels]
+    cell_h = max(heights) + title_h
+    rows = -(-len(panels) // columns)
+    sheet = Image.new("RGB", (columns * (tile + 8) + 8, rows * (cell_h + 8) + 8), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, ((title, panel), height) in enumerate(zip(panels, heights, strict=True)):
+        x = 8 + (index % columns) * (tile + 8)
+        y = 8 + (index // columns) * (cell_h + 8)
+        resized = cv2.resize(panel, (tile, height), interpolation=cv2.INTER_AREA)
+        sheet.paste(Image.fromarray(resized), (x, y + title_h))
+        for line_no, line in enumerate(_wrap(title, draw, font, tile)[:2]):
+            draw.text((x, y + 2 + 18 * line_no), line, fill=(20, 20, 20), font=font)
+    return np.asarray(sheet)
+
+
+def _wrap(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if draw.textlength(candidate, font=font) <= width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    return [*lines, current] if current else lines
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an RGB array as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def iou_curve_figure(curves, reference_name: str, percent: float | None = None) -> go.Figure:
+    """IoU of the top-p% masks against ``reference_name`` as p goes from 1 to 50%.
+
+    ``curves`` is a long table with columns ``map``, ``percent`` and ``iou``.
+    """
+    figure = go.Figure()
+    for name, group in curves.groupby("map", sort=False):
+        figure.add_trace(
+            go.Scatter(x=group["percent"], y=group["iou"], mode="lines", name=str(name))
+        )
+    if percent is not None:
+        figure.add_vline(x=percent, line_dash="dot", line_color="grey")
+    figure.update_layout(
+        title=f"IoU of the top-p% pixels vs. {reference_name}",
+        xaxis_title="top p (% of pixels)",
+        yaxis_title="IoU",
+        yaxis_range=[0, 1],
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 40, "r": 10, "t": 50, "b": 10},
+        height=420,
+    )
+    return figure

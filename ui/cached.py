@@ -1,0 +1,59 @@
+"""Cached computations: every map is keyed by the image's content hash and its parameters.
+
+Maps go through ``st.cache_data`` (moving a threshold reruns nothing here); models are built
+once per process by ``saliency_core.backend.MODELS`` (a lock per model, shared by sessions).
+The leading underscore on ``_rgb`` tells Streamlit not to hash the array: ``image_key`` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from saliency_core import datasets, gaze, pipeline
+from saliency_core.agreement import RankedMap
+from saliency_core.images import Sample
+
+MAX_ENTRIES = 256
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def cam(
+    image_key: str,
+    _rgb: np.ndarray,
+    choice: pipeline.DetectorChoice,
+    method: str,
+    target: str | None,
+    score_threshold: float,
+) -> pipeline.CamResult:
+    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def type2(
+    image_key: str,
+    _rgb: np.ndarray,
+    name: str,
+    source: str,
+    weights_path: str | None,
+    study_input_range: bool,
+) -> gaze.Type2Map:
+    return gaze.predict_type2(
+        name, _rgb, source=source, weights_path=weights_path, study_input_range=study_input_range
+    )
+
+
+@st.cache_resource(max_entries=MAX_ENTRIES, show_spinner=False)
+def ranked(map_key: str, _values: np.ndarray) -> RankedMap:
+    """A sorted copy of a map (for fast top-p% masks), built once per map."""
+    return RankedMap(_values)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def sample(dataset_name: str, root: str, stem: str) -> Sample:
+    return datasets.Dataset(dataset_name, datasets.Path(root)).load(stem)
+
+
+@st.cache_data(max_entries=1024, show_spinner=False)
+def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
+    return datasets.Dataset(dataset_name, datasets.Path(root)).thumbnail(stem)

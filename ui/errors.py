@@ -1,0 +1,40 @@
+"""Show failures as messages, never as tracebacks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from saliency_core.datasets import DatasetError
+from saliency_core.images import ImageLoadError
+from saliency_core.pipeline import ComputeError
+from saliency_core.weights import MissingWeightsError
+
+LOG = logging.getLogger("saliency_explorer")
+USER_ERRORS = (ImageLoadError, MissingWeightsError, DatasetError, ComputeError, ValueError)
+"""Errors whose message is written for the user and shown as is."""
+
+
+def report(error: BaseException, what: str) -> None:
+    """One readable message for ``error``; unexpected errors are logged with their traceback."""
+    if isinstance(error, USER_ERRORS):
+        st.error(f"{what}: {error}", icon="⚠️")
+    else:
+        LOG.exception("Unexpected error while %s", what)
+        st.error(
+            f"{what} failed unexpectedly ({error.__class__.__name__}). Details are in the "
+            "server log; the rest of the page still works.",
+            icon="⚠️",
+        )
+
+
+@contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """Run a block; on failure show a message instead of a traceback and carry on."""
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+        report(error, what)

@@ -1,0 +1,162 @@
+"""Input widgets shared by the pages: image source, detector and weight choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from saliency_core import datasets
+from saliency_core.detectors import DETECTORS, pretrained_path
+from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
+from saliency_core.pipeline import DetectorChoice
+from saliency_core.weights import WeightSource
+from ui import cached
+from ui.errors import guarded, report
+
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES]
+GALLERY_PAGE = 12
+WEIGHT_HELP = {
+    WeightSource.PRETRAINED: "Official COCO weights (torch hub cache; downloaded once).",
+    WeightSource.FILE: "A state-dict file of your own (e.g. a fine-tuned or augmented model).",
+    WeightSource.UNTRAINED: "Random weights: the model-randomisation sanity check.",
+}
+
+
+def _available_datasets() -> dict[str, datasets.Dataset]:
+    try:
+        return datasets.all_datasets()
+    except datasets.DatasetError as error:
+        st.sidebar.warning(str(error))
+        return {datasets.SAMPLE_NAME: datasets.sample_dataset()}
+
+
+def _select(key: str, stem: str) -> None:
+    st.session_state[key] = stem
+
+
+def _gallery(dataset: datasets.Dataset, key: str) -> None:
+    """Thumbnails of one page of the dataset; a click selects the image."""
+    ids = dataset.ids
+    pages = max(1, -(-len(ids) // GALLERY_PAGE))
+    with st.expander(f"Gallery: {dataset.name} ({len(ids)} images)", expanded=False):
+        page = st.number_input("Page", 1, pages, 1, key=f"{key}_gallery_page") if pages > 1 else 1
+        chunk = ids[(page - 1) * GALLERY_PAGE : page * GALLERY_PAGE]
+        columns = st.columns(6)
+        for index, stem in enumerate(chunk):
+            with columns[index % 6], guarded(f"Thumbnail {stem}"):
+                st.image(cached.thumbnail(dataset.name, str(dataset.root), stem), caption=stem)
+                st.button(
+                    "Use",
+                    key=f"{key}_use_{stem}",
+                    on_click=_select,
+                    args=(f"{key}_image", stem),
+                    use_container_width=True,
+                )
+
+
+def _from_dataset(key: str) -> Sample | None:
+    available = _available_datasets()
+    names = list(available)
+    wanted = st.query_params.get("dataset")
+    name = st.sidebar.selectbox(
+        "Dataset",
+        names,
+        index=names.index(wanted) if wanted in names else 0,
+        key=f"{key}_dataset",
+        help=f"Add your own with {datasets.DATA_DIR_VARIABLE}=/path (images/, masks/, fixations/).",
+    )
+    dataset = available[name]
+    ids = dataset.ids
+    if not ids:
+        st.sidebar.warning(f"{name} has no images in {dataset.root / 'images'}.")
+        return None
+    image_key = f"{key}_image"
+    if st.session_state.get(image_key) not in ids:
+        wanted_image = st.query_params.get("image")
+        st.session_state[image_key] = wanted_image if wanted_image in ids else ids[0]
+    stem = st.sidebar.selectbox("Image", ids, key=image_key)
+    st.query_params.update({"dataset": name, "image": stem})
+    _gallery(dataset, key)
+    try:
+        return cached.sample(dataset.name, str(dataset.root), stem)
+    except Exception as error:  # noqa: BLE001 - shown as a message, the page goes on
+        report(error, f"Loading {stem}")
+        return None
+
+
+def _from_upload(key: str) -> Sample | None:
+    upload = st.sidebar.file_uploader("Image", type=UPLOAD_TYPES, key=f"{key}_upload")
+    mask_upload = st.sidebar.file_uploader(
+        "Human attention mask (optional)", type=UPLOAD_TYPES, key=f"{key}_mask_upload"
+    )
+    if upload is None:
+        return None
+    try:
+        loaded = load_image(upload.getvalue())
+        sample = Sample(
+            id=Path(upload.name).stem, image=loaded.rgb, source="upload", notices=loaded.notices
+        )
+        if mask_upload is not None:
+            sample.mask, notices = load_mask(mask_upload.getvalue(), loaded.rgb.shape[:2])
+            sample.notices += notices
+    except Exception as error:  # noqa: BLE001 - shown as a message, the page goes on
+        report(error, f"Reading {upload.name}")
+        return None
+    return sample
+
+
+def image_picker(key: str) -> Sample | None:
+    """The sidebar's image source: a dataset image (with gallery) or an upload."""
+    mode = st.sidebar.radio(
+        "Image source", ["Dataset", "Upload"], horizontal=True, key=f"{key}_source"
+    )
+    sample = _from_dataset(key) if mode == "Dataset" else _from_upload(key)
+    if sample is not None:
+        for notice in sample.notices:
+            st.info(notice, icon="ℹ️")
+    return sample
+
+
+def weight_source(key: str, label: str = "Weights") -> WeightSource:
+    options = list(WeightSource)
+    return st.radio(
+        label,
+        options,
+        index=options.index(WeightSource.UNTRAINED),
+        format_func=lambda s: {"pretrained": "pretrained (COCO)", "file": "weights file"}.get(
+            s.value, "untrained"
+        ),
+        key=key,
+        help=" ".join(f"**{s.value}**: {text}" for s, text in WEIGHT_HELP.items()),
+        horizontal=True,
+    )
+
+
+def detector_choices(key: str, names: list[str], input_size: int | None) -> list[DetectorChoice]:
+    """Weight source (and per-detector weights files) for the selected detectors."""
+    source = weight_source(f"{key}_weights")
+    choices = []
+    for name in names:
+        path = None
+        if source is WeightSource.FILE:
+            path = st.text_input(f"State-dict file for {name}", key=f"{key}_path_{name}")
+            if not path:
+                st.caption(f"Enter a weights file path to run {name}.")
+                continue
+        elif source is WeightSource.PRETRAINED and not pretrained_path(DETECTORS[name]).exists():
+            st.caption(
+                f"{name}: `{DETECTORS[name].checkpoint_name}` is not cached yet; it is downloaded "
+                f"on first use into `{pretrained_path(DETECTORS[name]).parent}`."
+            )
+        choices.append(DetectorChoice(name, source, path, input_size))
+    if source is not WeightSource.UNTRAINED and st.checkbox(
+        "Add the untrained twin of each detector",
+        key=f"{key}_twins",
+        help="Model-randomisation sanity check (Adebayo et al., 2018): a CAM that survives "
+        "random weights says little about what the model learned.",
+    ):
+        choices += [
+            DetectorChoice(c.name, WeightSource.UNTRAINED, None, input_size) for c in choices
+        ]
+    return choices
