@@ -40,7 +40,7 @@ def model() -> DeepGazeIIE:
 def inputs() -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(1)
     image = torch.rand(2, 3, HEIGHT, WIDTH, generator=generator) * 255
-    bias = torch.from_numpy(gaussian_centre_bias((HEIGHT, WIDTH)))
+    bias = torch.tensor(gaussian_centre_bias((HEIGHT, WIDTH)))
     return image, torch.stack([bias, bias])
 
 

@@ -29,7 +29,7 @@ GAUSSIAN_LABEL = f"Gaussian (σ = {GAUSSIAN_SIGMA} × width, height)"
 
 @dataclass(frozen=True)
 class CentreBias:
-    """A centre-bias log density (float32 H×W, logsumexp 0) and where it came from."""
+    """A centre-bias log density (float32 H×W, logsumexp 0, read-only) and its origin."""
 
     log_density: np.ndarray
     label: str
@@ -40,12 +40,19 @@ def gaussian_centre_bias(shape: tuple[int, int], sigma: float = GAUSSIAN_SIGMA) 
     """Isotropic Gaussian in normalised coordinates, as a log density of ``shape`` = (H, W).
 
     With u = (x + 0.5) / W − 0.5 and v = (y + 0.5) / H − 0.5 (pixel centres, image centre at 0):
-    log p(x, y) = −(u² + v²) / (2σ²) − log Z.
+    log p(x, y) = −(u² + v²) / (2σ²) − log Z. Cached per (shape, sigma): read-only.
     """
+    return _cached_gaussian((int(shape[0]), int(shape[1])), float(sigma))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_gaussian(shape: tuple[int, int], sigma: float) -> np.ndarray:
     height, width = shape
     v = (np.arange(height) + 0.5) / height - 0.5
     u = (np.arange(width) + 0.5) / width - 0.5
-    return normalise_log_density(-(v[:, None] ** 2 + u[None, :] ** 2) / (2 * sigma**2))
+    bias = normalise_log_density(-(v[:, None] ** 2 + u[None, :] ** 2) / (2 * sigma**2))
+    bias.flags.writeable = False
+    return bias
 
 
 def template_centre_bias(template: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

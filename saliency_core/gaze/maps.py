@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import logsumexp
 
 
 @dataclass
@@ -24,22 +23,33 @@ class Type2Map:
     notes: list[str] = field(default_factory=list)
 
 
+def _shift_and_exp(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(log p − max, exp(log p − max), log Σ exp(log p − max)) in float32, sum in float64."""
+    shifted = np.asarray(values, dtype=np.float32) - np.float32(np.max(values))
+    density = np.exp(shifted)
+    return shifted, density, float(np.log(density.sum(dtype=np.float64)))
+
+
 def normalise_log_density(values: np.ndarray) -> np.ndarray:
-    """log p − logsumexp(log p) over all pixels (computed in float64), as float32."""
-    values = np.asarray(values, dtype=np.float64)
-    return (values - logsumexp(values)).astype(np.float32)
+    """log p − logsumexp(log p) over all pixels, as float32."""
+    shifted, _, log_total = _shift_and_exp(values)
+    return shifted - np.float32(log_total)
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    low, high = values.min(), values.max()
+    if high - low <= 0:
+        return np.zeros(values.shape, dtype=np.float32)
+    return ((values - low) / (high - low)).astype(np.float32)
 
 
 def display_map(log_density: np.ndarray) -> np.ndarray:
     """p = exp(log p) scaled to [0, 1] by (p − min) / (max − min); zeros when p is constant."""
-    density = np.exp(log_density.astype(np.float64) - log_density.max())
-    low, high = density.min(), density.max()
-    if high - low <= 0:
-        return np.zeros(log_density.shape, dtype=np.float32)
-    return ((density - low) / (high - low)).astype(np.float32)
+    return _min_max(_shift_and_exp(log_density)[1])
 
 
 def type2_map(log_density: np.ndarray, label: str, notes: list[str]) -> Type2Map:
-    """Normalise ``log_density`` and bundle it with its display map."""
-    log_density = normalise_log_density(log_density)
-    return Type2Map(log_density, display_map(log_density), label, list(notes))
+    """Normalise ``log_density`` and bundle it with its display map (one exp pass for both;
+    the min-max scaling makes the display independent of the normalising constant)."""
+    shifted, density, log_total = _shift_and_exp(log_density)
+    return Type2Map(shifted - np.float32(log_total), _min_max(density), label, list(notes))
