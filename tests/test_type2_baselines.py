@@ -74,6 +74,24 @@ def test_template_found_in_the_hub_folder(offline_without_template):
     assert upper == pytest.approx(np.exp(3) / (np.exp(3) + 1), abs=1e-4)
 
 
+def test_template_is_downloaded_into_the_hub_folder_when_asked(tmp_path, monkeypatch):
+    calls = []
+
+    def download(url, destination, progress):
+        calls.append(url)
+        with open(destination, "wb") as file:
+            np.save(file, np.zeros((1024, 1024)))
+
+    monkeypatch.setattr(centerbias, "ASSETS_DIR", tmp_path / "assets")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", download)
+    assert not centre_bias((HEIGHT, WIDTH)).from_template  # no download unless asked
+    bias = centre_bias((HEIGHT, WIDTH), download=True, progress=False)
+    assert bias.from_template and calls == [centerbias.TEMPLATE_URL]
+    assert (tmp_path / "hub" / "checkpoints" / TEMPLATE_NAME).is_file()
+    np.testing.assert_allclose(bias.log_density, -np.log(HEIGHT * WIDTH), rtol=1e-6)
+
+
 def test_missing_template_falls_back_to_a_labelled_gaussian(offline_without_template):
     bias = centre_bias((HEIGHT, WIDTH), download=True)
     assert not bias.from_template and "Gaussian" in bias.label

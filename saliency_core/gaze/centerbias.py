@@ -62,20 +62,24 @@ def template_centre_bias(template: np.ndarray, shape: tuple[int, int]) -> np.nda
 
 
 def find_template(download: bool = False, progress: bool = True) -> Path | None:
-    """The template in ``assets/`` or the hub folder; downloaded to the latter if asked and
-    possible. None when not available."""
+    """The template in ``assets/`` or the hub folder; if asked, downloaded to the latter (tried
+    once per process, so offline runs do not retry on every image). None when not available."""
     hub_path = hub_checkpoint_dir() / TEMPLATE_NAME
     for path in (ASSETS_DIR / TEMPLATE_NAME, hub_path):
         if path.is_file():
             return path
-    if not download:
-        return None
+    downloaded = _download_template(str(hub_path), progress) if download else None
+    return downloaded if downloaded is not None and downloaded.is_file() else None
+
+
+@functools.lru_cache(maxsize=4)
+def _download_template(destination: str, progress: bool) -> Path | None:
     try:
-        hub_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(TEMPLATE_URL, str(hub_path), progress=progress)
+        Path(destination).parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(TEMPLATE_URL, destination, progress=progress)
     except OSError:
         return None
-    return hub_path
+    return Path(destination)
 
 
 @functools.lru_cache(maxsize=8)
