@@ -182,3 +182,17 @@ def test_official_package_entry_runs_through_the_same_wrapper(tmp_path, monkeypa
     assert prediction.label == "DeepGaze IIE (official package, pretrained)"
     assert any("Gaussian" in note for note in prediction.notes)
     np.testing.assert_allclose(prediction.log_density, gaussian_centre_bias((HEIGHT, WIDTH)))
+
+
+class _OutOfMemory(nn.Module):
+    def forward(self, image: torch.Tensor, centerbias: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+def test_out_of_memory_becomes_a_readable_error(monkeypatch):
+    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    request = inference.Type2Request(device="cpu", max_side=512)
+    with pytest.raises(RuntimeError, match=r"out of memory .* 96×64 px input.*max_side") as caught:
+        inference.run_deepgaze(rgb, request, "oom", _OutOfMemory, "test", False)
+    assert isinstance(caught.value.__cause__, torch.OutOfMemoryError)
