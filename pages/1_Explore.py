@@ -202,7 +202,7 @@ def threshold_free_tables(
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def cached_curves(key: str, reference: str, _maps: dict, _reference) -> pd.DataFrame:
-    return agreement.iou_curves(_maps, _reference)
+    return agreement.iou_curves(_maps, _reference, reference_name=reference)
 
 
 @st.fragment

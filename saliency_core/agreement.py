@@ -128,12 +128,20 @@ def iou_table(
 
 
 def iou_curves(
-    maps: Mapping[str, RankedMap], reference: RankedMap, percents: Iterable[float] = range(1, 51)
+    maps: Mapping[str, RankedMap],
+    reference: RankedMap,
+    percents: Iterable[float] = range(1, 51),
+    reference_name: str | None = None,
 ) -> pd.DataFrame:
-    """IoU against ``reference`` for each p in ``percents``: columns map, percent, iou."""
+    """IoU against ``reference`` for each p in ``percents``: columns map, percent, iou.
+
+    The map called ``reference_name`` (the reference itself) is left out.
+    """
+    percents = list(percents)
     rows = [
         {"map": name, "percent": p, "iou": ranked_iou(ranked, reference, p).value}
         for name, ranked in maps.items()
+        if name != reference_name
         for p in percents
     ]
     return pd.DataFrame(rows, columns=["map", "percent", "iou"])
@@ -156,19 +164,20 @@ def consensus(maps: Iterable[np.ndarray], sigma: float = 0.0) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Summary:
-    """Wide view of a long metrics table: one row per map, one column per (reference, metric)."""
+    """Wide view of a long metrics table: one row per (reference, map), one column per metric."""
 
     table: pd.DataFrame
     notes: list[str]
 
 
 def widen(long: pd.DataFrame) -> Summary:
-    """Pivot to map × (reference, metric) and list every NaN with its reason (none are silent)."""
+    """Pivot to (reference, map) × metric and list every NaN with its reason (none are silent)."""
     if long.empty:
         return Summary(pd.DataFrame(), [])
     wide = long.pivot_table(
-        index="map", columns=["reference", "metric"], values="value", sort=False, dropna=False
-    )
+        index=["reference", "map"], columns="metric", values="value", sort=False, dropna=False
+    ).astype(float)
+    wide = wide[[m for m in dict.fromkeys(long["metric"]) if m in wide.columns]]
     nan_rows = long[long["value"].isna()]
     notes = [
         f"{row.map} vs {row.reference}, {row.metric}: {row.reason}"

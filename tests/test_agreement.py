@@ -47,6 +47,7 @@ def test_tables_hold_every_pair_and_no_silent_nan():
     assert mae == pytest.approx(np.abs(cam - human).mean())
     summary = agreement.widen(iou)
     assert summary.table.shape == (2, 1)
+    assert summary.table.index.tolist() == [("human", "cam"), ("human", "flat")]
     assert summary.notes == ["flat vs human, IoU@top-p%: constant map: the metric is undefined"]
 
 
@@ -67,8 +68,9 @@ def test_fixation_table_is_reproducible_and_covers_every_metric():
 
 def test_iou_curves_and_consensus():
     a = np.arange(100, dtype=float).reshape(10, 10)
-    curves = agreement.iou_curves({"a": agreement.RankedMap(a)}, agreement.RankedMap(a), [1, 10])
-    assert curves["iou"].tolist() == [1.0, 1.0]
+    ranked = agreement.RankedMap(a)
+    curves = agreement.iou_curves({"a": ranked, "ref": ranked}, ranked, [1, 10], "ref")
+    assert curves["iou"].tolist() == [1.0, 1.0] and set(curves["map"]) == {"a"}
     mean = agreement.consensus([a, a[::-1]])
     assert mean.min() == 0.0 and mean.max() == 1.0 and mean.dtype == np.float32
     smooth = agreement.consensus([a], sigma=2.0)

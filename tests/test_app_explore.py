@@ -66,8 +66,9 @@ def test_explore_computes_metrics_and_the_threshold_reruns_no_model(model_calls:
 
     # map vs reference table: IoU, MAE, CC, SIM, KLD against DeepGaze and the fixation density
     reference_table = table_values(at, 0)
-    assert reference_table.shape[0] == 2  # the CAM and the DeepGaze map
-    assert np.isfinite(reference_table).sum() >= 10
+    # rows: CAM vs DeepGaze, CAM vs fixation density, DeepGaze vs fixation density
+    assert reference_table.shape == (3, 5)
+    assert np.isfinite(reference_table).all()
     fixation_table = table_values(at, 1)
     assert np.isfinite(fixation_table).all(), "NSS, AUC-Judd, AUC-Borji, sAUC, IG all defined"
     iou_before = reference_table.copy()
