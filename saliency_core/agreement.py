@@ -174,10 +174,11 @@ def widen(long: pd.DataFrame) -> Summary:
     """Pivot to (reference, map) × metric and list every NaN with its reason (none are silent)."""
     if long.empty:
         return Summary(pd.DataFrame(), [])
-    wide = long.pivot_table(
-        index=["reference", "map"], columns="metric", values="value", sort=False, dropna=False
-    ).astype(float)
-    wide = wide[[m for m in dict.fromkeys(long["metric"]) if m in wide.columns]]
+    wide = (
+        long.set_index(["reference", "map", "metric"])["value"]
+        .unstack("metric", sort=False)
+        .astype(float)
+    )
     nan_rows = long[long["value"].isna()]
     notes = [
         f"{row.map} vs {row.reference}, {row.metric}: {row.reason}"
