@@ -11,7 +11,8 @@ import streamlit as st
 from saliency_core import agreement, fixations, gaze, viz
 from saliency_core.cams import CAM_METHODS, Detections, unsupported_reason
 from saliency_core.detectors import DETECTORS
-from saliency_core.images import Sample
+from saliency_core.gaze.centerbias import centre_bias
+from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
@@ -31,6 +32,7 @@ class Maps:
     type2: dict[str, np.ndarray] = field(default_factory=dict)
     references: dict[str, np.ndarray] = field(default_factory=dict)
     baseline: np.ndarray | None = None
+    baseline_label: str = ""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -135,7 +137,8 @@ def human_reference(maps: Maps) -> None:
         )
         density = fixations.density_map(sample.fixations, sample.shape, sigma)
         maps.references["human fixation density"] = fixations.display(density)
-    maps.baseline = gaze.centre_bias_density(sample.shape)
+    prior = centre_bias(sample.shape)
+    maps.baseline, maps.baseline_label = np.exp(prior.log_density), prior.label
 
 
 def add_consensus(maps: Maps) -> None:
@@ -182,9 +185,28 @@ def format_table(long: pd.DataFrame) -> None:
         st.caption(f"n/a — {note}")
 
 
+@st.cache_data(max_entries=128, show_spinner=False)
+def threshold_free_tables(
+    key: str, _maps: dict, _references: dict, _fixations, _others, _baseline
+) -> pd.DataFrame:
+    """MAE/CC/SIM/KLD against the references and NSS/AUC/sAUC/IG against fixations.
+
+    ``key`` names the image and every map; the arrays themselves are not hashed.
+    """
+    tables = [agreement.map_metrics(_maps, _references)]
+    if _fixations is not None and len(_fixations):
+        tables.append(agreement.fixation_metrics(_maps, _fixations, _others, baseline=_baseline))
+    return pd.concat(tables, ignore_index=True)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_curves(key: str, reference: str, _maps: dict, _reference) -> pd.DataFrame:
+    return agreement.iou_curves(_maps, _reference)
+
+
 @st.fragment
 def agreement_view(maps: Maps, settings: dict) -> None:
-    """Everything the top-p% slider changes; reruns alone when it moves."""
+    """Everything the top-p% slider changes; reruns alone when it moves (no model runs)."""
     sample = maps.sample
     percent = st.slider(
         "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
@@ -201,57 +223,44 @@ def agreement_view(maps: Maps, settings: dict) -> None:
     if not maps.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
+    hashes = {name: image_hash(v) for name, v in {**maps.all_maps, **maps.references}.items()}
+    key = sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())
     ranked = {
-        name: cached.ranked(f"{sample.key}:{name}", values)
+        name: cached.ranked(hashes[name], values)
         for name, values in {**maps.all_maps, **maps.references}.items()
     }
     maps_ranked = {name: ranked[name] for name in maps.all_maps}
     refs_ranked = {name: ranked[name] for name in maps.references}
     reference = st.radio("Agreement view against", list(maps.references), horizontal=True)
+    view = agreement.threshold_view(sample.image, maps_ranked, refs_ranked, reference, percent)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
-    legend = "yellow: both · red: map only · blue: reference only"
-    agreement_panels = [
-        (
-            f"{name} ({legend})" if index == 0 else name,
-            viz.agreement_overlay(
-                sample.image, ranked_map.mask(percent), refs_ranked[reference].mask(percent)
-            ),
-        )
-        for index, (name, ranked_map) in enumerate(maps_ranked.items())
-        if name != reference
-    ]
+    st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
+    agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
     show_grid(agreement_panels)
-    iou = agreement.iou_table(maps_ranked, refs_ranked, percent)
-    static = agreement.map_metrics(maps.all_maps, maps.references)
-    long = pd.concat([iou, static], ignore_index=True)
+    fixed = threshold_free_tables(
+        key,
+        maps.all_maps,
+        maps.references,
+        sample.fixations,
+        sample.other_fixations_px(),
+        maps.baseline,
+    )
+    long = pd.concat([view.iou, fixed], ignore_index=True)
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Map vs. reference")
         st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
-        format_table(long)
-        if sample.fixations is not None and len(sample.fixations):
+        format_table(long[long["reference"] != "fixations"])
+        if (long["reference"] == "fixations").any():
             st.subheader("Map vs. recorded fixations")
-            fixation_long = fixation_table(maps)
-            format_table(fixation_long)
-            long = pd.concat([long, fixation_long], ignore_index=True)
+            st.caption(
+                f"Higher is better. IG is relative to the centre bias ({maps.baseline_label})."
+            )
+            format_table(long[long["reference"] == "fixations"])
     with right:
-        curves = agreement.iou_curves(maps_ranked, refs_ranked[reference])
+        curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
         st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), use_container_width=True)
     export(panels + agreement_panels, long, sample.id, percent)
-
-
-def fixation_table(maps: Maps) -> pd.DataFrame:
-    sample = maps.sample
-    return cached_fixation_metrics(
-        sample.key, maps.all_maps, sample.fixations, maps.baseline, tuple(maps.all_maps)
-    )
-
-
-@st.cache_data(max_entries=128, show_spinner=False)
-def cached_fixation_metrics(
-    image_key: str, _maps: dict, _fixations: np.ndarray, _baseline, names: tuple[str, ...]
-) -> pd.DataFrame:
-    return agreement.fixation_metrics(_maps, _fixations, baseline=_baseline)
 
 
 def export(panels, long: pd.DataFrame, stem: str, percent: float) -> None:

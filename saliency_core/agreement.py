@@ -16,6 +16,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter
 
 from saliency_core import metrics
+from saliency_core.viz import agreement_overlay
 
 MAP_METRICS = ("MAE", "CC", "SIM", "KLD")
 """Threshold-free map-vs-map metrics reported next to IoU@top-p%."""
@@ -174,3 +175,29 @@ def widen(long: pd.DataFrame) -> Summary:
         for row in nan_rows.itertuples(index=False)
     ]
     return Summary(wide, notes)
+
+
+@dataclass(frozen=True)
+class ThresholdView:
+    """What the top-p% slider changes: the IoU table and one agreement picture per map."""
+
+    iou: pd.DataFrame
+    pictures: dict[str, np.ndarray]
+
+
+def threshold_view(
+    image: np.ndarray,
+    maps: Mapping[str, RankedMap],
+    references: Mapping[str, RankedMap],
+    shown_reference: str,
+    percent: float,
+) -> ThresholdView:
+    """IoU of every map against every reference at ``percent``, and the agreement pictures
+    (:func:`saliency_core.viz.agreement_overlay`) against ``shown_reference``."""
+    reference_mask = references[shown_reference].mask(percent)
+    pictures = {
+        name: agreement_overlay(image, ranked.mask(percent), reference_mask)
+        for name, ranked in maps.items()
+        if name != shown_reference
+    }
+    return ThresholdView(iou_table(maps, references, percent), pictures)

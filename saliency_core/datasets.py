@@ -108,6 +108,7 @@ class Dataset:
             source=self.name,
             mask=mask,
             fixations=fixations,
+            other_fixations=None if fixations is None else self.other_fixations(stem),
             notices=notices,
         )
 

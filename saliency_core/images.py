@@ -38,7 +38,8 @@ class Sample:
     """One image with its optional human references.
 
     ``mask`` is a float32 (H, W) map in [0, 1] (binary attention masks are 0/1);
-    ``fixations`` an (N, 2) float array of ``(x, y)`` pixel coordinates.
+    ``fixations`` an (N, 2) float array of ``(x, y)`` pixel coordinates; ``other_fixations``
+    fixations of other images of the same dataset in normalised [0, 1] coordinates (for sAUC).
     """
 
     id: str
@@ -46,6 +47,7 @@ class Sample:
     source: str
     mask: np.ndarray | None = None
     fixations: np.ndarray | None = None
+    other_fixations: np.ndarray | None = None
     notices: list[str] = field(default_factory=list)
 
     @property
@@ -56,6 +58,12 @@ class Sample:
     def key(self) -> str:
         """Content hash: the cache key of everything computed from this image."""
         return image_hash(self.image)
+
+    def other_fixations_px(self) -> np.ndarray | None:
+        """``other_fixations`` in this image's pixel coordinates."""
+        if self.other_fixations is None:
+            return None
+        return self.other_fixations * np.array([self.shape[1], self.shape[0]])
 
     def resized(self, shape: tuple[int, int]) -> Sample:
         """The sample at ``shape`` = (H, W): image, mask and fixation coordinates scaled along."""

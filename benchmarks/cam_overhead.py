@@ -1,0 +1,95 @@
+"""CAM overhead: (detections + EigenCAM in one pass) / (bare detection forward), per detector.
+
+Also times one top-p% update of the Explore page (masks, IoU table and agreement pictures for 8
+maps against 2 references at 512²), the work its fragment redoes when the slider moves.
+Run: `.venv/bin/python benchmarks/cam_overhead.py [--repeats 5] [--detectors NAME ...]`.
+Last line: `RESULT max_ratio=<largest ratio>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from saliency_core import agreement  # noqa: E402
+from saliency_core.backend import default_device  # noqa: E402
+from saliency_core.cams import detect, run_cam  # noqa: E402
+from saliency_core.datasets import sample_dataset  # noqa: E402
+from saliency_core.detectors import DETECTORS, load_detector  # noqa: E402
+from saliency_core.images import resize_image  # noqa: E402
+
+SIZE = 512
+
+
+def timed(function) -> float:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    function()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def overhead(name: str, image: np.ndarray, repeats: int, device: torch.device) -> tuple:
+    detector = load_detector(name, "untrained", device=device)
+    bare = lambda: detect(detector, image)  # noqa: E731
+    cam = lambda: run_cam(detector, image, "EigenCAM")  # noqa: E731
+    bare(), cam()  # warm-up
+    bare_times, cam_times = [], []
+    for _ in range(repeats):  # interleaved, so drifts in machine load hit both alike
+        bare_times.append(timed(bare))
+        cam_times.append(timed(cam))
+    return statistics.median(bare_times), statistics.median(cam_times)
+
+
+def threshold_update_ms(image: np.ndarray, repeats: int = 30) -> float:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / SIZE
+
+    def blob() -> np.ndarray:
+        cx, cy, s = rng.random(3) * [1, 1, 0.3] + [0, 0, 0.05]
+        return np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s**2)).astype(np.float32)
+
+    maps = {f"map {k}": agreement.RankedMap(blob()) for k in range(8)}
+    refs = {f"ref {k}": agreement.RankedMap(blob()) for k in range(2)}
+    times = []
+    for k in range(repeats):
+        percent = 5.0 + k % 20
+        times.append(
+            timed(lambda p=percent: agreement.threshold_view(image, maps, refs, "ref 0", p))
+        )
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--detectors", nargs="*", default=list(DETECTORS))
+    args = parser.parse_args()
+    device = default_device()
+    image = resize_image(sample_dataset().load("024").image, (SIZE, SIZE))
+    print(
+        f"device={device.type} threads={torch.get_num_threads()} image={SIZE}x{SIZE} "
+        f"weights=untrained (random) repeats={args.repeats} (medians)"
+    )
+    print(f"{'detector':28s} {'bare (s)':>9s} {'+EigenCAM (s)':>14s} {'ratio':>6s}")
+    ratios = []
+    for name in args.detectors:
+        bare, cam = overhead(name, image, args.repeats, device)
+        ratios.append(cam / bare)
+        print(f"{name:28s} {bare:9.3f} {cam:14.3f} {cam / bare:6.3f}", flush=True)
+    print(f"threshold update (8 maps, 2 references, {SIZE}²): {threshold_update_ms(image):.1f} ms")
+    print(f"RESULT max_ratio={max(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    main()

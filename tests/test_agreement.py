@@ -1,0 +1,107 @@
+"""Agreement tables, fast top-p% masks, consensus maps, and the pictures drawn from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from saliency_core import agreement, metrics, viz
+from saliency_core.cams import Detections
+
+
+@pytest.mark.parametrize("percent", [0, 0.5, 1, 2.5, 10, 33.3, 50, 99, 100])
+def test_ranked_masks_equal_the_metric_definition(percent: float):
+    rng = np.random.default_rng(1)
+    values = rng.random((37, 53))
+    values[:5, :5] = values.max()  # ties at the top
+    ranked = agreement.RankedMap(values)
+    np.testing.assert_array_equal(ranked.mask(percent), metrics.top_percent_mask(values, percent))
+
+
+def test_ranked_iou_matches_the_metric_and_explains_nan():
+    rng = np.random.default_rng(2)
+    a, b = rng.random((20, 20)), rng.random((20, 20))
+    fast = agreement.ranked_iou(agreement.RankedMap(a), agreement.RankedMap(b), 10)
+    assert fast.value == pytest.approx(metrics.top_percent_iou(a, b, 10))
+    constant = agreement.ranked_iou(
+        agreement.RankedMap(a), agreement.RankedMap(np.ones_like(b)), 10
+    )
+    assert np.isnan(constant.value) and constant.reason == metrics.CONSTANT_MAP
+
+
+def test_tables_hold_every_pair_and_no_silent_nan():
+    cam = np.zeros((10, 10))
+    cam[:2, :5] = 1.0  # top 10% = the first 10 pixels
+    human = np.zeros((10, 10))
+    human[:1, :] = 1.0  # top 10% = row 0
+    flat = np.full((10, 10), 0.5)
+    maps = {"cam": cam, "flat": flat}
+    refs = {"human": human}
+    ranked = {name: agreement.RankedMap(v) for name, v in {**maps, **refs}.items()}
+    iou = agreement.iou_table({k: ranked[k] for k in maps}, {"human": ranked["human"]}, 10)
+    cam_iou = iou.set_index("map").loc["cam", "value"]
+    assert cam_iou == pytest.approx(5 / 15)  # |row0 ∩ first 10| = 5, union = 10 + 10 − 5
+    static = agreement.map_metrics(maps, refs)
+    assert set(static["metric"]) == set(agreement.MAP_METRICS) and len(static) == 8
+    mae = static.query("map == 'cam' and metric == 'MAE'")["value"].item()
+    assert mae == pytest.approx(np.abs(cam - human).mean())
+    summary = agreement.widen(iou)
+    assert summary.table.shape == (2, 1)
+    assert summary.notes == ["flat vs human, IoU@top-p%: constant map: the metric is undefined"]
+
+
+def test_fixation_table_is_reproducible_and_covers_every_metric():
+    s = np.zeros((20, 20))
+    s[5, 5] = 1.0
+    s += np.linspace(0, 0.1, 400).reshape(20, 20)
+    fixations = np.array([[5, 5], [19, 19]])  # the peak and the ramp's top corner
+    baseline = np.ones((20, 20)) + np.eye(20)
+    first = agreement.fixation_metrics({"s": s}, fixations, baseline=baseline, seed=3)
+    second = agreement.fixation_metrics({"s": s}, fixations, baseline=baseline, seed=3)
+    assert list(first["metric"]) == list(agreement.FIXATION_METRICS)
+    np.testing.assert_array_equal(first["value"], second["value"])
+    sauc = first.set_index("metric").loc["sAUC"]
+    assert np.isnan(sauc["value"]) and "fixations from other images" in sauc["reason"]
+    assert first.set_index("metric").loc["AUC-Judd", "value"] == pytest.approx(1.0)
+
+
+def test_iou_curves_and_consensus():
+    a = np.arange(100, dtype=float).reshape(10, 10)
+    curves = agreement.iou_curves({"a": agreement.RankedMap(a)}, agreement.RankedMap(a), [1, 10])
+    assert curves["iou"].tolist() == [1.0, 1.0]
+    mean = agreement.consensus([a, a[::-1]])
+    assert mean.min() == 0.0 and mean.max() == 1.0 and mean.dtype == np.float32
+    smooth = agreement.consensus([a], sigma=2.0)
+    assert smooth.shape == a.shape
+    np.testing.assert_array_equal(agreement.consensus([np.ones((3, 3))]), np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="at least one map"):
+        agreement.consensus([])
+
+
+def test_pictures():
+    rgb = np.full((40, 60, 3), 100, np.uint8)
+    heat = np.zeros((40, 60))
+    heat[:, 30:] = 1.0
+    over = viz.overlay(rgb, heat, alpha=0.5)
+    assert over.shape == rgb.shape and over.dtype == np.uint8
+    assert tuple(over[0, 59]) != tuple(over[0, 0])
+    mask = np.zeros((40, 60), bool)
+    mask[:, :30] = True
+    ref = np.zeros((40, 60), bool)
+    ref[:, 20:40] = True
+    picture = viz.agreement_overlay(rgb, mask, ref)
+    assert picture[0, 25].tolist() == [216, 190, 25]  # both: 0.25·100 + 0.75·(255, 221, 0)
+    assert picture[0, 50].tolist() == [35, 35, 35]  # neither: dimmed to 35%
+    dets = Detections(
+        np.array([[5, 5, 30, 30]], np.float32),
+        np.array([0.9], np.float32),
+        np.array([1]),
+        ["person"],
+    )
+    drawn = viz.draw_detections(rgb, dets)
+    assert (drawn != rgb).any() and drawn.shape == rgb.shape
+    dotted = viz.draw_fixations(rgb, np.array([[10.0, 10.0], [np.nan, 3.0]]))
+    assert dotted[10, 10].tolist() == [60, 255, 90]
+    sheet = viz.grid_figure([("a long title " * 5, rgb), ("b", rgb)], columns=2, tile=100)
+    assert sheet.shape[1] == 2 * (100 + 8) + 8
+    assert viz.png_bytes(sheet)[:8] == b"\x89PNG\r\n\x1a\n"

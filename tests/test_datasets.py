@@ -1,0 +1,94 @@
+"""Dataset folders: the shipped sample, user folders, path safety, fixation scaling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from saliency_core import datasets
+from saliency_core.datasets import Dataset, DatasetError
+
+
+def test_the_sample_ships_50_images_with_real_fixations_and_its_licence():
+    sample = datasets.sample_dataset()
+    manifest = pd.read_csv(datasets.SAMPLE_DIR / "manifest.csv", dtype={"id": str})
+    assert sample.ids == sorted(manifest["id"]) and len(sample.ids) == 50
+    assert "MIT License" in (datasets.SAMPLE_DIR / "LICENSE").read_text()
+    loaded = sample.load("024")
+    row = manifest.set_index("id").loc["024"]
+    assert loaded.image.shape == (row.height, row.width, 3)
+    assert loaded.fixations.shape == (row.n_fixations, 2) and loaded.mask is None
+    assert sample.has_fixations and not sample.has_masks
+    others = sample.other_fixations("024", limit=3)
+    assert others.shape[1] == 2 and others.min() >= 0.0 and others.max() <= 1.0
+
+
+def write_image(path: Path, size=(40, 30), colour=(200, 10, 10)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+
+
+def test_user_dataset_with_masks_and_fixations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "voc"
+    write_image(root / "images" / "a.jpg")
+    write_image(root / "images" / "b.PNG")
+    (root / "images" / "notes.txt").write_text("not an image")
+    mask = np.zeros((15, 20), np.uint8)
+    mask[:, 10:] = 255
+    (root / "masks").mkdir()
+    Image.fromarray(mask).save(root / "masks" / "a.png")
+    (root / "fixations").mkdir()
+    (root / "fixations" / "a.csv").write_text("x,y\n10,5\n39,29\n")
+    monkeypatch.setenv(datasets.DATA_DIR_VARIABLE, str(root))
+    found = datasets.all_datasets()
+    assert list(found) == [datasets.SAMPLE_NAME, "voc"]
+    dataset = found["voc"]
+    assert dataset.ids == ["a", "b"]
+    sample = dataset.load("a")
+    assert sample.mask.shape == (30, 40) and sample.mask[:, 30].min() == 1.0
+    assert any("Mask resized from 20×15" in n for n in sample.notices)
+    np.testing.assert_allclose(sample.fixations, [[10, 5], [39, 29]])
+    assert dataset.load("b").mask is None and dataset.load("b").fixations is None
+    assert dataset.thumbnail("a", side=20).shape == (15, 20, 3)
+
+
+def test_a_folder_of_datasets(tmp_path: Path):
+    write_image(tmp_path / "one" / "images" / "x.png")
+    write_image(tmp_path / "two" / "images" / "y.png")
+    (tmp_path / "not_a_dataset").mkdir()
+    assert [d.name for d in datasets.user_datasets(tmp_path)] == ["one", "two"]
+    with pytest.raises(DatasetError, match="is not a folder"):
+        datasets.user_datasets(tmp_path / "missing")
+
+
+def test_paths_never_leave_the_dataset_root(tmp_path: Path):
+    outside = tmp_path / "secret.png"
+    write_image(outside)
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "images" / "link.png").symlink_to(outside)
+    dataset = Dataset("data", root)
+    with pytest.raises(DatasetError, match="outside the dataset folder"):
+        dataset.load("link")
+    with pytest.raises(DatasetError, match="Invalid image id"):
+        dataset.image_path("../secret")
+    with pytest.raises(DatasetError, match="No image"):
+        dataset.image_path("nothing")
+
+
+def test_fixations_follow_a_downscaled_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from saliency_core import images
+
+    monkeypatch.setattr(images, "MAX_SIDE", 50)
+    monkeypatch.setattr(datasets, "load_image", lambda p: images.load_image(p, max_side=50))
+    root = tmp_path / "big"
+    write_image(root / "images" / "z.png", size=(100, 60))
+    (root / "fixations").mkdir()
+    (root / "fixations" / "z.csv").write_text("x,y,subject\n80,40,1\n")
+    sample = Dataset("big", root).load("z")
+    assert sample.image.shape == (30, 50, 3)
+    np.testing.assert_allclose(sample.fixations, [[40.0, 20.0]])
