@@ -126,6 +126,19 @@ def test_kept_images_are_copied_byte_identical(dataset, tmp_path):
         assert (out / row["output"]).read_bytes() == source.read_bytes()
 
 
+def test_input_format_keeps_the_suffix(dataset, tmp_path):
+    out = tmp_path / "out"
+    assert (
+        run(dataset, out, "--reference", "mask", "--format", "input", "--limit", "1", *ALWAYS) == 0
+    )
+    _, [row] = read_log(out)
+    assert row["output"] == "images/img_a.jpg"
+    written = out / row["output"]
+    assert Image.open(written).format == "JPEG"
+    assert load_image(written).rgb.shape == (*SHAPE, 3)
+    assert written.read_bytes() != (dataset / "images" / "img_a.jpg").read_bytes()
+
+
 def test_resumes_where_it_stopped(dataset, tmp_path, monkeypatch):
     out = tmp_path / "out"
     processed: list[str] = []

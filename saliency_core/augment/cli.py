@@ -529,7 +529,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run; argument errors exit with code 2, missing weights with 1."""
+    """Parse ``argv`` and run; argument errors exit with code 2, missing weights with 1, an
+    interrupt with 130 (the log keeps every finished image)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     refusal = _refusal(args)
@@ -546,3 +547,6 @@ def main(argv: list[str] | None = None) -> int:
     except MissingWeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Interrupted: run the same command again to resume.", file=sys.stderr)
+        return 130
