@@ -173,14 +173,14 @@ def show_grid(panels: list[tuple[str, np.ndarray]], columns: int = 4) -> None:
         for column, (title, picture) in zip(
             st.columns(columns), panels[start : start + columns], strict=False
         ):
-            column.image(picture, caption=title, use_container_width=True)
+            column.image(picture, caption=title, width="stretch")
 
 
 def format_table(long: pd.DataFrame) -> None:
     summary = agreement.widen(long)
     if summary.table.empty:
         return
-    st.dataframe(summary.table.style.format(precision=3, na_rep="n/a"), use_container_width=True)
+    st.dataframe(summary.table.style.format(precision=3, na_rep="n/a"), width="stretch")
     for note in summary.notes:
         st.caption(f"n/a — {note}")
 
@@ -259,7 +259,7 @@ def agreement_view(maps: Maps, settings: dict) -> None:
             format_table(long[long["reference"] == "fixations"])
     with right:
         curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
-        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), use_container_width=True)
+        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     export(panels + agreement_panels, long, sample.id, percent)
 
 

@@ -51,7 +51,7 @@ def _gallery(dataset: datasets.Dataset, key: str) -> None:
                     key=f"{key}_use_{stem}",
                     on_click=_select,
                     args=(f"{key}_image", stem),
-                    use_container_width=True,
+                    width="stretch",
                 )
 
 

@@ -1,0 +1,97 @@
+"""Streamlit AppTest of the Home and Explore pages (no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from saliency_core import pipeline
+from saliency_core.weights import WeightSource
+
+TIMEOUT = 300
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+
+
+@pytest.fixture
+def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts every detector run made through the pipeline (caches cleared first)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls: list[str] = []
+    real = pipeline.run_cam
+
+    def counting(detector, *args, **kwargs):
+        calls.append(detector.spec.name)
+        return real(detector, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_cam", counting)
+    return calls
+
+
+def table_values(at: AppTest, index: int) -> np.ndarray:
+    return np.asarray(at.dataframe[index].value, dtype=float)
+
+
+def test_home_page_credits_the_data():
+    at = AppTest.from_file(str(PAGES / "0_Home.py"), default_timeout=60).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "NUS Scene Saliency sample" in text and "MIT License" in text
+    assert at.title[0].value == "Saliency Explorer"
+
+
+def test_explore_computes_metrics_and_the_threshold_reruns_no_model(model_calls: list[str]):
+    at = AppTest.from_file(str(PAGES / "1_Explore.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    assert model_calls == ["Faster R-CNN R50-FPN"], "the default preset computes on load"
+    model_calls.clear()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["FCOS R50-FPN"])
+    at.sidebar.selectbox(key="explore_size").set_value("320 px")
+    at.run()
+    assert not at.exception, at.exception
+    assert model_calls == ["FCOS R50-FPN"]
+    captions = " ".join(c.value for c in at.caption)
+    assert "Untrained (random) weights" in captions
+
+    # map vs reference table: IoU, MAE, CC, SIM, KLD against DeepGaze and the fixation density
+    reference_table = table_values(at, 0)
+    assert reference_table.shape[0] == 2  # the CAM and the DeepGaze map
+    assert np.isfinite(reference_table).sum() >= 10
+    fixation_table = table_values(at, 1)
+    assert np.isfinite(fixation_table).all(), "NSS, AUC-Judd, AUC-Borji, sAUC, IG all defined"
+    iou_before = reference_table.copy()
+
+    at.slider(key="explore_percent").set_value(25.0)
+    at.run()
+    assert not at.exception
+    assert model_calls == ["FCOS R50-FPN"], "moving the threshold ran a model"
+    iou_after = table_values(at, 0)
+    assert not np.allclose(iou_before, iou_after, equal_nan=True), "IoU follows the threshold"
+    assert [b.label for b in at.get("download_button")] == [
+        "Download the grid (PNG)",
+        "Download the metrics (CSV)",
+    ]
+
+
+def test_explore_reports_missing_weights_without_a_traceback(model_calls, tmp_path, monkeypatch):
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    at = AppTest.from_file(str(PAGES / "1_Explore.py"), default_timeout=TIMEOUT)
+    at.run()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
+    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "not available offline" in errors and "ssdlite320_mobilenet_v3_large_coco" in errors
+    assert "Traceback" not in errors
