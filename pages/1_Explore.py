@@ -17,6 +17,7 @@ from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
+from ui.layout import frame
 
 KEY = "explore"
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
@@ -281,6 +282,7 @@ def export(panels, long: pd.DataFrame, stem: str, percent: float) -> None:
 
 
 def main() -> None:
+    frame("Explore")
     st.title("Explore")
     st.caption(
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."

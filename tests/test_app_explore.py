@@ -37,7 +37,7 @@ def table_values(at: AppTest, index: int) -> np.ndarray:
 
 
 def test_home_page_credits_the_data():
-    at = AppTest.from_file(str(PAGES / "0_Home.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=60).run()
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "NUS Scene Saliency sample" in text and "MIT License" in text
