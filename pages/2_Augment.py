@@ -31,6 +31,7 @@ from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob
 from ui.errors import guarded, report
+from ui.layout import frame
 
 KEY = "augment"
 JOB = f"{KEY}_dip_job"
@@ -362,6 +363,7 @@ def inpainting(sample: Sample, erased: Erased) -> None:
 
 
 def main() -> None:
+    frame("Augment")
     st.title("Augment")
     st.caption(
         "Selective erasing and inpainting: where the detector's CAM and a human reference "

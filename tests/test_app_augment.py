@@ -15,13 +15,19 @@ from saliency_core.datasets import sample_dataset
 from saliency_core.pipeline import DetectorChoice, compute_cam
 from ui.augment_jobs import InpaintJob
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Augment.py")
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/2_Augment.py"
 DETECTOR = "Faster R-CNN R50-FPN"
 
 
 def page(reference: str) -> AppTest:
-    """The page on the sample's first image: untrained detector at 320 px, EigenCAM, Telea."""
-    at = AppTest.from_file(PAGE, default_timeout=120)
+    """The page on the sample's first image: untrained detector at 320 px, EigenCAM, Telea.
+
+    Opened through the entry point (``switch_page``): the page's navigation links resolve
+    against ``app.py``.
+    """
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
     at.session_state["augment_detector"] = DETECTOR
     at.session_state["augment_size"] = "320 px"
     at.session_state["augment_cam"] = "EigenCAM"
