@@ -13,7 +13,13 @@ from saliency_core import pipeline
 from saliency_core.weights import WeightSource
 
 TIMEOUT = 300
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def explore() -> AppTest:
+    """The Explore page, reached from the entry point as a user would."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    return at.switch_page("pages/1_Explore.py")
 
 
 @pytest.fixture
@@ -37,7 +43,7 @@ def table_values(at: AppTest, index: int) -> np.ndarray:
 
 
 def test_home_page_credits_the_data():
-    at = AppTest.from_file(str(PAGES.parent / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "NUS Scene Saliency sample" in text and "MIT License" in text
@@ -45,7 +51,7 @@ def test_home_page_credits_the_data():
 
 
 def test_explore_computes_metrics_and_the_threshold_reruns_no_model(model_calls: list[str]):
-    at = AppTest.from_file(str(PAGES / "1_Explore.py"), default_timeout=TIMEOUT)
+    at = explore()
     at.run()
     assert not at.exception
     assert model_calls == ["Faster R-CNN R50-FPN"], "the default preset computes on load"
@@ -85,7 +91,7 @@ def test_explore_reports_missing_weights_without_a_traceback(model_calls, tmp_pa
         raise OSError("no network")
 
     monkeypatch.setattr("urllib.request.urlopen", offline)
-    at = AppTest.from_file(str(PAGES / "1_Explore.py"), default_timeout=TIMEOUT)
+    at = explore()
     at.run()
     at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
     at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
