@@ -1,0 +1,406 @@
+"""Augment: the study's selective erasing and inpainting, step by step, on one image."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import streamlit as st
+
+from saliency_core import fixations, viz
+from saliency_core.augment import (
+    FILLS,
+    KERNELS,
+    METHODS,
+    PRESETS,
+    EraseRule,
+    RuleDecision,
+    decide,
+    erase,
+    erase_mask,
+    inpaint,
+)
+from saliency_core.augment.rule import COMPARATORS, METRICS
+from saliency_core.cams import CAM_METHODS
+from saliency_core.detectors import DETECTORS, pretrained_path
+from saliency_core.images import Sample, image_hash
+from saliency_core.pipeline import CamResult, DetectorChoice
+from saliency_core.weights import WeightSource
+from ui import cached, widgets
+from ui.augment_jobs import InpaintJob
+from ui.errors import guarded, report
+from ui.layout import frame
+
+KEY = "augment"
+JOB = f"{KEY}_dip_job"
+INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
+STUDY_SCORE = 0.9  # detections scored ≥ this are the gradient methods' target (the study's)
+ITERATIVE = "Deep Image Prior"
+POLL_SECONDS = 1.0  # how often a running Deep Image Prior is polled
+
+
+@dataclass
+class Reference:
+    """A human reference map (in [0, 1]) with the rule's name for it and what to say about it."""
+
+    key: str
+    label: str
+    values: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Erased:
+    """The erase mask, the erased image, and a caption naming where they come from."""
+
+    mask: np.ndarray
+    image: np.ndarray
+    caption: str
+    tag: str
+
+
+def detector_settings() -> tuple[DetectorChoice, str] | None:
+    """Sidebar: detector, weight source (and file), input size and CAM method."""
+    side = st.sidebar
+    side.header("Detector and CAM")
+    name = side.selectbox("Detector", list(DETECTORS), key=f"{KEY}_detector")
+    with side:
+        source = widgets.weight_source(f"{KEY}_weights")
+    path = None
+    if source is WeightSource.FILE:
+        path = side.text_input("State-dict file", key=f"{KEY}_weights_path") or None
+        if path is None:
+            st.info("Enter the path of a state-dict file in the sidebar to run the detector.")
+            return None
+    elif source is WeightSource.PRETRAINED and not pretrained_path(DETECTORS[name]).exists():
+        side.caption(f"`{DETECTORS[name].checkpoint_name}` is downloaded on first use.")
+    size = side.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_size")
+    method = side.selectbox(
+        "CAM method",
+        list(CAM_METHODS),
+        key=f"{KEY}_cam",
+        help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
+    )
+    return DetectorChoice(name, source, path, INPUT_SIZES[size]), method
+
+
+def deepgaze(sample: Sample) -> Reference:
+    with st.sidebar:
+        source = widgets.weight_source(f"{KEY}_gaze_weights", "DeepGaze weights")
+    path = None
+    if source is WeightSource.FILE:
+        path = st.sidebar.text_input("DeepGaze checkpoint file", key=f"{KEY}_gaze_path") or None
+    predicted = cached.type2(sample.key, sample.image, "DeepGaze IIE", source.value, path, False)
+    return Reference("deepgaze", predicted.label, predicted.display, list(predicted.notes))
+
+
+def fixation_density(sample: Sample) -> Reference:
+    default = round(fixations.default_sigma(sample.shape), 1)
+    sigma = st.sidebar.slider(
+        "Fixation density sigma (px)", 1.0, 4 * default, default, key=f"{KEY}_sigma"
+    )
+    density = fixations.density_map(sample.fixations, sample.shape, sigma)
+    label = f"human fixation density (σ = {sigma:g} px)"
+    return Reference("fixations", label, fixations.display(density))
+
+
+def attention_mask(sample: Sample) -> Reference:
+    return Reference("mask", "human attention mask", sample.mask)
+
+
+# Reference name -> (is it available for this sample?, build it).
+REFERENCES: dict[str, tuple[Callable[[Sample], bool], Callable[[Sample], Reference]]] = {
+    "DeepGaze IIE": (lambda sample: True, deepgaze),
+    "Human fixation density": (
+        lambda sample: sample.fixations is not None and len(sample.fixations) > 0,
+        fixation_density,
+    ),
+    "Human attention mask": (lambda sample: sample.mask is not None, attention_mask),
+}
+
+
+def reference_map(sample: Sample) -> Reference:
+    """Sidebar: the human reference among those the sample has."""
+    st.sidebar.header("Human reference")
+    options = [name for name, (available, _) in REFERENCES.items() if available(sample)]
+    name = st.sidebar.radio("Compare the CAM with", options, key=f"{KEY}_reference")
+    return REFERENCES[name][1](sample)
+
+
+def rule_editor(reference: Reference) -> EraseRule:
+    """A preset with its explanation, and its metric, comparator and threshold to edit.
+
+    The editing widgets are keyed by the preset, so choosing a preset starts from its values.
+    """
+    st.subheader("Erasing rule")
+    name = st.selectbox("Rule preset", list(PRESETS), key=f"{KEY}_preset")
+    preset = PRESETS[name].rule
+    st.info(PRESETS[name].explanation, icon="📖")
+    prefix = f"{KEY}_rule{list(PRESETS).index(name)}"
+    metric, comparator, threshold, percent = st.columns(4)
+    rule = EraseRule(
+        metric=metric.selectbox(
+            "Metric", METRICS, METRICS.index(preset.metric), key=f"{prefix}_metric"
+        ),
+        comparator=comparator.selectbox(
+            "Comparator",
+            list(COMPARATORS),
+            list(COMPARATORS).index(preset.comparator),
+            key=f"{prefix}_comparator",
+        ),
+        threshold=threshold.number_input(
+            "Threshold", value=preset.threshold, step=0.01, format="%.3f", key=f"{prefix}_threshold"
+        ),
+        percent=percent.slider(
+            "Top-p% binarising both maps (IoU)",
+            1.0,
+            50.0,
+            preset.percent,
+            step=0.5,
+            key=f"{prefix}_percent",
+        ),
+        reference=reference.key,
+    )
+    edited = replace(rule, reference=preset.reference) != preset
+    suffix = " (edited: differs from the preset)" if edited else ""
+    st.caption(f"Erase when {rule.describe()} (CAM vs. {reference.label}){suffix}.")
+    return rule
+
+
+def show_decision(
+    sample: Sample, cam: CamResult, reference: Reference, rule: EraseRule, decision: RuleDecision
+) -> None:
+    """The CAM, the reference, the metric value and the rule's decision."""
+    left, middle, right = st.columns([2, 2, 1])
+    left.image(viz.overlay(sample.image, cam.cam), caption=cam.label, width="stretch")
+    middle.image(
+        viz.overlay(sample.image, reference.values, colormap="inferno"),
+        caption=reference.label,
+        width="stretch",
+    )
+    value = "n/a" if math.isnan(decision.value) else f"{decision.value:.3f}"
+    right.metric(rule.metric_label, value)
+    right.caption(f"{cam.label} vs. {reference.label}")
+    if decision.erase:
+        right.warning(f"Erase — {decision.text}", icon="🩹")
+    else:
+        right.success(f"Keep — {decision.text}", icon="✅")
+    for note in [*cam.notes, *(f"{reference.label}: {note}" for note in reference.notes)]:
+        st.caption(f"ℹ️ {note}")
+
+
+def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) -> Erased:
+    """Erasing controls, the mask over the image and the erased image."""
+    st.subheader("Erasing")
+    if decision is not None and not decision.erase:
+        st.info(
+            "The rule keeps this image (the dataset command copies it unchanged); below is what "
+            "erasing would do.",
+            icon="ℹ️",
+        )
+    percent, dilate, kernel, fill = st.columns(4)
+    top = percent.slider(
+        "Erase the CAM's top p%", 0.5, 20.0, 2.5, step=0.5, key=f"{KEY}_top", help="study: 2.5%"
+    )
+    radius = dilate.slider("Dilate (px)", 0, 30, 0, key=f"{KEY}_dilate")
+    shape = kernel.selectbox("Dilation kernel", list(KERNELS), key=f"{KEY}_kernel")
+    colour = fill.selectbox("Fill", list(FILLS), key=f"{KEY}_fill", help="study: black")
+    mask = erase_mask(cam.cam, top, radius, shape)
+    share = 100 * mask.mean()
+    caption = f"top {top:g}% of {cam.label}" + (f", dilated {radius} px" if radius else "")
+    erased = erase(sample.image, mask, colour)
+    left, right = st.columns(2)
+    left.image(
+        viz.overlay(sample.image, mask.astype(np.float32), alpha=0.6, colormap="inferno"),
+        caption=f"Erase mask ({mask.sum()} px, {share:.1f}%): {caption}",
+        width="stretch",
+    )
+    right.image(erased, caption=f"Erased ({colour})", width="stretch")
+    tag = "" if cam.trained else "_UNTRAINED"
+    return Erased(mask, erased, caption, tag)
+
+
+def results(sample: Sample, erased: Erased, inpainted: np.ndarray | None, method: str) -> None:
+    """Erased and inpainted side by side (or the original: before/after), and the downloads."""
+    before = st.toggle("Before (show the original)", key=f"{KEY}_before")
+    left, right = st.columns(2)
+    left.image(
+        sample.image if before else erased.image,
+        caption="Before" if before else f"Erased: {erased.caption}",
+        width="stretch",
+    )
+    if inpainted is not None:
+        right.image(
+            sample.image if before else inpainted,
+            caption="Before" if before else f"Inpainted ({method})",
+            width="stretch",
+        )
+    stem = f"{sample.id}{erased.tag}"
+    erased_col, inpainted_col, mask_col = st.columns(3)
+    erased_col.download_button(
+        "Erased image (PNG)", viz.png_bytes(erased.image), f"{stem}_erased.png", "image/png"
+    )
+    inpainted_col.download_button(
+        "Inpainted image (PNG)",
+        viz.png_bytes(inpainted) if inpainted is not None else b"",
+        f"{stem}_inpainted_{method.replace(' ', '_')}.png",
+        "image/png",
+        disabled=inpainted is None,
+    )
+    mask_col.download_button(
+        "Erase mask (PNG)",
+        viz.png_bytes(erased.mask.astype(np.uint8) * 255),
+        f"{stem}_erase_mask.png",
+        "image/png",
+    )
+
+
+def start_job(key: tuple, erased: Erased, params: dict) -> None:
+    previous = st.session_state.get(JOB)
+    if previous is not None:
+        previous.stop()
+    st.session_state[JOB] = InpaintJob(key, erased.image, erased.mask, ITERATIVE, params)
+
+
+def stop_job() -> None:
+    st.session_state[JOB].stop()
+
+
+def dip_progress(job: InpaintJob, was_running: bool, sample: Sample, erased: Erased) -> None:
+    """Progress and preview of a Deep Image Prior job; polled while it runs."""
+    snapshot = job.snapshot()
+    if job.running:
+        loss = "" if math.isnan(snapshot.loss) else f", loss {snapshot.loss:.5f}"
+        st.progress(
+            snapshot.iteration / snapshot.total,
+            text=f"{ITERATIVE}: iteration {snapshot.iteration}/{snapshot.total}{loss}",
+        )
+        results(sample, erased, snapshot.preview, f"{ITERATIVE}, preview")
+        return
+    if was_running:
+        st.rerun()
+    if job.error is not None:
+        report(job.error, ITERATIVE)
+        results(sample, erased, None, ITERATIVE)
+        return
+    done = job.result
+    how = "stopped" if done.stopped_early else "finished"
+    st.caption(f"{ITERATIVE} {how} after {done.iterations_run} iterations.")
+    results(sample, erased, done.image, f"{ITERATIVE}, {done.iterations_run} iterations")
+
+
+def deep_image_prior(sample: Sample, erased: Erased) -> None:
+    """Iterations, learning rate, seed; Run/Stop; the fit runs in a background thread."""
+    defaults = METHODS[ITERATIVE].defaults
+    iterations, rate, seed, every = st.columns(4)
+    params = {
+        "iterations": int(
+            iterations.number_input(
+                "Iterations", 1, 20000, defaults["iterations"], step=100, key=f"{KEY}_dip_iters"
+            )
+        ),
+        "learning_rate": float(
+            rate.number_input(
+                "Learning rate",
+                1e-4,
+                0.1,
+                defaults["learning_rate"],
+                format="%.4f",
+                key=f"{KEY}_dip_lr",
+            )
+        ),
+        "seed": int(seed.number_input("Seed", 0, 2**31 - 1, defaults["seed"], key=f"{KEY}_seed")),
+        "progress_every": int(
+            every.number_input(
+                "Preview every N iterations",
+                1,
+                1000,
+                defaults["progress_every"],
+                key=f"{KEY}_dip_every",
+            )
+        ),
+    }
+    key = (image_hash(erased.image), image_hash(erased.mask), tuple(sorted(params.items())))
+    job: InpaintJob | None = st.session_state.get(JOB)
+    if job is not None and job.key != key and job.running:
+        job.stop()
+    current = job if job is not None and job.key == key else None
+    running = current is not None and current.running
+    run, stop = st.columns(2)
+    run.button(
+        f"Run {ITERATIVE}",
+        on_click=start_job,
+        args=(key, erased, params),
+        disabled=running,
+        type="primary",
+    )
+    stop.button("Stop", on_click=stop_job, disabled=not running)
+    if current is None:
+        st.caption(
+            f"{ITERATIVE} fits a network to this image (slow on a CPU); it runs in the "
+            "background and can be stopped at any time, keeping what it has."
+        )
+        results(sample, erased, None, ITERATIVE)
+        return
+    poll = st.fragment(dip_progress, run_every=POLL_SECONDS if running else None)
+    poll(current, running, sample, erased)
+
+
+def inpainting(sample: Sample, erased: Erased) -> None:
+    st.subheader("Inpainting")
+    method = st.radio("Method", list(METHODS), horizontal=True, key=f"{KEY}_inpaint")
+    st.caption(METHODS[method].summary)
+    if method == ITERATIVE:
+        deep_image_prior(sample, erased)
+        return
+    radius = st.slider(
+        "Neighbourhood radius (px)", 1.0, 15.0, METHODS[method].defaults["radius"], step=0.5
+    )
+    filled = inpaint(erased.image, erased.mask, method, radius=radius)
+    results(sample, erased, filled.image, method)
+
+
+def main() -> None:
+    frame("Augment")
+    st.title("Augment")
+    st.caption(
+        "Selective erasing and inpainting: where the detector's CAM and a human reference "
+        "disagree, erase the CAM's most salient pixels, then fill them again. Boxes are "
+        "unchanged (pixels are replaced in place). For a whole dataset: "
+        "`python -m saliency_core.augment --help`."
+    )
+    sample = widgets.image_picker(KEY)
+    settings = detector_settings()
+    if sample is None:
+        st.info("Pick a dataset image or upload one in the sidebar.")
+        return
+    if settings is None:
+        return
+    choice, method = settings
+    st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
+    cam = reference = decision = None
+    with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
+        cam = cached.cam(sample.key, sample.image, choice, method, None, STUDY_SCORE)
+    if cam is None:
+        return
+    with guarded("The reference map"):
+        reference = reference_map(sample)
+    if reference is not None:
+        with guarded("The rule"):
+            rule = rule_editor(reference)
+            decision = decide(rule, cam.cam, reference.values)
+            show_decision(sample, cam, reference, rule, decision)
+    erased = None
+    with guarded("Erasing"):
+        erased = erase_region(sample, cam, decision)
+    if erased is not None:
+        with guarded("Inpainting"):
+            inpainting(sample, erased)
+
+
+try:
+    main()
+except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+    report(error, "The Augment page")

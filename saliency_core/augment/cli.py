@@ -1,0 +1,552 @@
+"""The dataset command: selective erasing (and inpainting) of every image of a dataset folder.
+
+``python -m saliency_core.augment --dataset DIR --detector NAME --weights SOURCE --cam METHOD
+--reference deepgaze|fixations|mask --out DIR [--inpaint telea|ns|dip]`` writes
+``OUT/images/<stem>`` (augmented, or copied unchanged when the rule keeps the image), copies every
+other file of the dataset unchanged (annotations, masks, fixations), and logs one CSV row per image
+in ``OUT/augment_log.csv``. A second run with the same settings resumes where the first stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from saliency_core import fixations
+from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
+from saliency_core.augment.inpaint import METHODS
+from saliency_core.augment.pipeline import augment_sample
+from saliency_core.augment.result import ProgressCallback
+from saliency_core.augment.rule import COMPARATORS, METRICS, PRESETS, EraseRule
+from saliency_core.cams import CAM_METHODS
+from saliency_core.datasets import Dataset
+from saliency_core.detectors import DETECTORS
+from saliency_core.gaze import predict_type2
+from saliency_core.images import ACCEPTED_SUFFIXES, load_image, load_mask
+from saliency_core.pipeline import DetectorChoice, compute_cam, get_detector
+from saliency_core.weights import MissingWeightsError, WeightSource
+
+LOG_NAME = "augment_log.csv"
+SETTINGS_NAME = "augment_settings.json"
+IMAGES = "images"
+ERASE_MASKS = "erase_masks"
+LOG_COLUMNS = (
+    "stem",
+    "metric",
+    "value",
+    "decision",
+    "reason",
+    "erased_pixels",
+    "inpaint",
+    "seconds",
+    "output",
+    "notes",
+)
+NO_DOWNSCALE = 1 << 30
+"""``load_image``'s long-side bound for the command: images are never resized (boxes stay valid)."""
+SAVE_OPTIONS: dict[str, dict[str, Any]] = {
+    ".jpg": {"quality": 95},
+    ".jpeg": {"quality": 95},
+    ".webp": {"quality": 95},
+}
+"""Encoder options of lossy formats when ``--format input`` writes them."""
+FORMATS = ("png", "input")
+INPAINT_OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "telea": ("Telea", {"radius": "inpaint_radius"}),
+    "ns": ("Navier-Stokes", {"radius": "inpaint_radius"}),
+    "dip": (
+        "Deep Image Prior",
+        {"iterations": "dip_iterations", "learning_rate": "dip_lr", "seed": "dip_seed"},
+    ),
+}
+"""``--inpaint`` choice -> (``METHODS`` name, {method parameter: argparse attribute})."""
+ITERATIVE = "Deep Image Prior"
+"""The inpainting method that gets its own per-image progress bar."""
+FILL_OPTIONS = {name.replace(" ", "-"): name for name in FILLS}
+"""``--fill`` choice -> ``FILLS`` name."""
+RULE_OPTIONS = {
+    re.sub(r"[^a-z0-9]+", "-", name.split(":")[0].lower()).strip("-"): name for name in PRESETS
+}
+"""``--rule`` choice (e.g. "study-code") -> ``PRESETS`` name."""
+UNCHECKED_SETTINGS = ("limit", "out")
+"""Arguments a resumed run may change; every other one must match the run being resumed."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A human reference: what it needs, and ``make(dataset, stem, rgb, args) -> (map, notes)``."""
+
+    summary: str
+    make: Callable[[Dataset, str, np.ndarray, argparse.Namespace], tuple[np.ndarray, list[str]]]
+
+
+def _deepgaze(
+    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
+) -> tuple[np.ndarray, list[str]]:
+    predicted = predict_type2(
+        "DeepGaze IIE",
+        rgb,
+        source=args.deepgaze_weights,
+        weights_path=args.deepgaze_weights_path,
+        max_side=args.deepgaze_max_side,
+        study_input_range=args.study_input_range,
+    )
+    notes = [f"{predicted.label}: {note}" for note in predicted.notes]
+    return predicted.display, [f"reference: {predicted.label}", *notes]
+
+
+def _fixations(
+    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
+) -> tuple[np.ndarray, list[str]]:
+    path = dataset.fixations_path(stem)
+    if path is None:
+        raise ValueError(f"no fixations/{stem}.csv: the fixations reference is missing")
+    shape = rgb.shape[:2]
+    sigma = fixations.default_sigma(shape) if args.sigma is None else args.sigma
+    density = fixations.density_map(fixations.read_fixations(path), shape, sigma)
+    return fixations.display(density), []
+
+
+def _mask(
+    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
+) -> tuple[np.ndarray, list[str]]:
+    path = dataset.mask_path(stem)
+    if path is None:
+        raise ValueError(f"no masks/{stem}.* file: the mask reference is missing")
+    return load_mask(path, rgb.shape[:2])
+
+
+REFERENCES: dict[str, Reference] = {
+    "deepgaze": Reference("DeepGaze IIE's prediction (min-max scaled density)", _deepgaze),
+    "fixations": Reference(
+        "the density of fixations/<stem>.csv (Gaussian, --sigma; max-scaled)", _fixations
+    ),
+    "mask": Reference("the attention mask masks/<stem>.png", _mask),
+}
+
+
+def _literal(text: str) -> str:
+    """``text`` as an argparse help string (``%`` escaped)."""
+    return text.replace("%", "%%")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's arguments (defaults are the study's settings where it has one)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m saliency_core.augment",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=(
+            "Selective erasing for a whole dataset: where the detector's CAM and a human "
+            "reference disagree (per the rule), the CAM's top-p% pixels are erased and "
+            "optionally inpainted. Writes OUT/images/<stem> (PNG by default), copies every other "
+            "file of the dataset unchanged (annotations such as Pascal VOC XML in annotations/ or "
+            "Annotations/, masks, fixations, non-image files next to the images), and logs one "
+            f"row per image in OUT/{LOG_NAME}. Images the rule keeps are copied unchanged. "
+            "BOUNDING BOXES ARE UNCHANGED by the augmentation: pixels are replaced in place and "
+            "nothing is moved, resized or cropped (images are never downscaled), so the copied "
+            "annotations stay valid. Re-running with the same settings resumes: images already "
+            "logged with their output present are skipped."
+        ),
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset", type=Path, required=True, help="folder with images/")
+    data.add_argument(
+        "--out", type=Path, required=True, help="output folder (never inside --dataset)"
+    )
+    data.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="png",
+        help="augmented images as PNG (lossless; default) or in the input's format (JPEG/WebP "
+        "at quality 95). A VOC XML's <filename> keeps the original name either way.",
+    )
+    data.add_argument("--limit", type=int, help="process only the first N images (sorted stems)")
+    data.add_argument(
+        "--save-masks",
+        action="store_true",
+        help=f"also write each erased region as OUT/{ERASE_MASKS}/<stem>.png (white = erased)",
+    )
+    model = parser.add_argument_group("detector and CAM")
+    model.add_argument(
+        "--detector",
+        choices=list(DETECTORS),
+        required=True,
+        metavar="NAME",
+        help=f"one of: {', '.join(DETECTORS)}",
+    )
+    model.add_argument(
+        "--weights",
+        choices=[s.value for s in WeightSource],
+        required=True,
+        help="detector weights (untrained = random, a sanity-check baseline)",
+    )
+    model.add_argument("--weights-path", help="state-dict file (with --weights file)")
+    model.add_argument(
+        "--cam",
+        choices=list(CAM_METHODS),
+        required=True,
+        metavar="METHOD",
+        help=f"one of: {', '.join(CAM_METHODS)} (study: EigenCAM)",
+    )
+    model.add_argument("--target", help="CAM target layer (default: the detector's study layer)")
+    model.add_argument(
+        "--score-threshold",
+        type=float,
+        default=0.9,
+        help="detections scored ≥ this are the gradient methods' target (study: 0.9)",
+    )
+    model.add_argument(
+        "--input-size", type=int, help="detector's internal input size (default: torchvision's)"
+    )
+    reference = parser.add_argument_group("human reference")
+    reference.add_argument(
+        "--reference",
+        choices=list(REFERENCES),
+        required=True,
+        help="; ".join(f"{name}: {entry.summary}" for name, entry in REFERENCES.items()),
+    )
+    reference.add_argument(
+        "--deepgaze-weights",
+        choices=[s.value for s in WeightSource],
+        default="pretrained",
+        help="DeepGaze IIE weights",
+    )
+    reference.add_argument("--deepgaze-weights-path", help="DeepGaze IIE checkpoint (file)")
+    reference.add_argument(
+        "--deepgaze-max-side", type=int, default=1024, help="DeepGaze inference size bound (px)"
+    )
+    reference.add_argument(
+        "--study-input-range",
+        action="store_true",
+        help="feed DeepGaze the image as 0..1 (reproduces the study's bug)",
+    )
+    reference.add_argument(
+        "--sigma", type=float, help="fixation density blur in px (default: max(H, W) / 30)"
+    )
+    rule = parser.add_argument_group("erasing rule: erase when METRIC COMPARATOR THRESHOLD")
+    rule.add_argument(
+        "--rule",
+        choices=list(RULE_OPTIONS),
+        default=next(iter(RULE_OPTIONS)),
+        help=_literal("; ".join(f"{slug}: {name}" for slug, name in RULE_OPTIONS.items())),
+    )
+    rule.add_argument("--metric", choices=METRICS, help="overrides the preset's metric")
+    rule.add_argument("--comparator", choices=list(COMPARATORS), help="overrides the preset's")
+    rule.add_argument("--threshold", type=float, help="overrides the preset's threshold")
+    rule.add_argument(
+        "--rule-percent", type=float, help="top-p%% binarising both maps for IoU (study: 10)"
+    )
+    erasing = parser.add_argument_group("erasing and inpainting")
+    erasing.add_argument(
+        "--top-percent", type=float, default=2.5, help="erase the CAM's top p%% (study: 2.5)"
+    )
+    erasing.add_argument("--dilate", type=int, default=0, help="grow the region by N px")
+    erasing.add_argument(
+        "--kernel", choices=list(KERNELS), default="disk", help="dilation structuring element"
+    )
+    erasing.add_argument(
+        "--fill",
+        choices=list(FILL_OPTIONS),
+        default="black",
+        help="erased pixels' colour (study: black); dataset-mean and gaussian-noise use the "
+        "ImageNet mean (and std)",
+    )
+    erasing.add_argument(
+        "--inpaint",
+        choices=list(INPAINT_OPTIONS),
+        help=_literal(
+            "fill the erased pixels again: "
+            + " ".join(
+                f"{key}: {METHODS[name].summary}" for key, (name, _) in INPAINT_OPTIONS.items()
+            )
+            + " Without it the erased pixels keep the fill."
+        ),
+    )
+    opencv = METHODS["Telea"].defaults
+    dip = METHODS["Deep Image Prior"].defaults
+    erasing.add_argument(
+        "--inpaint-radius",
+        type=float,
+        default=opencv["radius"],
+        help="telea/ns: neighbourhood radius (px)",
+    )
+    erasing.add_argument(
+        "--dip-iterations", type=int, default=dip["iterations"], help="dip: Adam steps per image"
+    )
+    erasing.add_argument(
+        "--dip-lr", type=float, default=dip["learning_rate"], help="dip: learning rate"
+    )
+    erasing.add_argument(
+        "--dip-seed", type=int, default=dip["seed"], help="dip: seed of z, weights and noise"
+    )
+    return parser
+
+
+def _erase_rule(args: argparse.Namespace) -> EraseRule:
+    """The preset's rule with the overrides given on the command line."""
+    preset = PRESETS[RULE_OPTIONS[args.rule]].rule
+    overrides = {
+        "metric": args.metric,
+        "comparator": args.comparator,
+        "threshold": args.threshold,
+        "percent": args.rule_percent,
+    }
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return replace(preset, reference=args.reference, **given)
+
+
+def _refusal(args: argparse.Namespace) -> str | None:
+    """Why the arguments cannot run (checked before anything is written), or None."""
+    dataset, out = args.dataset.resolve(), args.out.resolve()
+    if not (dataset / IMAGES).is_dir():
+        return f"--dataset {args.dataset} has no {IMAGES}/ folder"
+    if out == dataset or out.is_relative_to(dataset) or dataset.is_relative_to(out):
+        return (
+            f"--out {args.out} and --dataset {args.dataset} overlap; the command never writes "
+            "into its input. Choose an output folder outside the dataset (and not above it)."
+        )
+    if args.weights == WeightSource.FILE and not args.weights_path:
+        return "--weights file needs --weights-path"
+    if args.deepgaze_weights == WeightSource.FILE and not args.deepgaze_weights_path:
+        return "--deepgaze-weights file needs --deepgaze-weights-path"
+    if args.limit is not None and args.limit < 1:
+        return "--limit must be ≥ 1"
+    target = args.target or DETECTORS[args.detector].default_target
+    if target not in DETECTORS[args.detector].targets:
+        return (
+            f"--target {target}: {args.detector} has {', '.join(DETECTORS[args.detector].targets)}"
+        )
+    return None
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments that define a run's results, as JSON values."""
+    return {
+        key: str(value.resolve()) if isinstance(value, Path) else value
+        for key, value in sorted(vars(args).items())
+        if key not in UNCHECKED_SETTINGS
+    }
+
+
+def _check_resume(out: Path, settings: dict[str, Any]) -> str | None:
+    """Why ``out`` cannot take this run (an earlier run with other settings), or None."""
+    path = out / SETTINGS_NAME
+    if not path.is_file():
+        return None
+    try:
+        earlier = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return f"{path} is unreadable; use a new --out folder."
+    changed = sorted(
+        k for k in settings.keys() | earlier.keys() if earlier.get(k) != settings.get(k)
+    )
+    if not changed:
+        return None
+    return (
+        f"--out {out} holds a run with other settings ({', '.join(changed)} differ); resuming "
+        "would mix them. Use a new --out folder, or the earlier settings."
+    )
+
+
+def copy_annotations(dataset: Path, out: Path) -> int:
+    """Copy every file of ``dataset`` except the images in ``images/`` unchanged; returns the count.
+
+    Files already copied (same size and modification time) are left alone; files that resolve
+    outside the dataset (symbolic links out of it) are skipped, as the app never reads them.
+    """
+    root = dataset.resolve()
+    copied = 0
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        is_image = relative.parts[0] == IMAGES and path.suffix.lower() in ACCEPTED_SUFFIXES
+        if not path.is_file() or is_image or not path.resolve().is_relative_to(root):
+            continue
+        target = out / relative
+        source = path.stat()
+        if target.is_file() and (target.stat().st_size, target.stat().st_mtime_ns) == (
+            source.st_size,
+            source.st_mtime_ns,
+        ):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        copied += 1
+    return copied
+
+
+def _read_log(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _finished(row: dict[str, str], out: Path) -> bool:
+    """A logged image whose output is present (errors are retried)."""
+    return row["decision"] != "error" and bool(row["output"]) and (out / row["output"]).is_file()
+
+
+@contextmanager
+def _log_writer(path: Path, kept_rows: list[dict[str, str]]) -> Iterator[Callable[[dict], None]]:
+    """Replace the log by ``kept_rows`` (atomically), then yield ``write(row)`` (flushed)."""
+    staged = path.with_suffix(".csv.tmp")
+    with staged.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(kept_rows)
+    os.replace(staged, path)
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+
+        def write(row: dict) -> None:
+            writer.writerow(row)
+            handle.flush()
+
+        yield write
+
+
+def _save(rgb: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+
+
+def _dip_progress(bar: tqdm) -> ProgressCallback:
+    def update(iteration: int, total: int, loss: float, preview: np.ndarray) -> None:
+        bar.total = total
+        bar.update(iteration - bar.n)
+        bar.set_postfix(loss=f"{loss:.4g}")
+
+    return update
+
+
+def process_image(
+    dataset: Dataset, stem: str, args: argparse.Namespace, choice: DetectorChoice, rule: EraseRule
+) -> dict[str, Any]:
+    """Augment one image and write its output; returns its log row (raises on failure)."""
+    started = time.perf_counter()
+    source = dataset.image_path(stem)
+    loaded = load_image(source, max_side=NO_DOWNSCALE)
+    rgb = loaded.rgb
+    result = compute_cam(rgb, choice, args.cam, args.target, args.score_threshold)
+    reference, reference_notes = REFERENCES[args.reference].make(dataset, stem, rgb, args)
+    method, parameters = INPAINT_OPTIONS[args.inpaint] if args.inpaint else (None, {})
+    erasing = EraseSettings(args.top_percent, args.dilate, args.kernel, FILL_OPTIONS[args.fill])
+    with tqdm(desc=f"{stem} · {method}", leave=False, disable=method != ITERATIVE) as bar:
+        augmented = augment_sample(
+            rgb,
+            result.cam,
+            reference,
+            rule=rule,
+            erasing=erasing,
+            inpaint_method=method,
+            inpaint_params={param: getattr(args, attr) for param, attr in parameters.items()},
+            progress=_dip_progress(bar),
+        )
+    decision = augmented.decision
+    if decision.erase:
+        suffix = ".png" if args.format == "png" else source.suffix
+        output = Path(IMAGES) / f"{stem}{suffix}"
+        _save(augmented.image, args.out / output)
+        if args.save_masks:
+            _save(augmented.mask.astype(np.uint8) * 255, args.out / ERASE_MASKS / f"{stem}.png")
+    else:
+        output = Path(IMAGES) / source.name
+        (args.out / IMAGES).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, args.out / output)
+    notes = [*loaded.notices, *(f"{result.label}: {note}" for note in result.notes)]
+    return {
+        "metric": rule.metric_label,
+        "value": "" if np.isnan(decision.value) else f"{decision.value:.6g}",
+        "decision": "erase" if decision.erase else "keep",
+        "reason": decision.text if decision.erase else f"{decision.text} Copied unchanged.",
+        "erased_pixels": int(augmented.mask.sum()),
+        "inpaint": (method or "none") if decision.erase else "",
+        "seconds": round(time.perf_counter() - started, 3),
+        "output": output.as_posix(),
+        "notes": " | ".join([*notes, *reference_notes]),
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Augment the dataset described by parsed ``args``; 0 when every image succeeded, else 1."""
+    dataset = Dataset(args.dataset.name, args.dataset)
+    choice = DetectorChoice(
+        args.detector, WeightSource(args.weights), args.weights_path, args.input_size
+    )
+    rule = _erase_rule(args)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / SETTINGS_NAME).write_text(json.dumps(_settings(args), indent=2) + "\n")
+    copied = copy_annotations(args.dataset, args.out)
+    log_path = args.out / LOG_NAME
+    rows = _read_log(log_path)
+    stems = dataset.ids[: args.limit]
+    done = {row["stem"] for row in rows if _finished(row, args.out)}
+    todo = [stem for stem in stems if stem not in done]
+    kept_rows = [row for row in rows if row["stem"] not in todo]
+    print(
+        f"{choice.label} · {args.cam} vs. {args.reference} · rule: erase when {rule.describe()}\n"
+        f"{len(stems)} images: {len(stems) - len(todo)} already done, {len(todo)} to do; "
+        f"{copied} other files copied.",
+        file=sys.stderr,
+    )
+    get_detector(choice)  # builds the model once (and fails here on missing weights)
+    counts = {"erase": 0, "keep": 0, "error": 0}
+    with _log_writer(log_path, kept_rows) as write, tqdm(todo, unit="image") as bar:
+        for stem in bar:
+            started = time.perf_counter()
+            try:
+                row = process_image(dataset, stem, args, choice, rule)
+            except MissingWeightsError:
+                raise
+            except Exception as error:  # noqa: BLE001 - one bad image must not stop the run
+                row = {
+                    "metric": rule.metric_label,
+                    "decision": "error",
+                    "reason": f"{error.__class__.__name__}: {error}",
+                    "seconds": round(time.perf_counter() - started, 3),
+                }
+            write({"stem": stem, **row})
+            counts[row["decision"]] += 1
+            bar.set_postfix(counts)
+    summary = ", ".join(f"{count} {name}" for name, count in counts.items())
+    print(f"Done: {summary}. Log: {log_path}", file=sys.stderr)
+    return 1 if counts["error"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run; argument errors exit with code 2, missing weights with 1, an
+    interrupt with 130 (the log keeps every finished image)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    refusal = _refusal(args)
+    if refusal is None:
+        try:
+            _erase_rule(args)
+        except ValueError as error:
+            refusal = str(error)
+    refusal = refusal or _check_resume(args.out, _settings(args))
+    if refusal:
+        parser.error(refusal)
+    try:
+        return run(args)
+    except MissingWeightsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted: run the same command again to resume.", file=sys.stderr)
+        return 130
