@@ -54,8 +54,10 @@ def apply_preset() -> None:
 
 def sidebar_settings() -> dict:
     side = st.sidebar
-    if f"{KEY}_preset" not in st.session_state:
-        st.session_state[f"{KEY}_preset"] = "Explore"
+    preset_keys = ("detectors", "methods", "working", "score", "percent", "study_range", "target")
+    if any(f"{KEY}_{name}" not in st.session_state for name in preset_keys):
+        # first visit, or Streamlit dropped the widgets' state on another page: reseed them
+        st.session_state.setdefault(f"{KEY}_preset", "Explore")
         apply_preset()
     side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
     side.header("Type-1: detectors × CAMs")
