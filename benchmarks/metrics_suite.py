@@ -43,9 +43,8 @@ def _median_ms(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
-    from saliency_core import metrics
-
+def suite_inputs() -> tuple[np.ndarray, dict]:
+    """One 512² saliency map and the suite's other inputs (reference, fixations, baseline)."""
     rng = np.random.default_rng(0)
     saliency, reference = _blobs(rng, 8), _blobs(rng, 8)
     centre = np.float32(SIZE / 2)
@@ -56,7 +55,24 @@ def main() -> None:
     inputs = dict(
         reference=reference, fixations=fixations, other_fixations=others, baseline=baseline
     )
+    return saliency, inputs
 
+
+def suite_ms(runs: int = RUNS) -> float:
+    """Median time (ms) of ``metrics.compute_all`` over the whole suite; checks every value."""
+    from saliency_core import metrics
+
+    saliency, inputs = suite_inputs()
+    values = metrics.compute_all(saliency, **inputs, rng=0)
+    assert len(values) == len(metrics.METRICS)
+    assert all(value.reason is None for value in values.values()), values
+    return _median_ms(lambda: metrics.compute_all(saliency, **inputs, rng=0), runs)
+
+
+def main() -> None:
+    from saliency_core import metrics
+
+    saliency, inputs = suite_inputs()
     print(f"numpy {np.__version__}, Python {platform.python_version()}, {platform.machine()}")
     print(
         f"{SIZE}x{SIZE} float32 maps, {N_FIXATIONS} fixations, {N_OTHER_FIXATIONS} other fixations"
@@ -64,10 +80,7 @@ def main() -> None:
     for name in metrics.METRICS:
         ms = _median_ms(lambda name=name: metrics.compute(name, saliency, **inputs, rng=0), RUNS)
         print(f"  {name:<11} {ms:6.2f} ms")
-    values = metrics.compute_all(saliency, **inputs, rng=0)
-    assert len(values) == len(metrics.METRICS)
-    assert all(value.reason is None for value in values.values()), values
-    suite = _median_ms(lambda: metrics.compute_all(saliency, **inputs, rng=0), RUNS)
+    suite = suite_ms()
     print(f"compute_all, median of {RUNS} runs: {suite:.1f} ms")
     print(f"RESULT metric_suite_ms={suite:.1f}")
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from metrics_suite import suite_ms  # noqa: E402 - benchmarks/ is this script's folder
 
 from saliency_core.backend import default_device  # noqa: E402
 from saliency_core.gaze import predict_type2  # noqa: E402
@@ -79,6 +80,7 @@ def main() -> None:
     print(f"bare forward (no_grad):      median {bare_median * 1000:8.1f} ms")
     print(f"predict_type2 end to end:    median {wrapper_median * 1000:8.1f} ms")
     print(f"ratio wrapper / bare: {ratio:.3f} (target ≤ 1.05)")
+    print(f"metric suite (10 metrics, 512² map, 500 fixations): {suite_ms():.1f} ms (≤ 50 ms)")
     print(f"RESULT deepgaze_wrapper_overhead={ratio:.3f}")
 
 
