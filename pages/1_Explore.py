@@ -96,6 +96,19 @@ def sidebar_settings() -> dict:
     }
 
 
+def download_bar(label: str):
+    """A progress callback that draws a bar the first time weights are downloaded."""
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0)
+        fraction = done / total if total else 0.0
+        bar.progress(min(fraction, 1.0), text=f"Downloading {label} weights: {done / 2**20:.0f} MB")
+
+    return update
+
+
 def compute_maps(sample: Sample, settings: dict) -> Maps:
     maps = Maps(sample)
     jobs = [(c, m) for c in settings["choices"] for m in settings["methods"]]
@@ -113,7 +126,9 @@ def compute_maps(sample: Sample, settings: dict) -> Maps:
         progress.progress(index / (len(jobs) + 1), text=f"{label} ({index}/{len(jobs)})")
         score = settings["score"] if CAM_METHODS[method].uses_gradients else 0.9
         with guarded(label):
-            result = cached.cam(sample.key, sample.image, choice, method, layer, score)
+            result = cached.cam(
+                sample.key, sample.image, choice, method, layer, score, download_bar(choice.label)
+            )
             maps.cams[result.label] = result.cam
             maps.detections[choice.label] = result.detections
             maps.notes += [f"{result.label}: {note}" for note in result.notes]
@@ -249,20 +264,15 @@ def agreement_view(maps: Maps, settings: dict) -> None:
         maps.baseline,
     )
     long = pd.concat([view.iou, fixed], ignore_index=True)
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader("Map vs. reference")
-        st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
-        format_table(long[long["reference"] != "fixations"])
-        if (long["reference"] == "fixations").any():
-            st.subheader("Map vs. recorded fixations")
-            st.caption(
-                f"Higher is better. IG is relative to the centre bias ({maps.baseline_label})."
-            )
-            format_table(long[long["reference"] == "fixations"])
-    with right:
-        curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
-        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
+    st.subheader("Map vs. reference")
+    st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
+    format_table(long[long["reference"] != "fixations"])
+    if (long["reference"] == "fixations").any():
+        st.subheader("Map vs. recorded fixations")
+        st.caption(f"Higher is better. IG is relative to the centre bias ({maps.baseline_label}).")
+        format_table(long[long["reference"] == "fixations"])
+    curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
+    st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     export(panels + agreement_panels, long, sample.id, percent)
 
 

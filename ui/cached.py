@@ -7,6 +7,8 @@ The leading underscore on ``_rgb`` tells Streamlit not to hash the array: ``imag
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -25,8 +27,10 @@ def cam(
     method: str,
     target: str | None,
     score_threshold: float,
+    _progress: Callable[[int, int], None] | None = None,
 ) -> pipeline.CamResult:
-    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold)
+    """``_progress(bytes_done, bytes_total)`` reports a first-use weights download."""
+    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, progress=_progress)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
