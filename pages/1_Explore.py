@@ -250,7 +250,8 @@ def agreement_view(maps: Maps, settings: dict) -> None:
     maps_ranked = {name: ranked[name] for name in maps.all_maps}
     refs_ranked = {name: ranked[name] for name in maps.references}
     reference = st.radio("Agreement view against", list(maps.references), horizontal=True)
-    view = agreement.threshold_view(sample.image, maps_ranked, refs_ranked, reference, percent)
+    paint = cached.painter(sample.key, sample.image)
+    view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
     agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]

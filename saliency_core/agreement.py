@@ -16,7 +16,7 @@ import pandas as pd
 from scipy.ndimage import gaussian_filter
 
 from saliency_core import metrics
-from saliency_core.viz import agreement_overlay
+from saliency_core.viz import AgreementPainter
 
 MAP_METRICS = ("MAE", "CC", "SIM", "KLD")
 """Threshold-free map-vs-map metrics reported next to IoU@top-p%."""
@@ -196,17 +196,18 @@ class ThresholdView:
 
 
 def threshold_view(
-    image: np.ndarray,
+    paint: AgreementPainter,
     maps: Mapping[str, RankedMap],
     references: Mapping[str, RankedMap],
     shown_reference: str,
     percent: float,
 ) -> ThresholdView:
     """IoU of every map against every reference at ``percent``, and the agreement pictures
-    (:func:`saliency_core.viz.agreement_overlay`) against ``shown_reference``."""
+    (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
+    per image) against ``shown_reference``."""
     reference_mask = references[shown_reference].mask(percent)
     pictures = {
-        name: agreement_overlay(image, ranked.mask(percent), reference_mask)
+        name: paint(ranked.mask(percent), reference_mask)
         for name, ranked in maps.items()
         if name != shown_reference
     }

@@ -37,37 +37,39 @@ MAX_PROJECTION_ROWS = 4096
 
 
 def first_principal_axis(
-    rows: np.ndarray, iterations: int = 500, tolerance: float = 1e-9
-) -> np.ndarray:
+    rows: torch.Tensor, iterations: int = 500, tolerance: float = 1e-6
+) -> torch.Tensor:
     """Unit first right singular vector v of a centred (m, C) matrix R, by power iteration.
 
     Iterates on the smaller Gram matrix: m ≤ C: u ← R Rᵀ u / ‖·‖, then v = Rᵀu / ‖Rᵀu‖;
-    else v ← RᵀR v / ‖·‖ (seeded start, stop when the step is below ``tolerance``). Costs one
-    (min(m, C))² · max(m, C) product plus matrix–vector products: no full SVD (the library's
-    builds an m×m matrix of left vectors) and no LAPACK eigensolver, whose speed varies wildly
-    with BLAS threading on loaded CPUs.
+    else v ← RᵀR v / ‖·‖ (seeded start; stops when a step moves less than ``tolerance``; the
+    error shrinks as (λ₂/λ₁)ᵏ). Costs one (min(m, C))² · max(m, C) product plus matrix–vector
+    products: no full SVD (the library's builds an m×m matrix of left vectors) and no LAPACK
+    eigensolver, whose speed varies wildly with BLAS threading on a loaded CPU. Runs in torch,
+    on the activations' device, so it shares the model's thread pool.
     """
     m, channels = rows.shape
     wide = m <= channels
-    gram = (rows @ rows.T if wide else rows.T @ rows).astype(np.float64)
-    vector = np.random.default_rng(0).standard_normal(gram.shape[0])
-    vector /= np.linalg.norm(vector)
+    gram = (rows @ rows.T if wide else rows.T @ rows).double()
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    vector = torch.randn(gram.shape[0], generator=generator, dtype=torch.float64).to(gram.device)
+    vector /= torch.linalg.vector_norm(vector)
     for _ in range(iterations):
         step = gram @ vector
-        norm = np.linalg.norm(step)
+        norm = torch.linalg.vector_norm(step)
         if norm == 0:
-            return np.zeros(channels, dtype=rows.dtype)
+            return torch.zeros(channels, dtype=rows.dtype, device=rows.device)
         step /= norm
-        converged = np.linalg.norm(step - vector) < tolerance
+        converged = torch.linalg.vector_norm(step - vector) < tolerance
         vector = step
         if converged:
             break
-    axis = rows.T.astype(np.float64) @ vector if wide else vector
-    return (axis / np.linalg.norm(axis)).astype(rows.dtype)
+    axis = rows.T.double() @ vector if wide else vector
+    return (axis / torch.linalg.vector_norm(axis)).to(rows.dtype)
 
 
 def principal_projection(
-    activations: np.ndarray, max_rows: int = MAX_PROJECTION_ROWS
+    activations: np.ndarray | torch.Tensor, max_rows: int = MAX_PROJECTION_ROWS
 ) -> np.ndarray:
     """Project activations on their first principal component, with a fixed sign.
 
@@ -76,18 +78,18 @@ def principal_projection(
     regularly spaced pixels). The map is p = Ā v, oriented so that corr(p, mean_c A) ≥ 0:
     pixels with a high mean activation come out high. Returns float32 (B, h, w).
     """
-    activations = np.nan_to_num(np.asarray(activations, dtype=np.float32))
+    batch = torch.nan_to_num(torch.as_tensor(activations, dtype=torch.float32))
     projections = []
-    for item in activations:
-        matrix = np.ascontiguousarray(item.reshape(item.shape[0], -1).T)
-        centred = matrix - matrix.mean(axis=0)
+    for item in batch:
+        matrix = item.reshape(item.shape[0], -1).T.contiguous()
+        centred = matrix - matrix.mean(dim=0)
         step = max(1, -(-centred.shape[0] // max_rows))
         projection = centred @ first_principal_axis(centred[::step])
-        mean_activation = matrix.mean(axis=1)
+        mean_activation = matrix.mean(dim=1)
         agreement = float(projection @ (mean_activation - mean_activation.mean()))
         if agreement < 0 or (agreement == 0 and -projection.min() > projection.max()):
             projection = -projection
-        projections.append(projection.reshape(item.shape[1:]))
+        projections.append(projection.reshape(item.shape[1:]).cpu().numpy())
     return np.asarray(projections, dtype=np.float32)
 
 

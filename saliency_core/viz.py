@@ -42,17 +42,35 @@ def overlay(rgb: np.ndarray, values: np.ndarray, alpha: float = 0.5, colormap: s
     return np.clip((1.0 - alpha) * rgb + alpha * heat, 0, 255).astype(np.uint8)
 
 
-def agreement_overlay(rgb: np.ndarray, mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Dimmed image with the two top-p% masks: intersection yellow, map red, reference blue."""
-    canvas = rgb.astype(np.float32) * 0.35
-    regions = {
-        "both": mask & reference,
-        "map only": mask & ~reference,
-        "reference only": reference & ~mask,
-    }
-    for name, region in regions.items():
-        canvas[region] = 0.25 * rgb[region] + 0.75 * AGREEMENT_COLOURS[name]
-    return canvas.astype(np.uint8)
+class AgreementPainter:
+    """Draws top-p% agreement pictures of one image: dimmed image, intersection yellow, the
+    map's pixels red, the reference's blue (each tint = 0.25 · image + 0.75 · colour).
+
+    The four versions of the image are computed once, each pixel packed into one uint32 and
+    the versions of a pixel side by side; a picture is then one gather at 4 · pixel + code,
+    with code = map + 2 · reference, which keeps a threshold update of many maps fast.
+    """
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        pixels = rgb.astype(np.float32)
+        versions = [
+            pixels * 0.35,
+            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["map only"],
+            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["reference only"],
+            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["both"],
+        ]
+        packed = np.zeros((*rgb.shape[:2], 4, 4), np.uint8)
+        packed[..., :3] = np.stack(versions, axis=2).astype(np.uint8)
+        self.shape = rgb.shape
+        self.choices = packed.view(np.uint32).ravel()
+        self.base = np.arange(rgb.shape[0] * rgb.shape[1]) * 4
+
+    def __call__(self, mask: np.ndarray, reference: np.ndarray) -> np.ndarray:
+        code = mask.astype(np.uint8).ravel() + 2 * reference.astype(np.uint8).ravel()
+        picture = self.choices.take(self.base + code)
+        return np.ascontiguousarray(picture.view(np.uint8).reshape(-1, 4)[:, :3]).reshape(
+            self.shape
+        )
 
 
 def _font(size: int) -> ImageFont.ImageFont:

@@ -80,6 +80,17 @@ def test_iou_curves_and_consensus():
         agreement.consensus([])
 
 
+def test_threshold_view_draws_each_map_against_the_shown_reference():
+    rng = np.random.default_rng(4)
+    maps = {name: agreement.RankedMap(rng.random((16, 16))) for name in ("a", "b", "ref")}
+    refs = {"ref": maps["ref"]}
+    paint = viz.AgreementPainter(np.zeros((16, 16, 3), np.uint8))
+    view = agreement.threshold_view(paint, maps, refs, "ref", 25)
+    assert set(view.pictures) == {"a", "b"} and view.pictures["a"].shape == (16, 16, 3)
+    expected = metrics.top_percent_iou(maps["a"].values, maps["ref"].values, 25)
+    assert view.iou.set_index("map").loc["a", "value"] == pytest.approx(expected)
+
+
 def test_pictures():
     rgb = np.full((40, 60, 3), 100, np.uint8)
     heat = np.zeros((40, 60))
@@ -91,7 +102,7 @@ def test_pictures():
     mask[:, :30] = True
     ref = np.zeros((40, 60), bool)
     ref[:, 20:40] = True
-    picture = viz.agreement_overlay(rgb, mask, ref)
+    picture = viz.AgreementPainter(rgb)(mask, ref)
     assert picture[0, 25].tolist() == [216, 190, 25]  # both: 0.25·100 + 0.75·(255, 221, 0)
     assert picture[0, 50].tolist() == [35, 35, 35]  # neither: dimmed to 35%
     dets = Detections(

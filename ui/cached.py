@@ -15,6 +15,7 @@ import streamlit as st
 from saliency_core import datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
 from saliency_core.images import Sample
+from saliency_core.viz import AgreementPainter
 
 MAX_ENTRIES = 256
 
@@ -51,6 +52,12 @@ def type2(
 def ranked(map_key: str, _values: np.ndarray) -> RankedMap:
     """A sorted copy of a map (for fast top-p% masks), built once per map."""
     return RankedMap(_values)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def painter(image_key: str, _rgb: np.ndarray) -> AgreementPainter:
+    """The image's agreement painter (its tinted versions), built once per image."""
+    return AgreementPainter(_rgb)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
