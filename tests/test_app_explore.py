@@ -102,3 +102,21 @@ def test_explore_reports_missing_weights_without_a_traceback(model_calls, tmp_pa
     errors = " ".join(e.value for e in at.error)
     assert "not available offline" in errors and "ssdlite320_mobilenet_v3_large_coco" in errors
     assert "Traceback" not in errors
+
+
+def test_the_study_preset_sets_the_protocol(model_calls: list[str]):
+    at = explore()
+    at.run()
+    at.sidebar.selectbox(key="explore_type2").set_value("Centre bias (Gaussian)")
+    at.sidebar.selectbox(key="explore_preset").set_value("Reproduce the study")
+    at.run()
+    assert not at.exception
+    state = at.session_state
+    assert state["explore_detectors"] == ["Faster R-CNN R50-FPN", "SSD300 VGG16"]
+    assert state["explore_methods"] == ["EigenCAM"] and state["explore_working"]
+    assert state["explore_score"] == 0.9 and state["explore_percent"] == 10.0
+    captions = " ".join(c.value for c in at.caption)
+    assert "· 004 · 512×512 px" in captions, "images are resized to 512×512"
+    assert "SSD300 VGG16" in model_calls
+    notes = " ".join(m.value for m in at.markdown)
+    assert "near-black image" in notes and "issue #315" in notes
