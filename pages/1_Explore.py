@@ -41,24 +41,31 @@ class Maps:
         return {**self.cams, **self.type2}
 
 
+def preset_values(name: str) -> dict:
+    """The session-state value of every widget the preset ``name`` sets."""
+    preset = PRESETS[name]
+    return {
+        f"{KEY}_detectors": list(preset.detectors),
+        f"{KEY}_methods": list(preset.methods),
+        f"{KEY}_working": preset.working_size is not None,
+        f"{KEY}_score": preset.score_threshold,
+        f"{KEY}_percent": preset.top_percent,
+        f"{KEY}_study_range": preset.deepgaze_study_input_range,
+        f"{KEY}_target": "study default",
+    }
+
+
 def apply_preset() -> None:
-    preset = PRESETS[st.session_state[f"{KEY}_preset"]]
-    st.session_state[f"{KEY}_detectors"] = list(preset.detectors)
-    st.session_state[f"{KEY}_methods"] = list(preset.methods)
-    st.session_state[f"{KEY}_working"] = preset.working_size is not None
-    st.session_state[f"{KEY}_score"] = preset.score_threshold
-    st.session_state[f"{KEY}_percent"] = preset.top_percent
-    st.session_state[f"{KEY}_study_range"] = preset.deepgaze_study_input_range
-    st.session_state[f"{KEY}_target"] = "study default"
+    st.session_state.update(preset_values(st.session_state[f"{KEY}_preset"]))
 
 
 def sidebar_settings() -> dict:
     side = st.sidebar
-    preset_keys = ("detectors", "methods", "working", "score", "percent", "study_range", "target")
-    if any(f"{KEY}_{name}" not in st.session_state for name in preset_keys):
-        # first visit, or Streamlit dropped the widgets' state on another page: reseed them
-        st.session_state.setdefault(f"{KEY}_preset", "Explore")
-        apply_preset()
+    # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
+    # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
+    st.session_state.setdefault(f"{KEY}_preset", "Explore")
+    for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
+        st.session_state.setdefault(name, value)
     side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
     side.header("Type-1: detectors × CAMs")
     detectors = side.multiselect("Detectors", list(DETECTORS), key=f"{KEY}_detectors")

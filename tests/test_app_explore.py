@@ -120,3 +120,16 @@ def test_the_study_preset_sets_the_protocol(model_calls: list[str]):
     assert "SSD300 VGG16" in model_calls
     notes = " ".join(m.value for m in at.markdown)
     assert "near-black image" in notes and "issue #315" in notes
+
+
+def test_choices_survive_a_weight_free_type2_model(model_calls: list[str]):
+    """The study-range toggle is hidden for weight-free models; that must not reset the sidebar."""
+    at = explore()
+    at.run()
+    at.sidebar.selectbox(key="explore_type2").set_value("Centre bias (Gaussian)")
+    at.sidebar.multiselect(key="explore_detectors").set_value([])
+    at.run()
+    at.run()
+    at.run()
+    assert not at.exception
+    assert at.session_state["explore_detectors"] == [], "the preset overwrote the user's choice"
