@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saliency_core.fixations import read_fixations
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
+from saliency_core.fixations import read_fixations, rescale_points
+from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask, to_normalised
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_DIR = ASSETS / "sample"
@@ -98,10 +98,7 @@ class Dataset:
             fixations = read_fixations(fixation_file)
             original = _original_size(self.image_path(stem))
             if original is not None and original != loaded.rgb.shape[:2]:
-                scale = np.array(
-                    [loaded.rgb.shape[1] / original[1], loaded.rgb.shape[0] / original[0]]
-                )
-                fixations = fixations * scale
+                fixations = rescale_points(fixations, original, loaded.rgb.shape[:2])
         return Sample(
             id=stem,
             image=loaded.rgb,
@@ -128,7 +125,7 @@ class Dataset:
             path = self.fixations_path(other)
             size = _original_size(self.image_path(other))
             if path is not None and size is not None:
-                others.append(read_fixations(path) / np.array([size[1], size[0]]))
+                others.append(to_normalised(read_fixations(path), size))
         return np.concatenate(others) if others else None
 
 

@@ -63,19 +63,36 @@ class Sample:
         """``other_fixations`` in this image's pixel coordinates."""
         if self.other_fixations is None:
             return None
-        return self.other_fixations * np.array([self.shape[1], self.shape[0]])
+        return from_normalised(self.other_fixations, self.shape)
 
     def resized(self, shape: tuple[int, int]) -> Sample:
         """The sample at ``shape`` = (H, W): image, mask and fixation coordinates scaled along."""
         if self.shape == tuple(shape):
             return self
-        scale = np.array([shape[1] / self.shape[1], shape[0] / self.shape[0]])
+        from saliency_core.fixations import rescale_points
+
         return replace(
             self,
             image=resize_image(self.image, shape),
             mask=None if self.mask is None else resize_map(self.mask, shape),
-            fixations=None if self.fixations is None else self.fixations * scale,
+            fixations=None
+            if self.fixations is None
+            else rescale_points(self.fixations, self.shape, shape),
         )
+
+
+def to_normalised(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(x, y) pixel points of an image of ``shape`` (H, W) as [0, 1] coordinates of its extent.
+
+    Pixel centres sit at integer coordinates, so the image spans ``-0.5 .. W - 0.5``:
+    ``u = (x + 0.5) / W`` (likewise v), the inverse of :func:`from_normalised`.
+    """
+    return (np.asarray(points, dtype=np.float64) + 0.5) / np.array([shape[1], shape[0]])
+
+
+def from_normalised(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """[0, 1] coordinates (see :func:`to_normalised`) as (x, y) pixels of an image of ``shape``."""
+    return np.asarray(points, dtype=np.float64) * np.array([shape[1], shape[0]]) - 0.5
 
 
 def image_hash(rgb: np.ndarray) -> str:

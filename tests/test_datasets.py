@@ -11,6 +11,7 @@ from PIL import Image
 
 from saliency_core import datasets
 from saliency_core.datasets import Dataset, DatasetError
+from saliency_core.metrics import to_pixel_coords
 
 
 def test_the_sample_ships_50_images_with_real_fixations_and_its_licence():
@@ -91,4 +92,16 @@ def test_fixations_follow_a_downscaled_image(tmp_path: Path, monkeypatch: pytest
     (root / "fixations" / "z.csv").write_text("x,y,subject\n80,40,1\n")
     sample = Dataset("big", root).load("z")
     assert sample.image.shape == (30, 50, 3)
-    np.testing.assert_allclose(sample.fixations, [[40.0, 20.0]])
+    np.testing.assert_allclose(sample.fixations, [[39.75, 19.75]])  # fixations.rescale_points
+
+
+def test_fixations_follow_a_downscaled_image_to_its_edge(tmp_path: Path):
+    """An image over images.MAX_SIDE is downscaled on load; its edge fixations stay inside."""
+    root = tmp_path / "big"
+    write_image(root / "images" / "wide.png", size=(8192, 16))
+    (root / "fixations").mkdir()
+    (root / "fixations" / "wide.csv").write_text("x,y\n8191,15\n0,0\n")
+    sample = Dataset("big", root).load("wide")
+    assert sample.shape == (8, 4096)
+    np.testing.assert_allclose(sample.fixations, [[4095.25, 7.25], [-0.25, -0.25]])
+    assert to_pixel_coords(sample.fixations, sample.shape).tolist() == [[4095, 7], [0, 0]]

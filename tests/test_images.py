@@ -10,6 +10,7 @@ from PIL import Image
 
 from saliency_core import images
 from saliency_core.images import ImageLoadError, load_image, load_mask
+from saliency_core.metrics import to_pixel_coords
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
@@ -123,6 +124,30 @@ def test_sample_resize_scales_fixations_and_mask():
     )
     small = sample.resized((50, 50))
     assert small.image.shape == (50, 50, 3) and small.mask.shape == (50, 50)
-    np.testing.assert_allclose(small.fixations, [[25.0, 25.0], [49.75, 49.5]])
+    # pixel centres at integer coordinates (fixations.rescale_points): edges map onto edges
+    np.testing.assert_allclose(small.fixations, [[24.625, 24.75], [49.375, 49.25]])
     assert sample.resized((100, 200)) is sample
     assert sample.key == images.image_hash(sample.image) and len(sample.key) == 16
+
+
+def test_resized_fixations_on_the_last_pixel_stay_in_the_image():
+    """A fixation on the bottom-right pixel is still on it after a 2× downscale (study: 512 px)."""
+    sample = images.Sample(
+        id="a",
+        image=np.zeros((1024, 1024, 3), np.uint8),
+        source="test",
+        fixations=np.array([[1023.0, 1023.0], [0.0, 0.0]]),
+    )
+    small = sample.resized((512, 512))
+    assert to_pixel_coords(small.fixations, small.shape).tolist() == [[511, 511], [0, 0]]
+
+
+def test_other_fixations_round_trip_through_normalised_coordinates():
+    """Other images' fixations on their last pixel land on this image's last pixel (sAUC)."""
+    others = images.to_normalised(np.array([[639.0, 479.0], [0.0, 0.0]]), (480, 640))
+    assert others.min() >= 0.0 and others.max() <= 1.0
+    sample = images.Sample(
+        id="a", image=np.zeros((256, 512, 3), np.uint8), source="test", other_fixations=others
+    )
+    pixels = to_pixel_coords(sample.other_fixations_px(), sample.shape)
+    assert pixels.tolist() == [[511, 255], [0, 0]]
