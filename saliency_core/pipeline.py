@@ -16,7 +16,7 @@ import torch
 from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
 from saliency_core.cams import CamOutput, Detections, detect, run_cam
 from saliency_core.detectors import LoadedDetector, load_detector
-from saliency_core.weights import WeightSource, display_label
+from saliency_core.weights import WeightSource, display_label, file_stamp
 
 
 class ComputeError(RuntimeError):
@@ -55,7 +55,7 @@ def get_detector(
 ) -> Locked[LoadedDetector]:
     """The shared, locked detector for ``choice`` (built on first use)."""
     device = device or default_device()
-    key = ("detector", choice, str(device))
+    key = ("detector", choice, str(device), file_stamp(choice.weights_path))
     return MODELS.get(
         key,
         lambda: load_detector(

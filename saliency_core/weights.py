@@ -29,6 +29,19 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def file_stamp(path: str | Path | None) -> tuple[str, int, int] | None:
+    """(resolved path, mtime in ns, size) of a weights file, or None: a cache key that changes
+    when a new checkpoint is saved over the same path."""
+    if not path:
+        return None
+    try:
+        resolved = Path(path).expanduser().resolve()
+        stat = resolved.stat()
+    except OSError:
+        return None
+    return str(resolved), stat.st_mtime_ns, stat.st_size
+
+
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a saved state dict (bare, or under a "state_dict" / "model" key)."""
     path = Path(path)

@@ -133,3 +133,33 @@ def test_choices_survive_a_weight_free_type2_model(model_calls: list[str]):
     at.run()
     assert not at.exception
     assert at.session_state["explore_detectors"] == [], "the preset overwrote the user's choice"
+
+
+def test_cached_maps_follow_a_rewritten_weights_file(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """cached.cam / cached.type2 are keyed by the weights file's content stamp, not its path."""
+    import os
+
+    from ui import cached
+
+    st.cache_data.clear()
+    calls: list[str] = []
+    monkeypatch.setattr(pipeline, "compute_cam", lambda *a, **k: calls.append("cam") or len(calls))
+    monkeypatch.setattr(
+        cached.gaze, "predict_type2", lambda *a, **k: calls.append("type2") or len(calls)
+    )
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"first")
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    choice = pipeline.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+
+    def both():
+        cached.cam("img", rgb, choice, "EigenCAM", None, 0.9)
+        cached.type2("img", rgb, "DeepGaze IIE", "file", str(weights), False)
+
+    both()
+    both()
+    assert calls == ["cam", "type2"]
+    weights.write_bytes(b"second, longer")
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    both()
+    assert calls == ["cam", "type2", "cam", "type2"], "stale maps of the old weights file"

@@ -126,3 +126,24 @@ def test_out_of_memory_becomes_a_readable_error(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(P, "run_cam", exhausted)
     with pytest.raises(P.ComputeError, match="Out of memory while running"):
         P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128))
+
+
+def test_a_rewritten_weights_file_is_loaded_again(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """Saving a new checkpoint over the same path (fine-tuning) must not reuse the old model."""
+    import os
+
+    from saliency_core.weights import WeightSource
+
+    builds: list[str] = []
+    monkeypatch.setattr(P, "MODELS", type(MODELS)())
+    monkeypatch.setattr(P, "load_detector", lambda *args, **kwargs: builds.append(args[2]))
+    weights = tmp_path / "model.pt"
+    weights.write_bytes(b"first")
+    choice = P.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+    P.get_detector(choice)
+    P.get_detector(choice)
+    assert len(builds) == 1
+    weights.write_bytes(b"second, longer")
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
+    P.get_detector(choice)
+    assert len(builds) == 2, "the changed file was not reloaded"

@@ -16,11 +16,11 @@ from saliency_core import datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
 from saliency_core.images import Sample
 from saliency_core.viz import AgreementPainter
+from saliency_core.weights import file_stamp
 
 MAX_ENTRIES = 256
 
 
-@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
 def cam(
     image_key: str,
     _rgb: np.ndarray,
@@ -31,16 +31,45 @@ def cam(
     _progress: Callable[[int, int], None] | None = None,
 ) -> pipeline.CamResult:
     """``_progress(bytes_done, bytes_total)`` reports a first-use weights download."""
-    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, progress=_progress)
+    stamp = file_stamp(choice.weights_path)
+    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, _progress)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _cam(
+    image_key: str,
+    _rgb: np.ndarray,
+    choice: pipeline.DetectorChoice,
+    weights_stamp: tuple | None,
+    method: str,
+    target: str | None,
+    score_threshold: float,
+    _progress: Callable[[int, int], None] | None = None,
+) -> pipeline.CamResult:
+    """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
+    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, progress=_progress)
+
+
 def type2(
     image_key: str,
     _rgb: np.ndarray,
     name: str,
     source: str,
     weights_path: str | None,
+    study_input_range: bool,
+) -> gaze.Type2Map:
+    stamp = file_stamp(weights_path)
+    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range)
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _type2(
+    image_key: str,
+    _rgb: np.ndarray,
+    name: str,
+    source: str,
+    weights_path: str | None,
+    weights_stamp: tuple | None,
     study_input_range: bool,
 ) -> gaze.Type2Map:
     return gaze.predict_type2(
