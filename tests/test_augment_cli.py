@@ -241,3 +241,17 @@ def test_entry_point_help():
     assert done.returncode == 0, done.stderr
     assert "BOUNDING BOXES ARE UNCHANGED" in done.stdout
     assert "--reference {deepgaze,fixations,mask}" in done.stdout
+
+
+def test_augmenting_an_augmented_dataset_keeps_its_own_log_and_settings(dataset, tmp_path):
+    """An earlier run's augment_log.csv / augment_settings.json in --dataset are not copied over
+    this run's own (which would break resuming it)."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert run(dataset, first, "--reference", "mask", "--limit", "1", *ALWAYS) == 0
+    arguments = ("--reference", "mask", "--limit", "1", *NEVER)
+    assert run(first, second, *arguments) == 0
+    settings = (second / cli.SETTINGS_NAME).read_text()
+    assert str(first.resolve()) in settings, "the first run's settings were copied over"
+    _, rows = read_log(second)
+    assert [(row["stem"], row["decision"]) for row in rows] == [("img_a", "keep")]
+    assert run(first, second, *arguments) == 0, "resuming the second run was refused"

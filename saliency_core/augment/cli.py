@@ -367,14 +367,18 @@ def copy_annotations(dataset: Path, out: Path) -> int:
     """Copy every file of ``dataset`` except the images in ``images/`` unchanged; returns the count.
 
     Files already copied (same size and modification time) are left alone; files that resolve
-    outside the dataset (symbolic links out of it) are skipped, as the app never reads them.
+    outside the dataset (symbolic links out of it) are skipped, as the app never reads them. The
+    log and settings of an earlier run (when ``dataset`` is itself an output) are not copied:
+    they would replace this run's own.
     """
     root = dataset.resolve()
+    run_files = {LOG_NAME, SETTINGS_NAME, f"{Path(LOG_NAME).stem}.csv.tmp"}
     copied = 0
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         is_image = relative.parts[0] == IMAGES and path.suffix.lower() in ACCEPTED_SUFFIXES
-        if not path.is_file() or is_image or not path.resolve().is_relative_to(root):
+        is_run_file = relative.as_posix() in run_files
+        if not path.is_file() or is_image or is_run_file or not path.resolve().is_relative_to(root):
             continue
         target = out / relative
         source = path.stat()
