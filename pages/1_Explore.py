@@ -231,7 +231,17 @@ def cached_curves(key: str, reference: str, _maps: dict, _reference) -> pd.DataF
 
 @st.fragment
 def agreement_view(maps: Maps, settings: dict) -> None:
-    """Everything the top-p% slider changes; reruns alone when it moves (no model runs)."""
+    """Everything the top-p% slider changes; reruns alone when it moves (no model runs).
+
+    A fragment rerun does not pass through ``main``'s guard, so it carries its own.
+    """
+    try:
+        agreement_body(maps, settings)
+    except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+        report(error, "The agreement view")
+
+
+def agreement_body(maps: Maps, settings: dict) -> None:
     sample = maps.sample
     percent = st.slider(
         "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
@@ -249,6 +259,8 @@ def agreement_view(maps: Maps, settings: dict) -> None:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
     hashes = {name: image_hash(v) for name, v in {**maps.all_maps, **maps.references}.items()}
+    inputs = (sample.fixations, sample.other_fixations, maps.baseline)
+    hashes |= {f"input {k}": image_hash(v) for k, v in enumerate(inputs) if v is not None}
     key = sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())
     ranked = {
         name: cached.ranked(hashes[name], values)

@@ -49,12 +49,12 @@ class Dataset:
         folder = self.root / "images"
         if not folder.is_dir():
             return []
-        stems = [
+        stems = {
             p.stem
             for p in folder.iterdir()
             if p.suffix.lower() in ACCEPTED_SUFFIXES and p.is_file() and not p.name.startswith(".")
-        ]
-        return sorted(stems)
+        }
+        return sorted(stems)  # a stem saved in two formats is listed once
 
     def _find(self, folder: str, stem: str, suffixes: tuple[str, ...]) -> Path | None:
         if "/" in stem or "\\" in stem or stem.startswith(".."):

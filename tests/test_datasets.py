@@ -57,6 +57,12 @@ def test_user_dataset_with_masks_and_fixations(tmp_path: Path, monkeypatch: pyte
     assert dataset.thumbnail("a", side=20).shape == (15, 20, 3)
 
 
+def test_a_stem_in_two_formats_is_listed_once(tmp_path: Path):
+    write_image(tmp_path / "images" / "a.jpg")
+    write_image(tmp_path / "images" / "a.png")
+    assert Dataset("twice", tmp_path).ids == ["a"]
+
+
 def test_a_folder_of_datasets(tmp_path: Path):
     write_image(tmp_path / "one" / "images" / "x.png")
     write_image(tmp_path / "two" / "images" / "y.png")
