@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -41,31 +42,48 @@ class Locked(Generic[T]):
 
 
 class ModelCache:
-    """Builds each model once per key and hands out the same `Locked` wrapper afterwards."""
+    """Builds each model once per key and hands out the same `Locked` wrapper afterwards.
 
-    def __init__(self) -> None:
-        self._entries: dict[Hashable, Locked] = {}
+    Holds at most ``capacity`` models and drops the least recently used one beyond that (a
+    caller still holding it keeps it alive until done): a laptop demo that tries every detector
+    does not grow without bound. ``SALIENCY_MAX_MODELS`` sets the capacity (default 8).
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity = capacity or int(os.environ.get("SALIENCY_MAX_MODELS", "8"))
+        self._entries: OrderedDict[Hashable, Locked] = OrderedDict()
         self._guard = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}
 
+    def _lookup(self, key: Hashable) -> Locked | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
     def get(self, key: Hashable, build: Callable[[], T]) -> Locked[T]:
         with self._guard:
-            if key in self._entries:
-                return self._entries[key]
+            if (entry := self._lookup(key)) is not None:
+                return entry
             build_lock = self._building.setdefault(key, threading.Lock())
         with build_lock:
             with self._guard:
-                if key in self._entries:
-                    return self._entries[key]
+                if (entry := self._lookup(key)) is not None:
+                    return entry
             entry = Locked(build())
             with self._guard:
                 self._entries[key] = entry
                 self._building.pop(key, None)
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
             return entry
 
     def clear(self) -> None:
         with self._guard:
             self._entries.clear()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
 
     def __len__(self) -> int:
         return len(self._entries)
