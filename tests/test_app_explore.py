@@ -163,3 +163,43 @@ def test_cached_maps_follow_a_rewritten_weights_file(tmp_path, monkeypatch: pyte
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     both()
     assert calls == ["cam", "type2", "cam", "type2"], "stale maps of the old weights file"
+
+
+def png(array: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_uploaded_image_and_mask_are_compared(model_calls: list[str]):
+    rgba = np.zeros((96, 128, 4), np.uint8)
+    rgba[..., :3] = 40
+    rgba[20:70, 30:100, :3] = (230, 200, 30)
+    rgba[..., 3] = 255
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:35, 15:50] = 255  # another size than the image: resized with a notice
+    at = explore().run()
+    at.sidebar.radio(key="explore_source").set_value("Upload")
+    at.sidebar.multiselect(key="explore_detectors").set_value(["FCOS R50-FPN"])
+    at.sidebar.selectbox(key="explore_size").set_value("320 px")
+    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.run()
+    at.sidebar.file_uploader(key="explore_upload").upload("scene.png", png(rgba), "image/png")
+    at.sidebar.file_uploader(key="explore_mask_upload").upload("mask.png", png(mask), "image/png")
+    at.run()
+    assert not at.exception, at.exception
+    infos = " ".join(i.value for i in at.info)
+    assert "Mask resized from 64×48 to the image's 128×96 px." in infos
+    assert "Composited RGBA transparency onto white." in infos
+    table = at.dataframe[0].value
+    assert "human attention mask" in table.index.get_level_values("reference")
+    assert np.isfinite(np.asarray(table, dtype=float)).all()
+
+    at.sidebar.file_uploader(key="explore_upload").upload("notes.png", b"not an image", "image/png")
+    at.run()
+    assert not at.exception
+    assert "not an image format we can read" in " ".join(e.value for e in at.error)
