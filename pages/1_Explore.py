@@ -142,7 +142,9 @@ def compute_maps(sample: Sample, settings: dict) -> Maps:
     name, source, path, study_range = settings["type2"]
     progress.progress(len(jobs) / (len(jobs) + 1), text=f"{name}…")
     with guarded(name):
-        predicted = cached.type2(sample.key, sample.image, name, source, path, study_range)
+        predicted = cached.type2(
+            sample.key, sample.image, name, source, path, study_range, download_bar(name)
+        )
         maps.type2[predicted.label] = predicted.display
         maps.references[predicted.label] = predicted.display
         maps.notes += [f"{predicted.label}: {note}" for note in predicted.notes]

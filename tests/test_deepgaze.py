@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from saliency_core import backend
-from saliency_core.gaze import TYPE2_MODELS, centerbias, inference
+from saliency_core.gaze import TYPE2_MODELS, centerbias, deepgaze, inference
 from saliency_core.gaze.centerbias import gaussian_centre_bias
 from saliency_core.gaze.deepgaze import (
     CHECKPOINT_NAME,
@@ -118,8 +118,21 @@ def test_file_source_round_trips_strictly(perturbed_checkpoint, inputs):
 def test_pretrained_loads_a_cached_checkpoint_offline(perturbed_checkpoint, inputs, monkeypatch):
     path, expected = perturbed_checkpoint
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(path.parent.parent))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", _offline)
-    loaded = build_deepgaze(WeightSource.PRETRAINED, progress=False)
+    monkeypatch.setattr("urllib.request.urlopen", _offline)
+    loaded = build_deepgaze(WeightSource.PRETRAINED)
+    assert torch.equal(predict(loaded, *inputs), expected)
+
+
+def test_pretrained_downloads_into_the_hub_cache_with_progress(
+    perturbed_checkpoint, inputs, tmp_path, monkeypatch
+):
+    path, expected = perturbed_checkpoint
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(deepgaze, "CHECKPOINT_URL", path.as_uri())  # a local "server"
+    seen: list[tuple[int, int]] = []
+    loaded = build_deepgaze(WeightSource.PRETRAINED, progress=lambda d, t: seen.append((d, t)))
+    assert (tmp_path / "hub" / "checkpoints" / CHECKPOINT_NAME).is_file()
+    assert seen[-1] == (path.stat().st_size, path.stat().st_size)
     assert torch.equal(predict(loaded, *inputs), expected)
 
 
@@ -129,9 +142,9 @@ def _offline(*_args, **_kwargs):
 
 def test_pretrained_offline_without_cache_names_the_file(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(torch.hub, "download_url_to_file", _offline)
+    monkeypatch.setattr("urllib.request.urlopen", _offline)
     with pytest.raises(MissingWeightsError) as caught:
-        build_deepgaze(WeightSource.PRETRAINED, progress=False)
+        build_deepgaze(WeightSource.PRETRAINED)
     message = str(caught.value)
     assert CHECKPOINT_NAME in message
     assert str(tmp_path / "hub" / "checkpoints") in message

@@ -57,9 +57,11 @@ def type2(
     source: str,
     weights_path: str | None,
     study_input_range: bool,
+    _progress: Callable[[int, int], None] | None = None,
 ) -> gaze.Type2Map:
+    """``_progress(bytes_done, bytes_total)`` reports a first-use weights download."""
     stamp = file_stamp(weights_path)
-    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range)
+    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range, _progress)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -71,9 +73,15 @@ def _type2(
     weights_path: str | None,
     weights_stamp: tuple | None,
     study_input_range: bool,
+    _progress: Callable[[int, int], None] | None = None,
 ) -> gaze.Type2Map:
     return gaze.predict_type2(
-        name, _rgb, source=source, weights_path=weights_path, study_input_range=study_input_range
+        name,
+        _rgb,
+        source=source,
+        weights_path=weights_path,
+        study_input_range=study_input_range,
+        progress=_progress,
     )
 
 

@@ -95,6 +95,21 @@ class Reference:
     make: Callable[[Dataset, str, np.ndarray, argparse.Namespace], tuple[np.ndarray, list[str]]]
 
 
+def _download_progress(label: str) -> Callable[[int, int], None]:
+    """A console bar (bytes) drawn the first time weights are downloaded."""
+    bar: tqdm | None = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=f"download {label}")
+        bar.update(done - bar.n)
+        if total and done >= total:
+            bar.close()
+
+    return update
+
+
 def _deepgaze(
     dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
 ) -> tuple[np.ndarray, list[str]]:
@@ -105,6 +120,7 @@ def _deepgaze(
         weights_path=args.deepgaze_weights_path,
         max_side=args.deepgaze_max_side,
         study_input_range=args.study_input_range,
+        progress=_download_progress("DeepGaze IIE"),
     )
     notes = [f"{predicted.label}: {note}" for note in predicted.notes]
     return predicted.display, [f"reference: {predicted.label}", *notes]
@@ -508,7 +524,8 @@ def run(args: argparse.Namespace) -> int:
         f"{copied} other files copied.",
         file=sys.stderr,
     )
-    get_detector(choice)  # builds the model once (and fails here on missing weights)
+    # builds the model once (downloading pretrained weights with a bar; fails on missing ones)
+    get_detector(choice, progress=_download_progress(choice.label))
     counts = {"erase": 0, "keep": 0, "error": 0}
     with _log_writer(log_path, kept_rows) as write, tqdm(todo, unit="image") as bar:
         for stem in bar:

@@ -86,12 +86,14 @@ def predict_type2(
     max_side: int = 1024,
     study_input_range: bool = False,
     device: str | torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Type2Map:
     """Type-2 map of ``rgb`` (uint8, H×W×3) by the model ``name`` of :data:`TYPE2_MODELS`.
 
     ``source``/``weights_path`` choose DeepGaze weights; ``max_side`` bounds the inference size
     (the map is resized back); ``study_input_range`` feeds the image as 0..1 (the study's bug);
-    ``device`` defaults to ``backend.default_device()``.
+    ``device`` defaults to ``backend.default_device()``; ``progress(bytes_done, bytes_total)``
+    reports a first-use weights download.
     """
     if name not in TYPE2_MODELS:
         raise ValueError(f"Unknown type-2 model {name!r}; choose from {sorted(TYPE2_MODELS)}")
@@ -99,6 +101,8 @@ def predict_type2(
         raise ValueError("rgb must be a uint8 array of shape (H, W, 3)")
     if rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
-    request = Type2Request(WeightSource(source), weights_path, max_side, study_input_range, device)
+    request = Type2Request(
+        WeightSource(source), weights_path, max_side, study_input_range, device, progress
+    )
     prediction = TYPE2_MODELS[name].predict(rgb, request)
     return type2_map(prediction.log_density, prediction.label, prediction.notes)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
-import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from saliency_core.download import download_checkpoint
 from saliency_core.gaze.backbones import BACKBONES, FeatureExtractor
 from saliency_core.gaze.layers import Finalizer, fixation_selection_network, saliency_network
 from saliency_core.weights import (
@@ -112,30 +113,27 @@ class DeepGazeIIE(nn.Module):
         return (branches.logsumexp(dim=0) - math.log(len(self.models)))[:, None]
 
 
-def _download_checkpoint(progress: bool) -> dict[str, torch.Tensor]:
-    """The official checkpoint from the torch hub cache, downloaded there if missing."""
+def _download_checkpoint(progress: Callable[[int, int], None] | None) -> dict[str, torch.Tensor]:
+    """The official checkpoint from the torch hub cache, downloaded there if missing.
+
+    ``progress(bytes_done, bytes_total)`` is called during a download.
+    """
     folder = hub_checkpoint_dir()
+    path = folder / CHECKPOINT_NAME
+    if not path.is_file():
+        try:
+            download_checkpoint(CHECKPOINT_URL, path, progress=progress)
+        except OSError as error:
+            raise MissingWeightsError(
+                f"DeepGaze IIE weights are not available: {CHECKPOINT_NAME} is not in {folder} "
+                f"and downloading it failed ({error}). Put {CHECKPOINT_NAME} (from "
+                f"{CHECKPOINT_URL}) into {folder}, or choose the weight source 'file' (a local "
+                "checkpoint) or 'untrained' (random weights)."
+            ) from error
     try:
-        return torch.hub.load_state_dict_from_url(
-            CHECKPOINT_URL,
-            model_dir=str(folder),
-            map_location="cpu",
-            progress=progress,
-            file_name=CHECKPOINT_NAME,
-            weights_only=True,
-        )
-    except OSError as error:
-        raise MissingWeightsError(
-            f"DeepGaze IIE weights are not available: {CHECKPOINT_NAME} is not in {folder} and "
-            f"downloading it failed ({error}). Put {CHECKPOINT_NAME} (from {CHECKPOINT_URL}) into "
-            f"{folder}, or choose the weight source 'file' (a local checkpoint) or 'untrained' "
-            "(random weights)."
-        ) from error
-    except (RuntimeError, pickle.UnpicklingError, EOFError) as error:
-        raise MissingWeightsError(
-            f"{folder / CHECKPOINT_NAME} is not a readable checkpoint ({error}); delete it to "
-            "download it again."
-        ) from error
+        return load_state_dict_file(path)
+    except MissingWeightsError as error:
+        raise MissingWeightsError(f"{error}; delete {path} to download it again.") from error
 
 
 def _read_file(path: str | Path | None) -> dict[str, torch.Tensor]:
@@ -191,11 +189,14 @@ def _untrained() -> DeepGazeIIE:
 
 
 def build_deepgaze(
-    source: WeightSource | str, path: str | Path | None = None, progress: bool = True
+    source: WeightSource | str,
+    path: str | Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DeepGazeIIE:
     """DeepGaze IIE on the CPU in eval mode, without gradients.
 
-    ``pretrained``: the official checkpoint via the torch hub cache (downloaded once);
+    ``pretrained``: the official checkpoint via the torch hub cache (downloaded once, with
+    ``progress(bytes_done, bytes_total)`` calls);
     ``file``: a local checkpoint loaded strictly; ``untrained``: seeded random initialisation.
     Raises :class:`MissingWeightsError` with what to do when weights cannot be had.
     """

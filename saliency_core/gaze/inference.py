@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -34,6 +34,8 @@ class Type2Request:
     max_side: int = 1024
     study_input_range: bool = False
     device: str | torch.device | None = None
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+    """Called with (bytes_done, bytes_total) while pretrained weights download."""
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def predict_deepgaze(rgb: np.ndarray, request: Type2Request) -> Prediction:
         rgb,
         request,
         key=("DeepGaze IIE", source.value, path, stamp),
-        build=lambda: build_deepgaze(source, path),
+        build=lambda: build_deepgaze(source, path, request.progress),
         label=f"DeepGaze IIE ({display_label(source)})",
         download_centre_bias=source is WeightSource.PRETRAINED,
     )
