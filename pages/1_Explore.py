@@ -18,6 +18,7 @@ from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
 from ui.layout import frame
+from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
@@ -103,19 +104,6 @@ def sidebar_settings() -> dict:
     }
 
 
-def download_bar(label: str):
-    """A progress callback that draws a bar the first time weights are downloaded."""
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        bar = bar or st.progress(0.0)
-        fraction = done / total if total else 0.0
-        bar.progress(min(fraction, 1.0), text=f"Downloading {label} weights: {done / 2**20:.0f} MB")
-
-    return update
-
-
 def compute_maps(sample: Sample, settings: dict) -> Maps:
     maps = Maps(sample)
     jobs = [(c, m) for c in settings["choices"] for m in settings["methods"]]
@@ -133,18 +121,17 @@ def compute_maps(sample: Sample, settings: dict) -> Maps:
         progress.progress(index / (len(jobs) + 1), text=f"{label} ({index}/{len(jobs)})")
         score = settings["score"] if CAM_METHODS[method].uses_gradients else 0.9
         with guarded(label):
-            result = cached.cam(
-                sample.key, sample.image, choice, method, layer, score, download_bar(choice.label)
-            )
+            fetch_detector(choice)
+            result = cached.cam(sample.key, sample.image, choice, method, layer, score)
             maps.cams[result.label] = result.cam
             maps.detections[choice.label] = result.detections
             maps.notes += [f"{result.label}: {note}" for note in result.notes]
     name, source, path, study_range = settings["type2"]
     progress.progress(len(jobs) / (len(jobs) + 1), text=f"{name}…")
     with guarded(name):
-        predicted = cached.type2(
-            sample.key, sample.image, name, source, path, study_range, download_bar(name)
-        )
+        if gaze.TYPE2_MODELS[name].needs_weights:
+            fetch_deepgaze(source)
+        predicted = cached.type2(sample.key, sample.image, name, source, path, study_range)
         maps.type2[predicted.label] = predicted.display
         maps.references[predicted.label] = predicted.display
         maps.notes += [f"{predicted.label}: {note}" for note in predicted.notes]

@@ -32,6 +32,7 @@ from ui import cached, widgets
 from ui.augment_jobs import InpaintJob
 from ui.errors import guarded, report
 from ui.layout import frame
+from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "augment"
 JOB = f"{KEY}_dip_job"
@@ -92,6 +93,7 @@ def deepgaze(sample: Sample) -> Reference:
     path = None
     if source is WeightSource.FILE:
         path = st.sidebar.text_input("DeepGaze checkpoint file", key=f"{KEY}_gaze_path") or None
+    fetch_deepgaze(source)
     predicted = cached.type2(sample.key, sample.image, "DeepGaze IIE", source.value, path, False)
     return Reference("deepgaze", predicted.label, predicted.display, list(predicted.notes))
 
@@ -382,6 +384,7 @@ def main() -> None:
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
     cam = reference = decision = None
     with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
+        fetch_detector(choice)
         cam = cached.cam(sample.key, sample.image, choice, method, None, STUDY_SCORE)
     if cam is None:
         return

@@ -203,3 +203,35 @@ def test_an_uploaded_image_and_mask_are_compared(model_calls: list[str]):
     at.run()
     assert not at.exception
     assert "not an image format we can read" in " ".join(e.value for e in at.error)
+
+
+def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkeypatch):
+    import torch
+
+    from saliency_core import detectors
+
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
+    state = detectors.load_detector("SSDlite320 MobileNetV3", "untrained").model.state_dict()
+
+    def fake_download(url, destination, progress=None):  # a "server" that streams 2 chunks
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, destination)
+        size = destination.stat().st_size
+        for done in (size // 2, size):
+            progress(done, size)
+        return destination
+
+    monkeypatch.setattr(detectors, "download_checkpoint", fake_download)
+    at = explore().run()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
+    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    bars = [element for element in at.get("progress")]
+    assert any(
+        "Downloading SSDlite320 MobileNetV3 (pretrained) weights" in str(b.proto) for b in bars
+    )
+    assert (
+        tmp_path / "checkpoints" / detectors.DETECTORS["SSDlite320 MobileNetV3"].checkpoint_name
+    ).is_file()

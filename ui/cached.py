@@ -1,13 +1,14 @@
 """Cached computations: every map is keyed by the image's content hash and its parameters.
 
+Weights are fetched before these run (``ui.progress.fetch_weights``, with a progress bar):
+Streamlit replays elements drawn inside a cached function, so none is drawn here.
+
 Maps go through ``st.cache_data`` (moving a threshold reruns nothing here); models are built
 once per process by ``saliency_core.backend.MODELS`` (a lock per model, shared by sessions).
 The leading underscore on ``_rgb`` tells Streamlit not to hash the array: ``image_key`` does.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -28,11 +29,9 @@ def cam(
     method: str,
     target: str | None,
     score_threshold: float,
-    _progress: Callable[[int, int], None] | None = None,
 ) -> pipeline.CamResult:
-    """``_progress(bytes_done, bytes_total)`` reports a first-use weights download."""
     stamp = file_stamp(choice.weights_path)
-    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, _progress)
+    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -44,10 +43,9 @@ def _cam(
     method: str,
     target: str | None,
     score_threshold: float,
-    _progress: Callable[[int, int], None] | None = None,
 ) -> pipeline.CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
-    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, progress=_progress)
+    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold)
 
 
 def type2(
@@ -57,11 +55,9 @@ def type2(
     source: str,
     weights_path: str | None,
     study_input_range: bool,
-    _progress: Callable[[int, int], None] | None = None,
 ) -> gaze.Type2Map:
-    """``_progress(bytes_done, bytes_total)`` reports a first-use weights download."""
     stamp = file_stamp(weights_path)
-    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range, _progress)
+    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -73,15 +69,9 @@ def _type2(
     weights_path: str | None,
     weights_stamp: tuple | None,
     study_input_range: bool,
-    _progress: Callable[[int, int], None] | None = None,
 ) -> gaze.Type2Map:
     return gaze.predict_type2(
-        name,
-        _rgb,
-        source=source,
-        weights_path=weights_path,
-        study_input_range=study_input_range,
-        progress=_progress,
+        name, _rgb, source=source, weights_path=weights_path, study_input_range=study_input_range
     )
 
 

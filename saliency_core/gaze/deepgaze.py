@@ -113,8 +113,8 @@ class DeepGazeIIE(nn.Module):
         return (branches.logsumexp(dim=0) - math.log(len(self.models)))[:, None]
 
 
-def _download_checkpoint(progress: Callable[[int, int], None] | None) -> dict[str, torch.Tensor]:
-    """The official checkpoint from the torch hub cache, downloaded there if missing.
+def fetch_checkpoint(progress: Callable[[int, int], None] | None = None) -> Path:
+    """Path of the official checkpoint in the torch hub cache, downloaded there if missing.
 
     ``progress(bytes_done, bytes_total)`` is called during a download.
     """
@@ -130,6 +130,11 @@ def _download_checkpoint(progress: Callable[[int, int], None] | None) -> dict[st
                 f"{CHECKPOINT_URL}) into {folder}, or choose the weight source 'file' (a local "
                 "checkpoint) or 'untrained' (random weights)."
             ) from error
+    return path
+
+
+def _download_checkpoint(progress: Callable[[int, int], None] | None) -> dict[str, torch.Tensor]:
+    path = fetch_checkpoint(progress)
     try:
         return load_state_dict_file(path)
     except MissingWeightsError as error:

@@ -1,0 +1,35 @@
+"""Progress display for long first-use steps: weights downloads, outside the cached maps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from saliency_core.gaze.deepgaze import fetch_checkpoint
+from saliency_core.pipeline import DetectorChoice, get_detector
+from saliency_core.weights import WeightSource
+
+
+def download_bar(label: str) -> Callable[[int, int], None]:
+    """A ``progress(bytes_done, bytes_total)`` callback drawing a bar on the first download."""
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        bar = bar or st.progress(0.0)
+        fraction = min(done / total, 1.0) if total else 0.0
+        bar.progress(fraction, text=f"Downloading {label} weights: {done / 2**20:.0f} MB")
+
+    return update
+
+
+def fetch_detector(choice: DetectorChoice) -> None:
+    """Build (and on first use download) the detector, with a bar, before any cached CAM runs."""
+    get_detector(choice, progress=download_bar(choice.label))
+
+
+def fetch_deepgaze(source: WeightSource | str) -> None:
+    """Download DeepGaze IIE's official checkpoint, with a bar, when it is needed and missing."""
+    if WeightSource(source) is WeightSource.PRETRAINED:
+        fetch_checkpoint(download_bar("DeepGaze IIE"))
