@@ -87,7 +87,9 @@ def sidebar_settings() -> dict:
     type2_source, type2_path, study_range = WeightSource.UNTRAINED, None, False
     if entry.needs_weights:
         with side:
-            type2_source = widgets.weight_source(f"{KEY}_type2_weights", "DeepGaze weights")
+            type2_source = widgets.weight_source(
+                f"{KEY}_type2_weights", "DeepGaze weights", "MIT1003"
+            )
         if type2_source is WeightSource.FILE:
             type2_path = side.text_input("DeepGaze checkpoint file", key=f"{KEY}_type2_path")
         study_range = side.toggle(

@@ -89,7 +89,7 @@ def detector_settings() -> tuple[DetectorChoice, str] | None:
 
 def deepgaze(sample: Sample) -> Reference:
     with st.sidebar:
-        source = widgets.weight_source(f"{KEY}_gaze_weights", "DeepGaze weights")
+        source = widgets.weight_source(f"{KEY}_gaze_weights", "DeepGaze weights", "MIT1003")
     path = None
     if source is WeightSource.FILE:
         path = st.sidebar.text_input("DeepGaze checkpoint file", key=f"{KEY}_gaze_path") or None

@@ -17,7 +17,7 @@ from ui.errors import guarded, report
 UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES]
 GALLERY_PAGE = 12
 WEIGHT_HELP = {
-    WeightSource.PRETRAINED: "Official COCO weights (torch hub cache; downloaded once).",
+    WeightSource.PRETRAINED: "The official weights (torch hub cache; downloaded once).",
     WeightSource.FILE: "A state-dict file of your own (e.g. a fine-tuned or augmented model).",
     WeightSource.UNTRAINED: "Random weights: the model-randomisation sanity check.",
 }
@@ -118,15 +118,15 @@ def image_picker(key: str) -> Sample | None:
     return sample
 
 
-def weight_source(key: str, label: str = "Weights") -> WeightSource:
+def weight_source(key: str, label: str = "Weights", trained_on: str = "COCO") -> WeightSource:
+    """The weight-source radio; ``trained_on`` names the official weights' training data."""
+    names = {"pretrained": f"pretrained ({trained_on})", "file": "weights file"}
     options = list(WeightSource)
     return st.radio(
         label,
         options,
         index=options.index(WeightSource.UNTRAINED),
-        format_func=lambda s: {"pretrained": "pretrained (COCO)", "file": "weights file"}.get(
-            s.value, "untrained"
-        ),
+        format_func=lambda s: names.get(s.value, "untrained"),
         key=key,
         help=" ".join(f"**{s.value}**: {text}" for s, text in WEIGHT_HELP.items()),
         horizontal=True,
