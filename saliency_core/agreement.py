@@ -52,11 +52,17 @@ class RankedMap:
 
 def ranked_iou(a: RankedMap, b: RankedMap, percent: float) -> metrics.MetricValue:
     """``metrics.top_percent_iou`` on ranked maps (NaN with the same reasons)."""
+    return _masks_iou(a, b, a.mask(percent), b.mask(percent))
+
+
+def _masks_iou(
+    a: RankedMap, b: RankedMap, mask_a: np.ndarray, mask_b: np.ndarray
+) -> metrics.MetricValue:
+    """IoU of two top-p% masks already taken from ``a`` and ``b``."""
     if a.values.shape != b.values.shape:
         raise ValueError(f"map shapes differ: {a.values.shape} vs {b.values.shape}")
     if a.constant or b.constant:
         return metrics.MetricValue(float("nan"), metrics.CONSTANT_MAP)
-    mask_a, mask_b = a.mask(percent), b.mask(percent)
     union = np.count_nonzero(mask_a | mask_b)
     if union == 0:
         return metrics.MetricValue(float("nan"), metrics.EMPTY_MASK)
@@ -118,8 +124,26 @@ def iou_table(
     maps: Mapping[str, RankedMap], references: Mapping[str, RankedMap], percent: float
 ) -> pd.DataFrame:
     """IoU of the top-``percent``% pixels of every map against every reference."""
+    return _iou_rows(maps, references, _masks({**maps, **references}, percent))
+
+
+def _masks(ranked: Mapping[str, RankedMap], percent: float) -> dict[str, np.ndarray]:
+    """Each map's top-``percent``% mask, taken once."""
+    return {name: values.mask(percent) for name, values in ranked.items()}
+
+
+def _iou_rows(
+    maps: Mapping[str, RankedMap],
+    references: Mapping[str, RankedMap],
+    masks: Mapping[str, np.ndarray],
+) -> pd.DataFrame:
     rows = [
-        _row(name, ref_name, "IoU@top-p%", ranked_iou(ranked, reference, percent))
+        _row(
+            name,
+            ref_name,
+            "IoU@top-p%",
+            _masks_iou(ranked, reference, masks[name], masks[ref_name]),
+        )
         for name, ranked in maps.items()
         for ref_name, reference in references.items()
         if name != ref_name
@@ -205,10 +229,8 @@ def threshold_view(
     """IoU of every map against every reference at ``percent``, and the agreement pictures
     (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
     per image) against ``shown_reference``."""
-    reference_mask = references[shown_reference].mask(percent)
+    masks = _masks({**maps, **references}, percent)
     pictures = {
-        name: paint(ranked.mask(percent), reference_mask)
-        for name, ranked in maps.items()
-        if name != shown_reference
+        name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
     }
-    return ThresholdView(iou_table(maps, references, percent), pictures)
+    return ThresholdView(_iou_rows(maps, references, masks), pictures)

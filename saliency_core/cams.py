@@ -289,7 +289,7 @@ class CamOutput:
     notes: list[str] = field(default_factory=list)
 
 
-def _cam_kwargs(method: CamMethod, detector: LoadedDetector, layer: TargetLayer) -> dict:
+def _cam_kwargs(method: CamMethod, layer: TargetLayer) -> dict:
     kwargs = dict(method.kwargs)
     if method.cam_class is AblationCAM:
         kwargs["ablation_layer"] = AblationLayer()
@@ -319,7 +319,7 @@ def run_cam(
     with (
         grad_mode,
         entry.cam_class(
-            detector.model, [layer.resolve(detector.model)], **_cam_kwargs(entry, detector, layer)
+            detector.model, [layer.resolve(detector.model)], **_cam_kwargs(entry, layer)
         ) as cam,
     ):
         grayscale = cam(tensor, targets=[score_target])

@@ -15,7 +15,7 @@ from saliency_core.backend import MODELS, default_device, is_out_of_memory
 from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.gaze.deepgaze import build_deepgaze, build_official_deepgaze
 from saliency_core.images import resize_map
-from saliency_core.weights import WeightSource, display_label
+from saliency_core.weights import WeightSource, display_label, file_stamp
 
 MIN_SIDE = 64
 """Smaller images are upscaled to this short side (px): EfficientNet-B5's fixed padding needs it."""
@@ -118,11 +118,10 @@ def predict_deepgaze(rgb: np.ndarray, request: Type2Request) -> Prediction:
     """DeepGaze IIE (this package's implementation) with the requested weight source."""
     source = WeightSource(request.source)
     path = str(Path(request.weights_path).resolve()) if request.weights_path else None
-    stamp = Path(path).stat().st_mtime_ns if path and Path(path).is_file() else None
     return run_deepgaze(
         rgb,
         request,
-        key=("DeepGaze IIE", source.value, path, stamp),
+        key=("DeepGaze IIE", source.value, path, file_stamp(path)),
         build=lambda: build_deepgaze(source, path, request.progress),
         label=f"DeepGaze IIE ({display_label(source)})",
         download_centre_bias=source is WeightSource.PRETRAINED,
