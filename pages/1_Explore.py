@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, fixations, gaze, viz
-from saliency_core.cams import CAM_METHODS, Detections, unsupported_reason
+from saliency_core import agreement, analysis, fixations, gaze, viz
+from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS
-from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
+from saliency_core.references import reference_key_for_model
+from saliency_core.settings import TARGETS, Settings
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
 from ui.layout import frame
-from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
-
-
-@dataclass
-class Maps:
-    """Everything computed for one image: the maps, their labels, and what to say about them."""
-
-    sample: Sample
-    cams: dict[str, np.ndarray] = field(default_factory=dict)
-    detections: dict[str, Detections] = field(default_factory=dict)
-    type2: dict[str, np.ndarray] = field(default_factory=dict)
-    references: dict[str, np.ndarray] = field(default_factory=dict)
-    baseline: np.ndarray | None = None
-    baseline_label: str = ""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def all_maps(self) -> dict[str, np.ndarray]:
-        return {**self.cams, **self.type2}
 
 
 def preset_values(name: str) -> dict:
@@ -47,12 +27,12 @@ def preset_values(name: str) -> dict:
     preset = PRESETS[name]
     return {
         f"{KEY}_detectors": list(preset.detectors),
-        f"{KEY}_methods": list(preset.methods),
+        f"{KEY}_methods": list(preset.cams),
         f"{KEY}_working": preset.working_size is not None,
         f"{KEY}_score": preset.score_threshold,
         f"{KEY}_percent": preset.top_percent,
-        f"{KEY}_study_range": preset.deepgaze_study_input_range,
-        f"{KEY}_target": "study default",
+        f"{KEY}_study_range": preset.study_input_range,
+        f"{KEY}_target": preset.target,
     }
 
 
@@ -60,7 +40,8 @@ def apply_preset() -> None:
     st.session_state.update(preset_values(st.session_state[f"{KEY}_preset"]))
 
 
-def sidebar_settings() -> dict:
+def sidebar_settings(sample: Sample | None) -> Settings:
+    """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
@@ -76,16 +57,15 @@ def sidebar_settings() -> dict:
         key=f"{KEY}_methods",
         help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
     )
-    target = side.radio("Target layer", ["study default", "FPN"], key=f"{KEY}_target")
+    target = side.radio("Target layer", list(TARGETS), key=f"{KEY}_target")
     size = side.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_size")
     with side:
-        choices = widgets.detector_choices(KEY, detectors, INPUT_SIZES[size])
+        weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
     side.header("Type-2: where people look")
     type2_name = side.selectbox("Model", list(gaze.TYPE2_MODELS), key=f"{KEY}_type2")
-    entry = gaze.TYPE2_MODELS[type2_name]
     type2_source, type2_path, study_range = WeightSource.UNTRAINED, None, False
-    if entry.needs_weights:
+    if gaze.TYPE2_MODELS[type2_name].needs_weights:
         with side:
             type2_source = widgets.weight_source(
                 f"{KEY}_type2_weights", "DeepGaze weights", "MIT1003"
@@ -96,91 +76,80 @@ def sidebar_settings() -> dict:
             "Study input range (0..1, reproduces the study's bug)", key=f"{KEY}_study_range"
         )
     working = side.toggle("Resize to 512×512 (study)", key=f"{KEY}_working")
-    return {
-        "choices": choices,
-        "methods": methods,
-        "target": target,
-        "score": score,
-        "type2": (type2_name, type2_source.value, type2_path or None, study_range),
-        "working": 512 if working else None,
-    }
-
-
-def compute_maps(sample: Sample, settings: dict) -> Maps:
-    maps = Maps(sample)
-    jobs = [(c, m) for c in settings["choices"] for m in settings["methods"]]
-    progress = st.progress(0.0, text="Computing maps…")
-    for index, (choice, method) in enumerate(jobs, start=1):
-        spec = DETECTORS[choice.name]
-        layer = spec.default_target if settings["target"] == "study default" else "FPN"
-        if layer not in spec.targets:
-            layer = spec.default_target
-        label = f"{choice.label} · {method}"
-        reason = unsupported_reason(method, spec, layer)
-        if reason:
-            maps.notes.append(f"{label} skipped: {reason}")
-            continue
-        progress.progress(index / (len(jobs) + 1), text=f"{label} ({index}/{len(jobs)})")
-        score = settings["score"] if CAM_METHODS[method].uses_gradients else 0.9
-        with guarded(label):
-            fetch_detector(choice)
-            result = cached.cam(sample.key, sample.image, choice, method, layer, score)
-            maps.cams[result.label] = result.cam
-            maps.detections[choice.label] = result.detections
-            maps.notes += [f"{result.label}: {note}" for note in result.notes]
-    name, source, path, study_range = settings["type2"]
-    progress.progress(len(jobs) / (len(jobs) + 1), text=f"{name}…")
-    with guarded(name):
-        if gaze.TYPE2_MODELS[name].needs_weights:
-            fetch_deepgaze(source)
-        predicted = cached.type2(sample.key, sample.image, name, source, path, study_range)
-        maps.type2[predicted.label] = predicted.display
-        maps.references[predicted.label] = predicted.display
-        maps.notes += [f"{predicted.label}: {note}" for note in predicted.notes]
-    progress.empty()
-    return maps
-
-
-def human_reference(maps: Maps) -> None:
-    """The human attention mask, or the fixation density (sigma from the sidebar)."""
-    sample = maps.sample
-    if sample.mask is not None:
-        maps.references["human attention mask"] = sample.mask
-    if sample.fixations is not None and len(sample.fixations):
-        default = round(fixations.default_sigma(sample.shape), 1)
-        sigma = st.sidebar.slider(
+    references = [reference_key_for_model(type2_name), "fixations", "mask"]
+    sigma = None
+    if sample is not None and sample.fixations is not None and len(sample.fixations):
+        shape = (512, 512) if working else sample.shape
+        default = round(fixations.default_sigma(shape), 1)
+        sigma = side.slider(
             "Fixation density sigma (px)", 1.0, 4 * default, default, key=f"{KEY}_sigma"
         )
-        density = fixations.density_map(sample.fixations, sample.shape, sigma)
-        maps.references["human fixation density"] = fixations.display(density)
-    prior = centre_bias(sample.shape)
-    maps.baseline, maps.baseline_label = np.exp(prior.log_density), prior.label
+    consensus, consensus_sigma = False, 0.0
+    if len(detectors) * len(methods) * (2 if weights.untrained_twins else 1) >= 2:
+        consensus = side.toggle("Consensus of the CAMs", key=f"{KEY}_consensus")
+        if consensus:
+            consensus_sigma = side.slider(
+                "Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig"
+            )
+    return Settings(
+        detectors=tuple(detectors),
+        weights=weights.source,
+        weights_files=weights.files,
+        untrained_twins=weights.untrained_twins,
+        input_size=INPUT_SIZES[size],
+        cams=tuple(methods),
+        target=target,
+        score_threshold=score,
+        type2=(type2_name,),
+        type2_weights=type2_source,
+        type2_weights_file=type2_path or None,
+        study_input_range=study_range,
+        references=tuple(key for key in references if key),
+        top_percent=st.session_state[f"{KEY}_percent"],
+        sigma=sigma,
+        working_size=512 if working else None,
+        consensus=consensus,
+        consensus_sigma=float(consensus_sigma),
+    )
 
 
-def add_consensus(maps: Maps) -> None:
-    if len(maps.cams) < 2:
-        return
-    if st.sidebar.toggle("Consensus of the CAMs", key=f"{KEY}_consensus"):
-        sigma = st.sidebar.slider("Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig")
-        maps.cams["consensus of type-1 maps"] = agreement.consensus(maps.cams.values(), sigma)
+def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
+    """The pipeline's bundle, through the app's caches, with a progress bar; failures are shown
+    as messages and the other maps go on."""
+    progress = st.progress(0.0, text="Computing maps…")
+
+    def advance(done: int, total: int, label: str) -> None:
+        progress.progress(done / max(total, 1), text=f"{label} ({done + 1}/{total})")
+
+    bundle = analysis.compute_bundle(
+        sample,
+        settings,
+        cached.FUNCTIONS,
+        progress=advance,
+        on_error=lambda what, e: report(e, what),
+    )
+    progress.empty()
+    return bundle
 
 
-def overview_panels(maps: Maps, show_fixations: bool, score: float) -> list[tuple[str, np.ndarray]]:
-    image = maps.sample.image
+def overview_panels(
+    bundle: analysis.Bundle, show_fixations: bool, score: float
+) -> list[tuple[str, np.ndarray]]:
+    image = bundle.sample.image
     panels = []
-    for label, detections in maps.detections.items():
+    for label, detections in bundle.detections.items():
         kept = detections.above(score)
         title = f"{label}: {len(kept)} detections ≥ {score:.2f}"
         panels.append((title, viz.draw_detections(image, kept)))
-    for label, values in {**maps.cams, **maps.type2}.items():
-        panels.append((label, viz.overlay(image, values)))
-    for label, values in maps.references.items():
-        if label in maps.type2:
+    for label, entry in bundle.maps.items():
+        panels.append((label, viz.overlay(image, entry.values)))
+    for reference in bundle.references.values():
+        if reference.label in bundle.maps:
             continue
-        picture = viz.overlay(image, values, colormap="inferno")
-        if show_fixations and maps.sample.fixations is not None:
-            picture = viz.draw_fixations(picture, maps.sample.fixations)
-        panels.append((label, picture))
+        picture = viz.overlay(image, reference.values, colormap="inferno")
+        if show_fixations and bundle.sample.fixations is not None:
+            picture = viz.draw_fixations(picture, bundle.sample.fixations)
+        panels.append((reference.label, picture))
     return panels
 
 
@@ -201,18 +170,20 @@ def format_table(long: pd.DataFrame) -> None:
         st.caption(f"n/a — {note}")
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
-def threshold_free_tables(
-    key: str, _maps: dict, _references: dict, _fixations, _others, _baseline
-) -> pd.DataFrame:
-    """MAE/CC/SIM/KLD against the references and NSS/AUC/sAUC/IG against fixations.
+def content_key(bundle: analysis.Bundle) -> str:
+    """Names the image, every map and every input of the metrics (their content hashes)."""
+    sample = bundle.sample
+    arrays = {**bundle.values, **bundle.reference_values}
+    inputs = (sample.fixations, sample.other_fixations, bundle.baseline)
+    hashes = {name: image_hash(values) for name, values in arrays.items()}
+    hashes |= {f"input {k}": image_hash(v) for k, v in enumerate(inputs) if v is not None}
+    return sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())
 
-    ``key`` names the image and every map; the arrays themselves are not hashed.
-    """
-    tables = [agreement.map_metrics(_maps, _references)]
-    if _fixations is not None and len(_fixations):
-        tables.append(agreement.fixation_metrics(_maps, _fixations, _others, baseline=_baseline))
-    return pd.concat(tables, ignore_index=True)
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def threshold_free_tables(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
+    """MAE/CC/SIM/KLD and the fixation metrics; ``key`` (:func:`content_key`) names the inputs."""
+    return analysis.threshold_free_table(_bundle)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -221,19 +192,19 @@ def cached_curves(key: str, reference: str, _maps: dict, _reference) -> pd.DataF
 
 
 @st.fragment
-def agreement_view(maps: Maps, settings: dict) -> None:
+def agreement_view(bundle: analysis.Bundle) -> None:
     """Everything the top-p% slider changes; reruns alone when it moves (no model runs).
 
     A fragment rerun does not pass through ``main``'s guard, so it carries its own.
     """
     try:
-        agreement_body(maps, settings)
+        agreement_body(bundle)
     except Exception as error:  # noqa: BLE001 - the app never shows a traceback
         report(error, "The agreement view")
 
 
-def agreement_body(maps: Maps, settings: dict) -> None:
-    sample = maps.sample
+def agreement_body(bundle: analysis.Bundle) -> None:
+    sample = bundle.sample
     percent = st.slider(
         "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
         1.0,
@@ -244,50 +215,40 @@ def agreement_body(maps: Maps, settings: dict) -> None:
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", True, key=f"{KEY}_show_fix"
     )
-    panels = overview_panels(maps, show_fixations, settings["score"])
+    panels = overview_panels(bundle, show_fixations, bundle.settings.score_threshold)
     show_grid(panels)
-    if not maps.references:
+    if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
-    hashes = {name: image_hash(v) for name, v in {**maps.all_maps, **maps.references}.items()}
-    inputs = (sample.fixations, sample.other_fixations, maps.baseline)
-    hashes |= {f"input {k}": image_hash(v) for k, v in enumerate(inputs) if v is not None}
-    key = sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())
-    ranked = {
-        name: cached.ranked(hashes[name], values)
-        for name, values in {**maps.all_maps, **maps.references}.items()
-    }
-    maps_ranked = {name: ranked[name] for name in maps.all_maps}
-    refs_ranked = {name: ranked[name] for name in maps.references}
-    reference = st.radio("Agreement view against", list(maps.references), horizontal=True)
+    key = content_key(bundle)
+    arrays = {**bundle.values, **bundle.reference_values}
+    ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
+    maps_ranked = {name: ranked[name] for name in bundle.maps}
+    refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
+    reference = st.radio("Agreement view against", list(refs_ranked), horizontal=True)
     paint = cached.painter(sample.key, sample.image)
     view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
     agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
     show_grid(agreement_panels)
-    fixed = threshold_free_tables(
-        key,
-        maps.all_maps,
-        maps.references,
-        sample.fixations,
-        sample.other_fixations_px(),
-        maps.baseline,
-    )
-    long = pd.concat([view.iou, fixed], ignore_index=True)
+    long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
     st.subheader("Map vs. reference")
     st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
     format_table(long[long["reference"] != "fixations"])
     if (long["reference"] == "fixations").any():
         st.subheader("Map vs. recorded fixations")
-        st.caption(f"Higher is better. IG is relative to the centre bias ({maps.baseline_label}).")
+        st.caption(
+            f"Higher is better. IG is relative to the centre bias ({bundle.baseline_label})."
+        )
         format_table(long[long["reference"] == "fixations"])
     curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
     st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
-    export(panels + agreement_panels, long, sample.id, percent)
+    table = analysis.describe(long.assign(top_percent=percent), bundle)
+    export(panels + agreement_panels, table, sample.id, percent)
 
 
-def export(panels, long: pd.DataFrame, stem: str, percent: float) -> None:
+def export(panels, table: pd.DataFrame, stem: str, percent: float) -> None:
     left, right = st.columns(2)
     with guarded("Preparing the PNG export"):
         left.download_button(
@@ -298,7 +259,7 @@ def export(panels, long: pd.DataFrame, stem: str, percent: float) -> None:
         )
     right.download_button(
         "Download the metrics (CSV)",
-        long.assign(image=stem, top_percent=percent).to_csv(index=False),
+        table.assign(image=stem).to_csv(index=False),
         file_name=f"{stem}_metrics.csv",
         mime="text/csv",
     )
@@ -311,7 +272,7 @@ def main() -> None:
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."
     )
     sample = widgets.image_picker(KEY)
-    settings = sidebar_settings()
+    settings = sidebar_settings(sample)
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")
         return
@@ -319,17 +280,14 @@ def main() -> None:
         with st.expander("What the study preset does", expanded=False):
             for note in STUDY_NOTES:
                 st.markdown(f"- {note}")
-    if settings["working"]:
-        sample = sample.resized((settings["working"], settings["working"]))
+    sample = analysis.prepare_sample(sample, settings)
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
-    if not settings["choices"] or not settings["methods"]:
+    if not settings.detectors or not settings.cams:
         st.warning("Choose at least one detector and one CAM method in the sidebar.")
-    maps = compute_maps(sample, settings)
-    human_reference(maps)
-    add_consensus(maps)
-    for note in maps.notes:
+    bundle = compute(sample, settings)
+    for note in [*bundle.skipped, *bundle.notes]:
         st.caption(f"ℹ️ {note}")
-    agreement_view(maps, settings)
+    agreement_view(bundle)
 
 
 try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import cv2
@@ -53,9 +54,9 @@ class Sample:
     def shape(self) -> tuple[int, int]:
         return self.image.shape[0], self.image.shape[1]
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Content hash: the cache key of everything computed from this image."""
+        """Content hash: the cache key of everything computed from this image (hashed once)."""
         return image_hash(self.image)
 
     def other_fixations_px(self) -> np.ndarray | None:

@@ -8,29 +8,17 @@ image resized to 512×512, EigenCAM at Faster R-CNN's ``backbone.body.layer4`` a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every choice a preset makes; each stays a visible, editable control in the app."""
-
-    detectors: tuple[str, ...]
-    methods: tuple[str, ...] = ("EigenCAM",)
-    working_size: int | None = None
-    """Resize every image to working_size × working_size first (aspect not kept); None keeps it."""
-    score_threshold: float = 0.9
-    top_percent: float = 10.0
-    type2_model: str = "DeepGaze IIE"
-    deepgaze_study_input_range: bool = False
-
+from saliency_core.settings import Settings
 
 PRESETS: dict[str, Settings] = {
     "Explore": Settings(detectors=("Faster R-CNN R50-FPN",)),
     "Reproduce the study": Settings(
-        detectors=("Faster R-CNN R50-FPN", "SSD300 VGG16"), working_size=512
+        detectors=("Faster R-CNN R50-FPN", "SSD300 VGG16"),
+        working_size=512,
+        ties="include",
     ),
 }
+"""Named :class:`~saliency_core.settings.Settings`; each choice stays an editable control."""
 
 STUDY_NOTES = (
     "Images and human masks are resized to 512×512 (aspect ratio not kept), as in the study.",

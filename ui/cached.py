@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from saliency_core import datasets, gaze, pipeline
+from saliency_core import analysis, datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
 from saliency_core.images import Sample
 from saliency_core.viz import AgreementPainter
 from saliency_core.weights import file_stamp
+from ui.progress import fetch_deepgaze, fetch_detector
 
 MAX_ENTRIES = 256
 
@@ -95,3 +96,27 @@ def sample(dataset_name: str, root: str, stem: str) -> Sample:
 @st.cache_data(max_entries=1024, show_spinner=False)
 def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
     return datasets.Dataset(dataset_name, datasets.Path(root)).thumbnail(stem)
+
+
+def _bundle_cam(
+    sample: Sample, choice: pipeline.DetectorChoice, method: str, layer: str, score: float
+) -> pipeline.CamResult:
+    fetch_detector(choice)
+    return cam(sample.key, sample.image, choice, method, layer, score)
+
+
+def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
+    if gaze.TYPE2_MODELS[job.model].needs_weights:
+        fetch_deepgaze(job.source)
+    return type2(
+        sample.key,
+        sample.image,
+        job.model,
+        job.source.value,
+        job.weights_file,
+        job.study_input_range,
+    )
+
+
+FUNCTIONS = analysis.MapFunctions(cam=_bundle_cam, type2=_bundle_type2)
+"""The pipeline's map functions through these caches (weights fetched first, with a bar)."""

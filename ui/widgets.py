@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -9,7 +10,6 @@ import streamlit as st
 from saliency_core import datasets
 from saliency_core.detectors import DETECTORS, pretrained_path
 from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
-from saliency_core.pipeline import DetectorChoice
 from saliency_core.weights import WeightSource
 from ui import cached
 from ui.errors import guarded, report
@@ -133,30 +133,35 @@ def weight_source(key: str, label: str = "Weights", trained_on: str = "COCO") ->
     )
 
 
-def detector_choices(key: str, names: list[str], input_size: int | None) -> list[DetectorChoice]:
+@dataclass(frozen=True)
+class DetectorWeights:
+    """The sidebar's weight choice for the selected detectors."""
+
+    source: WeightSource
+    files: tuple[tuple[str, str], ...]
+    untrained_twins: bool
+
+
+def detector_weights(key: str, names: list[str]) -> DetectorWeights:
     """Weight source (and per-detector weights files) for the selected detectors."""
     source = weight_source(f"{key}_weights")
-    choices = []
+    files = []
     for name in names:
-        path = None
         if source is WeightSource.FILE:
             path = st.text_input(f"State-dict file for {name}", key=f"{key}_path_{name}")
-            if not path:
+            if path:
+                files.append((name, path))
+            else:
                 st.caption(f"Enter a weights file path to run {name}.")
-                continue
         elif source is WeightSource.PRETRAINED and not pretrained_path(DETECTORS[name]).exists():
             st.caption(
                 f"{name}: `{DETECTORS[name].checkpoint_name}` is not cached yet; it is downloaded "
                 f"on first use into `{pretrained_path(DETECTORS[name]).parent}`."
             )
-        choices.append(DetectorChoice(name, source, path, input_size))
-    if source is not WeightSource.UNTRAINED and st.checkbox(
+    twins = source is not WeightSource.UNTRAINED and st.checkbox(
         "Add the untrained twin of each detector",
         key=f"{key}_twins",
         help="Model-randomisation sanity check (Adebayo et al., 2018): a CAM that survives "
         "random weights says little about what the model learned.",
-    ):
-        choices += [
-            DetectorChoice(c.name, WeightSource.UNTRAINED, None, input_size) for c in choices
-        ]
-    return choices
+    )
+    return DetectorWeights(source, tuple(files), bool(twins))

@@ -1,0 +1,414 @@
+"""The one pipeline: (sample, settings) → bundle of maps → tidy metric table.
+
+:func:`compute_bundle` runs every (detector, CAM method) pair and every type-2 model the settings
+ask for, builds the references, and returns a :class:`Bundle` whose maps carry their labels,
+notes and trained/untrained flags. :func:`metrics_table` scores every map against every reference
+(and the recorded fixations) as one long table. The Explore page, the commands and the dataset
+engine all call these two; how a map is computed (cached in Streamlit, on disk, or not at all)
+is injected through :class:`MapFunctions`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from saliency_core import agreement, gaze
+from saliency_core.cams import CAM_METHODS, Detections
+from saliency_core.detectors import DETECTORS
+from saliency_core.gaze.centerbias import centre_bias
+from saliency_core.images import Sample
+from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam
+from saliency_core.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.settings import Settings
+from saliency_core.weights import WeightSource, display_label
+
+STUDY_SCORE = 0.9
+"""Detections scored ≥ this are the targets of gradient-free methods (the study's threshold;
+they ignore targets, so the cached map does not depend on the score slider)."""
+CONSENSUS_LABEL = "consensus of type-1 maps"
+UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
+
+
+class Cancelled(RuntimeError):
+    """The caller asked to stop; the partial bundle is in ``bundle``."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        super().__init__("stopped before every map was computed")
+        self.bundle = bundle
+
+
+@dataclass(frozen=True)
+class CamJob:
+    """One type-1 map to compute: a detector choice, a CAM method and its target layer."""
+
+    choice: DetectorChoice
+    method: str
+    layer: str
+    skip: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.choice.label} · {self.method}"
+
+    def target_score(self, score_threshold: float) -> float:
+        """The detections' score cut for the CAM targets: the setting for gradient methods,
+        :data:`STUDY_SCORE` for the others (which ignore targets)."""
+        return score_threshold if CAM_METHODS[self.method].uses_gradients else STUDY_SCORE
+
+
+@dataclass(frozen=True)
+class Type2Job:
+    model: str
+    source: WeightSource
+    weights_file: str | None
+    study_input_range: bool
+    scored: bool
+    """True when the map is itself compared (``settings.type2``), not only a reference."""
+
+
+@dataclass
+class MapEntry:
+    """A map in [0, 1] at the sample's size with what it is and where it came from."""
+
+    label: str
+    values: np.ndarray
+    kind: str
+    """"type-1", "type-2" or "consensus"."""
+    trained: bool
+    detector: str = ""
+    weights: str = ""
+    method: str = ""
+    target: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bundle:
+    """Everything computed for one sample under one settings object."""
+
+    sample: Sample
+    settings: Settings
+    maps: dict[str, MapEntry] = field(default_factory=dict)
+    references: dict[str, ReferenceMap] = field(default_factory=dict)
+    detections: dict[str, Detections] = field(default_factory=dict)
+    baseline: np.ndarray | None = None
+    baseline_label: str = ""
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def values(self) -> dict[str, np.ndarray]:
+        """Map label -> values (what the agreement functions take)."""
+        return {label: entry.values for label, entry in self.maps.items()}
+
+    @property
+    def reference_values(self) -> dict[str, np.ndarray]:
+        """Reference label -> values."""
+        return {ref.label: ref.values for ref in self.references.values()}
+
+
+CamFunction = Callable[[Sample, DetectorChoice, str, str, float], CamResult]
+Type2Function = Callable[[Sample, Type2Job], gaze.Type2Map]
+
+
+def direct_cam(
+    sample: Sample, choice: DetectorChoice, method: str, layer: str, score: float
+) -> CamResult:
+    return compute_cam(sample.image, choice, method, layer, score)
+
+
+def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
+    return gaze.predict_type2(
+        job.model,
+        sample.image,
+        source=job.source,
+        weights_path=job.weights_file,
+        study_input_range=job.study_input_range,
+    )
+
+
+@dataclass(frozen=True)
+class MapFunctions:
+    """How maps are computed: directly (default), or through a caller's cache."""
+
+    cam: CamFunction = direct_cam
+    type2: Type2Function = direct_type2
+
+
+DIRECT = MapFunctions()
+
+
+def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str]]:
+    """The detector choices of ``settings`` (with untrained twins) and why any is left out."""
+    choices, skipped = [], []
+    for name in settings.detectors:
+        path = settings.weights_file(name)
+        if settings.weights is WeightSource.FILE and not path:
+            skipped.append(f"{name}: no weights file given (weights = file).")
+            continue
+        choices.append(DetectorChoice(name, settings.weights, path, settings.input_size))
+    if settings.untrained_twins and settings.weights is not WeightSource.UNTRAINED:
+        choices += [
+            DetectorChoice(c.name, WeightSource.UNTRAINED, None, c.input_size) for c in choices
+        ]
+    return choices, skipped
+
+
+def cam_jobs(settings: Settings) -> tuple[list[CamJob], list[str]]:
+    """Every (detector, method) pair to run, cheap methods first; skipped ones with reasons."""
+    choices, skipped = detector_choices(settings)
+    jobs = []
+    for choice in choices:
+        spec = DETECTORS[choice.name]
+        layer = spec.default_target if settings.target == "study default" else "FPN"
+        layer = layer if layer in spec.targets else spec.default_target
+        for method in settings.cams:
+            reason = CAM_METHODS[method].unsupported(spec.targets[layer])
+            jobs.append(CamJob(choice, method, layer, reason))
+    order = {name: index for index, name in enumerate(CAM_METHODS)}
+    jobs.sort(key=lambda job: (CAM_METHODS[job.method].expensive, order[job.method]))
+    skipped += [f"{job.label} skipped: {job.skip}" for job in jobs if job.skip]
+    return [job for job in jobs if not job.skip], skipped
+
+
+def type2_jobs(settings: Settings) -> list[Type2Job]:
+    """The type-2 models to run: those shown, then those only needed as references."""
+    needed = [REFERENCES[key].type2_model for key in settings.references]
+    models = list(dict.fromkeys([*settings.type2, *(m for m in needed if m)]))
+    return [
+        Type2Job(
+            model,
+            settings.type2_weights,
+            settings.type2_weights_file,
+            settings.study_input_range,
+            scored=model in settings.type2,
+        )
+        for model in models
+    ]
+
+
+def prepare_sample(sample: Sample, settings: Settings) -> Sample:
+    """The sample at the settings' working size (N×N, aspect not kept, as the study did)."""
+    size = settings.working_size
+    return sample.resized((size, size)) if size else sample
+
+
+def compute_bundle(
+    sample: Sample,
+    settings: Settings,
+    functions: MapFunctions = DIRECT,
+    progress: Callable[[int, int, str], None] | None = None,
+    cancel: threading.Event | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
+) -> Bundle:
+    """All maps and references of ``sample`` (already at the working size) under ``settings``.
+
+    ``progress(done, total, label)`` is called before each step; ``cancel`` stops between steps
+    (raising :class:`Cancelled` with the partial bundle). A step that fails calls
+    ``on_error(label, error)`` and the rest goes on; without ``on_error`` it raises.
+    """
+    bundle = Bundle(sample, settings)
+    jobs, bundle.skipped = cam_jobs(settings)
+    gaze_jobs = type2_jobs(settings)
+    total = len(jobs) + len(gaze_jobs)
+    type2_maps: dict[str, ReferenceMap] = {}
+    steps = [(job.label, lambda job=job: _add_cam(bundle, functions, job)) for job in jobs]
+    steps += [
+        (job.model, lambda job=job: _add_type2(bundle, functions, job, type2_maps))
+        for job in gaze_jobs
+    ]
+    for done, (label, step) in enumerate(steps):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(bundle)
+        if progress is not None:
+            progress(done, total, label)
+        try:
+            step()
+        except Exception as error:
+            if on_error is None:
+                raise
+            on_error(label, error)
+    if progress is not None:
+        progress(total, total, "done")
+    _add_consensus(bundle)
+    _add_references(bundle, type2_maps)
+    prior = centre_bias(sample.shape)
+    bundle.baseline, bundle.baseline_label = np.exp(prior.log_density), prior.label
+    return bundle
+
+
+def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
+    score = job.target_score(bundle.settings.score_threshold)
+    result = functions.cam(bundle.sample, job.choice, job.method, job.layer, score)
+    bundle.maps[result.label] = MapEntry(
+        result.label,
+        result.cam,
+        "type-1",
+        result.trained,
+        detector=job.choice.name,
+        weights=display_label(job.choice.source) if result.trained else "untrained",
+        method=job.method,
+        target=job.layer,
+        notes=list(result.notes),
+    )
+    bundle.detections[job.choice.label] = result.detections
+    bundle.notes += [f"{result.label}: {note}" for note in result.notes]
+
+
+def _add_type2(
+    bundle: Bundle, functions: MapFunctions, job: Type2Job, computed: dict[str, ReferenceMap]
+) -> None:
+    """The model's map (scored when ``job.scored``), kept in ``computed`` for the references."""
+    predicted = functions.type2(bundle.sample, job)
+    trained = "UNTRAINED" not in predicted.label
+    if not gaze.TYPE2_MODELS[job.model].needs_weights:
+        weights = "weight-free"
+    else:
+        weights = job.source.value if trained else "untrained"
+    if job.scored:
+        bundle.maps[predicted.label] = MapEntry(
+            predicted.label,
+            predicted.display,
+            "type-2",
+            trained,
+            weights=weights,
+            method=job.model,
+            notes=list(predicted.notes),
+        )
+    bundle.notes += [f"{predicted.label}: {note}" for note in predicted.notes]
+    computed[job.model] = ReferenceMap(
+        job.model, predicted.label, predicted.display, list(predicted.notes)
+    )
+
+
+def _add_consensus(bundle: Bundle) -> None:
+    """The mean of ≥ 2 type-1 maps (settings.consensus); UNTRAINED if any input is."""
+    cams = [entry for entry in bundle.maps.values() if entry.kind == "type-1"]
+    if not bundle.settings.consensus or len(cams) < 2:
+        return
+    trained = all(entry.trained for entry in cams)
+    label = CONSENSUS_LABEL if trained else f"{CONSENSUS_LABEL} (UNTRAINED inputs)"
+    values = agreement.consensus([entry.values for entry in cams], bundle.settings.consensus_sigma)
+    notes = [] if trained else [UNTRAINED_NOTE]
+    bundle.maps[label] = MapEntry(
+        label, values, "consensus", trained, method="consensus", notes=notes
+    )
+
+
+def _add_references(bundle: Bundle, type2_maps: dict[str, ReferenceMap]) -> None:
+    for key in bundle.settings.references:
+        entry = REFERENCES[key]
+        reason = entry.missing(bundle.sample)
+        if reason:
+            bundle.skipped.append(f"Reference {key}: {reason}.")
+            continue
+        if entry.type2_model and entry.type2_model not in type2_maps:
+            bundle.skipped.append(f"Reference {key}: the {entry.type2_model} map failed.")
+            continue
+        bundle.references[key] = build_reference(
+            key, bundle.sample, bundle.settings.sigma, type2_maps
+        )
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+MAP_COLUMNS = ["kind", "detector", "weights", "method", "target", "trained"]
+TABLE_COLUMNS = [
+    "map",
+    *MAP_COLUMNS,
+    "reference",
+    "reference_key",
+    "metric",
+    "top_percent",
+    "value",
+    "higher_is_better",
+    "reason",
+]
+
+
+FIXATION_POINTS = "fixation points"
+"""``reference_key`` of the fixation metrics (scored at the recorded points, not a map)."""
+
+
+def iou_metric(percent: float) -> str:
+    """The metric name of the IoU of the top-``percent``% pixels, e.g. "IoU@top-10%"."""
+    return f"IoU@top-{percent:g}%"
+
+
+def threshold_free_table(bundle: Bundle) -> pd.DataFrame:
+    """MAE, CC, SIM, KLD against every reference and the fixation metrics (agreement module)."""
+    tables = [agreement.map_metrics(bundle.values, bundle.reference_values)]
+    sample = bundle.sample
+    if sample.fixations is not None and len(sample.fixations):
+        tables.append(
+            agreement.fixation_metrics(
+                bundle.values,
+                sample.fixations,
+                sample.other_fixations_px(),
+                baseline=bundle.baseline,
+            )
+        )
+    return pd.concat(tables, ignore_index=True)
+
+
+def iou_table(
+    bundle: Bundle, percents: Iterable[float], ranked: dict[str, agreement.RankedMap] | None = None
+) -> pd.DataFrame:
+    """IoU of every map's top-p% against every reference's, one block per p in ``percents``."""
+    ranked = ranked or rank_maps(bundle)
+    maps = {label: ranked[label] for label in bundle.maps}
+    refs = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
+    tables = []
+    for percent in percents:
+        table = agreement.iou_table(maps, refs, percent)
+        tables.append(table.assign(metric=iou_metric(percent), top_percent=float(percent)))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def rank_maps(bundle: Bundle) -> dict[str, agreement.RankedMap]:
+    """Every map and reference sorted once (fast top-p% masks), by label."""
+    values = {**bundle.values, **bundle.reference_values}
+    return {label: agreement.RankedMap(array) for label, array in values.items()}
+
+
+def describe(table: pd.DataFrame, bundle: Bundle) -> pd.DataFrame:
+    """Add what each map is (kind, detector, weights, method, target, trained) and the
+    reference key to an agreement table, in :data:`TABLE_COLUMNS` order."""
+    info = pd.DataFrame(
+        [
+            {
+                "map": e.label,
+                "kind": e.kind,
+                "detector": e.detector,
+                "weights": e.weights,
+                "method": e.method,
+                "target": e.target,
+                "trained": e.trained,
+            }
+            for e in bundle.maps.values()
+        ],
+        columns=["map", *MAP_COLUMNS],
+    )
+    keys = {ref.label: key for key, ref in bundle.references.items()}
+    keys["fixations"] = FIXATION_POINTS
+    described = table.merge(info, on="map", how="left")
+    described["reference_key"] = described["reference"].map(keys)
+    if "top_percent" not in described:
+        described["top_percent"] = np.nan
+    return described[TABLE_COLUMNS]
+
+
+def metrics_table(bundle: Bundle, percents: Iterable[float] | None = None) -> pd.DataFrame:
+    """The tidy table: every map × reference × metric (IoU at each of ``percents``, default the
+    settings' top-p%), plus every map × the fixation metrics; NaN values carry a reason."""
+    percents = [bundle.settings.top_percent] if percents is None else list(percents)
+    parts = [iou_table(bundle, percents), threshold_free_table(bundle)]
+    table = pd.concat([part for part in parts if not part.empty], ignore_index=True)
+    if table.empty:
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    return describe(table, bundle)

@@ -1,0 +1,284 @@
+"""One settings object for every front end: the Explore page, the commands and the dataset engine.
+
+:class:`Settings` says which maps to compute (detectors × weights × CAM methods, type-2 models),
+what to compare them with (references) and how (top-p%, sigma, working size, score threshold).
+It round-trips through TOML, JSON and a compact URL query string, so a run, a preset and a
+bookmarked view are the same object.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from saliency_core.weights import WeightSource
+
+TARGETS = ("study default", "FPN")
+"""CAM target layer choice: each detector's study layer, or its FPN where it has one."""
+TIES = ("no overshoot", "include")
+"""Top-p% masks: never exceed p% by ties (default), or the study's ``map >= percentile`` rule."""
+MAX_WORKING_SIZE = 4096
+
+
+class SettingsError(ValueError):
+    """Settings that cannot run; the message names the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines a computed view or a dataset run.
+
+    ``weights`` applies to every detector; ``weights_files`` maps a detector name to its
+    state-dict file (``weights="file"``). ``references`` are keys of
+    :data:`saliency_core.references.REFERENCES` ("deepgaze", "fixations", "mask", …).
+    ``sigma`` is the fixation-density blur in pixels (None: one degree, ``max(H, W) / 30``);
+    ``working_size`` resizes every image to N×N first (the study: 512; None keeps the size).
+    """
+
+    detectors: tuple[str, ...] = ("Faster R-CNN R50-FPN",)
+    weights: WeightSource = WeightSource.UNTRAINED
+    weights_files: tuple[tuple[str, str], ...] = ()
+    untrained_twins: bool = False
+    input_size: int | None = None
+    cams: tuple[str, ...] = ("EigenCAM",)
+    target: str = "study default"
+    score_threshold: float = 0.9
+    type2: tuple[str, ...] = ("DeepGaze IIE",)
+    type2_weights: WeightSource = WeightSource.UNTRAINED
+    type2_weights_file: str | None = None
+    study_input_range: bool = False
+    references: tuple[str, ...] = ("deepgaze", "fixations", "mask")
+    top_percent: float = 10.0
+    ties: str = "no overshoot"
+    sigma: float | None = None
+    working_size: int | None = None
+    consensus: bool = False
+    consensus_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("detectors", "cams", "type2", "references"):
+            object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
+        object.__setattr__(self, "weights", _weight_source(self.weights, "weights"))
+        object.__setattr__(
+            self, "type2_weights", _weight_source(self.type2_weights, "type2_weights")
+        )
+        object.__setattr__(self, "weights_files", tuple(sorted(dict(self.weights_files).items())))
+        _check(self)
+
+    def weights_file(self, detector: str) -> str | None:
+        """The state-dict file given for ``detector`` (``weights="file"``), or None."""
+        return dict(self.weights_files).get(detector)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON/TOML values; None fields are left out (TOML has no null)."""
+        values = asdict(self)
+        values["weights_files"] = dict(self.weights_files)
+        values["weights"] = self.weights.value
+        values["type2_weights"] = self.type2_weights.value
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in values.items()
+            if value is not None
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> Settings:
+        """Settings from plain values; unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SettingsError(
+                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        converted = dict(values)
+        for name in ("detectors", "cams", "type2", "references"):
+            if name in converted:
+                converted[name] = tuple(_as_list(converted[name]))
+        if "weights_files" in converted:
+            converted["weights_files"] = tuple(dict(converted["weights_files"]).items())
+        return cls(**converted)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _as_list(value: Any) -> list:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value)
+
+
+def _weight_source(value: Any, name: str) -> WeightSource:
+    try:
+        return WeightSource(value)
+    except ValueError:
+        choices = ", ".join(s.value for s in WeightSource)
+        raise SettingsError(f"{name}: {value!r} is not one of {choices}") from None
+
+
+def _check(settings: Settings) -> None:
+    """Raise :class:`SettingsError` for values no front end can run."""
+    from saliency_core.cams import CAM_METHODS
+    from saliency_core.detectors import DETECTORS
+    from saliency_core.gaze import TYPE2_MODELS
+    from saliency_core.references import REFERENCES
+
+    registries = {
+        "detectors": DETECTORS,
+        "cams": CAM_METHODS,
+        "type2": TYPE2_MODELS,
+        "references": REFERENCES,
+    }
+    for name, registry in registries.items():
+        unknown = [value for value in getattr(settings, name) if value not in registry]
+        if unknown:
+            raise SettingsError(
+                f"{name}: unknown {', '.join(map(repr, unknown))}; choose from "
+                f"{', '.join(registry)}"
+            )
+    if settings.target not in TARGETS:
+        raise SettingsError(f"target: {settings.target!r} is not one of {', '.join(TARGETS)}")
+    if settings.ties not in TIES:
+        raise SettingsError(f"ties: {settings.ties!r} is not one of {', '.join(TIES)}")
+    if not 0 < settings.top_percent <= 100:
+        raise SettingsError(f"top_percent must be in (0, 100], got {settings.top_percent}")
+    if not 0 <= settings.score_threshold <= 1:
+        raise SettingsError(f"score_threshold must be in [0, 1], got {settings.score_threshold}")
+    if settings.sigma is not None and settings.sigma < 0:
+        raise SettingsError(f"sigma must be ≥ 0 px, got {settings.sigma}")
+    size = settings.working_size
+    if size is not None and not 8 <= size <= MAX_WORKING_SIZE:
+        raise SettingsError(f"working_size must be in 8..{MAX_WORKING_SIZE} px, got {size}")
+    if settings.input_size is not None and settings.input_size < 32:
+        raise SettingsError(f"input_size must be ≥ 32 px, got {settings.input_size}")
+    if settings.consensus_sigma < 0:
+        raise SettingsError(f"consensus_sigma must be ≥ 0 px, got {settings.consensus_sigma}")
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Settings from a ``.toml`` or ``.json`` file (a ``[settings]`` table is accepted too)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error.strerror or error}") from error
+    try:
+        values = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise SettingsError(
+            f"{path.name} is not valid {path.suffix.lstrip('.')}: {error}"
+        ) from error
+    return Settings.from_dict(values.get("settings", values))
+
+
+# --- URL query string ------------------------------------------------------------------------
+
+QUERY_KEYS: dict[str, str] = {
+    "detectors": "det",
+    "weights": "w",
+    "untrained_twins": "twins",
+    "input_size": "insize",
+    "cams": "cam",
+    "target": "layer",
+    "score_threshold": "score",
+    "type2": "t2",
+    "type2_weights": "t2w",
+    "study_input_range": "range01",
+    "references": "ref",
+    "top_percent": "p",
+    "ties": "ties",
+    "sigma": "sigma",
+    "working_size": "size",
+    "consensus": "cons",
+    "consensus_sigma": "cons_sigma",
+}
+"""Setting -> short query parameter. File paths (weights files) are never put in a URL."""
+LIST_SEPARATOR = "~"
+"""Joins list values in a query parameter (registry names contain commas and spaces, not ~)."""
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, tuple):
+        return LIST_SEPARATOR.join(value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def to_query(settings: Settings) -> dict[str, str]:
+    """The settings that differ from the defaults, as short query parameters (compact URLs)."""
+    default = Settings()
+    return {
+        key: _encode(getattr(settings, name))
+        for name, key in QUERY_KEYS.items()
+        if getattr(settings, name) != getattr(default, name)
+    }
+
+
+def _decode(name: str, text: str, default: Any) -> Any:
+    kind = type(default) if default is not None else None
+    if isinstance(default, tuple):
+        return tuple(part for part in text.split(LIST_SEPARATOR) if part)
+    if isinstance(default, bool):
+        if text not in ("0", "1"):
+            raise ValueError("expected 0 or 1")
+        return text == "1"
+    if name in ("input_size", "working_size"):
+        return int(text)
+    if name == "sigma" or kind is float:
+        return float(text)
+    return text
+
+
+def from_query(
+    params: Mapping[str, str], base: Settings | None = None
+) -> tuple[Settings, list[str]]:
+    """Settings from query parameters over ``base``; each bad parameter is skipped with a note.
+
+    A hand-edited or stale link never breaks the page: what cannot be read is named in the notes
+    and the rest of the view is restored.
+    """
+    settings = base or Settings()
+    notes: list[str] = []
+    for name, key in QUERY_KEYS.items():
+        if key not in params:
+            continue
+        text = str(params[key])
+        try:
+            value = _decode(name, text, getattr(Settings(), name))
+            if isinstance(value, tuple):
+                value = _known(name, value, notes)
+            settings = replace(settings, **{name: value})
+        except (ValueError, SettingsError) as error:
+            notes.append(f"URL parameter {key}={text[:60]!r} ignored: {error}")
+    return settings, notes
+
+
+def _known(name: str, values: tuple[str, ...], notes: list[str]) -> tuple[str, ...]:
+    """``values`` less the names no registry knows (each named in ``notes``)."""
+    try:
+        Settings(**{name: values})
+        return values
+    except SettingsError:
+        kept = []
+        for value in values:
+            try:
+                Settings(**{name: (value,)})
+                kept.append(value)
+            except SettingsError as error:
+                notes.append(f"URL: {error}")
+        return tuple(kept)
