@@ -21,6 +21,7 @@ from saliency_core import agreement, gaze
 from saliency_core.cams import CAM_METHODS, Detections
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
+from saliency_core.gaze.maps import min_max
 from saliency_core.images import Sample
 from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference
@@ -412,3 +413,18 @@ def metrics_table(bundle: Bundle, percents: Iterable[float] | None = None) -> pd
     if table.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     return describe(table, bundle)
+
+
+FLOOR_KIND = "baseline"
+
+
+def add_floor(bundle: Bundle) -> None:
+    """The centre-bias prior as a map of kind "baseline": the floor every score is read against
+    (it knows nothing of the image, only where people tend to look)."""
+    label = f"centre-bias floor ({bundle.baseline_label})"
+    if bundle.baseline is None or label in bundle.maps:
+        return
+    values = min_max(bundle.baseline)
+    bundle.maps[label] = MapEntry(
+        label, values, FLOOR_KIND, True, weights="weight-free", method="centre bias"
+    )

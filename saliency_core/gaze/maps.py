@@ -36,7 +36,7 @@ def normalise_log_density(values: np.ndarray) -> np.ndarray:
     return shifted - np.float32(log_total)
 
 
-def _min_max(values: np.ndarray) -> np.ndarray:
+def min_max(values: np.ndarray) -> np.ndarray:
     low, high = values.min(), values.max()
     if high - low <= 0:
         return np.zeros(values.shape, dtype=np.float32)
@@ -45,11 +45,11 @@ def _min_max(values: np.ndarray) -> np.ndarray:
 
 def display_map(log_density: np.ndarray) -> np.ndarray:
     """p = exp(log p) scaled to [0, 1] by (p − min) / (max − min); zeros when p is constant."""
-    return _min_max(_shift_and_exp(log_density)[1])
+    return min_max(_shift_and_exp(log_density)[1])
 
 
 def type2_map(log_density: np.ndarray, label: str, notes: list[str]) -> Type2Map:
     """Normalise ``log_density`` and bundle it with its display map (one exp pass for both;
     the min-max scaling makes the display independent of the normalising constant)."""
     shifted, density, log_total = _shift_and_exp(log_density)
-    return Type2Map(shifted - np.float32(log_total), _min_max(density), label, list(notes))
+    return Type2Map(shifted - np.float32(log_total), min_max(density), label, list(notes))

@@ -1,0 +1,341 @@
+"""The dataset engine: every image of a dataset through the one pipeline, saved as it goes.
+
+:func:`evaluate_image` is the per-image work (the same for the local and the Ray engine):
+:func:`~saliency_core.analysis.compute_bundle`, then every map against every reference and the
+fixations (:func:`~saliency_core.analysis.metrics_table`) and the IoU at every integer top-p%.
+:func:`run` drives it over a dataset: models load once (the shared model cache), images are
+decoded ahead in a background thread, type-2 maps come from a disk cache, each image's rows are
+written atomically as it finishes, and a rerun skips the images already written.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from saliency_core import agreement, analysis
+from saliency_core.backend import default_device
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import summary
+from saliency_core.evaluate.store import ResultsError, ResultsFolder
+from saliency_core.evaluate.type2_cache import DiskType2Cache
+from saliency_core.gaze.deepgaze import fetch_checkpoint
+from saliency_core.images import Sample
+from saliency_core.pipeline import get_detector
+from saliency_core.settings import Settings
+from saliency_core.weights import WeightSource
+
+CURVE_PERCENTS = tuple(range(1, 51))
+"""IoU curves: every integer top-p% from 1 to 50, stored so no chart recomputes them."""
+MAP_METRICS = ("MAE", "IoU", "CC", "SIM", "KLD")
+FIXATION_METRICS = agreement.FIXATION_METRICS
+DEFAULT_METRICS = (*MAP_METRICS, *FIXATION_METRICS)
+"""The study's MAE and top-p% IoU, CC, SIM, KLD, and the fixation metrics where fixations exist."""
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "grad-cam",
+    "numpy",
+    "pandas",
+    "scipy",
+    "opencv-python-headless",
+)
+PREFETCH = 2
+"""Images decoded ahead of the one being computed."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run is done (what is computed is :class:`~saliency_core.settings.Settings`)."""
+
+    metrics: tuple[str, ...] = DEFAULT_METRICS
+    top_percents: tuple[float, ...] = (10.0,)
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.metrics if m not in DEFAULT_METRICS]
+        if unknown:
+            raise ValueError(
+                f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(DEFAULT_METRICS)}"
+            )
+        if any(not 0 < p <= 100 for p in self.top_percents):
+            raise ValueError(f"top-p% values must be in (0, 100], got {self.top_percents}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError("limit must be ≥ 1")
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage, summed over images."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+
+    def add(self, other: dict[str, float]) -> None:
+        for name, seconds in other.items():
+            self.stages[name] = self.stages.get(name, 0.0) + seconds
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    stem: str
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    seconds: dict[str, float]
+
+
+def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
+    """``functions`` with their time added to the "type-1" and "type-2" stages."""
+
+    def cam(*args):
+        with timings.stage("type-1"):
+            return functions.cam(*args)
+
+    def type2(*args):
+        with timings.stage("type-2"):
+            return functions.type2(*args)
+
+    return analysis.MapFunctions(cam=cam, type2=type2)
+
+
+def _keep_metrics(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
+    wanted = set(metrics)
+    family = table["metric"].where(~table["metric"].str.startswith("IoU@"), "IoU")
+    return table[family.isin(wanted)].reset_index(drop=True)
+
+
+def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]) -> pd.DataFrame:
+    """IoU at every p of :data:`CURVE_PERCENTS`, per (map, reference): columns map, reference,
+    reference_key, percent, iou."""
+    frames = []
+    maps = {label: ranked[label] for label in bundle.maps}
+    for key, reference in bundle.references.items():
+        curve = agreement.iou_curves(
+            maps, ranked[reference.label], CURVE_PERCENTS, reference_name=reference.label
+        )
+        frames.append(curve.assign(reference=reference.label, reference_key=key))
+    columns = ["map", "reference", "reference_key", "percent", "iou"]
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def evaluate_image(
+    sample: Sample,
+    settings: Settings,
+    functions: analysis.MapFunctions,
+    options: Options = Options(),  # noqa: B008 - frozen, immutable default
+) -> ImageResult:
+    """One image's rows (every map × reference × metric, the centre-bias floor included) and
+    IoU curves. Raises on failure: the caller logs the image and goes on."""
+    timings = Timings()
+    sample = analysis.prepare_sample(sample, settings)
+    bundle = analysis.compute_bundle(sample, settings, timed_functions(functions, timings))
+    analysis.add_floor(bundle)
+    with timings.stage("metrics"):
+        ranked = analysis.rank_maps(bundle)
+        table = pd.concat(
+            [
+                analysis.iou_table(bundle, options.top_percents, ranked),
+                analysis.threshold_free_table(bundle),
+            ],
+            ignore_index=True,
+        )
+        table = _keep_metrics(analysis.describe(table, bundle), options.metrics)
+        table.insert(0, "image", sample.id)
+        curves = curves_table(bundle, ranked)
+        curves.insert(0, "image", sample.id)
+    return ImageResult(sample.id, table, curves, timings.stages)
+
+
+def prefetch(
+    dataset: Dataset, stems: list[str], depth: int = PREFETCH
+) -> Iterator[tuple[str, Future]]:
+    """(stem, future of ``dataset.load(stem)``), decoding up to ``depth`` images ahead in a
+    background thread while the caller computes."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="loader") as pool:
+        pending: list[tuple[str, Future]] = []
+        queue = iter(stems)
+        for stem in queue:
+            pending.append((stem, pool.submit(dataset.load, stem)))
+            if len(pending) > depth:
+                yield pending.pop(0)
+        yield from pending
+
+
+def check_output(dataset: Path, out: Path) -> None:
+    """Refuse an output folder inside the dataset, or a dataset inside the output folder."""
+    data, target = dataset.resolve(), out.resolve()
+    if target == data or target.is_relative_to(data) or data.is_relative_to(target):
+        raise ResultsError(
+            f"--out {out} and the dataset {dataset} overlap; results are never written into the "
+            "input. Choose an output folder outside the dataset (and not above it)."
+        )
+
+
+def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict:
+    """What the results depend on: a resumed run must match it exactly."""
+    return {
+        "dataset": str(dataset.root.resolve()),
+        "settings": settings.to_dict(),
+        "metrics": list(options.metrics),
+        "top_percents": list(options.top_percents),
+    }
+
+
+def check_resume(folder: ResultsFolder, identity: dict) -> None:
+    if not (folder.root / "manifest.json").is_file():
+        return
+    earlier = {key: folder.manifest().get(key) for key in identity}
+    changed = sorted(key for key in identity if earlier[key] != identity[key])
+    if changed:
+        raise ResultsError(
+            f"{folder.root} holds a run with other {', '.join(changed)}; resuming would mix them. "
+            "Use a new output folder, or the earlier settings."
+        )
+
+
+def preload_models(settings: Settings, progress_factory: Callable | None = None) -> None:
+    """Build every detector once (downloading pretrained weights); fails early when missing."""
+    choices, _ = analysis.detector_choices(settings)
+    for choice in choices:
+        get_detector(choice, progress=progress_factory(choice.label) if progress_factory else None)
+    needs_deepgaze = any(job.model.startswith("DeepGaze") for job in analysis.type2_jobs(settings))
+    if needs_deepgaze and settings.type2_weights is WeightSource.PRETRAINED:
+        fetch_checkpoint(progress_factory("DeepGaze IIE") if progress_factory else None)
+
+
+def environment() -> dict:
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(default_device()),
+        "packages": versions,
+    }
+
+
+@dataclass
+class RunReport:
+    """What a run did: counts, errors and where the results are."""
+
+    out: Path
+    images: int
+    computed: int
+    skipped_done: int
+    errors: dict[str, str]
+    seconds: float
+    timings: dict[str, float]
+    cancelled: bool = False
+
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def run(
+    dataset: Dataset,
+    settings: Settings,
+    out: Path,
+    options: Options = Options(),  # noqa: B008 - frozen, immutable default
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    executor: Callable | None = None,
+    download_progress: Callable | None = None,
+) -> RunReport:
+    """Evaluate ``dataset`` under ``settings`` into ``out`` (resuming an earlier run there).
+
+    ``progress(done, total, stem)`` follows the images; ``cancel`` stops after the current image
+    (everything finished is kept); ``executor(stems, dataset, settings, options)`` replaces the
+    local loop (the Ray engine), yielding :class:`ImageResult` or (stem, error message).
+    """
+    check_output(dataset.root, out)
+    folder = ResultsFolder(out)
+    identity = run_identity(dataset, settings, options)
+    check_resume(folder, identity)
+    started = datetime.now(UTC)
+    stems = dataset.ids[: options.limit]
+    done = folder.done() & set(stems)
+    todo = [stem for stem in stems if stem not in done]
+    out.mkdir(parents=True, exist_ok=True)
+    folder.write_settings(settings)
+    manifest = {**identity, **environment(), "started": started.isoformat(), "status": "running"}
+    folder.write_manifest(manifest)
+    timings = Timings()
+    errors: dict[str, str] = {}
+    cancelled = False
+    clock = time.perf_counter()
+    if todo:
+        with timings.stage("model loading"):
+            preload_models(settings, download_progress)
+    results = (executor or local_executor)(todo, dataset, settings, options, timings)
+    for index, result in enumerate(results):
+        if isinstance(result, ImageResult):
+            with timings.stage("write"):
+                folder.write_image(result.stem, result.table, result.curves)
+            timings.add(result.seconds)
+            stem = result.stem
+        else:
+            stem, errors[stem] = result
+        if progress is not None:
+            progress(index + 1, len(todo), stem)
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+    folder.write_errors(errors)
+    table, curves = folder.collect()
+    folder.write_tables(table, curves)
+    long = summary.summarize(table)
+    folder.write_summary(long, summary.to_latex(long))
+    ended = datetime.now(UTC)
+    seconds = time.perf_counter() - clock
+    manifest |= {
+        "ended": ended.isoformat(),
+        "status": "stopped" if cancelled else "complete",
+        "images": len(stems),
+        "computed": len(todo) - len(errors) if not cancelled else None,
+        "skipped_already_done": len(done),
+        "errors": len(errors),
+        "seconds": round(seconds, 3),
+        "timings_s": {k: round(v, 3) for k, v in timings.stages.items()},
+    }
+    folder.write_manifest(manifest)
+    return RunReport(
+        out, len(stems), len(todo), len(done), errors, seconds, timings.stages, cancelled
+    )
+
+
+def local_executor(
+    stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
+) -> Iterator[ImageResult | tuple[str, str]]:
+    """This process, one image at a time, decoding ahead; type-2 maps from the disk cache."""
+    functions = analysis.MapFunctions(type2=DiskType2Cache())
+    for stem, loading in prefetch(dataset, stems):
+        try:
+            with timings.stage("decode (waiting for the loader)"):
+                sample = loading.result()
+            yield evaluate_image(sample, settings, functions, options)
+        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+            yield stem, f"{error.__class__.__name__}: {error}"

@@ -1,0 +1,152 @@
+"""A results folder: one Parquet part per image, written atomically, so a run can resume.
+
+Layout of ``OUT/``::
+
+    manifest.json          settings, package versions, device, start/end, per-stage timings
+    settings.toml          the run's settings (``--config`` can read it back)
+    parts/<stem>.parquet   the image's rows of the per-image table (all or nothing)
+    curves/<stem>.parquet  IoU at every integer top-p% from 1 to 50 per (map, reference)
+    errors.csv             images skipped, with the reason (retried by the next run)
+    metrics.parquet/.csv   every part, concatenated (written at the end of a run)
+    iou_curves.parquet     every curve part, concatenated
+    summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
+    tags.csv               free-text tags per image (the Dataset report page)
+
+A part is written to a temporary name in the same folder and renamed (``os.replace`` is atomic on
+one file system): a killed run never leaves half a part, and the next run skips finished images.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from saliency_core.settings import Settings
+
+MANIFEST = "manifest.json"
+SETTINGS = "settings.toml"
+PARTS = "parts"
+CURVES = "curves"
+ERRORS = "errors.csv"
+TABLE = "metrics"
+CURVE_TABLE = "iou_curves.parquet"
+SUMMARY = "summary"
+TAGS = "tags.csv"
+ERROR_COLUMNS = ["image", "reason"]
+TAG_COLUMNS = ["image", "tags"]
+
+
+class ResultsError(ValueError):
+    """A results folder that cannot be used; the message says why."""
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(temporary_path)`` and rename the result onto ``path`` (same folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class ResultsFolder:
+    """Reads and writes one run's results under ``root``."""
+
+    root: Path
+
+    def part(self, stem: str) -> Path:
+        return self.root / PARTS / f"{stem}.parquet"
+
+    def curve(self, stem: str) -> Path:
+        return self.root / CURVES / f"{stem}.parquet"
+
+    def done(self) -> set[str]:
+        """Images whose part and curves are both present."""
+        folder = self.root / PARTS
+        if not folder.is_dir():
+            return set()
+        return {p.stem for p in folder.glob("*.parquet") if self.curve(p.stem).is_file()}
+
+    def write_image(self, stem: str, table: pd.DataFrame, curves: pd.DataFrame) -> None:
+        """The image's rows and curves; the table goes last, so it marks the image done."""
+        write_atomically(self.curve(stem), lambda p: curves.to_parquet(p, index=False))
+        write_atomically(self.part(stem), lambda p: table.to_parquet(p, index=False))
+
+    def write_errors(self, errors: dict[str, str]) -> None:
+        frame = pd.DataFrame(sorted(errors.items()), columns=ERROR_COLUMNS)
+        write_atomically(self.root / ERRORS, lambda p: frame.to_csv(p, index=False))
+
+    def errors(self) -> pd.DataFrame:
+        path = self.root / ERRORS
+        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ERROR_COLUMNS)
+
+    def collect(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Every part and every curve part, concatenated (sorted by image)."""
+        return _concat(self.root / PARTS), _concat(self.root / CURVES)
+
+    def write_tables(self, table: pd.DataFrame, curves: pd.DataFrame) -> None:
+        write_atomically(self.root / f"{TABLE}.parquet", lambda p: table.to_parquet(p, index=False))
+        write_atomically(self.root / f"{TABLE}.csv", lambda p: table.to_csv(p, index=False))
+        write_atomically(self.root / CURVE_TABLE, lambda p: curves.to_parquet(p, index=False))
+
+    def table(self) -> pd.DataFrame:
+        """The per-image table (the consolidated file, else the parts of a running run)."""
+        path = self.root / f"{TABLE}.parquet"
+        return pd.read_parquet(path) if path.is_file() else self.collect()[0]
+
+    def curves(self) -> pd.DataFrame:
+        path = self.root / CURVE_TABLE
+        return pd.read_parquet(path) if path.is_file() else self.collect()[1]
+
+    def write_summary(self, summary: pd.DataFrame, latex: str) -> None:
+        write_atomically(self.root / f"{SUMMARY}.csv", lambda p: summary.to_csv(p, index=False))
+        write_atomically(self.root / f"{SUMMARY}.tex", lambda p: p.write_text(latex))
+
+    def manifest(self) -> dict:
+        path = self.root / MANIFEST
+        if not path.is_file():
+            raise ResultsError(f"{self.root} has no {MANIFEST}: not a results folder")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ResultsError(f"{path} is unreadable ({error})") from error
+
+    def write_manifest(self, manifest: dict) -> None:
+        text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+        write_atomically(self.root / MANIFEST, lambda p: p.write_text(text))
+
+    def write_settings(self, settings: Settings) -> None:
+        write_atomically(self.root / SETTINGS, lambda p: p.write_text(settings.to_toml()))
+
+    def tags(self) -> pd.DataFrame:
+        path = self.root / TAGS
+        if not path.is_file():
+            return pd.DataFrame(columns=TAG_COLUMNS)
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+    def write_tags(self, tags: dict[str, str]) -> None:
+        """Free-text tags per image (empty tags dropped)."""
+        rows = sorted((image, text.strip()) for image, text in tags.items() if text.strip())
+        frame = pd.DataFrame(rows, columns=TAG_COLUMNS)
+        write_atomically(self.root / TAGS, lambda p: frame.to_csv(p, index=False))
+
+
+def _concat(folder: Path) -> pd.DataFrame:
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    frames = [pd.read_parquet(path) for path in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def is_results_folder(path: Path) -> bool:
+    return (path / MANIFEST).is_file()
