@@ -247,3 +247,29 @@ def test_the_command_writes_the_tables_and_refuses_bad_input(dataset, tmp_path, 
     assert "no images/ folder" in capsys.readouterr().err
     code = command.main(["--dataset", str(dataset.root), "--out", str(out), "--detectors", "YOLO"])
     assert code == 1 and "unknown 'YOLO'" in capsys.readouterr().err
+
+
+def test_the_ray_engine_gives_the_same_table(dataset, finished, tmp_path):
+    pytest.importorskip("ray")
+    from saliency_core.evaluate.ray_engine import ray_executor
+
+    out = tmp_path / "ray"
+    report = engine.run(dataset, SETTINGS, out, executor=ray_executor(num_cpus=2))
+    assert report.errors == {} and report.computed == 4
+    pd.testing.assert_frame_equal(ResultsFolder(out).table(), finished.table())
+    pd.testing.assert_frame_equal(ResultsFolder(out).curves(), finished.curves())
+    import ray
+
+    assert not ray.is_initialized(), "the local Ray must be shut down"
+
+
+def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from saliency_core.evaluate import ray_engine
+
+    from saliency_core.extras import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingDependencyError, match="pip install -r requirements-ray.txt"):
+        ray_engine.ray_executor()

@@ -287,7 +287,7 @@ def run(
     errors: dict[str, str] = {}
     cancelled = False
     clock = time.perf_counter()
-    if todo:
+    if todo and executor is None:  # the Ray engine's actors load their own
         with timings.stage("model loading"):
             preload_models(settings, download_progress)
     results = (executor or local_executor)(todo, dataset, settings, options, timings)

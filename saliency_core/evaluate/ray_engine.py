@@ -1,0 +1,106 @@
+"""Scale-out on Ray: the per-image work (:func:`engine.evaluate_image`) on model-holding actors.
+
+Each actor is one model replica: it builds the detectors and DeepGaze once (its process's model
+cache) and keeps its own type-2 disk cache; one actor per GPU when the cluster has GPUs, else one
+per CPU (with one torch thread each). The driver writes every result as the local engine does,
+so the table is the same. Ray is optional: ``pip install -r requirements-ray.txt``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate.engine import ImageResult, Options, Timings
+from saliency_core.extras import require
+from saliency_core.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+UPLOAD_EXCLUDES = [".venv", ".git", "tests", "benchmarks", "assets/screenshots", "*.parquet"]
+
+
+def _ray():
+    return require("ray", "requirements-ray.txt", "The Ray engine (--engine ray)")
+
+
+class _Worker:
+    """Holds the models (built on first use, then reused for every image it gets)."""
+
+    def __init__(self, root: str, name: str, settings: dict, options: dict, threads: int) -> None:
+        import torch
+
+        from saliency_core import analysis
+        from saliency_core.evaluate.type2_cache import DiskType2Cache
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.dataset = Dataset(name, Path(root))
+        self.settings = Settings.from_dict(settings)
+        self.options = Options(**options)
+        self.functions = analysis.MapFunctions(type2=DiskType2Cache())
+
+    def evaluate(self, stem: str) -> ImageResult | tuple[str, str]:
+        from saliency_core.evaluate import engine
+
+        try:
+            sample = self.dataset.load(stem)
+            return engine.evaluate_image(sample, self.settings, self.functions, self.options)
+        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+            return stem, f"{error.__class__.__name__}: {error}"
+
+
+def _runtime_env(address: str | None) -> dict:
+    """A local Ray imports this checkout; a cluster gets it uploaded as the working dir."""
+    if address is None:
+        path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+        return {"env_vars": {"PYTHONPATH": path}}
+    return {"working_dir": str(PROJECT_ROOT), "excludes": UPLOAD_EXCLUDES}
+
+
+def ray_executor(address: str | None = None, num_cpus: int | None = None) -> Callable:
+    """An executor for :func:`engine.run` on Ray: a local Ray (started here, without the
+    dashboard, and shut down afterwards) or the cluster at ``address``."""
+    ray = _ray()
+
+    def execute(
+        stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
+    ) -> Iterator[ImageResult | tuple[str, str]]:
+        if not stems:
+            return
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(
+                address=address,
+                num_cpus=num_cpus if address is None else None,
+                include_dashboard=False,
+                runtime_env=_runtime_env(address),
+                log_to_driver=False,
+                configure_logging=False,
+            )
+        try:
+            yield from _map(ray, stems, dataset, settings, options)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    return execute
+
+
+def _map(ray, stems, dataset: Dataset, settings: Settings, options: Options):
+    from ray.util import ActorPool
+
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    replicas = max(1, min(len(stems), gpus or int(resources.get("CPU", 1))))
+    actor = ray.remote(num_gpus=1, num_cpus=0)(_Worker) if gpus else ray.remote(num_cpus=1)(_Worker)
+    args = (
+        str(dataset.root.resolve()),
+        dataset.name,
+        settings.to_dict(),
+        {"metrics": options.metrics, "top_percents": options.top_percents},
+        0 if gpus else 1,
+    )
+    pool = ActorPool([actor.remote(*args) for _ in range(replicas)])
+    yield from pool.map_unordered(lambda worker, stem: worker.evaluate.remote(stem), stems)
