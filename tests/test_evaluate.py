@@ -267,7 +267,6 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
     import sys
 
     from saliency_core.evaluate import ray_engine
-
     from saliency_core.extras import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "ray", None)
