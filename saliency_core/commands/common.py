@@ -9,10 +9,18 @@ from collections.abc import Callable
 from tqdm import tqdm
 
 from saliency_core.datasets import DatasetError
+from saliency_core.extras import MissingDependencyError
 from saliency_core.settings import SettingsError
 from saliency_core.weights import MissingWeightsError
 
-USER_ERRORS = (SettingsError, DatasetError, MissingWeightsError, ValueError, OSError)
+USER_ERRORS = (
+    SettingsError,
+    DatasetError,
+    MissingWeightsError,
+    MissingDependencyError,
+    ValueError,
+    OSError,
+)
 """Errors whose message is meant for the user: printed as one line, exit code 1."""
 INTERRUPTED = 130
 
