@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -27,6 +26,7 @@ from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS, pretrained_path
 from saliency_core.images import Sample, image_hash
 from saliency_core.pipeline import CamResult, DetectorChoice
+from saliency_core.references import REFERENCES, ReferenceMap, build_reference
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob
@@ -40,16 +40,6 @@ INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
 STUDY_SCORE = 0.9  # detections scored ≥ this are the gradient methods' target (the study's)
 ITERATIVE = "Deep Image Prior"
 POLL_SECONDS = 1.0  # how often a running Deep Image Prior is polled
-
-
-@dataclass
-class Reference:
-    """A human reference map (in [0, 1]) with the rule's name for it and what to say about it."""
-
-    key: str
-    label: str
-    values: np.ndarray
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,7 +77,16 @@ def detector_settings() -> tuple[DetectorChoice, str] | None:
     return DetectorChoice(name, source, path, INPUT_SIZES[size]), method
 
 
-def deepgaze(sample: Sample) -> Reference:
+REFERENCE_CHOICES = {
+    "DeepGaze IIE": "deepgaze",
+    "Human fixation density": "fixations",
+    "Human attention mask": "mask",
+}
+"""The radio's labels -> keys of :data:`saliency_core.references.REFERENCES`."""
+
+
+def deepgaze(sample: Sample) -> ReferenceMap:
+    """Sidebar: DeepGaze IIE's weights; its map through the app's cache."""
     with st.sidebar:
         source = widgets.weight_source(f"{KEY}_gaze_weights", "DeepGaze weights", "MIT1003")
     path = None
@@ -95,43 +94,33 @@ def deepgaze(sample: Sample) -> Reference:
         path = st.sidebar.text_input("DeepGaze checkpoint file", key=f"{KEY}_gaze_path") or None
     fetch_deepgaze(source)
     predicted = cached.type2(sample.key, sample.image, "DeepGaze IIE", source.value, path, False)
-    return Reference("deepgaze", predicted.label, predicted.display, list(predicted.notes))
+    return ReferenceMap("DeepGaze IIE", predicted.label, predicted.display, list(predicted.notes))
 
 
-def fixation_density(sample: Sample) -> Reference:
-    default = round(fixations.default_sigma(sample.shape), 1)
-    sigma = st.sidebar.slider(
-        "Fixation density sigma (px)", 1.0, 4 * default, default, key=f"{KEY}_sigma"
-    )
-    density = fixations.density_map(sample.fixations, sample.shape, sigma)
-    label = f"human fixation density (σ = {sigma:g} px)"
-    return Reference("fixations", label, fixations.display(density))
-
-
-def attention_mask(sample: Sample) -> Reference:
-    return Reference("mask", "human attention mask", sample.mask)
-
-
-# Reference name -> (is it available for this sample?, build it).
-REFERENCES: dict[str, tuple[Callable[[Sample], bool], Callable[[Sample], Reference]]] = {
-    "DeepGaze IIE": (lambda sample: True, deepgaze),
-    "Human fixation density": (
-        lambda sample: sample.fixations is not None and len(sample.fixations) > 0,
-        fixation_density,
-    ),
-    "Human attention mask": (lambda sample: sample.mask is not None, attention_mask),
-}
-
-
-def reference_map(sample: Sample) -> Reference:
-    """Sidebar: the human reference among those the sample has."""
+def reference_map(sample: Sample) -> ReferenceMap:
+    """Sidebar: the human reference among those the sample has, built by the registry."""
     st.sidebar.header("Human reference")
-    options = [name for name, (available, _) in REFERENCES.items() if available(sample)]
-    name = st.sidebar.radio("Compare the CAM with", options, key=f"{KEY}_reference")
-    return REFERENCES[name][1](sample)
+    options = [
+        name for name, key in REFERENCE_CHOICES.items() if not REFERENCES[key].missing(sample)
+    ]
+    key = REFERENCE_CHOICES[
+        st.sidebar.radio("Compare the CAM with", options, key=f"{KEY}_reference")
+    ]
+    model = REFERENCES[key].type2_model
+    type2 = {model: deepgaze(sample)} if model else {}
+    sigma = None
+    if key == "fixations":
+        default = round(fixations.default_sigma(sample.shape), 1)
+        sigma = st.sidebar.slider(
+            "Fixation density sigma (px)", 1.0, 4 * default, default, key=f"{KEY}_sigma"
+        )
+    built = build_reference(key, sample, sigma, type2)
+    if sigma is not None:
+        return replace(built, label=f"{built.label} (σ = {sigma:g} px)")
+    return built
 
 
-def rule_editor(reference: Reference) -> EraseRule:
+def rule_editor(reference: ReferenceMap) -> EraseRule:
     """A preset with its explanation, and its metric, comparator and threshold to edit.
 
     The editing widgets are keyed by the preset, so choosing a preset starts from its values.
@@ -172,7 +161,7 @@ def rule_editor(reference: Reference) -> EraseRule:
 
 
 def show_decision(
-    sample: Sample, cam: CamResult, reference: Reference, rule: EraseRule, decision: RuleDecision
+    sample: Sample, cam: CamResult, reference: ReferenceMap, rule: EraseRule, decision: RuleDecision
 ) -> None:
     """The CAM, the reference, the metric value and the rule's decision."""
     left, middle, right = st.columns([2, 2, 1])

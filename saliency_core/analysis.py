@@ -21,9 +21,10 @@ from saliency_core import agreement, gaze
 from saliency_core.cams import CAM_METHODS, Detections
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
+from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.gaze.maps import min_max
 from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam
+from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam, get_detector
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource, display_label
@@ -68,6 +69,7 @@ class Type2Job:
     source: WeightSource
     weights_file: str | None
     study_input_range: bool
+    max_side: int
     scored: bool
     """True when the map is itself compared (``settings.type2``), not only a reference."""
 
@@ -129,6 +131,7 @@ def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
         sample.image,
         source=job.source,
         weights_path=job.weights_file,
+        max_side=job.max_side,
         study_input_range=job.study_input_range,
     )
 
@@ -166,7 +169,7 @@ def cam_jobs(settings: Settings) -> tuple[list[CamJob], list[str]]:
     jobs = []
     for choice in choices:
         spec = DETECTORS[choice.name]
-        layer = spec.default_target if settings.target == "study default" else "FPN"
+        layer = spec.default_target if settings.target == "study default" else settings.target
         layer = layer if layer in spec.targets else spec.default_target
         for method in settings.cams:
             reason = CAM_METHODS[method].unsupported(spec.targets[layer])
@@ -187,10 +190,25 @@ def type2_jobs(settings: Settings) -> list[Type2Job]:
             settings.type2_weights,
             settings.type2_weights_file,
             settings.study_input_range,
+            settings.type2_max_side,
             scored=model in settings.type2,
         )
         for model in models
     ]
+
+
+def fetch_weights(
+    settings: Settings, progress_factory: Callable[[str], Callable] | None = None
+) -> None:
+    """Build every detector once and fetch DeepGaze IIE's checkpoint when pretrained weights are
+    asked for (``progress_factory(label)`` gives each download's bar): a missing file fails here,
+    before any image, with the message saying where it goes."""
+    bar = progress_factory or (lambda label: None)
+    for choice in detector_choices(settings)[0]:
+        get_detector(choice, progress=bar(choice.label))
+    needs = [job for job in type2_jobs(settings) if gaze.TYPE2_MODELS[job.model].needs_weights]
+    if needs and settings.type2_weights is WeightSource.PRETRAINED:
+        fetch_checkpoint(bar("DeepGaze IIE"))
 
 
 def prepare_sample(sample: Sample, settings: Settings) -> Sample:

@@ -20,7 +20,8 @@ import tomli_w
 from saliency_core.weights import WeightSource
 
 TARGETS = ("study default", "FPN")
-"""CAM target layer choice: each detector's study layer, or its FPN where it has one."""
+"""CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
+name of the detector registry, e.g. "features", is accepted too)."""
 TIES = ("no overshoot", "include")
 """Top-p% masks: never exceed p% by ties (default), or the study's ``map >= percentile`` rule."""
 MAX_WORKING_SIZE = 4096
@@ -53,6 +54,7 @@ class Settings:
     type2_weights: WeightSource = WeightSource.UNTRAINED
     type2_weights_file: str | None = None
     study_input_range: bool = False
+    type2_max_side: int = 1024
     references: tuple[str, ...] = ("deepgaze", "fixations", "mask")
     top_percent: float = 10.0
     ties: str = "no overshoot"
@@ -148,8 +150,13 @@ def _check(settings: Settings) -> None:
                 f"{name}: unknown {', '.join(map(repr, unknown))}; choose from "
                 f"{', '.join(registry)}"
             )
-    if settings.target not in TARGETS:
-        raise SettingsError(f"target: {settings.target!r} is not one of {', '.join(TARGETS)}")
+    layers = {name for spec in DETECTORS.values() for name in spec.targets}
+    if settings.target not in {*TARGETS, *layers}:
+        raise SettingsError(
+            f"target: {settings.target!r} is not one of {', '.join([*TARGETS, *sorted(layers)])}"
+        )
+    if settings.type2_max_side < 32:
+        raise SettingsError(f"type2_max_side must be ≥ 32 px, got {settings.type2_max_side}")
     if settings.ties not in TIES:
         raise SettingsError(f"ties: {settings.ties!r} is not one of {', '.join(TIES)}")
     if not 0 < settings.top_percent <= 100:
@@ -196,6 +203,7 @@ QUERY_KEYS: dict[str, str] = {
     "type2": "t2",
     "type2_weights": "t2w",
     "study_input_range": "range01",
+    "type2_max_side": "t2side",
     "references": "ref",
     "top_percent": "p",
     "ties": "ties",
@@ -237,7 +245,7 @@ def _decode(name: str, text: str, default: Any) -> Any:
         if text not in ("0", "1"):
             raise ValueError("expected 0 or 1")
         return text == "1"
-    if name in ("input_size", "working_size"):
+    if name in ("input_size", "working_size", "type2_max_side"):
         return int(text)
     if name == "sigma" or kind is float:
         return float(text)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliency_core import fixations, metrics
-from saliency_core.augment import cli
+from saliency_core import analysis, fixations, metrics
+from saliency_core.commands import augment as cli
 from saliency_core.gaze import predict_type2
 from saliency_core.images import load_image, load_mask
 from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam
@@ -189,7 +189,7 @@ def test_refuses_to_write_into_its_input(dataset, tmp_path, capsys, where):
 
 def test_a_failing_image_is_logged_and_the_run_goes_on(dataset, tmp_path, monkeypatch):
     (dataset / "images" / "img_a.jpg").write_bytes(b"\xff\xd8\xff not really a JPEG")
-    real_cam = cli.compute_cam
+    real_cam = analysis.compute_cam
     img_c = load_image(dataset / "images" / "img_c.jpg").rgb
 
     def spike_for_c(rgb, choice, *args):
@@ -201,7 +201,7 @@ def test_a_failing_image_is_logged_and_the_run_goes_on(dataset, tmp_path, monkey
             result = CamResult(spike, result.detections, result.label, False)
         return result
 
-    monkeypatch.setattr(cli, "compute_cam", spike_for_c)
+    monkeypatch.setattr(analysis, "compute_cam", spike_for_c)
     out = tmp_path / "out"
     assert run(dataset, out, "--reference", "mask", *ALWAYS) == 1
     _, rows = read_log(out)
@@ -240,7 +240,7 @@ def test_entry_point_help():
     )
     assert done.returncode == 0, done.stderr
     assert "BOUNDING BOXES ARE UNCHANGED" in done.stdout
-    assert "--reference {deepgaze,fixations,mask}" in done.stdout
+    assert "--reference {deepgaze,centre-bias,spectral-residual,fixations,mask}" in done.stdout
 
 
 def test_augmenting_an_augmented_dataset_keeps_its_own_log_and_settings(dataset, tmp_path):

@@ -56,9 +56,10 @@ def type2(
     source: str,
     weights_path: str | None,
     study_input_range: bool,
+    max_side: int = 1024,
 ) -> gaze.Type2Map:
     stamp = file_stamp(weights_path)
-    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range)
+    return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range, max_side)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -70,9 +71,15 @@ def _type2(
     weights_path: str | None,
     weights_stamp: tuple | None,
     study_input_range: bool,
+    max_side: int,
 ) -> gaze.Type2Map:
     return gaze.predict_type2(
-        name, _rgb, source=source, weights_path=weights_path, study_input_range=study_input_range
+        name,
+        _rgb,
+        source=source,
+        weights_path=weights_path,
+        max_side=max_side,
+        study_input_range=study_input_range,
     )
 
 
@@ -115,6 +122,7 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
         job.source.value,
         job.weights_file,
         job.study_input_range,
+        job.max_side,
     )
 
 

@@ -1,5 +1,5 @@
-"""``python -m saliency_core.augment``: the dataset command (see ``cli``)."""
+"""``python -m saliency_core.augment``: the dataset command (see ``saliency_core.commands``)."""
 
-from saliency_core.augment.cli import main
+from saliency_core.commands.augment import main
 
 raise SystemExit(main())

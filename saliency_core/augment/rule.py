@@ -15,11 +15,10 @@ from typing import Protocol
 import numpy as np
 
 from saliency_core import metrics
+from saliency_core.references import REFERENCES
 
 METRICS = ("IoU@top-p%", "MAE")
 """Metric names understood by the rule (names of ``saliency_core.metrics``)."""
-REFERENCES = ("deepgaze", "fixations", "mask")
-"""Which human reference map the rule compares the CAM with (chosen by the caller)."""
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
@@ -67,7 +66,9 @@ class EraseRule:
                 f"Unknown comparator {self.comparator!r}; choose one of {tuple(COMPARATORS)}."
             )
         if self.reference not in REFERENCES:
-            raise ValueError(f"Unknown reference {self.reference!r}; choose one of {REFERENCES}.")
+            raise ValueError(
+                f"Unknown reference {self.reference!r}; choose one of {', '.join(REFERENCES)}."
+            )
         if not 0.0 < self.percent <= 100.0:
             raise ValueError(f"percent must be in (0, 100], got {self.percent}.")
         if not math.isfinite(self.threshold):

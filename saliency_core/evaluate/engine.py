@@ -29,11 +29,8 @@ from saliency_core.datasets import Dataset
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.images import Sample
-from saliency_core.pipeline import get_detector
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
 
 CURVE_PERCENTS = tuple(range(1, 51))
 """IoU curves: every integer top-p% from 1 to 50, stored so no chart recomputes them."""
@@ -212,16 +209,6 @@ def check_resume(folder: ResultsFolder, identity: dict) -> None:
         )
 
 
-def preload_models(settings: Settings, progress_factory: Callable | None = None) -> None:
-    """Build every detector once (downloading pretrained weights); fails early when missing."""
-    choices, _ = analysis.detector_choices(settings)
-    for choice in choices:
-        get_detector(choice, progress=progress_factory(choice.label) if progress_factory else None)
-    needs_deepgaze = any(job.model.startswith("DeepGaze") for job in analysis.type2_jobs(settings))
-    if needs_deepgaze and settings.type2_weights is WeightSource.PRETRAINED:
-        fetch_checkpoint(progress_factory("DeepGaze IIE") if progress_factory else None)
-
-
 def environment() -> dict:
     versions = {}
     for package in PACKAGES:
@@ -289,7 +276,7 @@ def run(
     clock = time.perf_counter()
     if todo and executor is None:  # the Ray engine's actors load their own
         with timings.stage("model loading"):
-            preload_models(settings, download_progress)
+            analysis.fetch_weights(settings, download_progress)
     results = (executor or local_executor)(todo, dataset, settings, options, timings)
     for index, result in enumerate(results):
         if isinstance(result, ImageResult):

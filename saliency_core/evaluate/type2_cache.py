@@ -36,6 +36,7 @@ def entry_key(sample: Sample, job: Type2Job) -> str:
         job.source.value,
         json.dumps(file_stamp(job.weights_file)),
         str(job.study_input_range),
+        str(job.max_side),
     ]
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:24]
 
@@ -47,9 +48,14 @@ class DiskType2Cache:
     """
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or cache_dir()
+        self._root = root
         self.hits = 0
         self.misses = 0
+
+    @property
+    def root(self) -> Path:
+        """The given folder, else :func:`cache_dir` at the time of the lookup."""
+        return self._root or cache_dir()
 
     def __call__(self, sample: Sample, job: Type2Job) -> Type2Map:
         path = self.root / f"{entry_key(sample, job)}.npz"

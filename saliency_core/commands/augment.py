@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,20 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from saliency_core import fixations
+from saliency_core import analysis, fixations
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.pipeline import augment_sample
 from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import COMPARATORS, METRICS, PRESETS, EraseRule
 from saliency_core.cams import CAM_METHODS
+from saliency_core.commands.common import download_bar, run_command
 from saliency_core.datasets import Dataset
 from saliency_core.detectors import DETECTORS
-from saliency_core.gaze import predict_type2
-from saliency_core.images import ACCEPTED_SUFFIXES, load_image, load_mask
-from saliency_core.pipeline import DetectorChoice, compute_cam, get_detector
+from saliency_core.evaluate.type2_cache import DiskType2Cache
+from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
+from saliency_core.references import REFERENCES
+from saliency_core.settings import Settings, SettingsError
 from saliency_core.weights import MissingWeightsError, WeightSource
 
 LOG_NAME = "augment_log.csv"
@@ -85,75 +87,8 @@ RULE_OPTIONS = {
 """``--rule`` choice (e.g. "study-code") -> ``PRESETS`` name."""
 UNCHECKED_SETTINGS = ("limit", "out")
 """Arguments a resumed run may change; every other one must match the run being resumed."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """A human reference: what it needs, and ``make(dataset, stem, rgb, args) -> (map, notes)``."""
-
-    summary: str
-    make: Callable[[Dataset, str, np.ndarray, argparse.Namespace], tuple[np.ndarray, list[str]]]
-
-
-def _download_progress(label: str) -> Callable[[int, int], None]:
-    """A console bar (bytes) drawn the first time weights are downloaded."""
-    bar: tqdm | None = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total or None, unit="B", unit_scale=True, desc=f"download {label}")
-        bar.update(done - bar.n)
-        if total and done >= total:
-            bar.close()
-
-    return update
-
-
-def _deepgaze(
-    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
-) -> tuple[np.ndarray, list[str]]:
-    predicted = predict_type2(
-        "DeepGaze IIE",
-        rgb,
-        source=args.deepgaze_weights,
-        weights_path=args.deepgaze_weights_path,
-        max_side=args.deepgaze_max_side,
-        study_input_range=args.study_input_range,
-        progress=_download_progress("DeepGaze IIE"),
-    )
-    notes = [f"{predicted.label}: {note}" for note in predicted.notes]
-    return predicted.display, [f"reference: {predicted.label}", *notes]
-
-
-def _fixations(
-    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
-) -> tuple[np.ndarray, list[str]]:
-    path = dataset.fixations_path(stem)
-    if path is None:
-        raise ValueError(f"no fixations/{stem}.csv: the fixations reference is missing")
-    shape = rgb.shape[:2]
-    sigma = fixations.default_sigma(shape) if args.sigma is None else args.sigma
-    density = fixations.density_map(fixations.read_fixations(path), shape, sigma)
-    return fixations.display(density), []
-
-
-def _mask(
-    dataset: Dataset, stem: str, rgb: np.ndarray, args: argparse.Namespace
-) -> tuple[np.ndarray, list[str]]:
-    path = dataset.mask_path(stem)
-    if path is None:
-        raise ValueError(f"no masks/{stem}.* file: the mask reference is missing")
-    return load_mask(path, rgb.shape[:2])
-
-
-REFERENCES: dict[str, Reference] = {
-    "deepgaze": Reference("DeepGaze IIE's prediction (min-max scaled density)", _deepgaze),
-    "fixations": Reference(
-        "the density of fixations/<stem>.csv (Gaussian, --sigma; max-scaled)", _fixations
-    ),
-    "mask": Reference("the attention mask masks/<stem>.png", _mask),
-}
+FUNCTIONS = analysis.MapFunctions(type2=DiskType2Cache())
+"""DeepGaze IIE maps come from the type-2 disk cache (shared with the dataset engine)."""
 
 
 def _literal(text: str) -> str:
@@ -234,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference",
         choices=list(REFERENCES),
         required=True,
-        help="; ".join(f"{name}: {entry.summary}" for name, entry in REFERENCES.items()),
+        help=_literal("; ".join(f"{name}: {entry.summary}" for name, entry in REFERENCES.items())),
     )
     reference.add_argument(
         "--deepgaze-weights",
@@ -454,23 +389,58 @@ def _dip_progress(bar: tqdm) -> ProgressCallback:
     return update
 
 
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The pipeline's settings for this command: one detector, one CAM, one reference."""
+    files = {args.detector: args.weights_path} if args.weights_path else {}
+    return Settings(
+        detectors=(args.detector,),
+        weights=args.weights,
+        weights_files=tuple(files.items()),
+        input_size=args.input_size,
+        cams=(args.cam,),
+        target=args.target or "study default",
+        score_threshold=args.score_threshold,
+        type2=(),
+        type2_weights=args.deepgaze_weights,
+        type2_weights_file=args.deepgaze_weights_path,
+        study_input_range=args.study_input_range,
+        type2_max_side=args.deepgaze_max_side,
+        references=(args.reference,),
+        sigma=args.sigma,
+    )
+
+
+def full_size_sample(dataset: Dataset, stem: str) -> tuple[Sample, Path]:
+    """The image at its own size (never downscaled: boxes stay valid), its mask and fixations."""
+    source = dataset.image_path(stem)
+    loaded = load_image(source, max_side=NO_DOWNSCALE)
+    sample = Sample(stem, loaded.rgb, dataset.name, notices=list(loaded.notices))
+    if (mask_path := dataset.mask_path(stem)) is not None:
+        sample.mask, notices = load_mask(mask_path, loaded.rgb.shape[:2])
+        sample.notices += notices
+    if (fixation_path := dataset.fixations_path(stem)) is not None:
+        sample.fixations = fixations.read_fixations(fixation_path)
+    return sample, source
+
+
 def process_image(
-    dataset: Dataset, stem: str, args: argparse.Namespace, choice: DetectorChoice, rule: EraseRule
+    dataset: Dataset, stem: str, args: argparse.Namespace, settings: Settings, rule: EraseRule
 ) -> dict[str, Any]:
     """Augment one image and write its output; returns its log row (raises on failure)."""
     started = time.perf_counter()
-    source = dataset.image_path(stem)
-    loaded = load_image(source, max_side=NO_DOWNSCALE)
-    rgb = loaded.rgb
-    result = compute_cam(rgb, choice, args.cam, args.target, args.score_threshold)
-    reference, reference_notes = REFERENCES[args.reference].make(dataset, stem, rgb, args)
+    sample, source = full_size_sample(dataset, stem)
+    bundle = analysis.compute_bundle(sample, settings, FUNCTIONS)
+    if args.reference not in bundle.references:
+        raise ValueError(" ".join(bundle.skipped) or f"no {args.reference} reference")
+    cam = next(entry for entry in bundle.maps.values() if entry.kind == "type-1")
+    reference = bundle.references[args.reference]
     method, parameters = INPAINT_OPTIONS[args.inpaint] if args.inpaint else (None, {})
     erasing = EraseSettings(args.top_percent, args.dilate, args.kernel, FILL_OPTIONS[args.fill])
     with tqdm(desc=f"{stem} · {method}", leave=False, disable=method != ITERATIVE) as bar:
         augmented = augment_sample(
-            rgb,
-            result.cam,
-            reference,
+            sample.image,
+            cam.values,
+            reference.values,
             rule=rule,
             erasing=erasing,
             inpaint_method=method,
@@ -488,7 +458,8 @@ def process_image(
         output = Path(IMAGES) / source.name
         (args.out / IMAGES).mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, args.out / output)
-    notes = [*loaded.notices, *(f"{result.label}: {note}" for note in result.notes)]
+    reference_notes = [f"reference: {reference.label}", *reference.notes]
+    notes = [*sample.notices, *(f"{cam.label}: {note}" for note in cam.notes), *reference_notes]
     return {
         "metric": rule.metric_label,
         "value": "" if np.isnan(decision.value) else f"{decision.value:.6g}",
@@ -498,16 +469,15 @@ def process_image(
         "inpaint": (method or "none") if decision.erase else "",
         "seconds": round(time.perf_counter() - started, 3),
         "output": output.as_posix(),
-        "notes": " | ".join([*notes, *reference_notes]),
+        "notes": " | ".join(notes),
     }
 
 
 def run(args: argparse.Namespace) -> int:
     """Augment the dataset described by parsed ``args``; 0 when every image succeeded, else 1."""
     dataset = Dataset(args.dataset.name, args.dataset)
-    choice = DetectorChoice(
-        args.detector, WeightSource(args.weights), args.weights_path, args.input_size
-    )
+    settings = settings_of(args)
+    choice = analysis.detector_choices(settings)[0][0]
     rule = _erase_rule(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / SETTINGS_NAME).write_text(json.dumps(_settings(args), indent=2) + "\n")
@@ -524,15 +494,15 @@ def run(args: argparse.Namespace) -> int:
         f"{copied} other files copied.",
         file=sys.stderr,
     )
-    # builds the model once (downloading pretrained weights with a bar; fails on missing ones)
-    get_detector(choice, progress=_download_progress(choice.label))
+    # builds the models once (downloading pretrained weights with a bar; fails on missing ones)
+    analysis.fetch_weights(settings, download_bar)
     counts = {"erase": 0, "keep": 0, "error": 0}
     with _log_writer(log_path, kept_rows) as write, tqdm(todo, unit="image") as bar:
         for stem in bar:
             started = time.perf_counter()
             try:
-                row = process_image(dataset, stem, args, choice, rule)
-            except MissingWeightsError:
+                row = process_image(dataset, stem, args, settings, rule)
+            except (MissingWeightsError, KeyboardInterrupt):
                 raise
             except Exception as error:  # noqa: BLE001 - one bad image must not stop the run
                 row = {
@@ -560,14 +530,12 @@ def main(argv: list[str] | None = None) -> int:
             _erase_rule(args)
         except ValueError as error:
             refusal = str(error)
+    if refusal is None:
+        try:
+            settings_of(args)
+        except SettingsError as error:
+            refusal = str(error)
     refusal = refusal or _check_resume(args.out, _settings(args))
     if refusal:
         parser.error(refusal)
-    try:
-        return run(args)
-    except MissingWeightsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("Interrupted: run the same command again to resume.", file=sys.stderr)
-        return 130
+    return run_command(lambda: run(args), "Run the same command again to resume.")
