@@ -12,7 +12,7 @@ from saliency_core.detectors import DETECTORS
 from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
-from saliency_core.settings import TARGETS, Settings
+from saliency_core.settings import QUERY_KEYS, TARGETS, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
@@ -40,9 +40,67 @@ def apply_preset() -> None:
     st.session_state.update(preset_values(st.session_state[f"{KEY}_preset"]))
 
 
+def widget_values(settings: Settings) -> dict:
+    """The session-state value of every sidebar widget that shows ``settings`` (clamped to the
+    widgets' ranges)."""
+    sizes = {size: label for label, size in INPUT_SIZES.items()}
+    values = {
+        f"{KEY}_detectors": list(settings.detectors),
+        f"{KEY}_methods": list(settings.cams),
+        f"{KEY}_target": settings.target if settings.target in TARGETS else TARGETS[0],
+        f"{KEY}_size": sizes.get(settings.input_size, next(iter(INPUT_SIZES))),
+        f"{KEY}_weights": settings.weights,
+        f"{KEY}_twins": settings.untrained_twins,
+        f"{KEY}_score": min(max(settings.score_threshold, 0.05), 1.0),
+        f"{KEY}_type2_weights": settings.type2_weights,
+        f"{KEY}_study_range": settings.study_input_range,
+        f"{KEY}_working": settings.working_size is not None,
+        f"{KEY}_percent": min(max(settings.top_percent, 1.0), 50.0),
+        f"{KEY}_consensus": settings.consensus,
+        f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
+    }
+    if settings.type2:
+        values[f"{KEY}_type2"] = settings.type2[0]
+    if settings.sigma is not None:
+        values[f"{KEY}_sigma"] = settings.sigma
+    return values
+
+
+def restore_from_url() -> None:
+    """Once per session: a link's settings (query parameters) become the sidebar's state, and
+    what could not be read is said."""
+    if st.session_state.get(f"{KEY}_url_read"):
+        return
+    st.session_state[f"{KEY}_url_read"] = True
+    params = st.query_params.to_dict()
+    if not set(params) & set(QUERY_KEYS.values()):
+        return
+    settings, notes = from_query(params, PRESETS["Explore"])
+    st.session_state[f"{KEY}_preset"] = "Explore"
+    st.session_state.update(widget_values(settings))
+    for note in notes:
+        st.warning(note, icon="🔗")
+
+
+def keep_in_url(settings: Settings) -> None:
+    """The view's settings in the URL (only what differs from the defaults; no file paths)."""
+    params = {k: v for k, v in st.query_params.to_dict().items() if k not in QUERY_KEYS.values()}
+    params |= to_query(settings)
+    if params != st.query_params.to_dict():
+        st.query_params.from_dict(params)
+
+
+def bounded_slider(label: str, low: float, high: float, default: float, key: str) -> float:
+    """A sidebar slider whose kept value (from a link or another image) is clamped to its range."""
+    if key in st.session_state:
+        st.session_state[key] = min(max(float(st.session_state[key]), low), high)
+    return st.sidebar.slider(label, low, high, default, key=key)
+
+
 def sidebar_settings(sample: Sample | None) -> Settings:
     """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
+    restore_from_url()
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
     st.session_state.setdefault(f"{KEY}_preset", "Explore")
@@ -81,8 +139,8 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     if sample is not None and sample.fixations is not None and len(sample.fixations):
         shape = (512, 512) if working else sample.shape
         default = round(fixations.default_sigma(shape), 1)
-        sigma = side.slider(
-            "Fixation density sigma (px)", 1.0, 4 * default, default, key=f"{KEY}_sigma"
+        sigma = bounded_slider(
+            "Fixation density sigma (px)", 1.0, 4 * default, default, f"{KEY}_sigma"
         )
     consensus, consensus_sigma = False, 0.0
     if len(detectors) * len(methods) * (2 if weights.untrained_twins else 1) >= 2:
@@ -273,6 +331,7 @@ def main() -> None:
     )
     sample = widgets.image_picker(KEY)
     settings = sidebar_settings(sample)
+    keep_in_url(settings)
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")
         return

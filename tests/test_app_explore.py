@@ -235,3 +235,34 @@ def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkey
     assert (
         tmp_path / "checkpoints" / detectors.DETECTORS["SSDlite320 MobileNetV3"].checkpoint_name
     ).is_file()
+
+
+def test_a_link_restores_the_whole_view(model_calls: list[str]):
+    """Opening a URL with settings parameters restores them; a bad one is named, not fatal."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params.update(
+        {
+            "dataset": "NUS Scene sample (50 images, real fixations)",
+            "image": "014",
+            "det": "YOLO-nonexistent~FCOS R50-FPN",
+            "insize": "320",
+            "t2": "Spectral residual",
+            "p": "25",
+            "sigma": "12.5",
+        }
+    )
+    at.run()
+    at.switch_page("pages/1_Explore.py").run()
+    assert not at.exception, at.exception
+    state = at.session_state
+    assert state["explore_detectors"] == ["FCOS R50-FPN"]
+    assert state["explore_size"] == "320 px" and state["explore_type2"] == "Spectral residual"
+    assert state["explore_percent"] == 25.0 and state["explore_sigma"] == 12.5
+    assert state["explore_image"] == "014"
+    assert model_calls == ["FCOS R50-FPN"]
+    warnings = " ".join(w.value for w in at.warning)
+    assert "YOLO-nonexistent" in warnings
+    # the URL follows the sidebar: a new choice is written back, the defaults are left out
+    at.sidebar.multiselect(key="explore_methods").set_value(["EigenCAM", "LayerCAM"]).run()
+    assert at.query_params["cam"] == "EigenCAM~LayerCAM"
+    assert at.query_params["det"] == "FCOS R50-FPN" and "w" not in at.query_params

@@ -1,0 +1,136 @@
+"""Dataset engine speed, side by side on the same images, device and settings.
+
+(a) images/s of ``saliency_core.evaluate.engine.run`` over a study-style loop (the study's
+    notebooks: for each detector, the model is loaded again, every image gets a detection pass and
+    a separate CAM pass, and DeepGaze IIE is recomputed per detector; one image at a time) —
+    target ≥ 2×;
+(b) the engine's time over the floor: the sum of each model's bare forward pass once per image
+    (each detector's detection forward and one DeepGaze IIE forward) — target ≤ 1.15.
+
+Both score the same maps against the same references (MAE and top-10% IoU vs. DeepGaze, the
+study's Tables 2–4). Run: ``.venv/bin/python benchmarks/evaluate.py [--images 4]``.
+Last line: ``RESULT engine_speedup=<(a)>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from saliency_core import metrics  # noqa: E402
+from saliency_core.backend import MODELS  # noqa: E402
+from saliency_core.cams import detect, run_cam  # noqa: E402
+from saliency_core.datasets import sample_dataset  # noqa: E402
+from saliency_core.detectors import load_detector  # noqa: E402
+from saliency_core.evaluate import engine  # noqa: E402
+from saliency_core.gaze import predict_type2  # noqa: E402
+from saliency_core.settings import Settings  # noqa: E402
+
+SIZE = 512
+DETECTORS = ("SSD300 VGG16", "Faster R-CNN R50-FPN")
+
+
+def synchronise() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def study_loop(samples, detectors) -> float:
+    """The notebooks' order of work; returns seconds."""
+    synchronise()
+    started = time.perf_counter()
+    for name in detectors:
+        detector = load_detector(name, "untrained")
+        for sample in samples:
+            detect(detector, sample.image)  # the detection pass (boxes for the targets)
+            cam = run_cam(detector, sample.image, "EigenCAM").cam  # a separate CAM pass
+            reference = predict_type2("DeepGaze IIE", sample.image).display
+            metrics.mae(cam, reference)
+            metrics.top_percent_iou(cam, reference, 10)
+    synchronise()
+    return time.perf_counter() - started
+
+
+def floor(samples, detectors) -> float:
+    """Each model's bare forward pass once per image (models already loaded)."""
+    loaded = [load_detector(name, "untrained") for name in detectors]
+    for detector in loaded:
+        detect(detector, samples[0].image)  # warm-up
+    predict_type2("DeepGaze IIE", samples[0].image)
+    synchronise()
+    started = time.perf_counter()
+    for sample in samples:
+        for detector in loaded:
+            detect(detector, sample.image)
+        predict_type2("DeepGaze IIE", sample.image)
+    synchronise()
+    return time.perf_counter() - started
+
+
+def engine_run(dataset, settings: Settings, limit: int) -> tuple[float, float]:
+    """(total seconds, of which model loading) of a fresh run (empty type-2 cache)."""
+    with tempfile.TemporaryDirectory() as folder:
+        import os
+
+        os.environ["SALIENCY_CACHE_DIR"] = str(Path(folder) / "cache")
+        MODELS.clear()
+        synchronise()
+        started = time.perf_counter()
+        report = engine.run(
+            dataset,
+            settings,
+            Path(folder) / "out",
+            engine.Options(metrics=("MAE", "IoU"), limit=limit),
+        )
+        synchronise()
+        assert not report.errors, report.errors
+        return time.perf_counter() - started, report.timings["model loading"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=4)
+    parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
+    args = parser.parse_args()
+    dataset = sample_dataset()
+    settings = Settings(
+        detectors=tuple(args.detectors),
+        cams=("EigenCAM",),
+        type2=(),
+        references=("deepgaze",),
+        working_size=SIZE,
+    )
+    samples = [dataset.load(stem).resized((SIZE, SIZE)) for stem in dataset.ids[: args.images]]
+    ours, loading = engine_run(dataset, settings, args.images)
+    study = study_loop(samples, args.detectors)
+    bare = floor(samples, args.detectors)
+    n = len(samples)
+    print(
+        f"device={'cuda' if torch.cuda.is_available() else 'cpu'} "
+        f"threads={torch.get_num_threads()} "
+        f"images={n} at {SIZE}x{SIZE} detectors={', '.join(args.detectors)} EigenCAM "
+        "vs DeepGaze IIE, untrained weights"
+    )
+    print(f"{'':34}{'seconds':>9}{'images/s':>10}")
+    for label, seconds in (
+        ("study-style loop", study),
+        ("engine (local)", ours),
+        ("floor: bare forwards only", bare),
+    ):
+        print(f"{label:34}{seconds:9.2f}{n / seconds:10.3f}")
+    print(
+        f"engine / floor = {(ours - loading) / bare:.3f} (target ≤ 1.15; the engine's "
+        f"{loading:.2f} s of model loading left out, as the floor loads its models untimed)"
+    )
+    print(f"RESULT engine_speedup={study / ours:.2f}")
+
+
+if __name__ == "__main__":
+    main()
