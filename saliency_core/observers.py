@@ -183,8 +183,8 @@ def centre_bias_floor(
     The map is ``exp(prior.log_density)`` (default :func:`~saliency_core.gaze.centerbias.
     centre_bias` of ``shape``), scored like one subject in :func:`leave_one_subject_out` but
     against all ``points``: IoU@top-p% vs ``density_map(points, shape, sigma)``. With the centre
-    bias itself as ``baseline``, IG is 0 (up to rounding) by definition. ``n_subjects`` is 0 (not a per-subject
-    mean).
+    bias itself as ``baseline``, IG is 0 (up to rounding) by definition. ``n_subjects`` is 0
+    (not a per-subject mean).
     """
     prior = centre_bias(shape) if prior is None else prior
     if prior.log_density.shape != tuple(shape):
