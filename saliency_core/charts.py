@@ -24,6 +24,11 @@ LAYOUT = {
 }
 
 
+NOTE_OFFSET = 110
+"""Pixels between the plot's bottom edge and the list of left-out values (ticks, axis title,
+legend)."""
+
+
 def _colours(names) -> dict[str, str]:
     """One qualitative colour per name, in order of appearance."""
     palette = plotly.colors.qualitative.Plotly
@@ -42,21 +47,28 @@ def _x_title(table: pd.DataFrame) -> str:
 
 
 def _undefined_note(figure: go.Figure, lines: list[str]) -> None:
-    """List left-out values under the plot (at most 5 lines, then a count)."""
+    """List left-out values below the plot, under the axis title and legend (at most 5 lines,
+    then a count); the figure grows to make room."""
     if not lines:
         return
     shown = lines[:5] + ([f"… and {len(lines) - 5} more"] if len(lines) > 5 else [])
+    room = 16 * (len(shown) + 1)
     figure.add_annotation(
         text="<br>".join(["n/a (left out):", *shown]),
         xref="paper",
         yref="paper",
         x=0,
-        y=-0.45,
+        y=0,
+        yanchor="top",
+        yshift=-NOTE_OFFSET,
         showarrow=False,
         align="left",
-        font={"size": 10},
+        font={"size": 11},
     )
-    figure.update_layout(margin={"b": 40 + 14 * len(shown)})
+    figure.update_layout(
+        height=LAYOUT["height"] + room,
+        margin={"b": LAYOUT["margin"]["b"] + NOTE_OFFSET + room},
+    )
 
 
 def time_curve_figure(
@@ -95,15 +107,15 @@ def time_curve_figure(
                     hovertemplate=f"{row.map} peaks in {row.window}: %{{y:.3f}}",
                 )
             )
-    undefined = table[table["value"].isna()]
-    _undefined_note(
-        figure, [f"{r.map}, {r.window}: {r.reason}" for r in undefined.itertuples(index=False)]
-    )
     figure.update_layout(
         title=f"{metric} as viewing unfolds (★ peak)",
         xaxis_title=_x_title(table),
         yaxis_title=metric,
         **LAYOUT,
+    )
+    undefined = table[table["value"].isna()]
+    _undefined_note(
+        figure, [f"{r.map}, {r.window}: {r.reason}" for r in undefined.itertuples(index=False)]
     )
     return figure
 
@@ -144,15 +156,15 @@ def dataset_time_figure(mean_curves: pd.DataFrame, metric: str) -> go.Figure:
                 hovertemplate="%{customdata[0]}: mean %{y:.3f} over %{customdata[1]} images",
             )
         )
-    undefined = table[table["mean"].isna()]
-    _undefined_note(
-        figure, [f"{r.map}, {r.window}: {r.reason}" for r in undefined.itertuples(index=False)]
-    )
     figure.update_layout(
         title=f"Mean {metric} over images, with its 95% bootstrap CI",
         xaxis_title=_x_title(table),
         yaxis_title=metric,
         **LAYOUT,
+    )
+    undefined = table[table["mean"].isna()]
+    _undefined_note(
+        figure, [f"{r.map}, {r.window}: {r.reason}" for r in undefined.itertuples(index=False)]
     )
     return figure
 
@@ -226,13 +238,13 @@ def region_ratio_figure(shares: pd.DataFrame, map_name: str) -> go.Figure:
         "map share %{customdata[0]:.1%}, people %{customdata[1]:.1%}, "
         "ratio %{customdata[2]:.2f}",
     )
-    undefined = table[table["log2_ratio"].isna()]
-    _undefined_note(figure, [f"{r.region}: {r.reason}" for r in undefined.itertuples(index=False)])
     figure.update_layout(
         title=f"{map_name}: share of the map vs share of people, per region",
         yaxis_title="region",
         **LAYOUT,
     )
+    undefined = table[table["log2_ratio"].isna()]
+    _undefined_note(figure, [f"{r.region}: {r.reason}" for r in undefined.itertuples(index=False)])
     return figure
 
 
@@ -249,13 +261,13 @@ def class_ratio_figure(class_ratios: pd.DataFrame, map_name: str) -> go.Figure:
         defined[["n_regions", "n_images", "mean_ratio"]],
         "%{customdata[0]} regions in %{customdata[1]} images, mean ratio %{customdata[2]:.2f}",
     )
-    undefined = table[table["mean_log2_ratio"].isna()]
-    _undefined_note(
-        figure, [f"{r.category}: {r.reason}" for r in undefined.itertuples(index=False)]
-    )
     figure.update_layout(
         title=f"{map_name}: mean log2 ratio per category",
         yaxis_title="category",
         **LAYOUT,
+    )
+    undefined = table[table["mean_log2_ratio"].isna()]
+    _undefined_note(
+        figure, [f"{r.category}: {r.reason}" for r in undefined.itertuples(index=False)]
     )
     return figure
