@@ -24,6 +24,7 @@ __all__ = [
     "density_map",
     "display",
     "fixation_map",
+    "points_by_subject",
     "read_fixation_table",
     "read_fixations",
     "rescale_points",
@@ -35,6 +36,9 @@ DEGREES_PER_IMAGE = 30.0
 1024 px over about 29°, i.e. about 35 px per degree)."""
 
 REQUIRED_COLUMNS = ("x", "y")
+SUBJECT_COLUMN = "subject"
+ONSET_COLUMN = "onset_s"
+NO_SUBJECTS = f"the fixations carry no subject ids (no {SUBJECT_COLUMN!r} column)"
 
 
 def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
@@ -74,6 +78,24 @@ def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
 def read_fixations(source: str | Path | IO) -> np.ndarray:
     """Fixations of a CSV as float64 (N, 2) ``(x, y)`` (see :func:`read_fixation_table`)."""
     return read_fixation_table(source)[list(REQUIRED_COLUMNS)].to_numpy(dtype=np.float64)
+
+
+def points_by_subject(table: pd.DataFrame) -> dict[object, np.ndarray]:
+    """Each subject's fixations as float64 (N, 2) ``(x, y)``, in file order, subjects sorted.
+
+    ``table`` is a :func:`read_fixation_table` table. Raises ValueError (:data:`NO_SUBJECTS`)
+    without a ``subject`` column, and names the first data row whose subject id is missing.
+    """
+    if SUBJECT_COLUMN not in table.columns:
+        raise ValueError(NO_SUBJECTS)
+    missing = table[SUBJECT_COLUMN].isna().to_numpy()
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise ValueError(f"{SUBJECT_COLUMN} is missing in data row {row + 1} (after the header)")
+    return {
+        subject: group[list(REQUIRED_COLUMNS)].to_numpy(dtype=np.float64)
+        for subject, group in table.groupby(SUBJECT_COLUMN, sort=True)
+    }
 
 
 def rescale_points(
