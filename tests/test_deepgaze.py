@@ -58,9 +58,13 @@ def test_untrained_output_is_normalised_log_density(model, inputs):
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out.logsumexp(dim=(2, 3)), torch.zeros(2, 1), atol=1e-5, rtol=0)
     assert out[0].std() > 1e-3, "the image content must shape the map"
-    # Batched samples are computed independently (per-sample norms, no cross-talk).
-    single = predict(model, image[1:], bias[1:])
-    torch.testing.assert_close(out[1:], single, atol=2e-3, rtol=1e-4)  # float32 noise only
+    # Batched samples are computed independently (per-sample norms, no cross-talk): another first
+    # image leaves the second's map unchanged. (Same batch size both times: oneDNN may pick
+    # another convolution algorithm for another batch size, whose rounding differs by ~1e-2.)
+    other = torch.stack([255 - image[0], image[1]])
+    again = predict(model, other, bias)
+    assert not torch.allclose(again[0], out[0], atol=1e-3)
+    torch.testing.assert_close(again[1], out[1], atol=1e-5, rtol=1e-5)
 
 
 def test_state_dict_matches_the_official_checkpoint_layout(model):
