@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from saliency_core import datasets
+from saliency_core import datasets, images
 from saliency_core.datasets import Dataset
 from saliency_core.gaze import predict_type2
+from saliency_core.images import ImageLoadError, load_image
 
 
 def _one_axis_images() -> dict[str, np.ndarray]:
@@ -90,3 +93,91 @@ def test_an_image_with_a_bad_fixation_file_loads_without_fixations(tmp_path, nam
     assert sample.fixations is None and sample.other_fixations is None
     [notice] = [n for n in sample.notices if n.startswith(datasets.FIXATIONS_NOT_LOADED)]
     assert name in notice and BAD_FIXATION_FILES[name][1] in notice
+
+
+# --- 3. very wide or tall images --------------------------------------------------------------
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("size", [(10000, 8), (8, 10000), (2100, 100)])
+def test_very_elongated_images_are_refused_with_the_limits(size):
+    with pytest.raises(ImageLoadError) as error:
+        load_image(_png(Image.new("RGB", size, (90, 90, 90))))
+    message = str(error.value)
+    assert f"{size[0]}×{size[1]} px" in message and "too elongated" in message
+    assert f"at most {images.MAX_ASPECT:.0f}:1" in message
+    assert f"at least {images.MIN_SIDE} px" in message
+    if max(size) > images.MAX_SIDE:
+        assert "after downscaling to a 4096 px long side" in message
+
+
+def test_the_aspect_limit_itself_loads_and_keeps_a_usable_short_side():
+    loaded = load_image(_png(Image.new("RGB", (8192, 410), (90, 90, 90))))
+    assert loaded.rgb.shape == (205, 4096, 3)  # exactly 20:1 after downscaling
+    assert load_image(_png(Image.new("RGB", (160, 8)))).rgb.shape == (8, 160, 3)
+
+
+# --- 4. float TIFF with non-finite pixels ------------------------------------------------------
+
+
+def test_non_finite_float_pixels_are_replaced_with_the_finite_minimum():
+    values = np.tile(np.linspace(10.0, 20.0, 32, dtype=np.float32), (16, 1))
+    values[3, 4], values[5, 6], values[7, 8] = np.nan, np.inf, -np.inf
+    buffer = io.BytesIO()
+    Image.fromarray(values, "F").save(buffer, format="TIFF")
+    loaded = load_image(buffer.getvalue())
+    gray = loaded.rgb[..., 0]
+    assert gray[0, 0] == 0 and gray[0, -1] == 255  # min-max scaled over the finite values
+    assert gray[3, 4] == gray[5, 6] == gray[7, 8] == 0
+    expected = np.rint((values[0] - 10.0) / 10.0 * 255).astype(np.uint8)
+    np.testing.assert_array_equal(gray[0], expected)
+    assert "Replaced 3 non-finite pixel value(s) (NaN or ±inf) with the finite minimum 10." in (
+        loaded.notices
+    )
+    assert "Converted F (high bit depth) to 8-bit RGB." in loaded.notices
+
+
+def test_an_all_nan_float_image_loads_black_and_says_so():
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((16, 16), np.nan, np.float32), "F").save(buffer, format="TIFF")
+    loaded = load_image(buffer.getvalue())
+    assert loaded.rgb.max() == 0
+    assert loaded.notices[0].startswith("Replaced 256 non-finite pixel value(s)")
+
+
+# --- 8. memory of a 16-bit decode ---------------------------------------------------------------
+
+
+def test_sixteen_bit_png_converts_without_a_full_size_float_copy():
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 65536, (3000, 4000), dtype=np.uint16)
+    data = _png(Image.fromarray(values))
+    expected = ((values.astype(np.uint32) + 128) // 257).astype(np.uint8)  # rint(v / 257)
+    del values
+    tracemalloc.start()
+    try:
+        loaded = load_image(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(loaded.rgb[..., 1], expected)
+    pixels = 3000 * 4000
+    # The RGB output (3 B/px) and the 8-bit grey it is built from (1 B/px) plus one band of
+    # CHUNK_PIXELS in float64; the old float64 conversion peaked at 32 B/px.
+    band = images.CHUNK_PIXELS * 8 * 3
+    assert peak < 4 * pixels + band, f"{peak / pixels:.2f} bytes/pixel"
+
+
+def test_the_decode_budget_refuses_before_decoding(monkeypatch):
+    monkeypatch.setattr(images, "MAX_DECODE_BYTES", 1_000_000)
+    sixteen = _png(Image.fromarray(np.zeros((600, 1000), np.uint16)))  # 1.2 MB decoded
+    with pytest.raises(ImageLoadError, match=r"\(1000×600 px, mode I;16\) would need 1 MB"):
+        load_image(sixteen)
+    with pytest.raises(ImageLoadError, match="the limit is 1 MB per image"):
+        load_image(_png(Image.new("RGB", (600, 600))))  # 4 bytes/pixel decoded
+    assert load_image(_png(Image.new("L", (1000, 600)))).rgb.shape == (600, 1000, 3)
