@@ -174,21 +174,45 @@ def sample_dataset() -> Dataset:
     return Dataset(SAMPLE_NAME, SAMPLE_DIR)
 
 
-def user_datasets(root: str | Path | None = None) -> list[Dataset]:
-    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``): that folder, or its children."""
+@dataclass(frozen=True)
+class DatasetScan:
+    """The datasets found under a data folder and notices about the folders skipped."""
+
+    datasets: list[Dataset]
+    notices: list[str]
+
+
+def scan_user_datasets(root: str | Path | None = None) -> DatasetScan:
+    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``): that folder, or its children.
+
+    A child folder that resolves outside ``root`` (a symbolic link elsewhere) is skipped with
+    a notice: only files under the data folder are read.
+    """
     root = root or os.environ.get(DATA_DIR_VARIABLE)
     if not root:
-        return []
+        return DatasetScan([], [])
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{DATA_DIR_VARIABLE}={root} is not a folder.")
     if (root / "images").is_dir():
-        return [Dataset(root.name, root)]
-    return [
-        Dataset(child.name, child)
-        for child in sorted(root.iterdir())
-        if child.is_dir() and (child / "images").is_dir()
-    ]
+        return DatasetScan([Dataset(root.name, root)], [])
+    found, notices = [], []
+    for child in sorted(root.iterdir()):
+        if not (child.is_dir() and (child / "images").is_dir()):
+            continue
+        if not child.resolve().is_relative_to(root.resolve()):
+            notices.append(
+                f"Skipped dataset folder {child.name}: it links to {child.resolve()}, outside "
+                f"{DATA_DIR_VARIABLE}; only files under that folder are read."
+            )
+            continue
+        found.append(Dataset(child.name, child))
+    return DatasetScan(found, notices)
+
+
+def user_datasets(root: str | Path | None = None) -> list[Dataset]:
+    """The datasets of :func:`scan_user_datasets` (folders linking outside ``root`` skipped)."""
+    return scan_user_datasets(root).datasets
 
 
 def all_datasets(root: str | Path | None = None) -> dict[str, Dataset]:

@@ -181,3 +181,22 @@ def test_the_decode_budget_refuses_before_decoding(monkeypatch):
     with pytest.raises(ImageLoadError, match="the limit is 1 MB per image"):
         load_image(_png(Image.new("RGB", (600, 600))))  # 4 bytes/pixel decoded
     assert load_image(_png(Image.new("L", (1000, 600)))).rgb.shape == (600, 1000, 3)
+
+
+# --- 9. dataset folders that link out of SALIENCY_DATA_DIR --------------------------------------
+
+
+def test_a_dataset_folder_linking_outside_the_data_dir_is_skipped(tmp_path, monkeypatch):
+    outside = tmp_path / "elsewhere"
+    _write_rgb(outside / "images" / "secret.png")
+    data_dir = tmp_path / "data"
+    _write_rgb(data_dir / "inside" / "images" / "a.png")
+    (data_dir / "escape").symlink_to(outside, target_is_directory=True)
+    (data_dir / "alias").symlink_to(data_dir / "inside", target_is_directory=True)  # stays inside
+    monkeypatch.setenv(datasets.DATA_DIR_VARIABLE, str(data_dir))
+    scan = datasets.scan_user_datasets()
+    assert [d.name for d in scan.datasets] == ["alias", "inside"]
+    [notice] = scan.notices
+    assert notice.startswith("Skipped dataset folder escape: it links to")
+    assert str(outside) in notice and datasets.DATA_DIR_VARIABLE in notice
+    assert "escape" not in datasets.all_datasets()

@@ -25,10 +25,13 @@ WEIGHT_HELP = {
 
 def _available_datasets() -> dict[str, datasets.Dataset]:
     try:
-        return datasets.all_datasets()
+        scan = datasets.scan_user_datasets()
     except datasets.DatasetError as error:
         st.sidebar.warning(str(error))
         return {datasets.SAMPLE_NAME: datasets.sample_dataset()}
+    for notice in scan.notices:
+        st.sidebar.warning(notice)
+    return {d.name: d for d in (datasets.sample_dataset(), *scan.datasets)}
 
 
 def _select(key: str, stem: str) -> None:
