@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliency_core import datasets, images
+from saliency_core import backend, datasets, images
 from saliency_core.datasets import Dataset
 from saliency_core.gaze import predict_type2
 from saliency_core.images import ImageLoadError, load_image
@@ -200,3 +200,24 @@ def test_a_dataset_folder_linking_outside_the_data_dir_is_skipped(tmp_path, monk
     assert notice.startswith("Skipped dataset folder escape: it links to")
     assert str(outside) in notice and datasets.DATA_DIR_VARIABLE in notice
     assert "escape" not in datasets.all_datasets()
+
+
+# --- 10. SALIENCY_MAX_MODELS ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "abc", "2.5"])
+def test_an_invalid_max_models_setting_falls_back_to_the_default(value, monkeypatch, caplog):
+    monkeypatch.setenv(backend.MAX_MODELS_VARIABLE, value)
+    cache = backend.ModelCache()
+    assert cache.capacity == backend.DEFAULT_MAX_MODELS == 8
+    expected = f"SALIENCY_MAX_MODELS={value!r} is not a whole number ≥ 1; keeping the default"
+    assert cache.notice.startswith(expected) and expected in caplog.text
+    assert cache.get("a", lambda: "A").value == "A"  # the cache works (was KeyError for -1)
+
+
+def test_a_valid_max_models_setting_is_used(monkeypatch):
+    monkeypatch.setenv(backend.MAX_MODELS_VARIABLE, " 3 ")
+    cache = backend.ModelCache()
+    assert cache.capacity == 3 and cache.notice is None
+    with pytest.raises(ValueError, match="at least 1 model, got capacity=0"):
+        backend.ModelCache(capacity=0)
