@@ -37,6 +37,17 @@ MAX_ASPECT = 20.0
 detectors fail (their resizing rounds the short side to a few pixels), DeepGaze runs on
 absurd sizes and exports round a side to 0."""
 ACCEPTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+ACCEPTED_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "BMP": "BMP",
+    "TIFF": "TIFF",
+}
+"""Pillow format names accepted (by content, whatever the file name), with the name shown to
+users; MPO is the multi-picture JPEG of some cameras. Anything else (GIF, ICO, …) is refused."""
+NOT_READABLE = "This file is not an image format we can read"
 
 
 class ImageLoadError(ValueError):
@@ -136,6 +147,9 @@ def _open(source: bytes | str | Path) -> Image.Image:
     too_large = f"The image is too large to decode safely (limit {MAX_PIXELS / 1e6:.0f} MP)."
     try:
         image = Image.open(io.BytesIO(data))
+        if image.format not in ACCEPTED_FORMATS:
+            accepted = ", ".join(dict.fromkeys(ACCEPTED_FORMATS.values()))
+            raise ImageLoadError(f"{NOT_READABLE} ({image.format}; accepted: {accepted}).")
         if image.width * image.height > MAX_PIXELS:
             raise ImageLoadError(too_large)
         if (needed := _decoded_bytes(image)) > MAX_DECODE_BYTES:
@@ -148,7 +162,7 @@ def _open(source: bytes | str | Path) -> Image.Image:
     except Image.DecompressionBombError as error:
         raise ImageLoadError(too_large) from error
     except UnidentifiedImageError as error:
-        raise ImageLoadError("This file is not an image format we can read.") from error
+        raise ImageLoadError(f"{NOT_READABLE}.") from error
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, ImageLoadError):
             raise

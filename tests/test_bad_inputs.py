@@ -221,3 +221,34 @@ def test_a_valid_max_models_setting_is_used(monkeypatch):
     assert cache.capacity == 3 and cache.notice is None
     with pytest.raises(ValueError, match="at least 1 model, got capacity=0"):
         backend.ModelCache(capacity=0)
+
+
+# --- 11. unsupported formats, by content and through the upload widget --------------------------
+
+GIF_REFUSAL = "This file is not an image format we can read (GIF; accepted: JPEG, PNG, WebP, BMP"
+
+
+def _gif() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 30, 30)).save(buffer, format="GIF")
+    return buffer.getvalue()
+
+
+def test_a_gif_is_refused_by_content_with_the_accepted_formats():
+    with pytest.raises(ImageLoadError) as error:
+        load_image(_gif())
+    assert str(error.value).startswith(GIF_REFUSAL)
+
+
+@pytest.mark.parametrize("name", ["anim.gif", "photo.png", "noextension"])
+def test_a_gif_upload_gets_a_message_not_an_exception_box(name):
+    from streamlit.testing.v1 import AppTest
+
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120).run()
+    at = at.switch_page("pages/1_Explore.py").run()
+    at.sidebar.radio(key="explore_source").set_value("Upload").run()
+    at.sidebar.file_uploader(key="explore_upload").upload(name, _gif(), "image/gif")
+    at.run()
+    assert not at.exception, at.exception
+    assert f"Reading {name}: {GIF_REFUSAL}" in " ".join(e.value for e in at.error)

@@ -14,7 +14,12 @@ from saliency_core.weights import WeightSource
 from ui import cached
 from ui.errors import guarded, report
 
-UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES] + [
+    f"image/{kind}" for kind in ("jpeg", "png", "webp", "bmp", "tiff")
+]
+"""The browser's file filter. A MIME entry turns off Streamlit's server-side extension check,
+whose exception (e.g. for a .gif) escaped as a redacted error box: load_image now refuses
+unsupported formats by content, with a clear message."""
 GALLERY_PAGE = 12
 WEIGHT_HELP = {
     WeightSource.PRETRAINED: "The official weights (torch hub cache; downloaded once).",
