@@ -8,12 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from saliency_core import backend, datasets, images
 from saliency_core.datasets import Dataset
 from saliency_core.gaze import predict_type2
 from saliency_core.images import ImageLoadError, load_image
+from saliency_core.weights import MissingWeightsError, load_state_dict_file
 
 
 def _one_axis_images() -> dict[str, np.ndarray]:
@@ -252,3 +254,51 @@ def test_a_gif_upload_gets_a_message_not_an_exception_box(name):
     at.run()
     assert not at.exception, at.exception
     assert f"Reading {name}: {GIF_REFUSAL}" in " ".join(e.value for e in at.error)
+
+
+# --- a weights file that is not a state dict ----------------------------------------------------
+
+
+class NotATensor:
+    """A class a hostile or mistaken checkpoint could pickle."""
+
+
+@pytest.fixture
+def pickled_object(tmp_path) -> Path:
+    path = tmp_path / "model.pth"
+    torch.save({"layer.weight": NotATensor()}, path)
+    return path
+
+
+def _assert_refused_safely(message: str, name: str) -> None:
+    assert message.startswith(f"{name} is not a state dict this model accepts (")
+    assert "NotATensor" in message and "weights_only" not in message
+    assert "arbitrary code" not in message
+
+
+def test_a_pickled_object_is_refused_without_the_weights_only_advice(pickled_object):
+    with pytest.raises(MissingWeightsError) as error:
+        load_state_dict_file(pickled_object)
+    _assert_refused_safely(str(error.value), "model.pth")
+    assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_detectors_and_deepgaze_pass_the_refusal_on(pickled_object):
+    from saliency_core.detectors import load_detector
+
+    with pytest.raises(MissingWeightsError) as error:
+        load_detector("FCOS R50-FPN", "file", weights_path=pickled_object, input_size=128)
+    _assert_refused_safely(str(error.value), "model.pth")
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(MissingWeightsError) as error:
+        predict_type2("DeepGaze IIE", rgb, "file", weights_path=str(pickled_object))
+    _assert_refused_safely(str(error.value), "model.pth")
+
+
+def test_a_dict_of_plain_values_is_refused_with_its_keys(tmp_path):
+    path = tmp_path / "numbers.pth"
+    torch.save({"a": torch.zeros(1), "b": 1, "c": "x"}, path)
+    with pytest.raises(
+        MissingWeightsError, match=r"accepts \(entries that are not tensors: b, c\)"
+    ):
+        load_state_dict_file(path)
