@@ -302,3 +302,93 @@ def test_a_dict_of_plain_values_is_refused_with_its_keys(tmp_path):
         MissingWeightsError, match=r"accepts \(entries that are not tensors: b, c\)"
     ):
         load_state_dict_file(path)
+
+
+# --- 6./7. the augment command: file-system errors, interrupts, atomic saves ---------------------
+
+
+def _augment_args(dataset: Path, out: Path) -> list[str]:
+    model = ["--detector", "Faster R-CNN R50-FPN", "--weights", "untrained", "--cam", "EigenCAM"]
+    return ["--dataset", str(dataset), "--out", str(out), *model, "--reference", "mask"]
+
+
+def test_an_unusable_out_folder_is_one_line_and_exit_1(tmp_path, capsys):
+    from saliency_core.augment import cli
+
+    _write_rgb(tmp_path / "data" / "images" / "a.png")
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file where a folder should be")
+    assert cli.main(_augment_args(tmp_path / "data", blocker / "sub")) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {blocker / 'sub'}: Not a directory"
+
+
+def test_an_interrupt_during_set_up_prints_the_resume_hint(tmp_path, capsys, monkeypatch):
+    from saliency_core.augment import cli
+
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_check_resume", interrupted)
+    _write_rgb(tmp_path / "data" / "images" / "a.png")
+    assert cli.main(_augment_args(tmp_path / "data", tmp_path / "out")) == 130
+    assert capsys.readouterr().err == "Interrupted: run the same command again to resume.\n"
+
+
+def test_an_interrupt_while_importing_prints_the_resume_hint(monkeypatch, capsys):
+    import runpy
+    import sys
+
+    class Importing:
+        """Stands for cli.py while its heavy imports are interrupted."""
+
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "saliency_core.augment.cli", Importing())
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("saliency_core.augment", run_name="__main__")
+    assert exit_info.value.code == 130
+    assert capsys.readouterr().err == "Interrupted: run the same command again to resume.\n"
+
+
+def test_atomic_writes_replace_whole_files_and_clean_up(tmp_path, monkeypatch):
+    from saliency_core import atomic
+
+    target = tmp_path / "out" / "x.png"
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[:, 4:] = (10, 200, 30)
+    atomic.save_image_atomic(rgb, target)
+    np.testing.assert_array_equal(np.asarray(Image.open(target)), rgb)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    before = target.read_bytes()
+
+    def killed(*_args):
+        raise KeyboardInterrupt  # e.g. Ctrl-C between writing and renaming
+
+    monkeypatch.setattr(atomic.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.save_image_atomic(255 - rgb, target)
+    assert target.read_bytes() == before  # the old complete file, not a torn one
+    assert sorted(p.name for p in target.parent.iterdir()) == ["x.png"]  # no temporary left
+    with pytest.raises(ValueError, match=r"No image format for the extension '\.xyz'"):
+        atomic.save_image_atomic(rgb, tmp_path / "x.xyz")
+
+
+def test_the_augment_command_saves_atomically(tmp_path, monkeypatch):
+    from saliency_core import atomic
+    from saliency_core.augment import cli
+
+    written = []
+    monkeypatch.setattr(atomic, "write_bytes_atomic", lambda p, d: written.append((p, d)))
+    cli._save(np.zeros((8, 8, 3), np.uint8), tmp_path / "images" / "a.jpg")
+    [(path, data)] = written
+    assert path == tmp_path / "images" / "a.jpg" and data[:3] == b"\xff\xd8\xff"  # a JPEG
+
+
+def _umask() -> int:
+    import os
+
+    current = os.umask(0)
+    os.umask(current)
+    return current

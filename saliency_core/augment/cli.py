@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from saliency_core import fixations
+from saliency_core.atomic import save_image_atomic
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.pipeline import augment_sample
@@ -59,6 +59,7 @@ LOG_COLUMNS = (
 )
 NO_DOWNSCALE = 1 << 30
 """``load_image``'s long-side bound for the command: images are never resized (boxes stay valid)."""
+INTERRUPTED = "Interrupted: run the same command again to resume."
 SAVE_OPTIONS: dict[str, dict[str, Any]] = {
     ".jpg": {"quality": 95},
     ".jpeg": {"quality": 95},
@@ -441,8 +442,8 @@ def _log_writer(path: Path, kept_rows: list[dict[str, str]]) -> Iterator[Callabl
 
 
 def _save(rgb: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb).save(path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+    """Atomic: a kill mid-save never leaves a truncated image at ``path``."""
+    save_image_atomic(rgb, path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
 
 
 def _dip_progress(bar: tqdm) -> ProgressCallback:
@@ -550,8 +551,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run; argument errors exit with code 2, missing weights with 1, an
-    interrupt with 130 (the log keeps every finished image)."""
+    """Parse ``argv`` and run; argument errors exit with code 2, missing weights and file-system
+    errors (e.g. an unwritable ``--out``) with 1 and one line, an interrupt at any point with
+    130 and the resume hint (the log keeps every finished image)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     refusal = _refusal(args)
@@ -568,6 +582,3 @@ def main(argv: list[str] | None = None) -> int:
     except MissingWeightsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("Interrupted: run the same command again to resume.", file=sys.stderr)
-        return 130
