@@ -392,3 +392,23 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+# --- DeepGaze IIE's image normaliser matches the official float64 arithmetic ---------------------
+
+
+def test_the_deepgaze_normaliser_matches_the_official_float64_arithmetic_bit_for_bit():
+    from saliency_core.gaze.backbones import ImageNormaliser
+
+    image = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (2, 3, 37, 53))).float()
+    out = ImageNormaliser()(image)
+    mean = torch.tensor([0.485, 0.456, 0.406], dtype=torch.float64).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], dtype=torch.float64).view(3, 1, 1)
+    # The official Normalizer: float64 buffers, in-place ops on the float32 image, i.e. each
+    # step computed in float64 and rounded to float32.
+    centred = ((image / 255.0).double() - mean).float()
+    expected = (centred.double() / std).float()
+    assert out.dtype == torch.float32 and torch.equal(out, expected)
+    float32_constants = (image / 255.0 - mean.float()) / std.float()
+    assert not torch.equal(out, float32_constants)  # the old arithmetic differs by 1 ulp
+    assert ImageNormaliser().state_dict() == {}
