@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from saliency_core import backend, datasets, images
+from saliency_core import agreement, backend, datasets, images, metrics
 from saliency_core.datasets import Dataset
 from saliency_core.gaze import predict_type2
 from saliency_core.images import ImageLoadError, load_image
@@ -412,3 +412,82 @@ def test_the_deepgaze_normaliser_matches_the_official_float64_arithmetic_bit_for
     float32_constants = (image / 255.0 - mean.float()) / std.float()
     assert not torch.equal(out, float32_constants)  # the old arithmetic differs by 1 ulp
     assert ImageNormaliser().state_dict() == {}
+
+
+# --- tied map values: the top-p% mask never silently overshoots -----------------------------------
+
+
+def _relu_map(seed: int = 0) -> np.ndarray:
+    """A ReLU'd CAM: 80% of the pixels exactly 0, the rest distinct positive values."""
+    values = np.random.default_rng(seed).normal(size=(40, 50))
+    return np.maximum(values - np.quantile(values, 0.8), 0.0)
+
+
+def test_top_25_percent_of_a_relu_map_does_not_select_everything():
+    relu = _relu_map()
+    study = metrics.top_percent_selection(relu, 25, ties=metrics.TIES_INCLUDE)
+    assert study.mask.all() and study.share == 1.0  # the study's rule: every pixel
+    default = metrics.top_percent_selection(relu, 25)
+    np.testing.assert_array_equal(default.mask, relu > 0)
+    assert default.share == pytest.approx(0.2, abs=1 / relu.size)
+    assert default.flag == study.flag == metrics.FEW_ABOVE_MINIMUM
+    assert metrics.top_percent_selection(relu, 10).flag is None
+    assert metrics.top_percent_selection(relu, 10).share == pytest.approx(0.1)
+
+
+def test_ties_at_the_threshold_are_left_out_only_when_they_overshoot():
+    row = np.array([[0.0, 1.0, 1.0, 1.0]])
+    assert metrics.top_percent_mask(row, 25).tolist() == [[False, False, False, False]]
+    assert metrics.top_percent_mask(row, 25, ties="include").tolist() == [[False, True, True, True]]
+    assert metrics.top_percent_mask(row, 75).tolist() == [[False, True, True, True]]  # no overshoot
+    assert metrics.top_percent_selection(row, 75).share == 0.75
+    with pytest.raises(ValueError, match="ties must be one of"):
+        metrics.top_percent_mask(row, 25, ties="sometimes")
+
+
+def _tie_maps() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    quantised = np.round(rng.random((30, 40)) * 5) / 5  # six values, heavy ties everywhere
+    plateau = rng.random((30, 40))
+    plateau[plateau > 0.7] = 1.0  # 30% tied at the maximum
+    return {
+        "random": rng.random((30, 40)),
+        "relu": _relu_map(1),
+        "quantised": quantised,
+        "plateau": plateau,
+        "constant": np.full((30, 40), 0.3),
+        "odd size": rng.random((7, 13)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_tie_maps()))
+@pytest.mark.parametrize("ties", metrics.TIE_POLICIES)
+def test_ranked_map_matches_the_metric_for_both_tie_policies(name, ties):
+    values = _tie_maps()[name]
+    ranked = agreement.RankedMap(values)
+    for percent in (0, 0.5, 1, 2.5, 10, 19.9, 25, 33.3, 50, 70, 99, 100):
+        expected = metrics.top_percent_selection(values, percent, ties)
+        np.testing.assert_array_equal(ranked.mask(percent, ties), expected.mask)
+        assert ranked.selected_share(percent, ties) == pytest.approx(expected.share, abs=1e-12)
+        assert ranked.flag(percent) == expected.flag
+        if ties == metrics.TIES_NO_OVERSHOOT:
+            assert expected.share <= np.ceil(percent / 100 * values.size) / values.size
+    if name in ("random", "odd size"):  # no ties: both policies are the study's rule
+        for percent in (1, 10, 25, 50):
+            np.testing.assert_array_equal(
+                ranked.mask(percent), values >= np.percentile(values, 100 - percent)
+            )
+
+
+def test_ties_are_passed_through_the_iou_functions():
+    relu, other = _relu_map(0), _relu_map(5)
+    ranked = {"a": agreement.RankedMap(relu), "ref": agreement.RankedMap(other)}
+    for ties in metrics.TIE_POLICIES:
+        expected = metrics.top_percent_iou(relu, other, 25, ties)
+        table = agreement.iou_table({"a": ranked["a"]}, {"ref": ranked["ref"]}, 25, ties)
+        assert table["value"].iloc[0] == pytest.approx(expected)
+        assert metrics.compute(
+            "IoU@top-p%", relu, reference=other, percent=25, ties=ties
+        ).value == (pytest.approx(expected))
+    assert metrics.top_percent_iou(relu, other, 25, "include") == 1.0  # both masks: every pixel
+    assert metrics.top_percent_iou(relu, other, 25) < 1.0
