@@ -12,13 +12,14 @@ from saliency_core.detectors import DETECTORS
 from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
-from saliency_core.settings import QUERY_KEYS, TARGETS, Settings, from_query, to_query
+from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
 from ui.layout import frame
 
 KEY = "explore"
+TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
 
 
@@ -33,6 +34,7 @@ def preset_values(name: str) -> dict:
         f"{KEY}_percent": preset.top_percent,
         f"{KEY}_study_range": preset.study_input_range,
         f"{KEY}_target": preset.target,
+        f"{KEY}_ties": preset.ties,
     }
 
 
@@ -56,6 +58,7 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_study_range": settings.study_input_range,
         f"{KEY}_working": settings.working_size is not None,
         f"{KEY}_percent": min(max(settings.top_percent, 1.0), 50.0),
+        f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
     }
@@ -134,6 +137,15 @@ def sidebar_settings(sample: Sample | None) -> Settings:
             "Study input range (0..1, reproduces the study's bug)", key=f"{KEY}_study_range"
         )
     working = side.toggle("Resize to 512×512 (study)", key=f"{KEY}_working")
+    ties = side.selectbox(
+        "Top-p% ties",
+        list(TIES),
+        format_func=TIE_LABELS.get,
+        key=f"{KEY}_ties",
+        help="A map with many equal values (e.g. a ReLU'd gradient CAM, mostly 0) can have more "
+        "than p% of its pixels at the cut value. 'never more than p%' then takes only the "
+        "pixels above it; the study's rule (map >= percentile) takes them all.",
+    )
     references = [reference_key_for_model(type2_name), "fixations", "mask"]
     sigma = None
     if sample is not None and sample.fixations is not None and len(sample.fixations):
@@ -164,6 +176,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         study_input_range=study_range,
         references=tuple(key for key in references if key),
         top_percent=st.session_state[f"{KEY}_percent"],
+        ties=ties,
         sigma=sigma,
         working_size=512 if working else None,
         consensus=consensus,
@@ -245,8 +258,20 @@ def threshold_free_tables(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def cached_curves(key: str, reference: str, _maps: dict, _reference) -> pd.DataFrame:
-    return agreement.iou_curves(_maps, _reference, reference_name=reference)
+def cached_curves(key: str, reference: str, ties: str, _maps: dict, _reference) -> pd.DataFrame:
+    return agreement.iou_curves(_maps, _reference, reference_name=reference, ties=ties)
+
+
+def shares_caption(ranked: dict, percent: float, ties: str) -> str:
+    """The share of pixels each top-p% mask actually holds, and the maps flagged for ties."""
+    parts, flags = [], []
+    for name, values in ranked.items():
+        selection = values.selection(percent, ties)
+        parts.append(f"{name}: {100 * selection.share:.1f}%")
+        if selection.flag:
+            flags.append(f"{name} — {selection.flag}")
+    text = f"Share of pixels actually selected at top {percent:g}%: " + "; ".join(parts) + "."
+    return text + ("" if not flags else " ⚠️ " + "; ".join(flags) + ".")
 
 
 @st.fragment
@@ -285,7 +310,8 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
     reference = st.radio("Agreement view against", list(refs_ranked), horizontal=True)
     paint = cached.painter(sample.key, sample.image)
-    view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent)
+    ties = bundle.settings.ties
+    view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
     agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
@@ -294,13 +320,14 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     st.subheader("Map vs. reference")
     st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
     format_table(long[long["reference"] != "fixations"])
+    st.caption(shares_caption(ranked, percent, ties))
     if (long["reference"] == "fixations").any():
         st.subheader("Map vs. recorded fixations")
         st.caption(
             f"Higher is better. IG is relative to the centre bias ({bundle.baseline_label})."
         )
         format_table(long[long["reference"] == "fixations"])
-    curves = cached_curves(key, reference, maps_ranked, refs_ranked[reference])
+    curves = cached_curves(key, reference, ties, maps_ranked, refs_ranked[reference])
     st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     table = analysis.describe(long.assign(top_percent=percent), bundle)
     export(panels + agreement_panels, table, sample.id, percent)

@@ -25,11 +25,12 @@ COLUMNS = ["map", "reference", "metric", "value", "higher_is_better", "reason"]
 
 
 class RankedMap:
-    """A map with its values sorted once: top-p% masks identical to ``metrics.top_percent_mask``.
+    """A map with its values sorted once: top-p% masks identical to ``metrics.top_percent_mask``
+    under either tie policy (``metrics.TIES_NO_OVERSHOOT``, the default, or ``TIES_INCLUDE``).
 
     ``np.percentile(m, q)`` (linear method) is ``s[k] + f · (s[k+1] − s[k])`` with ``s`` the sorted
     values, ``k = ⌊q/100 · (n−1)⌋`` and ``f`` the fractional part; with ``s`` kept, a threshold
-    costs O(1) and a mask one comparison per pixel.
+    and the pixel counts above it cost O(log n) and a mask one comparison per pixel.
     """
 
     def __init__(self, values: np.ndarray) -> None:
@@ -44,15 +45,49 @@ class RankedMap:
         fraction = position - low
         return float(self.sorted[low] + fraction * (self.sorted[high] - self.sorted[low]))
 
-    def mask(self, percent: float) -> np.ndarray:
+    def _cut(self, percent: float, ties: str) -> tuple[float, bool]:
+        """(threshold t, strict): the mask is ``values > t`` when strict, else ``values >= t``."""
+        threshold = self.threshold(percent)
+        at_least = self.sorted.size - int(np.searchsorted(self.sorted, threshold, "left"))
+        return threshold, metrics.strict_cut(at_least, percent, self.sorted.size, ties)
+
+    def mask(self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT) -> np.ndarray:
         if percent <= 0:
+            metrics.strict_cut(0, percent, self.sorted.size, ties)  # validates ``ties``
             return np.zeros(self.values.shape, dtype=bool)
-        return self.values >= self.threshold(percent)
+        threshold, strict = self._cut(percent, ties)
+        return self.values > threshold if strict else self.values >= threshold
+
+    def selected_share(self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT) -> float:
+        """Share of the pixels (0..1) that ``mask(percent, ties)`` selects."""
+        if percent <= 0:
+            return 0.0
+        threshold, strict = self._cut(percent, ties)
+        side = "right" if strict else "left"
+        return 1.0 - int(np.searchsorted(self.sorted, threshold, side)) / self.sorted.size
+
+    def flag(self, percent: float) -> str | None:
+        """``metrics.FEW_ABOVE_MINIMUM`` when fewer than ``percent``% of the pixels lie above the
+        map's minimum (the top-p% is then not well defined), else None."""
+        if percent <= 0:
+            return None
+        above = self.sorted.size - int(np.searchsorted(self.sorted, self.sorted[0], "right"))
+        return metrics.few_above_minimum(above, percent, self.sorted.size)
+
+    def selection(
+        self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT
+    ) -> metrics.TopPercentSelection:
+        """Mask, selected share and flag, as ``metrics.top_percent_selection``."""
+        return metrics.TopPercentSelection(
+            self.mask(percent, ties), self.selected_share(percent, ties), self.flag(percent)
+        )
 
 
-def ranked_iou(a: RankedMap, b: RankedMap, percent: float) -> metrics.MetricValue:
+def ranked_iou(
+    a: RankedMap, b: RankedMap, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT
+) -> metrics.MetricValue:
     """``metrics.top_percent_iou`` on ranked maps (NaN with the same reasons)."""
-    return _masks_iou(a, b, a.mask(percent), b.mask(percent))
+    return _masks_iou(a, b, a.mask(percent, ties), b.mask(percent, ties))
 
 
 def _masks_iou(
@@ -81,15 +116,19 @@ def _row(map_name: str, reference: str, metric: str, value: metrics.MetricValue)
 
 
 def map_metrics(
-    maps: Mapping[str, np.ndarray], references: Mapping[str, np.ndarray]
+    maps: Mapping[str, np.ndarray],
+    references: Mapping[str, np.ndarray],
+    names: Iterable[str] = MAP_METRICS,
 ) -> pd.DataFrame:
-    """MAE, CC, SIM and KLD of every map against every reference map (long format)."""
+    """MAE, CC, SIM and KLD (or the subset ``names``) of every map against every reference map
+    (long format)."""
+    names = list(names)
     rows = [
         _row(name, ref_name, metric, metrics.compute(metric, values, reference=reference))
         for name, values in maps.items()
         for ref_name, reference in references.items()
         if name != ref_name
-        for metric in MAP_METRICS
+        for metric in names
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -100,14 +139,17 @@ def fixation_metrics(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     seed: int = 0,
+    names: Iterable[str] = FIXATION_METRICS,
 ) -> pd.DataFrame:
-    """NSS, AUC-Judd, AUC-Borji, sAUC and IG of every map against recorded fixations.
+    """NSS, AUC-Judd, AUC-Borji, sAUC and IG (or the subset ``names``) of every map against
+    recorded fixations.
 
     AUC-Borji and sAUC draw their random splits from ``seed``, so a table is reproducible.
     """
+    names = list(names)
     rows = []
     for name, values in maps.items():
-        for metric in FIXATION_METRICS:
+        for metric in names:
             value = metrics.compute(
                 metric,
                 values,
@@ -121,15 +163,18 @@ def fixation_metrics(
 
 
 def iou_table(
-    maps: Mapping[str, RankedMap], references: Mapping[str, RankedMap], percent: float
+    maps: Mapping[str, RankedMap],
+    references: Mapping[str, RankedMap],
+    percent: float,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """IoU of the top-``percent``% pixels of every map against every reference."""
-    return _iou_rows(maps, references, _masks({**maps, **references}, percent))
+    return _iou_rows(maps, references, _masks({**maps, **references}, percent, ties))
 
 
-def _masks(ranked: Mapping[str, RankedMap], percent: float) -> dict[str, np.ndarray]:
+def _masks(ranked: Mapping[str, RankedMap], percent: float, ties: str) -> dict[str, np.ndarray]:
     """Each map's top-``percent``% mask, taken once."""
-    return {name: values.mask(percent) for name, values in ranked.items()}
+    return {name: values.mask(percent, ties) for name, values in ranked.items()}
 
 
 def _iou_rows(
@@ -156,6 +201,7 @@ def iou_curves(
     reference: RankedMap,
     percents: Iterable[float] = range(1, 51),
     reference_name: str | None = None,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """IoU against ``reference`` for each p in ``percents``: columns map, percent, iou.
 
@@ -163,7 +209,7 @@ def iou_curves(
     """
     percents = list(percents)
     rows = [
-        {"map": name, "percent": p, "iou": ranked_iou(ranked, reference, p).value}
+        {"map": name, "percent": p, "iou": ranked_iou(ranked, reference, p, ties).value}
         for name, ranked in maps.items()
         if name != reference_name
         for p in percents
@@ -225,11 +271,12 @@ def threshold_view(
     references: Mapping[str, RankedMap],
     shown_reference: str,
     percent: float,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> ThresholdView:
     """IoU of every map against every reference at ``percent``, and the agreement pictures
     (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
     per image) against ``shown_reference``."""
-    masks = _masks({**maps, **references}, percent)
+    masks = _masks({**maps, **references}, percent, ties)
     pictures = {
         name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
     }

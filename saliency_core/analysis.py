@@ -359,17 +359,22 @@ def iou_metric(percent: float) -> str:
     return f"IoU@top-{percent:g}%"
 
 
-def threshold_free_table(bundle: Bundle) -> pd.DataFrame:
-    """MAE, CC, SIM, KLD against every reference and the fixation metrics (agreement module)."""
-    tables = [agreement.map_metrics(bundle.values, bundle.reference_values)]
+def threshold_free_table(bundle: Bundle, names: Iterable[str] | None = None) -> pd.DataFrame:
+    """MAE, CC, SIM, KLD against every reference and the fixation metrics (agreement module);
+    ``names`` keeps only those metrics (default: all)."""
+    wanted = None if names is None else set(names)
+    map_names = [m for m in agreement.MAP_METRICS if wanted is None or m in wanted]
+    fixation_names = [m for m in agreement.FIXATION_METRICS if wanted is None or m in wanted]
+    tables = [agreement.map_metrics(bundle.values, bundle.reference_values, map_names)]
     sample = bundle.sample
-    if sample.fixations is not None and len(sample.fixations):
+    if fixation_names and sample.fixations is not None and len(sample.fixations):
         tables.append(
             agreement.fixation_metrics(
                 bundle.values,
                 sample.fixations,
                 sample.other_fixations_px(),
                 baseline=bundle.baseline,
+                names=fixation_names,
             )
         )
     return pd.concat(tables, ignore_index=True)
@@ -384,7 +389,7 @@ def iou_table(
     refs = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
     tables = []
     for percent in percents:
-        table = agreement.iou_table(maps, refs, percent)
+        table = agreement.iou_table(maps, refs, percent, bundle.settings.ties)
         tables.append(table.assign(metric=iou_metric(percent), top_percent=float(percent)))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 

@@ -6,6 +6,7 @@ must never run the same model at once: every cached model comes with its own loc
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import OrderedDict
@@ -16,6 +17,10 @@ from typing import Generic, TypeVar
 import torch
 
 T = TypeVar("T")
+
+MAX_MODELS_VARIABLE = "SALIENCY_MAX_MODELS"
+DEFAULT_MAX_MODELS = 8
+"""Models kept in memory when SALIENCY_MAX_MODELS is unset or invalid."""
 
 
 def default_device() -> torch.device:
@@ -33,6 +38,26 @@ def is_out_of_memory(error: BaseException) -> bool:
     return isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
 
 
+def max_models_setting(value: str | None) -> tuple[int, str | None]:
+    """(capacity, notice) from a SALIENCY_MAX_MODELS value: a whole number ≥ 1.
+
+    Unset or blank gives DEFAULT_MAX_MODELS; an invalid value (``-1``, ``0``, ``abc``) also
+    falls back to it, with a notice saying so, so that the app still starts.
+    """
+    if value is None or not value.strip():
+        return DEFAULT_MAX_MODELS, None
+    try:
+        capacity = int(value.strip())
+    except ValueError:
+        capacity = 0
+    if capacity >= 1:
+        return capacity, None
+    return DEFAULT_MAX_MODELS, (
+        f"{MAX_MODELS_VARIABLE}={value!r} is not a whole number ≥ 1; "
+        f"keeping the default of {DEFAULT_MAX_MODELS} models in memory."
+    )
+
+
 @dataclass
 class Locked(Generic[T]):
     """A shared object and the lock that serialises its use."""
@@ -46,11 +71,19 @@ class ModelCache:
 
     Holds at most ``capacity`` models and drops the least recently used one beyond that (a
     caller still holding it keeps it alive until done): a laptop demo that tries every detector
-    does not grow without bound. ``SALIENCY_MAX_MODELS`` sets the capacity (default 8).
+    does not grow without bound. ``SALIENCY_MAX_MODELS`` sets the capacity (default 8); an
+    invalid value falls back to the default and ``notice`` says so (see max_models_setting).
     """
 
     def __init__(self, capacity: int | None = None) -> None:
-        self.capacity = capacity or int(os.environ.get("SALIENCY_MAX_MODELS", "8"))
+        self.notice: str | None = None
+        if capacity is None:
+            capacity, self.notice = max_models_setting(os.environ.get(MAX_MODELS_VARIABLE))
+            if self.notice:
+                logging.getLogger(__name__).warning(self.notice)
+        elif capacity < 1:
+            raise ValueError(f"A model cache holds at least 1 model, got capacity={capacity}.")
+        self.capacity = capacity
         self._entries: OrderedDict[Hashable, Locked] = OrderedDict()
         self._guard = threading.Lock()
         self._building: dict[Hashable, threading.Lock] = {}

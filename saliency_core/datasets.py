@@ -25,6 +25,10 @@ SAMPLE_DIR = ASSETS / "sample"
 SAMPLE_NAME = "NUS Scene sample (50 images, real fixations)"
 DATA_DIR_VARIABLE = "SALIENCY_DATA_DIR"
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+FIXATIONS_NOT_LOADED = "Fixations not loaded (no fixation metrics for this image):"
+"""Notice prefix when an image's own fixation file cannot be read; the reason follows."""
+OTHER_FIXATIONS_SKIPPED = "Another image's fixations were left out of sAUC's negatives:"
+"""Notice prefix for each unreadable fixation file of another image; the reason follows."""
 
 
 class DatasetError(ValueError):
@@ -87,25 +91,36 @@ class Dataset:
         return (self.root / "fixations").is_dir()
 
     def load(self, stem: str) -> Sample:
-        """The image with its mask and fixations (scaled along if the image was downscaled)."""
+        """The image with its mask and fixations (scaled along if the image was downscaled).
+
+        A fixation file that cannot be read does not block the image: the sample is loaded
+        without fixations (so without fixation metrics) and a notice says why. Other images'
+        unreadable fixation files are left out of ``other_fixations``, each with a notice.
+        """
         loaded = load_image(self.image_path(stem))
         notices = list(loaded.notices)
-        mask = fixations = None
+        mask = fixations = others = None
         if (mask_file := self.mask_path(stem)) is not None:
             mask, mask_notices = load_mask(mask_file, loaded.rgb.shape[:2])
             notices += mask_notices
         if (fixation_file := self.fixations_path(stem)) is not None:
-            fixations = read_fixations(fixation_file)
+            try:
+                fixations = read_fixations(fixation_file)
+            except ValueError as error:
+                notices.append(f"{FIXATIONS_NOT_LOADED} {error}")
+        if fixations is not None:
             original = _original_size(self.image_path(stem))
             if original is not None and original != loaded.rgb.shape[:2]:
                 fixations = rescale_points(fixations, original, loaded.rgb.shape[:2])
+            others, other_notices = self.other_fixations_with_notices(stem)
+            notices += other_notices
         return Sample(
             id=stem,
             image=loaded.rgb,
             source=self.name,
             mask=mask,
             fixations=fixations,
-            other_fixations=None if fixations is None else self.other_fixations(stem),
+            other_fixations=others,
             notices=notices,
         )
 
@@ -118,15 +133,29 @@ class Dataset:
 
     def other_fixations(self, stem: str, limit: int = 20) -> np.ndarray | None:
         """Fixations of up to ``limit`` other images, in normalised [0, 1] coordinates (sAUC)."""
-        others = []
+        return self.other_fixations_with_notices(stem, limit)[0]
+
+    def other_fixations_with_notices(
+        self, stem: str, limit: int = 20
+    ) -> tuple[np.ndarray | None, list[str]]:
+        """(fixations of up to ``limit`` other images in normalised coordinates, notices).
+
+        An unreadable fixation file (empty, missing x/y, non-numeric…) or image only excludes
+        itself: it is skipped with a notice naming the file and the problem.
+        """
+        others: list[np.ndarray] = []
+        notices: list[str] = []
         for other in self.ids:
             if other == stem or len(others) >= limit:
                 continue
-            path = self.fixations_path(other)
-            size = _original_size(self.image_path(other))
-            if path is not None and size is not None:
-                others.append(to_normalised(read_fixations(path), size))
-        return np.concatenate(others) if others else None
+            try:
+                path = self.fixations_path(other)
+                size = _original_size(self.image_path(other))
+                if path is not None and size is not None:
+                    others.append(to_normalised(read_fixations(path), size))
+            except ValueError as error:  # DatasetError is a ValueError too
+                notices.append(f"{OTHER_FIXATIONS_SKIPPED} {error}")
+        return (np.concatenate(others) if others else None), notices
 
 
 def _original_size(path: Path) -> tuple[int, int] | None:
@@ -145,21 +174,45 @@ def sample_dataset() -> Dataset:
     return Dataset(SAMPLE_NAME, SAMPLE_DIR)
 
 
-def user_datasets(root: str | Path | None = None) -> list[Dataset]:
-    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``): that folder, or its children."""
+@dataclass(frozen=True)
+class DatasetScan:
+    """The datasets found under a data folder and notices about the folders skipped."""
+
+    datasets: list[Dataset]
+    notices: list[str]
+
+
+def scan_user_datasets(root: str | Path | None = None) -> DatasetScan:
+    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``): that folder, or its children.
+
+    A child folder that resolves outside ``root`` (a symbolic link elsewhere) is skipped with
+    a notice: only files under the data folder are read.
+    """
     root = root or os.environ.get(DATA_DIR_VARIABLE)
     if not root:
-        return []
+        return DatasetScan([], [])
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{DATA_DIR_VARIABLE}={root} is not a folder.")
     if (root / "images").is_dir():
-        return [Dataset(root.name, root)]
-    return [
-        Dataset(child.name, child)
-        for child in sorted(root.iterdir())
-        if child.is_dir() and (child / "images").is_dir()
-    ]
+        return DatasetScan([Dataset(root.name, root)], [])
+    found, notices = [], []
+    for child in sorted(root.iterdir()):
+        if not (child.is_dir() and (child / "images").is_dir()):
+            continue
+        if not child.resolve().is_relative_to(root.resolve()):
+            notices.append(
+                f"Skipped dataset folder {child.name}: it links to {child.resolve()}, outside "
+                f"{DATA_DIR_VARIABLE}; only files under that folder are read."
+            )
+            continue
+        found.append(Dataset(child.name, child))
+    return DatasetScan(found, notices)
+
+
+def user_datasets(root: str | Path | None = None) -> list[Dataset]:
+    """The datasets of :func:`scan_user_datasets` (folders linking outside ``root`` skipped)."""
+    return scan_user_datasets(root).datasets
 
 
 def all_datasets(root: str | Path | None = None) -> dict[str, Dataset]:

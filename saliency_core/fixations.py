@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from saliency_core.metrics import fixation_map, to_pixel_coords, top_percent_mask
+from saliency_core.metrics import TIES_INCLUDE, fixation_map, to_pixel_coords, top_percent_mask
 
 __all__ = [
     "DEGREES_PER_IMAGE",
@@ -158,4 +158,4 @@ def attention_mask(density: np.ndarray, percent: float = 10.0) -> np.ndarray:
     """
     if not np.any(density):
         return np.zeros(np.shape(density), dtype=bool)
-    return top_percent_mask(density, percent)
+    return top_percent_mask(density, percent, ties=TIES_INCLUDE)

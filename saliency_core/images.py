@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -20,7 +21,34 @@ MAX_SIDE = 4096
 """Images whose long side exceeds this (pixels) are downscaled on load."""
 MAX_PIXELS = 120_000_000
 """Decoding refuses images above this many pixels (decompression-bomb guard)."""
+MAX_DECODE_BYTES = 400_000_000
+"""Decoding refuses images whose decoded form would exceed this many bytes (pixels × bytes per
+pixel of the decoded mode, :data:`DECODED_BYTES_PER_PIXEL`): a 100 MP colour photo, a 120 MP
+16-bit scan. The 8-bit conversion then adds 3 bytes/pixel (1 for high-depth grey) plus one
+band of :data:`CHUNK_PIXELS`, so one load stays under about 0.75 GB."""
+DECODED_BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+"""Bytes per pixel Pillow stores for a decoded mode; every other mode (RGB included) takes 4."""
+CHUNK_PIXELS = 1 << 20
+"""Conversion to 8 bit runs over horizontal bands of about this many pixels (1 MP), so its
+working memory beyond the output does not grow with the image (no full-size float copy)."""
+MIN_SIDE = 8
+"""Shortest accepted image side in pixels, checked after downscaling."""
+MAX_ASPECT = 20.0
+"""Largest accepted aspect ratio, long side / short side, checked after downscaling: beyond it
+detectors fail (their resizing rounds the short side to a few pixels), DeepGaze runs on
+absurd sizes and exports round a side to 0."""
 ACCEPTED_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+ACCEPTED_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "WEBP": "WebP",
+    "BMP": "BMP",
+    "TIFF": "TIFF",
+}
+"""Pillow format names accepted (by content, whatever the file name), with the name shown to
+users; MPO is the multi-picture JPEG of some cameras. Anything else (GIF, ICO, …) is refused."""
+NOT_READABLE = "This file is not an image format we can read"
 
 
 class ImageLoadError(ValueError):
@@ -102,8 +130,14 @@ def image_hash(rgb: np.ndarray) -> str:
     return digest.hexdigest()[:16]
 
 
+def _decoded_bytes(image: Image.Image) -> int:
+    """Bytes Pillow holds for ``image`` decoded: pixels × DECODED_BYTES_PER_PIXEL of its mode."""
+    return image.width * image.height * DECODED_BYTES_PER_PIXEL.get(image.mode, 4)
+
+
 def _open(source: bytes | str | Path) -> Image.Image:
-    """Decode after checking the header's size against :data:`MAX_PIXELS`.
+    """Decode after checking the header's size against :data:`MAX_PIXELS` and
+    :data:`MAX_DECODE_BYTES`.
 
     PIL itself refuses images over twice its own limit while opening; the explicit check
     (no change to PIL's global limit, so it is safe with concurrent sessions) covers the rest.
@@ -114,35 +148,86 @@ def _open(source: bytes | str | Path) -> Image.Image:
     too_large = f"The image is too large to decode safely (limit {MAX_PIXELS / 1e6:.0f} MP)."
     try:
         image = Image.open(io.BytesIO(data))
+        if image.format not in ACCEPTED_FORMATS:
+            accepted = ", ".join(dict.fromkeys(ACCEPTED_FORMATS.values()))
+            raise ImageLoadError(f"{NOT_READABLE} ({image.format}; accepted: {accepted}).")
         if image.width * image.height > MAX_PIXELS:
             raise ImageLoadError(too_large)
+        if (needed := _decoded_bytes(image)) > MAX_DECODE_BYTES:
+            raise ImageLoadError(
+                f"The image ({image.width}×{image.height} px, mode {image.mode}) would need "
+                f"{needed / 1e6:.0f} MB to decode; the limit is {MAX_DECODE_BYTES / 1e6:.0f} MB "
+                "per image. Downscale it first."
+            )
         image.load()
     except Image.DecompressionBombError as error:
         raise ImageLoadError(too_large) from error
     except UnidentifiedImageError as error:
-        raise ImageLoadError("This file is not an image format we can read.") from error
+        raise ImageLoadError(f"{NOT_READABLE}.") from error
     except (OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, ImageLoadError):
+            raise
         raise ImageLoadError(f"The image file is corrupt or truncated ({error}).") from error
     return image
 
 
-def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
-    """Scale 16/32-bit integer and float images to 8 bit by their value range."""
-    values = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16") or (image.mode == "I" and values.max(initial=0) <= 65535):
-        scaled = values / 257.0 if values.max(initial=0) > 255 else values
-    else:
-        low, high = float(values.min(initial=0)), float(values.max(initial=0))
-        scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
-    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8)).convert("RGB")
+def _bands(image: Image.Image) -> Iterator[tuple[slice, Image.Image]]:
+    """(rows, band): horizontal bands of ``image`` of about CHUNK_PIXELS pixels each."""
+    step = max(1, CHUNK_PIXELS // max(1, image.width))
+    for top in range(0, image.height, step):
+        bottom = min(top + step, image.height)
+        yield slice(top, bottom), image.crop((0, top, image.width, bottom))
+
+
+def _finite_range(image: Image.Image) -> tuple[float, float, int]:
+    """(min, max) of the finite values of a high-depth image and its count of non-finite ones
+    ((0, 0) when no value is finite), one band at a time."""
+    low, high, non_finite = np.inf, -np.inf, 0
+    for _, band in _bands(image):
+        values = np.asarray(band, dtype=np.float64)
+        finite = np.isfinite(values)
+        non_finite += int(values.size - np.count_nonzero(finite))
+        if finite.any():
+            low = min(low, float(values[finite].min()))
+            high = max(high, float(values[finite].max()))
+    return (0.0, 0.0, non_finite) if low > high else (low, high, non_finite)
+
+
+def _high_depth_to_gray(image: Image.Image, notices: list[str]) -> np.ndarray:
+    """Scale a 16/32-bit integer or float image to 8-bit grey (H, W) by its value range.
+
+    16-bit data (``I;16*``, or ``I`` within 0..65535) is divided by 257 when its maximum
+    exceeds 255, else kept; other data is min-max scaled, v' = 255 (v − min) / (max − min)
+    (all zeros when constant). Non-finite pixels (NaN, ±inf of a float TIFF) are replaced with
+    the finite minimum, with a notice. Works band by band (float64 per band only), so the
+    working memory is the 1 byte/pixel output plus one band.
+    """
+    low, high, non_finite = _finite_range(image)
+    if non_finite:
+        notices.append(
+            f"Replaced {non_finite} non-finite pixel value(s) (NaN or ±inf) with the finite "
+            f"minimum {low:g}."
+        )
+    sixteen_bit = image.mode.startswith("I;16") or (image.mode == "I" and max(high, 0) <= 65535)
+    gray = np.empty((image.height, image.width), dtype=np.uint8)
+    for rows, band in _bands(image):
+        values = np.asarray(band, dtype=np.float64)
+        if non_finite:
+            values[~np.isfinite(values)] = low
+        if sixteen_bit:
+            scaled = values / 257.0 if max(high, 0) > 255 else values
+        elif high > low:
+            scaled = (values - low) / (high - low) * 255.0
+        else:
+            scaled = np.zeros_like(values)
+        gray[rows] = np.clip(np.rint(scaled), 0, 255)
+    return gray
 
 
 def _to_rgb(image: Image.Image) -> tuple[Image.Image, str | None]:
     mode = image.mode
     if mode == "RGB":
         return image, None
-    if mode.startswith("I") or mode == "F":
-        return _high_depth_to_rgb(image), f"Converted {mode} (high bit depth) to 8-bit RGB."
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -151,8 +236,46 @@ def _to_rgb(image: Image.Image) -> tuple[Image.Image, str | None]:
     return image.convert("RGB"), f"Converted colour mode {mode} to RGB."
 
 
+def _decode_to_uint8(image: Image.Image, notices: list[str]) -> np.ndarray:
+    """``image`` as uint8 (H, W, 3), or (H, W) grey for high-depth modes, band by band."""
+    if image.mode.startswith("I") or image.mode == "F":
+        gray = _high_depth_to_gray(image, notices)
+        notices.append(f"Converted {image.mode} (high bit depth) to 8-bit RGB.")
+        return gray
+    rgb = np.empty((image.height, image.width, 3), dtype=np.uint8)
+    note = None
+    for rows, band in _bands(image):
+        converted, note = _to_rgb(band)
+        rgb[rows] = np.asarray(converted, dtype=np.uint8)
+    if note:
+        notices.append(note)
+    return rgb
+
+
+def _check_shape(pixels: np.ndarray, original: tuple[int, int], max_side: int) -> None:
+    """Refuse an image whose short side (after downscaling) is under MIN_SIDE px or whose
+    aspect ratio long/short exceeds MAX_ASPECT; ``original`` is the decoded (W, H)."""
+    height, width = pixels.shape[:2]
+    aspect = max(height, width) / min(height, width)
+    if min(height, width) >= MIN_SIDE and aspect <= MAX_ASPECT:
+        return
+    size = f"{original[0]}×{original[1]} px"
+    if (width, height) != original:
+        size += f" ({width}×{height} px after downscaling to a {max_side} px long side)"
+    problem = "too small" if min(original) < MIN_SIDE else f"too elongated ({aspect:.0f}:1)"
+    raise ImageLoadError(
+        f"The image is {problem}: {size}. Images need a short side of at least {MIN_SIDE} px "
+        f"and an aspect ratio of at most {MAX_ASPECT:.0f}:1; crop or pad it."
+    )
+
+
 def load_image(source: bytes | str | Path, max_side: int = MAX_SIDE) -> LoadedImage:
-    """Decode, apply EXIF orientation, convert to RGB and bound the long side to ``max_side``."""
+    """Decode, apply EXIF orientation, convert to RGB and bound the long side to ``max_side``.
+
+    Refuses images over MAX_PIXELS or MAX_DECODE_BYTES before decoding, and images whose
+    short side is under MIN_SIDE px or whose aspect ratio exceeds MAX_ASPECT after
+    downscaling (see :func:`_check_shape`).
+    """
     image = _open(source)
     notices: list[str] = []
     orientation = image.getexif().get(0x0112, 1)
@@ -161,21 +284,20 @@ def load_image(source: bytes | str | Path, max_side: int = MAX_SIDE) -> LoadedIm
         notices.append(f"Applied EXIF orientation {orientation}.")
     if getattr(image, "n_frames", 1) > 1:
         notices.append("Multi-frame image: using the first frame.")
-    image, note = _to_rgb(image)
-    if note:
-        notices.append(note)
-    rgb = np.asarray(image, dtype=np.uint8).copy()
-    if min(rgb.shape[:2]) < 8:
-        raise ImageLoadError(f"The image is too small ({rgb.shape[1]}×{rgb.shape[0]} px).")
-    long_side = max(rgb.shape[:2])
+    original = image.size
+    pixels = _decode_to_uint8(image, notices)
+    del image  # the decoded image is no longer needed; only the 8-bit copy is resized
+    long_side = max(pixels.shape[:2])
     if long_side > max_side:
         scale = max_side / long_side
-        size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
         notices.append(
-            f"Downscaled from {rgb.shape[1]}×{rgb.shape[0]} to {size[0]}×{size[1]} px "
+            f"Downscaled from {pixels.shape[1]}×{pixels.shape[0]} to {size[0]}×{size[1]} px "
             f"(long side limit {max_side} px)."
         )
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    _check_shape(pixels, original, max_side)
+    rgb = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels
     return LoadedImage(rgb=rgb, notices=notices)
 
 

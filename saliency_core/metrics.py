@@ -154,24 +154,87 @@ def mae(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(normalize(a) - normalize(b)).mean())
 
 
-def top_percent_mask(m: np.ndarray, percent: float) -> np.ndarray:
-    """Boolean mask of the ``percent``% most salient pixels, binarised as the study does.
+TIES_NO_OVERSHOOT = "no-overshoot"
+"""Default tie policy: when the pixels tied at the threshold would make the top-p% mask exceed
+⌈p% · n⌉ pixels, only the pixels strictly above the tied value are taken (the mask may then be
+smaller than p%; :func:`top_percent_selection` reports the share actually selected)."""
+TIES_INCLUDE = "include"
+"""The study's rule: ``m >= percentile(m, 100 − p)``, every tie at the threshold included, so
+the mask can exceed p% (a map with 80% zeros: its top 25% is every pixel)."""
+TIE_POLICIES = (TIES_NO_OVERSHOOT, TIES_INCLUDE)
+FEW_ABOVE_MINIMUM = (
+    "fewer than p% of the map's pixels lie above its minimum: its top-p% is not well defined"
+)
+"""Flag of a map whose pixels above its minimum are fewer than the requested share."""
 
-    For ``0 < percent <= 100``: ``m >= np.percentile(m, 100 - percent)`` (linear interpolation, ties
-    at the threshold included, so the mask can exceed ``percent``% of the pixels; a constant map
-    gives an all-True mask). ``percent = 100`` selects every pixel, ``percent = 0`` none (the top
-    0% is the empty set, not the maxima). Outside [0, 100]: ValueError.
+
+@dataclass(frozen=True)
+class TopPercentSelection:
+    """A top-p% mask, the share of pixels it actually holds (0..1) and its flag (None or
+    FEW_ABOVE_MINIMUM)."""
+
+    mask: np.ndarray
+    share: float
+    flag: str | None
+
+
+def _pixel_limit(percent: float, size: int) -> int:
+    """⌈p% · n⌉ pixels, the most a top-p% mask may hold without overshooting by ties
+    (rounded to 1e-9 first, so that float noise in p/100 · n never adds a pixel)."""
+    return int(np.ceil(round(percent / 100.0 * size, 9)))
+
+
+def strict_cut(at_least: int, percent: float, size: int, ties: str) -> bool:
+    """Whether the mask is ``m > t`` instead of ``m >= t``: under TIES_NO_OVERSHOOT, when the
+    ``at_least`` = |{m >= t}| pixels exceed the pixel limit (only ties can make them do so)."""
+    if ties not in TIE_POLICIES:
+        raise ValueError(f"ties must be one of {TIE_POLICIES}, got {ties!r}")
+    return ties == TIES_NO_OVERSHOOT and at_least > _pixel_limit(percent, size)
+
+
+def few_above_minimum(above_minimum: int, percent: float, size: int) -> str | None:
+    """FEW_ABOVE_MINIMUM when fewer than p% · n pixels lie above the map's minimum."""
+    return FEW_ABOVE_MINIMUM if above_minimum < round(percent / 100.0 * size, 9) else None
+
+
+def top_percent_selection(
+    m: np.ndarray, percent: float, ties: str = TIES_NO_OVERSHOOT
+) -> TopPercentSelection:
+    """The ``percent``% most salient pixels with the share selected and a flag.
+
+    Threshold t = ``np.percentile(m, 100 − percent)`` (linear interpolation, as the study).
+    ``ties`` = TIES_INCLUDE: mask = m ≥ t (the study's rule). TIES_NO_OVERSHOOT (default): the
+    same unless the mask would hold more than ⌈p% · n⌉ pixels, which only ties at t cause; then
+    mask = m > t. Without ties both policies agree. ``percent = 100`` selects every pixel,
+    ``percent = 0`` none. Flag FEW_ABOVE_MINIMUM when fewer than p% of the pixels lie above the
+    minimum (a constant map included). Outside [0, 100] or an unknown policy: ValueError.
     """
     m = _map(m)
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must be in [0, 100], got {percent}")
+    flag = few_above_minimum(int(np.count_nonzero(m > m.min())), percent, m.size)
     if percent == 0:
-        return np.zeros(m.shape, dtype=bool)
-    return m >= np.percentile(m, 100 - percent)
+        strict_cut(0, percent, m.size, ties)  # validates ``ties``
+        return TopPercentSelection(np.zeros(m.shape, dtype=bool), 0.0, None)
+    threshold = np.percentile(m, 100 - percent)
+    mask = m >= threshold
+    if strict_cut(int(np.count_nonzero(mask)), percent, m.size, ties):
+        mask = m > threshold
+    return TopPercentSelection(mask, np.count_nonzero(mask) / m.size, flag)
 
 
-def top_percent_iou(a: np.ndarray, b: np.ndarray, percent: float = 10.0) -> float:
+def top_percent_mask(m: np.ndarray, percent: float, ties: str = TIES_NO_OVERSHOOT) -> np.ndarray:
+    """Boolean mask of the ``percent``% most salient pixels (see :func:`top_percent_selection`;
+    ``ties=TIES_INCLUDE`` is the study's ``m >= np.percentile(m, 100 − percent)``)."""
+    return top_percent_selection(m, percent, ties).mask
+
+
+def top_percent_iou(
+    a: np.ndarray, b: np.ndarray, percent: float = 10.0, ties: str = TIES_NO_OVERSHOOT
+) -> float:
     """IoU of the two top-``percent``% masks: ``|A ∩ B| / |A ∪ B|`` in [0, 1]; higher is better.
+
+    ``ties``: the tie policy of :func:`top_percent_selection` (TIES_INCLUDE: the study's).
 
     The study's default is 10% (its ``percentile(map, 90)`` threshold). Undefined for a constant
     map (its mask is every pixel, singling nothing out) and for two empty masks (``percent = 0``).
@@ -179,7 +242,7 @@ def top_percent_iou(a: np.ndarray, b: np.ndarray, percent: float = 10.0) -> floa
     a, b = _pair(a, b, ("saliency", "reference"))
     _check_non_constant(a)
     _check_non_constant(b)
-    mask_a, mask_b = top_percent_mask(a, percent), top_percent_mask(b, percent)
+    mask_a, mask_b = top_percent_mask(a, percent, ties), top_percent_mask(b, percent, ties)
     union = np.count_nonzero(mask_a | mask_b)
     if union == 0:
         raise UndefinedMetricError(EMPTY_MASK)
@@ -409,7 +472,7 @@ METRICS: dict[str, Metric] = {
             "map",
             True,
             "Intersection over union of the two maps' top-p% pixels (study: p = 10).",
-            ("percent",),
+            ("percent", "ties"),
         ),
         Metric("CC", cc, "map", True, "Pearson correlation of the two maps."),
         Metric("SIM", sim, "map", True, "Histogram intersection of the maps as distributions."),
@@ -452,6 +515,7 @@ def compute(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     percent: float = 10.0,
+    ties: str = TIES_NO_OVERSHOOT,
     rng: np.random.Generator | int | None = None,
 ) -> MetricValue:
     """Metric ``name`` of ``saliency``; NaN with a reason when undefined or an input is missing.
@@ -470,7 +534,7 @@ def compute(
     missing = [_INPUT_LABELS[key] for key in _INPUTS[metric.needs] if given[key] is None]
     if missing:
         return MetricValue(float("nan"), f"{name} needs {' and '.join(missing)}: none given")
-    options = {"percent": percent, "rng": rng}
+    options = {"percent": percent, "ties": ties, "rng": rng}
     try:
         value = metric.fn(
             saliency,
@@ -490,6 +554,7 @@ def compute_all(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     percent: float = 10.0,
+    ties: str = TIES_NO_OVERSHOOT,
     rng: np.random.Generator | int | None = None,
 ) -> dict[str, MetricValue]:
     """Every registered metric whose inputs are given, in registry order (see :func:`compute`).
@@ -505,7 +570,7 @@ def compute_all(
         "baseline": None if baseline is None else _map(baseline, "baseline"),
     }
     return {
-        name: compute(name, saliency, **given, percent=percent, rng=rng)
+        name: compute(name, saliency, **given, percent=percent, ties=ties, rng=rng)
         for name, metric in METRICS.items()
         if all(given[key] is not None for key in _INPUTS[metric.needs])
     }

@@ -53,6 +53,7 @@ def _score(
     other_fixations: np.ndarray | None,
     baseline: np.ndarray | None,
     seed: int,
+    ties: str,
 ) -> dict[str, metrics.MetricValue]:
     """:data:`OBSERVER_METRICS` of ``saliency`` at ``points`` (IoU: vs the points' density)."""
     scores = {
@@ -71,7 +72,7 @@ def _score(
     else:
         density = density_map(points, shape, sigma)
         scores["IoU@top-p%"] = metrics.compute(
-            "IoU@top-p%", saliency, reference=density, percent=percent
+            "IoU@top-p%", saliency, reference=density, percent=percent, ties=ties
         )
     return scores
 
@@ -84,6 +85,7 @@ def leave_one_subject_out(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     seed: int = 0,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """Each subject's scores against the others' density (long: :data:`SUBJECT_COLUMNS`).
 
@@ -92,7 +94,8 @@ def leave_one_subject_out(
     images) and IG (over ``baseline``, a density up to scale such as the centre bias) are taken
     at F_s, and IoU@top-p% compares that map's top-``percent``% with the top-``percent``% of
     ``density_map(F_s, shape, sigma)``. A metric without its input (sAUC, IG) or undefined is NaN
-    with the reason. AUC-Borji and sAUC draw from ``seed`` for every subject alike.
+    with the reason. AUC-Borji and sAUC draw from ``seed`` for every subject alike; ``ties`` is
+    the top-p% tie policy (:data:`saliency_core.metrics.TIE_POLICIES`).
     Only subjects with a fixation inside the image take part; raises ValueError (via
     :func:`~saliency_core.fixations.points_by_subject`) without a ``subject`` column.
     """
@@ -106,7 +109,9 @@ def leave_one_subject_out(
         others = [other for name, other in subjects.items() if name != subject]
         others_points = np.concatenate(others) if others else np.empty((0, 2))
         saliency = density_map(others_points, shape, sigma)
-        scores = _score(saliency, points, shape, sigma, percent, other_fixations, baseline, seed)
+        scores = _score(
+            saliency, points, shape, sigma, percent, other_fixations, baseline, seed, ties
+        )
         rows.extend(
             {"subject": subject, "metric": metric, "value": value.value, "reason": value.reason}
             for metric, value in scores.items()
@@ -134,6 +139,7 @@ def inter_observer_ceiling(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     seed: int = 0,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """The "people vs people" rows (:data:`COLUMNS`, map :data:`PEOPLE`): per metric, the mean
     of :func:`leave_one_subject_out` over the subjects where it is defined (``n_subjects`` of
@@ -142,7 +148,7 @@ def inter_observer_ceiling(
     """
     try:
         per_subject = leave_one_subject_out(
-            table, shape, sigma, percent, other_fixations, baseline, seed
+            table, shape, sigma, percent, other_fixations, baseline, seed, ties
         )
     except ValueError as error:
         if str(error) != NO_SUBJECTS:
@@ -177,6 +183,7 @@ def centre_bias_floor(
     baseline: np.ndarray | None = None,
     prior: CentreBias | None = None,
     seed: int = 0,
+    ties: str = metrics.TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """The centre-bias rows (:data:`COLUMNS`, map ``"centre bias (<prior label>)"``).
 
@@ -190,7 +197,7 @@ def centre_bias_floor(
     if prior.log_density.shape != tuple(shape):
         raise ValueError(f"the prior has shape {prior.log_density.shape}, the image {shape}")
     saliency = np.exp(prior.log_density.astype(np.float64))
-    scores = _score(saliency, points, shape, sigma, percent, other_fixations, baseline, seed)
+    scores = _score(saliency, points, shape, sigma, percent, other_fixations, baseline, seed, ties)
     name = f"{CENTRE_BIAS} ({prior.label})"
     return pd.DataFrame(
         [_row(name, metric, value.value, value.reason, 0) for metric, value in scores.items()],

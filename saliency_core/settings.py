@@ -17,12 +17,13 @@ from typing import Any
 
 import tomli_w
 
+from saliency_core.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
 from saliency_core.weights import WeightSource
 
 TARGETS = ("study default", "FPN")
 """CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
 name of the detector registry, e.g. "features", is accepted too)."""
-TIES = ("no overshoot", "include")
+TIES = TIE_POLICIES
 """Top-p% masks: never exceed p% by ties (default), or the study's ``map >= percentile`` rule."""
 MAX_WORKING_SIZE = 4096
 
@@ -57,7 +58,7 @@ class Settings:
     type2_max_side: int = 1024
     references: tuple[str, ...] = ("deepgaze", "fixations", "mask")
     top_percent: float = 10.0
-    ties: str = "no overshoot"
+    ties: str = TIES_NO_OVERSHOOT
     sigma: float | None = None
     working_size: int | None = None
     consensus: bool = False

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 
@@ -42,22 +43,42 @@ def file_stamp(path: str | Path | None) -> tuple[str, int, int] | None:
     return str(resolved), stat.st_mtime_ns, stat.st_size
 
 
+_UNPICKLER_REASON = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\s+Please use|\n\n|$)", re.S)
+
+
+def _why_unreadable(error: Exception) -> str:
+    """A short reason for a failed ``torch.load(..., weights_only=True)``, without PyTorch's
+    advice to retry with ``weights_only=False`` (that would run code from the file)."""
+    text = str(error)
+    if "weights_only" not in text:
+        return f"{error.__class__.__name__}: {text}" if text else error.__class__.__name__
+    match = _UNPICKLER_REASON.search(text)
+    detail = match.group(1).strip() if match else "unsupported content"
+    return f"it holds Python objects other than tensors, never loaded for safety: {detail}"
+
+
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a saved state dict (bare, or under a "state_dict" / "model" key)."""
+    """Load a saved state dict (bare, or under a "state_dict" / "model" key).
+
+    Only tensors are unpickled (``weights_only=True``); any other file is refused with
+    "<file> is not a state dict this model accepts (<reason>)".
+    """
     path = Path(path)
     if not path.is_file():
         raise MissingWeightsError(f"Weights file not found: {path}")
+    refused = f"{path.name} is not a state dict this model accepts"
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise MissingWeightsError(
-            f"{path.name} is not a readable PyTorch state dict ({error})"
-        ) from error
+        raise MissingWeightsError(f"{refused} ({_why_unreadable(error)})") from None
     for wrapper in ("state_dict", "model"):
         if isinstance(obj, dict) and wrapper in obj and isinstance(obj[wrapper], dict):
             obj = obj[wrapper]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise MissingWeightsError(f"{path.name} does not hold a state dict of tensors")
+    if not isinstance(obj, dict):
+        raise MissingWeightsError(f"{refused} (it holds a {type(obj).__name__}, not a dict)")
+    if others := [str(k) for k, v in obj.items() if not isinstance(v, torch.Tensor)]:
+        listed = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
+        raise MissingWeightsError(f"{refused} (entries that are not tensors: {listed})")
     return obj
 
 

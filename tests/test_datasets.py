@@ -104,10 +104,10 @@ def test_fixations_follow_a_downscaled_image(tmp_path: Path, monkeypatch: pytest
 def test_fixations_follow_a_downscaled_image_to_its_edge(tmp_path: Path):
     """An image over images.MAX_SIDE is downscaled on load; its edge fixations stay inside."""
     root = tmp_path / "big"
-    write_image(root / "images" / "wide.png", size=(8192, 16))
+    write_image(root / "images" / "wide.png", size=(8192, 410))  # images.MAX_ASPECT, 20:1
     (root / "fixations").mkdir()
-    (root / "fixations" / "wide.csv").write_text("x,y\n8191,15\n0,0\n")
+    (root / "fixations" / "wide.csv").write_text("x,y\n8191,409\n0,0\n")
     sample = Dataset("big", root).load("wide")
-    assert sample.shape == (8, 4096)
-    np.testing.assert_allclose(sample.fixations, [[4095.25, 7.25], [-0.25, -0.25]])
-    assert to_pixel_coords(sample.fixations, sample.shape).tolist() == [[4095, 7], [0, 0]]
+    assert sample.shape == (205, 4096)
+    np.testing.assert_allclose(sample.fixations, [[4095.25, 204.25], [-0.25, -0.25]])
+    assert to_pixel_coords(sample.fixations, sample.shape).tolist() == [[4095, 204], [0, 0]]

@@ -85,7 +85,7 @@ def test_missing_or_corrupt_weights_file(tmp_path: Path):
         D.load_detector("FCOS R50-FPN", "file", weights_path=tmp_path / "nope.pth")
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(MissingWeightsError, match="not a readable PyTorch state dict"):
+    with pytest.raises(MissingWeightsError, match="is not a state dict this model accepts"):
         D.load_detector("FCOS R50-FPN", "file", weights_path=bad)
 
 

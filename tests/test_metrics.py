@@ -90,9 +90,9 @@ def test_top_percent_mask_uses_the_study_percentile():
     assert np.argwhere(top_percent_mask(TEN, 20)).tolist() == [[1, 3], [1, 4]]
 
 
-def test_top_percent_mask_includes_ties():
+def test_top_percent_mask_includes_ties_under_the_study_rule():
     # percentile([0, 1, 1, 1], 75): rank 2.25 between 1 and 1 -> 1 -> three pixels, not one
-    assert top_percent_mask(np.array([[0.0, 1.0, 1.0, 1.0]]), 25).tolist() == [
+    assert top_percent_mask(np.array([[0.0, 1.0, 1.0, 1.0]]), 25, ties="include").tolist() == [
         [False, True, True, True]
     ]
 

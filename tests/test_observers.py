@@ -65,7 +65,9 @@ def test_leave_one_subject_out_on_three_subjects_equals_a_hand_computation():
     # C: {(0,0),(1,0)} vs {(3,3),(2,1)} -> 0
     iou = {"A": 1 / 4, "B": 4 / 16, "C": 0.0}
 
-    per_subject = observers.leave_one_subject_out(three_subjects(), (4, 4), sigma=0.0)
+    per_subject = observers.leave_one_subject_out(
+        three_subjects(), (4, 4), sigma=0.0, ties="include"
+    )
     assert list(per_subject.columns) == observers.SUBJECT_COLUMNS
     values = per_subject.set_index(["metric", "subject"])["value"]
     for subject in "ABC":
@@ -73,7 +75,7 @@ def test_leave_one_subject_out_on_three_subjects_equals_a_hand_computation():
         assert values["AUC-Judd", subject] == pytest.approx(auc[subject])
         assert values["IoU@top-p%", subject] == pytest.approx(iou[subject])
 
-    ceiling = observers.inter_observer_ceiling(three_subjects(), (4, 4), sigma=0.0)
+    ceiling = observers.inter_observer_ceiling(three_subjects(), (4, 4), sigma=0.0, ties="include")
     assert list(ceiling.columns) == observers.COLUMNS
     assert list(ceiling["metric"]) == list(observers.OBSERVER_METRICS)
     assert (ceiling["map"] == observers.PEOPLE).all()

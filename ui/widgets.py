@@ -14,7 +14,12 @@ from saliency_core.weights import WeightSource
 from ui import cached
 from ui.errors import guarded, report
 
-UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES]
+UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES] + [
+    f"image/{kind}" for kind in ("jpeg", "png", "webp", "bmp", "tiff")
+]
+"""The browser's file filter. A MIME entry turns off Streamlit's server-side extension check,
+whose exception (e.g. for a .gif) escaped as a redacted error box: load_image now refuses
+unsupported formats by content, with a clear message."""
 GALLERY_PAGE = 12
 WEIGHT_HELP = {
     WeightSource.PRETRAINED: "The official weights (torch hub cache; downloaded once).",
@@ -25,10 +30,13 @@ WEIGHT_HELP = {
 
 def _available_datasets() -> dict[str, datasets.Dataset]:
     try:
-        return datasets.all_datasets()
+        scan = datasets.scan_user_datasets()
     except datasets.DatasetError as error:
         st.sidebar.warning(str(error))
         return {datasets.SAMPLE_NAME: datasets.sample_dataset()}
+    for notice in scan.notices:
+        st.sidebar.warning(notice)
+    return {d.name: d for d in (datasets.sample_dataset(), *scan.datasets)}
 
 
 def _select(key: str, stem: str) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from saliency_core.metrics import top_percent_mask
+from saliency_core.metrics import TIES_INCLUDE, top_percent_mask
 
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
 """ImageNet per-channel RGB mean in 0..255 (torchvision's normalisation × 255)."""
@@ -67,7 +67,7 @@ def erase_mask(
         raise ValueError("The CAM contains NaN or infinite values.")
     if not 0.0 < top_percent < 100.0:
         raise ValueError(f"top_percent must be in (0, 100), got {top_percent}.")
-    mask = top_percent_mask(cam, top_percent)
+    mask = top_percent_mask(cam, top_percent, ties=TIES_INCLUDE)
     if mask.all():
         cause = (
             "the map is constant"

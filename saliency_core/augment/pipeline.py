@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from saliency_core import metrics
 from saliency_core.augment.erase import EraseSettings, erase, erase_mask
 from saliency_core.augment.inpaint import inpaint
 from saliency_core.augment.result import InpaintResult, ProgressCallback
@@ -65,7 +64,7 @@ def augment_sample(
             f"The CAM {cam.shape} and reference {reference_map.shape} must match the image's "
             f"size {image.shape[:2]}."
         )
-    decision = decide(rule, cam, reference_map, evaluate=evaluate or metrics.compute)
+    decision = decide(rule, cam, reference_map, evaluate=evaluate)
     if not decision.erase:
         kept = np.zeros(cam.shape, dtype=bool)
         return AugmentedSample(image, kept, boxes, decision, None)

@@ -10,6 +10,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -124,12 +125,16 @@ def decide(
     cam: np.ndarray,
     reference_map: np.ndarray,
     *,
-    evaluate: MetricEvaluator = metrics.compute,
+    evaluate: MetricEvaluator | None = None,
 ) -> RuleDecision:
     """Evaluate ``rule`` on a CAM and the reference map it names (both (H, W), in [0, 1]).
 
+    ``evaluate`` defaults to ``metrics.compute`` with the study's tie rule (ties at the top-p%
+    threshold included, ``metrics.TIES_INCLUDE``).
+
     A NaN metric (e.g. a constant map) never erases; its reason is passed on.
     """
+    evaluate = evaluate or partial(metrics.compute, ties=metrics.TIES_INCLUDE)
     result = evaluate(rule.metric, cam, reference=reference_map, percent=rule.percent)
     value = float(result.value)
     label = rule.metric_label

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from saliency_core import analysis, fixations
+from saliency_core.atomic import save_image_atomic
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.pipeline import augment_sample
@@ -376,8 +376,8 @@ def _log_writer(path: Path, kept_rows: list[dict[str, str]]) -> Iterator[Callabl
 
 
 def _save(rgb: np.ndarray, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rgb).save(path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
+    """Atomic: a kill mid-save never leaves a truncated image at ``path``."""
+    save_image_atomic(rgb, path, **SAVE_OPTIONS.get(path.suffix.lower(), {}))
 
 
 def _dip_progress(bar: tqdm) -> ProgressCallback:
@@ -520,8 +520,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` and run; argument errors exit with code 2, missing weights with 1, an
-    interrupt with 130 (the log keeps every finished image)."""
+    """Parse ``argv`` and run; argument errors exit with code 2, missing weights and file-system
+    errors (e.g. an unwritable ``--out``) with 1 and one line, an interrupt at any point with
+    130 and the resume hint (the log keeps every finished image)."""
+    return run_command(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     refusal = _refusal(args)
@@ -538,4 +543,4 @@ def main(argv: list[str] | None = None) -> int:
     refusal = refusal or _check_resume(args.out, _settings(args))
     if refusal:
         parser.error(refusal)
-    return run_command(lambda: run(args), "Run the same command again to resume.")
+    return run(args)

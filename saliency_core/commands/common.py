@@ -19,10 +19,10 @@ USER_ERRORS = (
     MissingWeightsError,
     MissingDependencyError,
     ValueError,
-    OSError,
 )
 """Errors whose message is meant for the user: printed as one line, exit code 1."""
-INTERRUPTED = 130
+EXIT_INTERRUPTED = 130
+RESUME_MESSAGE = "Interrupted: run the same command again to resume."
 
 
 def comma_list(text: str) -> list[str]:
@@ -52,14 +52,18 @@ def download_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
-def run_command(body: Callable[[], int], resume_hint: str) -> int:
-    """Run a command's body: a user error is one line on stderr and exit 1; Ctrl-C exits 130
-    with ``resume_hint``; nothing prints a traceback."""
+def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> int:
+    """Run a command's body: a user error (or a file-system error: path and reason) is one line
+    on stderr and exit 1; Ctrl-C prints ``interrupted`` and exits 130; no traceback."""
     try:
         return body()
     except KeyboardInterrupt:
-        print(f"Interrupted. {resume_hint}", file=sys.stderr)
-        return INTERRUPTED
+        print(interrupted, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as error:  # e.g. an unwritable output folder: the path and the reason
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

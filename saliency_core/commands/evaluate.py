@@ -24,7 +24,7 @@ from saliency_core.evaluate.store import SUMMARY, ResultsFolder
 from saliency_core.gaze import TYPE2_MODELS
 from saliency_core.presets import PRESETS
 from saliency_core.references import REFERENCES
-from saliency_core.settings import TARGETS, Settings, SettingsError, load_settings
+from saliency_core.settings import TARGETS, TIES, Settings, SettingsError, load_settings
 from saliency_core.weights import WeightSource
 
 SAMPLE = "sample"
@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scoring.add_argument("--sigma", type=float, help="fixation density blur, px")
     scoring.add_argument("--working-size", type=int, help="resize every image to N×N first")
-    scoring.add_argument("--ties", choices=["no overshoot", "include"], help="top-p%% ties")
+    scoring.add_argument(
+        "--ties",
+        choices=TIES,
+        help="top-p%% masks: never exceed p%% through ties at the cut (default), or include "
+        "them (the study's map >= percentile rule)",
+    )
     scale = parser.add_argument_group("engine")
     scale.add_argument("--engine", choices=ENGINES, help="local (default) or ray")
     scale.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
@@ -233,4 +238,4 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1 if report.errors else 0
 
-    return run_command(body, "Run the same command again to resume.")
+    return run_command(body)

@@ -125,7 +125,11 @@ def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]
     maps = {label: ranked[label] for label in bundle.maps}
     for key, reference in bundle.references.items():
         curve = agreement.iou_curves(
-            maps, ranked[reference.label], CURVE_PERCENTS, reference_name=reference.label
+            maps,
+            ranked[reference.label],
+            CURVE_PERCENTS,
+            reference_name=reference.label,
+            ties=bundle.settings.ties,
         )
         frames.append(curve.assign(reference=reference.label, reference_key=key))
     columns = ["map", "reference", "reference_key", "percent", "iou"]
@@ -150,8 +154,10 @@ def evaluate_image(
         ranked = analysis.rank_maps(bundle)
         table = pd.concat(
             [
-                analysis.iou_table(bundle, options.top_percents, ranked),
-                analysis.threshold_free_table(bundle),
+                analysis.iou_table(
+                    bundle, options.top_percents if "IoU" in options.metrics else (), ranked
+                ),
+                analysis.threshold_free_table(bundle, options.metrics),
             ],
             ignore_index=True,
         )

@@ -12,21 +12,20 @@ Layout of ``OUT/``::
     summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
     tags.csv               free-text tags per image (the Dataset report page)
 
-A part is written to a temporary name in the same folder and renamed (``os.replace`` is atomic on
-one file system): a killed run never leaves half a part, and the next run skips finished images.
+Every file is written to a temporary name in the same folder and renamed
+(:func:`saliency_core.atomic.write_atomically`): a killed run never leaves half a part, and the next
+run skips finished images.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from saliency_core.atomic import write_atomically
 from saliency_core.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -44,19 +43,6 @@ TAG_COLUMNS = ["image", "tags"]
 
 class ResultsError(ValueError):
     """A results folder that cannot be used; the message says why."""
-
-
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(temporary_path)`` and rename the result onto ``path`` (same folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from saliency_core.analysis import Type2Job, direct_type2
-from saliency_core.evaluate.store import write_atomically
+from saliency_core.atomic import write_atomically
 from saliency_core.gaze.maps import Type2Map, type2_map
 from saliency_core.images import Sample
 from saliency_core.weights import file_stamp

@@ -24,14 +24,21 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class ImageNormaliser(nn.Module):
     """RGB in 0..255 → ImageNet-standardised input: (x / 255 − mean[c]) / std[c].
 
-    The constants are no buffers: the checkpoint stores none, and building on the meta device
-    (see ``deepgaze.build_deepgaze``) would leave unstored buffers without values.
+    The arithmetic follows the official normaliser exactly: x / 255 in the input's dtype, then
+    in-place ``−= mean`` and ``/= std`` with float64 (3, 1, 1) constants, so each step is
+    computed in float64 and rounded back to the input's dtype (float32 constants differ by
+    1 ulp in most pixels, 2.4e-5 in log density). The constants are made in ``forward``, not
+    registered as buffers: the checkpoint stores none, and building on the meta device (see
+    ``deepgaze.build_deepgaze``) would leave unstored buffers without values.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-        return (x / 255.0 - mean) / std
+        mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64, device=x.device).view(3, 1, 1)
+        std = torch.tensor(IMAGENET_STD, dtype=torch.float64, device=x.device).view(3, 1, 1)
+        x = x / 255.0
+        x -= mean
+        x /= std
+        return x
 
 
 @dataclass(frozen=True)

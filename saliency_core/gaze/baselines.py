@@ -21,6 +21,10 @@ SR_SIGMA = 2.5
 SR_AMPLITUDE_FLOOR = 0.01
 """ε = 0.01 · median|F| is added to |F| before the log: exact spectral zeros (e.g. of synthetic
 box patterns) would give log 0; natural images are practically unaffected."""
+SR_ROUND_OFF = 1e-9
+"""Bins with |F| ≤ SR_ROUND_OFF · max|F| are round-off zeros. An image varying along one axis
+only (a gradient, half black/half white) has such zeros in most bins, so its median |F| is 0 and
+ε would be 0 (log 0 → NaN); ε is then taken from the median of the other bins."""
 SR_FLOOR = 1e-6
 """Saliency below this fraction of the maximum is clipped to it, so the log stays finite."""
 
@@ -28,6 +32,16 @@ SR_FLOOR = 1e-6
 def centre_bias_baseline(rgb: np.ndarray) -> np.ndarray:
     """Content-free prior: the Gaussian centre bias of ``centerbias.gaussian_centre_bias``."""
     return gaussian_centre_bias(rgb.shape[:2])
+
+
+def _amplitude_floor(amplitude: np.ndarray) -> float:
+    """ε = SR_AMPLITUDE_FLOOR · median|F|, the median taken over the bins above round-off
+    (SR_ROUND_OFF · max|F|) when the plain median lies at round-off level; > 0 unless F = 0."""
+    round_off = SR_ROUND_OFF * amplitude.max()
+    median = float(np.median(amplitude))
+    if median <= round_off:
+        median = float(np.median(amplitude[amplitude > round_off]))
+    return SR_AMPLITUDE_FLOOR * median
 
 
 def spectral_residual_saliency(gray: np.ndarray, sigma: float = SR_SIGMA) -> np.ndarray:
@@ -38,12 +52,13 @@ def spectral_residual_saliency(gray: np.ndarray, sigma: float = SR_SIGMA) -> np.
 
         R(f) = A(f) − (h ∗ A)(f),    S(x) = g_σ ∗ |IFFT(exp(R(f) + i·P(f)))|²,
 
-    g_σ a Gaussian of ``sigma`` px, ε = SR_AMPLITUDE_FLOOR · median|F|. Returns S ≥ 0, same
-    shape as ``gray``.
+    g_σ a Gaussian of ``sigma`` px, ε from ``_amplitude_floor`` (0.01 · median|F|, round-off zeros
+    left out of the median when they are the majority). Returns S ≥ 0, same shape as ``gray``;
+    ``gray`` must not be constant (F = 0 outside the DC bin is handled; F = 0 everywhere is not).
     """
     spectrum = np.fft.fft2(gray.astype(np.float64))
     amplitude = np.abs(spectrum)
-    log_amplitude = np.log(amplitude + SR_AMPLITUDE_FLOOR * np.median(amplitude))
+    log_amplitude = np.log(amplitude + _amplitude_floor(amplitude))
     residual = log_amplitude - uniform_filter(log_amplitude, size=SR_AVERAGE, mode="nearest")
     saliency = np.abs(np.fft.ifft2(np.exp(residual + 1j * np.angle(spectrum)))) ** 2
     return cv2.GaussianBlur(saliency, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
