@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from saliency_core import agreement, gaze
+from saliency_core import agreement, gaze, observers
 from saliency_core.cams import CAM_METHODS, Detections
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
@@ -25,7 +25,7 @@ from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.gaze.maps import min_max
 from saliency_core.images import Sample
 from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam, get_detector
-from saliency_core.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.references import REFERENCES, ReferenceMap, build_reference, fixation_sigma
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource, display_label
 
@@ -451,3 +451,42 @@ def add_floor(bundle: Bundle) -> None:
     bundle.maps[label] = MapEntry(
         label, values, FLOOR_KIND, True, weights="weight-free", method="centre bias"
     )
+
+
+CEILING_KIND = "ceiling"
+
+
+def ceiling_table(bundle: Bundle, percent: float | None = None) -> pd.DataFrame:
+    """The human inter-observer ceiling ("people vs people", leave-one-subject-out) of the
+    sample's fixations, in :data:`TABLE_COLUMNS`: each subject's fixations scored against the
+    density of the others (fixation metrics; IoU of the top-p% against the subject's density),
+    averaged over subjects (the IoU only when the fixation density is a reference). Empty
+    without fixations; NaN rows with the reason when the fixations carry no subject ids or
+    fewer than 2 subjects."""
+    table = bundle.sample.fixation_table()
+    if table is None or not len(table):
+        return pd.DataFrame(columns=TABLE_COLUMNS)
+    percent = bundle.settings.top_percent if percent is None else percent
+    rows = observers.inter_observer_ceiling(
+        table,
+        bundle.sample.shape,
+        fixation_sigma(bundle.sample, bundle.settings.sigma),
+        percent=percent,
+        other_fixations=bundle.sample.other_fixations_px(),
+        baseline=bundle.baseline,
+        ties=bundle.settings.ties,
+    )
+    if "fixations" not in bundle.settings.references:  # no density reference to compare with
+        rows = rows[rows["metric"] != "IoU@top-p%"]
+    is_iou = rows["metric"] == "IoU@top-p%"
+    return rows.assign(
+        metric=rows["metric"].where(~is_iou, iou_metric(percent)),
+        top_percent=np.where(is_iou, float(percent), np.nan),
+        reference_key=np.where(is_iou, "fixations", FIXATION_POINTS),
+        kind=CEILING_KIND,
+        detector="",
+        weights="",
+        method="leave-one-subject-out",
+        target="",
+        trained=True,
+    )[TABLE_COLUMNS]

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saliency_core.fixations import read_fixations, rescale_points
+from saliency_core.fixations import read_fixation_table, read_fixations, rescale_points
 from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask, to_normalised
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -99,13 +99,15 @@ class Dataset:
         """
         loaded = load_image(self.image_path(stem))
         notices = list(loaded.notices)
-        mask = fixations = others = None
+        mask = fixations = others = columns = None
         if (mask_file := self.mask_path(stem)) is not None:
             mask, mask_notices = load_mask(mask_file, loaded.rgb.shape[:2])
             notices += mask_notices
         if (fixation_file := self.fixations_path(stem)) is not None:
             try:
-                fixations = read_fixations(fixation_file)
+                table = read_fixation_table(fixation_file)
+                fixations = table[["x", "y"]].to_numpy(dtype=np.float64)
+                columns = table.drop(columns=["x", "y"])
             except ValueError as error:
                 notices.append(f"{FIXATIONS_NOT_LOADED} {error}")
         if fixations is not None:
@@ -122,6 +124,7 @@ class Dataset:
             fixations=fixations,
             other_fixations=others,
             notices=notices,
+            fixation_columns=columns,
         )
 
     def thumbnail(self, stem: str, side: int = 160) -> np.ndarray:

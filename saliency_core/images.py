@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 4096
@@ -66,8 +67,10 @@ class Sample:
     """One image with its optional human references.
 
     ``mask`` is a float32 (H, W) map in [0, 1] (binary attention masks are 0/1);
-    ``fixations`` an (N, 2) float array of ``(x, y)`` pixel coordinates; ``other_fixations``
-    fixations of other images of the same dataset in normalised [0, 1] coordinates (for sAUC).
+    ``fixations`` an (N, 2) float array of ``(x, y)`` pixel coordinates; ``fixation_columns``
+    the fixation file's other columns (``subject``, ``onset_s``, …), one row per fixation;
+    ``other_fixations`` fixations of other images of the same dataset in normalised [0, 1]
+    coordinates (for sAUC).
     """
 
     id: str
@@ -77,6 +80,7 @@ class Sample:
     fixations: np.ndarray | None = None
     other_fixations: np.ndarray | None = None
     notices: list[str] = field(default_factory=list)
+    fixation_columns: pd.DataFrame | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -86,6 +90,16 @@ class Sample:
     def key(self) -> str:
         """Content hash: the cache key of everything computed from this image (hashed once)."""
         return image_hash(self.image)
+
+    def fixation_table(self) -> pd.DataFrame | None:
+        """The fixations as a table: ``x``, ``y`` in this image's pixels and the file's other
+        columns (``subject``, ``onset_s``, …) when it has them."""
+        if self.fixations is None:
+            return None
+        info = self.fixation_columns
+        if info is None or len(info) != len(self.fixations):
+            info = pd.DataFrame(index=range(len(self.fixations)))
+        return info.reset_index(drop=True).assign(x=self.fixations[:, 0], y=self.fixations[:, 1])
 
     def other_fixations_px(self) -> np.ndarray | None:
         """``other_fixations`` in this image's pixel coordinates."""

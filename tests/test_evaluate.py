@@ -73,11 +73,16 @@ def finished(dataset: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Resu
 def test_the_table_has_exactly_the_expected_rows(finished: ResultsFolder):
     table = finished.table()
     floor = [m for m in table["map"].unique() if m.startswith("centre-bias floor")]
-    cams = sorted(m for m in table["map"].unique() if m not in floor)
+    people = "people (leave-one-subject-out)"
+    cams = sorted(m for m in table["map"].unique() if m not in [*floor, people])
     assert cams == sorted(f"{name} (UNTRAINED) · EigenCAM @ layer4" for name in DETECTORS)
     assert len(floor) == 1
-    # per image: 3 maps × (2 references × 5 map metrics + 5 fixation metrics)
-    assert len(table) == 4 * 3 * (2 * 5 + 5)
+    # per image: 3 maps × (2 references × 5 map metrics + 5 fixation metrics), and the
+    # inter-observer ceiling (2 subjects): 5 fixation metrics + IoU against the density
+    assert len(table) == 4 * (3 * (2 * 5 + 5) + 6)
+    ceiling = table[table["kind"] == "ceiling"]
+    assert set(ceiling["map"]) == {people} and len(ceiling) == 4 * 6
+    assert set(ceiling[ceiling["metric"] == "IoU@top-10%"]["reference_key"]) == {"fixations"}
     assert set(table["image"]) == set(STEMS)
     assert set(table["metric"]) == {*MAP_METRICS, *FIXATION_METRICS}
     assert set(table["reference_key"]) == {"fixations", "mask", "fixation points"}

@@ -144,8 +144,9 @@ def evaluate_image(
     functions: analysis.MapFunctions,
     options: Options = Options(),  # noqa: B008 - frozen, immutable default
 ) -> ImageResult:
-    """One image's rows (every map × reference × metric, the centre-bias floor included) and
-    IoU curves. Raises on failure: the caller logs the image and goes on."""
+    """One image's rows (every map × reference × metric, the centre-bias floor and the human
+    inter-observer ceiling included) and IoU curves. Raises on failure: the caller logs the
+    image and goes on."""
     timings = Timings()
     sample = analysis.prepare_sample(sample, settings)
     bundle = analysis.compute_bundle(sample, settings, timed_functions(functions, timings))
@@ -161,7 +162,14 @@ def evaluate_image(
             ],
             ignore_index=True,
         )
-        table = _keep_metrics(analysis.describe(table, bundle), options.metrics)
+        table = pd.concat(
+            [
+                analysis.describe(table, bundle),
+                analysis.ceiling_table(bundle, options.top_percents[0]),
+            ],
+            ignore_index=True,
+        )
+        table = _keep_metrics(table, options.metrics)
         table.insert(0, "image", sample.id)
         curves = curves_table(bundle, ranked)
         curves.insert(0, "image", sample.id)
