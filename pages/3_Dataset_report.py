@@ -96,7 +96,7 @@ def run_form(root: Path) -> None:
     with right:
         default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
         references = st.multiselect(
-            "References", list(REFERENCES), default_refs, key=f"{KEY}_run_refs"
+            "References", list(REFERENCES), default_refs, key=f"{KEY}_run_refs_{_slug(name)}"
         )
         type2_weights = WeightSource.UNTRAINED
         if any(REFERENCES[key].type2_model for key in references):
