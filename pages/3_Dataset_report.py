@@ -240,18 +240,11 @@ def summary_section(long, table) -> None:
         subset=view.metric_columns,
     )
     st.dataframe(styler, hide_index=True, width="stretch")
-    directions = ", ".join(
-        sorted(
-            {
-                f"{c.split(' vs ')[0]}: {report.direction(h)}"
-                for c, h in view.higher_is_better.items()
-            }
-        )
-    )
+    lower = sorted({c.split(" vs ")[0] for c, h in view.higher_is_better.items() if not h})
     st.caption(
-        "Means over images (click a column to sort). Green: the best map in each column. "
-        "The floor row (the centre-bias prior, which knows nothing of the image) is what every "
-        f"score is read against. {directions}."
+        "Means over images (click a column to sort). Green: the best map in each column. The "
+        "floor row (the centre-bias prior, which knows nothing of the image) is what every score "
+        f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
     )
     notes = report.undefined_notes(table)
     if notes:
@@ -299,7 +292,9 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
         st.info("No image matches these filters: widen the value range or clear the tag filter.")
         return
     pages = report.page_count(len(selected), PER_PAGE)
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"{KEY}_gallery_page")
+    page = st.columns(4)[0].number_input(
+        f"Page (of {pages}, {len(selected)} images)", 1, pages, 1, key=f"{KEY}_gallery_page"
+    )
     shown = report.page_of(selected, int(page), PER_PAGE)
     manifest = folder.manifest()
     run_data = report.run_dataset(manifest, _datasets())

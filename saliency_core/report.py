@@ -236,8 +236,11 @@ def summary_table(long: pd.DataFrame, labels: pd.DataFrame) -> SummaryTable:
 def best_cells(
     values: pd.DataFrame, higher_is_better: Mapping[str, bool], candidates: pd.Series
 ) -> pd.DataFrame:
-    """True at each column's best finite value among the ``candidates`` rows (ties: all)."""
+    """True at each column's best finite value among the ``candidates`` rows (ties: all); none
+    with fewer than two candidates (nothing to compare)."""
     best = pd.DataFrame(False, index=values.index, columns=values.columns)
+    if int(candidates.sum()) < 2:
+        return best
     for column in values.columns:
         eligible = values[column].where(candidates.to_numpy())
         if not np.isfinite(eligible.to_numpy(dtype=float)).any():

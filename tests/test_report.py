@@ -327,3 +327,14 @@ def test_run_dataset_is_found_by_its_folder(tmp_path: Path):
     assert unlisted.dataset == Dataset("toy", tmp_path / "toy") and not unlisted.listed
     gone = report.run_dataset({"dataset": str(tmp_path / "gone")}, {})
     assert gone.dataset is None and gone.root.endswith("gone")
+
+
+def test_a_single_map_is_not_marked_best():
+    values = pd.DataFrame({"MAE vs mask": [0.2, 0.1]})
+    only_one = pd.Series([True, False])
+    assert not report.best_cells(values, {"MAE vs mask": False}, only_one).any().any()
+    both = pd.Series([True, True])
+    assert report.best_cells(values, {"MAE vs mask": False}, both)["MAE vs mask"].tolist() == [
+        False,
+        True,
+    ]
