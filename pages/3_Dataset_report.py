@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -287,13 +289,19 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     metric = pick_metric.selectbox("Metric", metrics, key=f"{KEY}_gallery_metric")
     ranked = report.rank_images(table, map_label, reference, metric)
     tags = report.tag_lists(folder.tags())
-    selected = _gallery_filters(ranked, tags)
+    # widgets whose bounds depend on the choice are keyed by it (a stale value never clashes)
+    scope = hashlib.sha1(f"{map_label}|{reference}|{metric}".encode()).hexdigest()[:10]
+    selected = _gallery_filters(ranked, tags, scope)
     if selected.empty:
         st.info("No image matches these filters: widen the value range or clear the tag filter.")
         return
     pages = report.page_count(len(selected), PER_PAGE)
     page = st.columns(4)[0].number_input(
-        f"Page (of {pages}, {len(selected)} images)", 1, pages, 1, key=f"{KEY}_gallery_page"
+        f"Page (of {pages}, {len(selected)} images)",
+        1,
+        pages,
+        1,
+        key=f"{KEY}_gallery_page_{scope}_{pages}",
     )
     shown = report.page_of(selected, int(page), PER_PAGE)
     manifest = folder.manifest()
@@ -303,7 +311,8 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     percent = metric_rows["top_percent"].dropna()
     percent = float(percent.iloc[0]) if len(percent) else settings.top_percent
     better = report.direction(bool(metric_rows["higher_is_better"].iloc[0]))
-    if run_data.dataset is None:
+    pictures = run_data.dataset is not None
+    if not pictures:
         st.warning(
             f"The run's dataset folder {run_data.root} is gone: values only, no pictures.",
             icon="⚠️",
@@ -313,12 +322,16 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
             f"Top {percent:g}% agreement: yellow both · red the map only · blue the reference "
             f"only. {metric}: {better}."
         )
-        with guarded("Loading the models for the gallery"):
+        try:
             results.fetch_weights(report.map_settings(settings, identity, reference))
+        except Exception as error:  # noqa: BLE001 - shown once; the values are still listed
+            report_error(error, "Loading the models for the gallery's pictures")
+            pictures = False
     columns = st.columns(4)
     for index, row in enumerate(shown.itertuples(index=False)):
         with columns[index % 4]:
-            _gallery_item(folder, row, run_data, settings, identity, reference, metric, percent)
+            item = GalleryItem(row, identity, reference, metric, percent)
+            _gallery_item(folder, item, run_data, settings, pictures)
 
 
 def _datasets() -> dict[str, datasets.Dataset]:
@@ -328,14 +341,19 @@ def _datasets() -> dict[str, datasets.Dataset]:
         return {datasets.SAMPLE_NAME: datasets.sample_dataset()}
 
 
-def _gallery_filters(ranked, tags) -> object:
+def _gallery_filters(ranked, tags, scope: str) -> object:
     values = ranked["value"].dropna().astype(float)
     left, middle, right = st.columns([2, 1, 2])
     value_range = None
     if len(values) and values.min() < values.max():
         low, high = float(values.min()), float(values.max())
         value_range = left.slider(
-            "Value range", low, high, (low, high), key=f"{KEY}_gallery_range", format="%.3f"
+            "Value range",
+            low,
+            high,
+            (low, high),
+            key=f"{KEY}_gallery_range_{scope}",
+            format="%.3f",
         )
     include = middle.checkbox(
         f"Include {report.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
@@ -358,23 +376,41 @@ def _save_tags(folder: ResultsFolder, stem: str, key: str) -> None:
     folder.write_tags(current)
 
 
-def _gallery_item(folder, row, run_data, settings, identity, reference, metric, percent) -> None:
+@dataclass(frozen=True)
+class GalleryItem:
+    """One ranked image (rank, image, value, reason) and what its picture shows."""
+
+    row: Any
+    identity: report.MapIdentity
+    reference: str
+    metric: str
+    percent: float
+
+
+def _gallery_item(
+    folder: ResultsFolder,
+    item: GalleryItem,
+    run_data: report.RunDataset,
+    settings: Settings,
+    pictures: bool,
+) -> None:
+    row = item.row
     value = report.format_value(row.value)
     if value == report.NA and isinstance(row.reason, str) and row.reason:
         value += f" ({row.reason})"
-    if run_data.dataset is not None:
+    if pictures:
         with guarded(f"The picture of {row.image}"):
             picture = results.thumbnail(
                 run_data.dataset.name,
                 str(run_data.dataset.root),
                 row.image,
                 settings.to_json(),
-                identity,
-                reference,
-                percent,
+                item.identity,
+                item.reference,
+                item.percent,
             )
             st.image(picture.picture, width="stretch")
-    st.markdown(f"**#{row.rank} · {row.image}** — {metric} = {value}")
+    st.markdown(f"**#{row.rank} · {row.image}** — {item.metric} = {value}")
     key = _tag_key(folder, row.image)
     if key not in st.session_state:
         st.session_state[key] = ", ".join(report.tag_lists(folder.tags()).get(row.image, ()))

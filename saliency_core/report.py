@@ -35,7 +35,6 @@ from saliency_core.evaluate.store import (
     MANIFEST,
     PARTS,
     TABLE,
-    TAGS,
     ResultsFolder,
     is_results_folder,
 )
@@ -78,8 +77,9 @@ def find_results_folders(root: Path, depth: int = 2) -> list[Path]:
 
 def folder_fingerprint(root: Path) -> str:
     """Changes whenever the folder's results change (a run adds parts or rewrites a table):
-    names, sizes and modification times of the manifest, tables, tags and parts."""
-    paths = [root / MANIFEST, root / f"{TABLE}.parquet", root / CURVE_TABLE, root / TAGS]
+    names, sizes and modification times of the manifest, tables and parts (not the tags, which
+    change nothing computed)."""
+    paths = [root / MANIFEST, root / f"{TABLE}.parquet", root / CURVE_TABLE]
     parts = root / PARTS
     if parts.is_dir():
         paths += sorted(parts.glob("*.parquet"))

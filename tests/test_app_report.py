@@ -157,7 +157,8 @@ def test_value_range_filter_narrows_the_gallery(places: dict[str, Path]):
     ranked = report.rank_images(stored, CAM, "mask", "MAE")
     low, high = float(ranked["value"].min()), float(ranked["value"].max())
     middle = float(np.median(ranked["value"]))
-    at.slider(key="report_gallery_range").set_value((low, middle)).run()
+    [value_range] = [s for s in at.slider if s.label == "Value range"]
+    value_range.set_value((low, middle)).run()
     assert not at.exception
     shown = [item.split(" · ")[1].split("**")[0] for item in gallery_items(at)]
     expected = ranked[ranked["value"] <= middle]["image"].tolist()  # MAE: highest first
