@@ -10,27 +10,18 @@ from typing import Any
 import streamlit as st
 
 from saliency_core import datasets, report
-from saliency_core.cams import CAM_METHODS
-from saliency_core.detectors import DETECTORS
-from saliency_core.evaluate import engine, summary
-from saliency_core.evaluate.store import ResultsError, ResultsFolder
-from saliency_core.references import REFERENCES
+from saliency_core.evaluate import summary
+from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
-from ui import results, widgets
+from ui import results, run_panel
 from ui.errors import guarded
 from ui.errors import report as report_error
 from ui.layout import frame
 
 KEY = "report"
 FOLDER = f"{KEY}_folder"
-CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
-JOB = f"{KEY}_run_job"
 EXPLORE = "pages/1_Explore.py"
 PER_PAGE = 8
-POLL_SECONDS = 1.0
-INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
-COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
 
 
 # --- choosing a results folder ---------------------------------------------------------------
@@ -41,8 +32,8 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     side = st.sidebar
     side.header("Results folder")
     found = [str(path) for path in report.find_results_folders(root)]
-    if st.session_state.get(CHOSEN) in found:  # a run started here: show its folder
-        st.session_state[FOLDER] = st.session_state.pop(CHOSEN)
+    if (chosen := run_panel.take_chosen(found)) is not None:  # a run started here
+        st.session_state[FOLDER] = chosen
     if st.session_state.get(FOLDER) not in found:
         st.session_state.pop(FOLDER, None)
     listed = None
@@ -59,7 +50,7 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     path = Path(typed).expanduser() if typed.strip() else (Path(listed) if listed else None)
     if path is None:
         return None
-    if not (path / "manifest.json").is_file():
+    if not is_results_folder(path):
         st.error(
             f"{path} is not a results folder (it has no manifest.json). Pick a listed folder or "
             "start a run below.",
@@ -71,125 +62,6 @@ def pick_folder(root: Path) -> ResultsFolder | None:
 
 def _relative(path: Path, root: Path) -> str:
     return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-
-
-# --- starting a run --------------------------------------------------------------------------
-
-
-def run_form(root: Path) -> None:
-    """A compact settings form; the run goes on in the background with a bar and Stop."""
-    job: results.RunJob | None = st.session_state.get(JOB)
-    running = job is not None and job.running
-    try:
-        available = datasets.all_datasets()
-    except datasets.DatasetError as error:
-        st.warning(str(error))
-        available = {datasets.SAMPLE_NAME: datasets.sample_dataset()}
-    name = st.selectbox("Dataset", list(available), key=f"{KEY}_run_dataset")
-    dataset = available[name]
-    left, right = st.columns(2)
-    with left:
-        detectors = st.multiselect(
-            "Detectors", list(DETECTORS), ["Faster R-CNN R50-FPN"], key=f"{KEY}_run_detectors"
-        )
-        cams = st.multiselect("CAM methods", list(CAM_METHODS), ["EigenCAM"], key=f"{KEY}_run_cams")
-        size = st.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_run_size")
-        weights = widgets.detector_weights(f"{KEY}_run", detectors)
-    with right:
-        default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
-        references = st.multiselect(
-            "References", list(REFERENCES), default_refs, key=f"{KEY}_run_refs_{_slug(name)}"
-        )
-        type2_weights = WeightSource.UNTRAINED
-        if any(REFERENCES[key].type2_model for key in references):
-            type2_weights = widgets.weight_source(
-                f"{KEY}_run_type2_weights", "DeepGaze weights", "MIT1003"
-            )
-        working = st.toggle("Resize to 512×512 (study)", key=f"{KEY}_run_working")
-        limit = st.number_input(
-            "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
-        )
-        out_name = st.text_input(f"Output folder (under {root})", _slug(name), key=f"{KEY}_run_out")
-    settings = Settings(
-        detectors=tuple(detectors),
-        weights=weights.source,
-        weights_files=weights.files,
-        untrained_twins=weights.untrained_twins,
-        input_size=INPUT_SIZES[size],
-        cams=tuple(cams),
-        type2=(),
-        type2_weights=type2_weights,
-        references=tuple(references),
-        working_size=512 if working else None,
-    )
-    options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)
-    out = report.output_folder(root, out_name)
-    ready = bool(detectors and cams and references)
-    if not ready:
-        st.caption("Choose at least one detector, one CAM method and one reference.")
-    start, stop = st.columns(2)
-    start.button(
-        "Start the run",
-        on_click=_start,
-        args=(dataset, settings, out, options),
-        disabled=running or not ready,
-        type="primary",
-        key=f"{KEY}_run_start",
-    )
-    stop.button("Stop", on_click=_stop, disabled=not running, key=f"{KEY}_run_stop")
-    if job is not None:
-        st.fragment(run_progress, run_every=POLL_SECONDS if running else None)(job, running)
-    else:
-        st.caption(
-            "The run resumes where an earlier run into the same folder stopped (same settings); "
-            f"the command line does the same: `{COMMAND.format(root=root)}`."
-        )
-
-
-def _human(dataset: datasets.Dataset) -> dict[str, bool]:
-    return {"fixations": dataset.has_fixations, "mask": dataset.has_masks}
-
-
-def _slug(name: str) -> str:
-    text = "".join(c if c.isalnum() else "-" for c in name.lower())
-    return "-".join(part for part in text.split("-") if part)[:40] or "run"
-
-
-def _start(dataset, settings: Settings, out: Path, options: engine.Options) -> None:
-    previous = st.session_state.get(JOB)
-    if previous is not None:
-        previous.stop()
-    st.session_state[JOB] = results.start_run(dataset, settings, out, options)
-    st.session_state[CHOSEN] = str(out)
-
-
-def _stop() -> None:
-    st.session_state[JOB].stop()
-
-
-def run_progress(job: results.RunJob, was_running: bool) -> None:
-    """The running job's bar (polled); when it ends, the page reruns on its folder."""
-    try:
-        if job.running:
-            fraction, text = results.progress_text(job.snapshot())
-            st.progress(fraction, text=text)
-            return
-        if was_running:
-            st.session_state[CHOSEN] = job.key
-            st.rerun()
-        if job.error is not None:
-            st.session_state.pop(CHOSEN, None)
-            report_error(job.error, "The run")
-            return
-        done = job.result
-        how = "stopped (rerun to resume)" if done.cancelled else "finished"
-        st.success(
-            f"Run {how}: {done.images} images, {done.skipped_done} already done, "
-            f"{len(done.errors)} skipped with an error, {done.seconds:.0f} s → {done.out}",
-            icon="✅",
-        )
-    except Exception as error:  # noqa: BLE001 - a fragment rerun has no outer guard
-        report_error(error, "The run's progress")
 
 
 # --- the report ------------------------------------------------------------------------------
@@ -507,11 +379,11 @@ def main() -> None:
     root = report.results_dir()
     folder = pick_folder(root)
     with st.expander("Start a run on a dataset", expanded=folder is None), guarded("The run"):
-        run_form(root)
+        run_panel.run_panel(root)
     if folder is None:
         st.info(
             f"No results folder chosen. Start a run above, or run "
-            f"`{COMMAND.format(root=root)}` and reload; folders under {root} "
+            f"`{run_panel.COMMAND.format(root=root)}` and reload; folders under {root} "
             f"(${report.RESULTS_DIR_VARIABLE}) are listed in the sidebar.",
             icon="ℹ️",
         )
