@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_evaluate import write_dataset
+
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import engine
+from saliency_core.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,10 +42,26 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A toy dataset listed by the app, and an empty results folder the report page reads."""
+    base = tmp_path_factory.mktemp("browser")
+    dataset = write_dataset(base / "toy")
+    (base / "results").mkdir()
+    return {"data": dataset.root, "results": base / "results", "cache": base / "cache"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, places: dict[str, Path]) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("streamlit") / "server.log").open("w")
-    env = {**os.environ, "SALIENCY_DEVICE": "cpu", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "SALIENCY_DEVICE": "cpu",
+        "PYTHONUNBUFFERED": "1",
+        "SALIENCY_DATA_DIR": str(places["data"]),
+        "SALIENCY_RESULTS_DIR": str(places["results"]),
+        "SALIENCY_CACHE_DIR": str(places["cache"]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -102,3 +123,27 @@ def test_explore_page(server: str, browser):
 def test_augment_page(server: str, browser):
     page = open_page(browser, f"{server}/Augment", "Augment")
     assert_no_exception(page)
+
+
+def test_dataset_report_page(server: str, browser, places: dict[str, Path], monkeypatch):
+    """A stored run of one untrained detector on 2 toy images: summary, charts, gallery, and a
+    gallery link that opens Explore on that image."""
+    monkeypatch.setenv("SALIENCY_CACHE_DIR", str(places["cache"]))
+    settings = Settings(
+        detectors=("FCOS R50-FPN",), type2=(), references=("fixations", "mask"), input_size=64
+    )
+    dataset = Dataset("toy", places["data"])
+    engine.run(dataset, settings, places["results"] / "toy-run", engine.Options(limit=2))
+    page = open_page(browser, f"{server}/Dataset_report", "Summary (LaTeX)", timeout_s=600)
+    page.get_by_text("Open in Explore").nth(1).wait_for(timeout=240_000)
+    assert_no_exception(page)
+    if shots := os.environ.get("SALIENCY_SCREENSHOTS"):
+        page.screenshot(path=Path(shots) / "report.png")
+        page.get_by_text("Open in Explore").first.scroll_into_view_if_needed()
+        page.screenshot(path=Path(shots) / "report_gallery.png")
+    for heading in ("Summary", "Per-image distributions", "Failure-mode gallery", "Downloads"):
+        assert page.get_by_text(heading, exact=True).count() >= 1, heading
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 2
+    page.get_by_text("Open in Explore").first.click()
+    page.wait_for_url("**/Explore?**", timeout=60_000)
+    assert "dataset=toy" in page.url and "image=a" in page.url and "insize=64" in page.url

@@ -8,6 +8,7 @@ PAGES = (
     ("app.py", "Home", "🏠"),
     ("pages/1_Explore.py", "Explore", "🔍"),
     ("pages/2_Augment.py", "Augment", "🩹"),
+    ("pages/3_Dataset_report.py", "Dataset report", "📊"),
 )
 
 

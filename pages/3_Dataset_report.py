@@ -1,0 +1,397 @@
+"""Dataset report: a run's summary table, charts and failure-mode gallery; or start a run."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from saliency_core import datasets, report
+from saliency_core.evaluate import summary
+from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
+from saliency_core.settings import Settings
+from ui import results, run_panel
+from ui.errors import guarded
+from ui.errors import report as report_error
+from ui.layout import frame
+
+KEY = "report"
+FOLDER = f"{KEY}_folder"
+EXPLORE = "pages/1_Explore.py"
+PER_PAGE = 8
+
+
+# --- choosing a results folder ---------------------------------------------------------------
+
+
+def pick_folder(root: Path) -> ResultsFolder | None:
+    """Sidebar: a results folder under ``root``, or any path typed in."""
+    side = st.sidebar
+    side.header("Results folder")
+    found = [str(path) for path in report.find_results_folders(root)]
+    if (chosen := run_panel.take_chosen(found)) is not None:  # a run started here
+        st.session_state[FOLDER] = chosen
+    if st.session_state.get(FOLDER) not in found:
+        st.session_state.pop(FOLDER, None)
+    listed = None
+    if found:
+        listed = side.selectbox(
+            f"Found under {root}",
+            found,
+            key=FOLDER,
+            format_func=lambda path: _relative(Path(path), root),
+        )
+    typed = side.text_input(
+        "Or a results folder path", key=f"{KEY}_path", help="A folder written by a run."
+    )
+    path = Path(typed).expanduser() if typed.strip() else (Path(listed) if listed else None)
+    if path is None:
+        return None
+    if not is_results_folder(path):
+        st.error(
+            f"{path} is not a results folder (it has no manifest.json). Pick a listed folder or "
+            "start a run below.",
+            icon="⚠️",
+        )
+        return None
+    return ResultsFolder(path)
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
+    manifest = folder.manifest()
+    status = manifest.get("status", "unknown")
+    images = table["image"].nunique() if len(table) else 0
+    st.caption(
+        f"{folder.root} · dataset {manifest.get('dataset', '?')} · {images} of "
+        f"{manifest.get('images', '?')} images · status: {status} · device "
+        f"{manifest.get('device', '?')}"
+    )
+    if status == "running":
+        st.info(
+            "This run is still going (or was interrupted): the report shows the images finished "
+            "so far. Rerunning the same command resumes it.",
+            icon="ℹ️",
+        )
+    st.caption(
+        f"Detectors: {', '.join(settings.detectors) or 'none'} ({settings.weights.value}) · "
+        f"CAMs: {', '.join(settings.cams) or 'none'} · references: "
+        f"{', '.join(settings.references)} · top-p%: {settings.top_percent:g}"
+    )
+    if len(table) and not table["trained"].all():
+        st.warning(
+            "Some maps come from UNTRAINED (random) weights: a sanity-check baseline, not a "
+            "result.",
+            icon="⚠️",
+        )
+    errors = folder.errors()
+    if len(errors):
+        with st.expander(f"{len(errors)} image(s) skipped with an error"):
+            st.dataframe(errors, hide_index=True)
+
+
+def summary_section(long, table) -> None:
+    st.subheader("Summary")
+    view = report.summary_table(long, report.map_labels(table))
+    if view.values.empty:
+        st.info("No rows yet: the run has not finished any image.")
+        return
+    show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
+    shown = view.with_ci() if show_ci else view.values
+    styler = shown.style.format(report.format_value, subset=view.metric_columns)
+    styler = styler.apply(
+        lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),
+        axis=None,
+        subset=view.metric_columns,
+    )
+    st.dataframe(styler, hide_index=True, width="stretch")
+    lower = sorted({c.split(" vs ")[0] for c, h in view.higher_is_better.items() if not h})
+    st.caption(
+        "Means over images (click a column to sort). Green: the best map in each column. The "
+        "floor row (the centre-bias prior, which knows nothing of the image) is what every score "
+        f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
+    )
+    notes = report.undefined_notes(table)
+    if notes:
+        with st.expander(f"Why some values are {report.NA}"):
+            for note in notes:
+                st.caption(note)
+
+
+def charts_section(table, curves) -> None:
+    st.subheader("Per-image distributions")
+    choices = report.metric_choices(table)
+    left, middle, right = st.columns(3)
+    reference = left.selectbox("Reference", list(choices), key=f"{KEY}_chart_ref")
+    metric = middle.selectbox("Metric", choices[reference], key=f"{KEY}_chart_metric")
+    style = right.radio("Plot", ["box", "violin"], horizontal=True, key=f"{KEY}_chart_style")
+    st.plotly_chart(
+        report.distribution_figure(table, reference, metric, style),
+        width="stretch",
+        key=f"{KEY}_distribution",
+    )
+    if curves.empty:
+        return
+    st.subheader("Mean IoU vs. top-p%")
+    keys = list(dict.fromkeys(curves["reference_key"]))
+    curve_ref = st.selectbox("Against", keys, key=f"{KEY}_curve_ref")
+    st.plotly_chart(report.mean_curve_figure(curves, curve_ref), width="stretch", key=f"{KEY}_iou")
+
+
+def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
+    st.subheader("Failure-mode gallery")
+    st.caption("Worst images first for one map, reference and metric.")
+    maps = report.map_labels(table)["map"].tolist()
+    choices = report.metric_choices(table)
+    pick_map, pick_ref, pick_metric = st.columns(3)
+    map_label = pick_map.selectbox("Map", maps, key=f"{KEY}_gallery_map")
+    rows = table[table["map"] == map_label]
+    refs = [key for key in choices if key in set(rows["reference_key"])]
+    reference = pick_ref.selectbox("Reference", refs, key=f"{KEY}_gallery_ref")
+    metrics = [m for m in choices[reference] if m in set(rows["metric"])]
+    metric = pick_metric.selectbox("Metric", metrics, key=f"{KEY}_gallery_metric")
+    ranked = report.rank_images(table, map_label, reference, metric)
+    tags = report.tag_lists(folder.tags())
+    # widgets whose bounds depend on the choice are keyed by it (a stale value never clashes)
+    scope = hashlib.sha1(f"{map_label}|{reference}|{metric}".encode()).hexdigest()[:10]
+    selected = _gallery_filters(ranked, tags, scope)
+    if selected.empty:
+        st.info("No image matches these filters: widen the value range or clear the tag filter.")
+        return
+    pages = report.page_count(len(selected), PER_PAGE)
+    page = st.columns(4)[0].number_input(
+        f"Page (of {pages}, {len(selected)} images)",
+        1,
+        pages,
+        1,
+        key=f"{KEY}_gallery_page_{scope}_{pages}",
+    )
+    shown = report.page_of(selected, int(page), PER_PAGE)
+    manifest = folder.manifest()
+    run_data = report.run_dataset(manifest, _datasets())
+    identity = report.MapIdentity.of(table, map_label)
+    metric_rows = rows[(rows["metric"] == metric) & (rows["reference_key"] == reference)]
+    percent = metric_rows["top_percent"].dropna()
+    percent = float(percent.iloc[0]) if len(percent) else settings.top_percent
+    better = report.direction(bool(metric_rows["higher_is_better"].iloc[0]))
+    pictures = run_data.dataset is not None
+    if not pictures:
+        st.warning(
+            f"The run's dataset folder {run_data.root} is gone: values only, no pictures.",
+            icon="⚠️",
+        )
+    else:
+        st.caption(
+            f"Top {percent:g}% agreement: yellow both · red the map only · blue the reference "
+            f"only. {metric}: {better}."
+        )
+        try:
+            results.fetch_weights(report.map_settings(settings, identity, reference))
+        except Exception as error:  # noqa: BLE001 - shown once; the values are still listed
+            report_error(error, "Loading the models for the gallery's pictures")
+            pictures = False
+    columns = st.columns(4)
+    for index, row in enumerate(shown.itertuples(index=False)):
+        with columns[index % 4]:
+            item = GalleryItem(row, identity, reference, metric, percent)
+            _gallery_item(folder, item, run_data, settings, pictures)
+
+
+def _datasets() -> dict[str, datasets.Dataset]:
+    try:
+        return datasets.all_datasets()
+    except datasets.DatasetError:
+        return {datasets.SAMPLE_NAME: datasets.sample_dataset()}
+
+
+def _gallery_filters(ranked, tags, scope: str) -> object:
+    values = ranked["value"].dropna().astype(float)
+    left, middle, right = st.columns([2, 1, 2])
+    value_range = None
+    if len(values) and values.min() < values.max():
+        low, high = float(values.min()), float(values.max())
+        value_range = left.slider(
+            "Value range",
+            low,
+            high,
+            (low, high),
+            key=f"{KEY}_gallery_range_{scope}",
+            format="%.3f",
+        )
+    include = middle.checkbox(
+        f"Include {report.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
+    )
+    wanted = right.multiselect(
+        "Only images tagged", report.all_tags(tags), key=f"{KEY}_gallery_tags"
+    )
+    return report.filter_images(ranked, value_range, include, tags, wanted)
+
+
+def _tag_key(folder: ResultsFolder, stem: str) -> str:
+    digest = hashlib.sha1(str(folder.root.resolve()).encode()).hexdigest()[:10]
+    return f"{KEY}_tag_{digest}_{stem}"
+
+
+def _save_tags(folder: ResultsFolder, stem: str, key: str) -> None:
+    tags = folder.tags()
+    current = dict(zip(tags["image"], tags["tags"], strict=True))
+    current[stem] = ", ".join(report.parse_tags(st.session_state[key]))
+    folder.write_tags(current)
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One ranked image (rank, image, value, reason) and what its picture shows."""
+
+    row: Any
+    identity: report.MapIdentity
+    reference: str
+    metric: str
+    percent: float
+
+
+def _gallery_item(
+    folder: ResultsFolder,
+    item: GalleryItem,
+    run_data: report.RunDataset,
+    settings: Settings,
+    pictures: bool,
+) -> None:
+    row = item.row
+    value = report.format_value(row.value)
+    if value == report.NA and isinstance(row.reason, str) and row.reason:
+        value += f" ({row.reason})"
+    if pictures:
+        with guarded(f"The picture of {row.image}"):
+            picture = results.thumbnail(
+                run_data.dataset.name,
+                str(run_data.dataset.root),
+                row.image,
+                settings.to_json(),
+                item.identity,
+                item.reference,
+                item.percent,
+            )
+            st.image(picture.picture, width="stretch")
+    st.markdown(f"**#{row.rank} · {row.image}** — {item.metric} = {value}")
+    key = _tag_key(folder, row.image)
+    if key not in st.session_state:
+        st.session_state[key] = ", ".join(report.tag_lists(folder.tags()).get(row.image, ()))
+    st.text_input(
+        "Tags",
+        key=key,
+        on_change=_save_tags,
+        args=(folder, row.image, key),
+        placeholder="e.g. clutter, text, small object",
+    )
+    if run_data.listed:
+        st.page_link(
+            EXPLORE,
+            label="Open in Explore",
+            icon="🔍",
+            query_params=report.explore_query(run_data.dataset.name, row.image, settings),
+        )
+    elif run_data.dataset is not None:
+        st.caption(f"List this dataset with {datasets.DATA_DIR_VARIABLE} to open it in Explore.")
+
+
+def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> None:
+    st.subheader("Downloads")
+    stem = folder.root.name
+    root = str(folder.root)
+    csv, parquet, summary_csv, latex = st.columns(4)
+    csv.download_button(
+        "Per-image table (CSV)",
+        lambda: table.to_csv(index=False),
+        f"{stem}_metrics.csv",
+        "text/csv",
+        on_click="ignore",
+        key=f"{KEY}_dl_csv",
+    )
+    parquet.download_button(
+        "Per-image table (Parquet)",
+        lambda: results.parquet_bytes(root, fingerprint),
+        f"{stem}_metrics.parquet",
+        "application/vnd.apache.parquet",
+        on_click="ignore",
+        key=f"{KEY}_dl_parquet",
+    )
+    summary_csv.download_button(
+        "Summary (CSV)",
+        lambda: long.to_csv(index=False),
+        f"{stem}_summary.csv",
+        "text/csv",
+        on_click="ignore",
+        key=f"{KEY}_dl_summary",
+    )
+    latex.download_button(
+        "Summary (LaTeX)",
+        lambda: summary.to_latex(long),
+        f"{stem}_summary.tex",
+        "text/x-tex",
+        on_click="ignore",
+        key=f"{KEY}_dl_latex",
+    )
+
+
+def show_report(folder: ResultsFolder) -> None:
+    fingerprint = report.folder_fingerprint(folder.root)
+    root = str(folder.root)
+    try:
+        settings = report.run_settings(folder)
+    except (ResultsError, ValueError) as error:
+        report_error(error, f"Reading {folder.root}")
+        return
+    table = results.table(root, fingerprint)
+    run_header(folder, table, settings)
+    if table.empty:
+        st.info("This run has not finished any image yet: rerun it, or start it from the page.")
+        return
+    curves = results.curves(root, fingerprint)
+    long = results.long_summary(root, fingerprint)
+    with guarded("The summary table"):
+        summary_section(long, table)
+    with guarded("The charts"):
+        charts_section(table, curves)
+    with guarded("The gallery"):
+        gallery_section(folder, table, settings)
+    with guarded("The downloads"):
+        downloads_section(folder, table, long, fingerprint)
+
+
+def main() -> None:
+    frame("Dataset report")
+    st.title("Dataset report")
+    st.caption(
+        "A whole dataset at once: the study's tables (mean ± 95% CI per detector and CAM "
+        "method), the per-image distributions, and the images where model and people disagree "
+        "most."
+    )
+    root = report.results_dir()
+    folder = pick_folder(root)
+    with st.expander("Start a run on a dataset", expanded=folder is None), guarded("The run"):
+        run_panel.run_panel(root)
+    if folder is None:
+        st.info(
+            f"No results folder chosen. Start a run above, or run "
+            f"`{run_panel.COMMAND.format(root=root)}` and reload; folders under {root} "
+            f"(${report.RESULTS_DIR_VARIABLE}) are listed in the sidebar.",
+            icon="ℹ️",
+        )
+        return
+    show_report(folder)
+
+
+try:
+    main()
+except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+    report_error(error, "The Dataset report page")

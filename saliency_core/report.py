@@ -1,0 +1,558 @@
+"""The Dataset report: what the report page shows of a results folder, as pure functions.
+
+A results folder (:mod:`saliency_core.evaluate.store`) holds the per-image table (one row per
+image × map × reference × metric), the IoU curves and the run's settings. From them:
+
+- :func:`summary_table`: rows = maps (detector × method × weights), columns = "metric vs
+  reference" means with their 95% bootstrap CIs, the best value of each column marked (highest
+  when higher is better, else lowest; reference rows such as the centre-bias floor are never
+  "best", they are what the maps are read against);
+- :func:`distribution_figure` and :func:`mean_curve_figure`: plotly charts;
+- :func:`rank_images` and :func:`filter_images`: the failure-mode gallery, worst image first;
+- :func:`agreement_thumbnail`: one image's map recomputed from the run's settings, drawn as the
+  top-p% agreement view; :func:`explore_query`: the Explore page's URL parameters for it.
+
+No Streamlit here: the page (``pages/3_Dataset_report.py``) lays these out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from saliency_core import agreement, analysis, viz
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import summary as summaries
+from saliency_core.evaluate.store import (
+    CURVE_TABLE,
+    MANIFEST,
+    PARTS,
+    TABLE,
+    ResultsFolder,
+    is_results_folder,
+)
+from saliency_core.images import Sample
+from saliency_core.references import REFERENCES
+from saliency_core.settings import Settings, load_settings, to_query
+from saliency_core.weights import WeightSource
+
+RESULTS_DIR_VARIABLE = "SALIENCY_RESULTS_DIR"
+DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+REFERENCE_KINDS = {"baseline": "floor", "ceiling": "ceiling"}
+"""Summary kinds that are reading aids (what a score is read against), never the best map."""
+STUDY_PERCENT = 10.0
+"""The study's top-p% (its 90th-percentile cut), marked on the IoU curves."""
+NA = "n/a"
+MAP_INFO = ["kind", "detector", "weights", "method", "target"]
+"""Columns of the per-image table that say what a map is (with its label, ``map``)."""
+
+
+# --- finding results -------------------------------------------------------------------------
+
+
+def results_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where results folders are looked for: ``$SALIENCY_RESULTS_DIR``, else ``./results``."""
+    value = environ.get(RESULTS_DIR_VARIABLE)
+    return Path(value).expanduser() if value else DEFAULT_RESULTS_DIR
+
+
+def find_results_folders(root: Path, depth: int = 2) -> list[Path]:
+    """Results folders (with a manifest) at ``root`` and up to ``depth`` levels below it,
+    sorted by path; an absent ``root`` has none."""
+    if not root.is_dir():
+        return []
+    found = [root] if is_results_folder(root) else []
+    if depth > 0:
+        for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            found += find_results_folders(child, depth - 1)
+    return sorted(found)
+
+
+def folder_fingerprint(root: Path) -> str:
+    """Changes whenever the folder's results change (a run adds parts or rewrites a table):
+    names, sizes and modification times of the manifest, tables and parts (not the tags, which
+    change nothing computed)."""
+    paths = [root / MANIFEST, root / f"{TABLE}.parquet", root / CURVE_TABLE]
+    parts = root / PARTS
+    if parts.is_dir():
+        paths += sorted(parts.glob("*.parquet"))
+    stamps = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamps.append(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(stamps)
+
+
+def run_settings(folder: ResultsFolder) -> Settings:
+    """The run's settings: the manifest's copy, else ``settings.toml``."""
+    stored = folder.manifest().get("settings")
+    if stored is not None:
+        return Settings.from_dict(stored)
+    return load_settings(folder.root / "settings.toml")
+
+
+@dataclass(frozen=True)
+class RunDataset:
+    """The run's dataset, and whether the app lists it (only then can Explore open it)."""
+
+    dataset: Dataset | None
+    listed: bool
+    root: str
+
+
+def run_dataset(manifest: Mapping, available: Mapping[str, Dataset]) -> RunDataset:
+    """The listed dataset whose folder the run read, else the folder itself if it still exists
+    (not listed: add it with ``SALIENCY_DATA_DIR``), else None."""
+    root = str(manifest.get("dataset", ""))
+    if not root:
+        return RunDataset(None, False, root)
+    for dataset in available.values():
+        if str(dataset.root.resolve()) == root:
+            return RunDataset(dataset, True, root)
+    path = Path(root)
+    if (path / "images").is_dir():
+        return RunDataset(Dataset(path.name, path), False, root)
+    return RunDataset(None, False, root)
+
+
+def output_folder(results_root: Path, name: str) -> Path:
+    """``results_root/name`` for a run started from the page; ``name`` is one folder name."""
+    name = name.strip()
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError(f"output folder name {name!r}: give one folder name, no slashes")
+    return results_root / name
+
+
+# --- the summary table -----------------------------------------------------------------------
+
+
+def format_value(value: float | None, digits: int = 3) -> str:
+    """A metric value for display: "0.238", or "n/a" when undefined."""
+    if value is None or not np.isfinite(value):
+        return NA
+    return f"{value:.{digits}f}".replace("-0.000", "0.000")
+
+
+def _metric_rank(metric: str) -> tuple[int, str]:
+    order = ["IoU@", *agreement.MAP_METRICS, *agreement.FIXATION_METRICS]
+    for index, name in enumerate(order):
+        if metric == name or (name.endswith("@") and metric.startswith(name)):
+            return index, metric
+    return len(order), metric
+
+
+def cell_order(cells: pd.DataFrame) -> list[tuple[str, str]]:
+    """(reference_key, metric) pairs: references as they first appear, fixation points last;
+    within one, IoU first, then MAE, CC, SIM, KLD, then the fixation metrics."""
+    pairs = list(dict.fromkeys(zip(cells["reference_key"], cells["metric"], strict=True)))
+    references = list(dict.fromkeys(ref for ref, _ in pairs))
+    references.sort(key=lambda ref: ref == analysis.FIXATION_POINTS)
+    return sorted(pairs, key=lambda p: (references.index(p[0]), _metric_rank(p[1])))
+
+
+def column_name(reference_key: str, metric: str) -> str:
+    return f"{metric} vs {reference_key}"
+
+
+def map_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per map: its label (``map``) and what it is (:data:`MAP_INFO`)."""
+    return table.drop_duplicates(MAP_INFO)[["map", *MAP_INFO]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """The wide summary: ``values`` has the row columns (map, kind, n) then one float column of
+    means per "metric vs reference"; ``ci`` the matching "[low, high]" texts; ``best`` True
+    where a mean is the column's best; ``higher_is_better`` per metric column."""
+
+    values: pd.DataFrame
+    ci: pd.DataFrame
+    best: pd.DataFrame
+    higher_is_better: dict[str, bool]
+    metric_columns: list[str]
+
+    def with_ci(self) -> pd.DataFrame:
+        """``values`` with each metric column followed by its CI text column."""
+        table = self.values.copy()
+        for column in reversed(self.metric_columns):
+            position = table.columns.get_loc(column) + 1
+            table.insert(position, f"{column} 95% CI", self.ci[column])
+        return table
+
+
+ROW_COLUMNS = ["map", "kind", "n images"]
+
+
+def summary_table(long: pd.DataFrame, labels: pd.DataFrame) -> SummaryTable:
+    """The long summary (:func:`saliency_core.evaluate.summary.summarize`) as one row per map.
+
+    ``labels`` (:func:`map_labels`) names each row; "n images" is the most images any of the
+    row's cells saw (defined or not). Kinds in :data:`REFERENCE_KINDS` read "floor"/"ceiling".
+    """
+    if long.empty:
+        empty = pd.DataFrame(columns=ROW_COLUMNS)
+        return SummaryTable(empty, empty.copy(), empty.copy(), {}, [])
+    group = summaries.GROUP
+    cells = long.merge(labels, on=group, how="left")
+    cells["map"] = cells["map"].fillna(cells["method"])
+    rows = cells.drop_duplicates(group)[[*group, "map"]].reset_index(drop=True)
+    values = rows[["map", "kind"]].copy()
+    values["kind"] = values["kind"].map(lambda kind: REFERENCE_KINDS.get(kind, kind))
+    seen = cells.assign(total=cells["n"] + cells["n_undefined"]).groupby(group, sort=False)
+    values["n images"] = rows.merge(
+        seen["total"].max().rename("n images").reset_index(), on=group, how="left"
+    )["n images"].to_numpy()
+    ci = pd.DataFrame(index=values.index)
+    higher: dict[str, bool] = {}
+    columns = []
+    for reference_key, metric in cell_order(cells):
+        name = column_name(reference_key, metric)
+        cell = cells[(cells["reference_key"] == reference_key) & (cells["metric"] == metric)]
+        merged = rows.merge(cell, on=group, how="left")
+        values[name] = merged["mean"].astype(float).to_numpy()
+        ci[name] = [
+            f"[{format_value(lo)}, {format_value(hi)}]"
+            if np.isfinite(lo) and np.isfinite(hi)
+            else NA
+            for lo, hi in zip(merged["ci_low"], merged["ci_high"], strict=True)
+        ]
+        higher[name] = bool(cell["higher_is_better"].iloc[0])
+        columns.append(name)
+    candidates = ~rows["kind"].isin(list(REFERENCE_KINDS))
+    best = best_cells(values[columns], higher, candidates)
+    return SummaryTable(values, ci, best, higher, columns)
+
+
+def best_cells(
+    values: pd.DataFrame, higher_is_better: Mapping[str, bool], candidates: pd.Series
+) -> pd.DataFrame:
+    """True at each column's best finite value among the ``candidates`` rows (ties: all); none
+    with fewer than two candidates (nothing to compare)."""
+    best = pd.DataFrame(False, index=values.index, columns=values.columns)
+    if int(candidates.sum()) < 2:
+        return best
+    for column in values.columns:
+        eligible = values[column].where(candidates.to_numpy())
+        if not np.isfinite(eligible.to_numpy(dtype=float)).any():
+            continue
+        target = eligible.max() if higher_is_better[column] else eligible.min()
+        best[column] = (eligible == target).to_numpy()
+    return best
+
+
+def undefined_notes(table: pd.DataFrame, limit: int = 20) -> list[str]:
+    """Why values are n/a: "map, metric vs reference: n/a on k image(s) — reason" (the
+    ``limit`` most frequent, then how many more)."""
+    missing = table[table["value"].isna()]
+    if missing.empty:
+        return []
+    counts = (
+        missing.assign(reason=missing["reason"].fillna("no reason recorded"))
+        .groupby(["map", "metric", "reference_key", "reason"], sort=False)
+        .size()
+        .sort_values(ascending=False, kind="stable")
+    )
+    notes = [
+        f"{map_label}, {metric} vs {reference}: n/a on {count} image{'s' * (count != 1)} — "
+        f"{reason}"
+        for (map_label, metric, reference, reason), count in counts.head(limit).items()
+    ]
+    if len(counts) > limit:
+        notes.append(f"… and {len(counts) - limit} more (see the per-image table's reason column)")
+    return notes
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def metric_choices(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Reference key -> its metrics, in the summary's column order."""
+    choices: dict[str, list[str]] = {}
+    for reference_key, metric in cell_order(table.drop_duplicates(["reference_key", "metric"])):
+        choices.setdefault(reference_key, []).append(metric)
+    return choices
+
+
+def _map_order(table: pd.DataFrame) -> list[str]:
+    """Map labels: compared maps first (summary kind order), reference rows last."""
+    labels = map_labels(table)
+    order = labels["kind"].map(summaries.KIND_ORDER).fillna(len(summaries.KIND_ORDER))
+    return labels.assign(_order=order).sort_values(["_order", "map"], kind="stable")["map"].tolist()
+
+
+def direction(higher_is_better: bool) -> str:
+    return "higher is better" if higher_is_better else "lower is better"
+
+
+def distribution_figure(
+    table: pd.DataFrame, reference_key: str, metric: str, style: str = "box"
+) -> go.Figure:
+    """Per-image values of ``metric`` against ``reference_key``: one box (or violin) per map,
+    hover naming the image. Undefined values are left out and counted in the trace name."""
+    rows = table[(table["reference_key"] == reference_key) & (table["metric"] == metric)]
+    figure = go.Figure()
+    trace = {"box": go.Box, "violin": go.Violin}[style]
+    kinds = dict(zip(rows["map"], rows["kind"], strict=False))
+    for label in [m for m in _map_order(table) if m in kinds]:
+        values = rows[rows["map"] == label]
+        defined = values[values["value"].notna()]
+        undefined = len(values) - len(defined)
+        name = label + (f" ({NA}: {undefined})" if undefined else "")
+        extra = {"boxpoints": "all", "jitter": 0.3} if style == "box" else {"points": "all"}
+        if style == "violin":
+            extra["box_visible"] = True
+        if kinds[label] in REFERENCE_KINDS:
+            extra["marker_color"] = "grey"
+        figure.add_trace(
+            trace(
+                y=defined["value"].to_numpy(dtype=float),
+                name=name,
+                text=defined["image"].to_numpy(),
+                hovertemplate="%{text}: %{y:.3f}<extra></extra>",
+                **extra,
+            )
+        )
+    better = direction(bool(rows["higher_is_better"].iloc[0])) if len(rows) else ""
+    reference = rows["reference"].iloc[0] if len(rows) else reference_key
+    figure.update_layout(
+        title=f"{metric} vs. {reference} per image ({better})",
+        yaxis_title=metric,
+        showlegend=False,
+        margin={"l": 40, "r": 10, "t": 50, "b": 10},
+        height=460,
+    )
+    return figure
+
+
+def mean_curves(curves: pd.DataFrame, reference_key: str) -> pd.DataFrame:
+    """Mean IoU over images at each top-p% per map against ``reference_key``: columns map,
+    percent, iou (mean of the defined values; NaN where none is), n (images with a value)."""
+    rows = curves[curves["reference_key"] == reference_key]
+    grouped = rows.groupby(["map", "percent"], sort=False)["iou"]
+    means = pd.concat([grouped.mean().rename("iou"), grouped.count().rename("n")], axis=1)
+    return means.reset_index()
+
+
+def mean_curve_figure(
+    curves: pd.DataFrame, reference_key: str, marked: float = STUDY_PERCENT
+) -> go.Figure:
+    """Mean IoU-vs-top-p% curve per map, the study's top-p% (``marked``) as a dotted line."""
+    means = mean_curves(curves, reference_key)
+    rows = curves[curves["reference_key"] == reference_key]
+    reference = rows["reference"].iloc[0] if len(rows) else reference_key
+    images = rows["image"].nunique()
+    figure = viz.iou_curve_figure(means, reference, marked)
+    figure.add_annotation(
+        x=marked, y=1, yref="y", text=f"study: top {marked:g}%", showarrow=False, yshift=8
+    )
+    figure.update_layout(
+        title=f"Mean IoU of the top-p% pixels vs. {reference} ({images} images)",
+        yaxis_title="mean IoU",
+    )
+    return figure
+
+
+# --- the failure-mode gallery ----------------------------------------------------------------
+
+
+def rank_images(table: pd.DataFrame, map_label: str, reference_key: str, metric: str):
+    """The images for one (map, reference, metric), worst first: lowest value first when higher
+    is better, else highest; undefined values last; ties by image id. Columns rank (1-based),
+    image, value, reason."""
+    rows = table[
+        (table["map"] == map_label)
+        & (table["reference_key"] == reference_key)
+        & (table["metric"] == metric)
+    ]
+    columns = ["rank", "image", "value", "reason"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    higher = bool(rows["higher_is_better"].iloc[0])
+    ranked = (
+        rows.assign(_undefined=rows["value"].isna(), _key=rows["value"] * (1 if higher else -1))
+        .sort_values(["_undefined", "_key", "image"], kind="stable")
+        .reset_index(drop=True)
+    )
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    return ranked[columns]
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """Comma-separated free text as tags: trimmed, empty ones dropped, first spelling kept."""
+    tags: dict[str, str] = {}
+    for part in str(text).split(","):
+        tag = " ".join(part.split())
+        if tag:
+            tags.setdefault(tag.casefold(), tag)
+    return tuple(tags.values())
+
+
+def tag_lists(tags: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Image -> its tags, from a tags table (columns image, tags)."""
+    return {str(row.image): parse_tags(row.tags) for row in tags.itertuples(index=False)}
+
+
+def all_tags(tags: Mapping[str, Iterable[str]]) -> list[str]:
+    """Every tag in use, sorted case-insensitively."""
+    return sorted({tag for image_tags in tags.values() for tag in image_tags}, key=str.casefold)
+
+
+def filter_images(
+    ranked: pd.DataFrame,
+    value_range: tuple[float, float] | None = None,
+    include_undefined: bool = True,
+    tags: Mapping[str, Iterable[str]] | None = None,
+    wanted: Iterable[str] = (),
+) -> pd.DataFrame:
+    """The ranked images with a value in ``value_range`` (inclusive; undefined ones kept when
+    ``include_undefined``) and, when ``wanted`` is not empty, at least one of those tags."""
+    values = ranked["value"].astype(float)
+    undefined = values.isna()
+    keep = ~undefined if value_range is None else values.between(*value_range)
+    keep = keep | (undefined & include_undefined)
+    wanted = {tag.casefold() for tag in wanted}
+    if wanted:
+        tags = tags or {}
+        has = ranked["image"].map(
+            lambda image: bool(wanted & {tag.casefold() for tag in tags.get(image, ())})
+        )
+        keep &= has.astype(bool)
+    return ranked[keep.to_numpy()].reset_index(drop=True)
+
+
+def page_count(items: int, per_page: int) -> int:
+    return max(1, -(-items // per_page))
+
+
+def page_of(frame: pd.DataFrame, page: int, per_page: int) -> pd.DataFrame:
+    """Rows of the 1-based ``page`` (clamped to the pages there are)."""
+    page = min(max(page, 1), page_count(len(frame), per_page))
+    return frame.iloc[(page - 1) * per_page : page * per_page]
+
+
+@dataclass(frozen=True)
+class MapIdentity:
+    """What a map of the per-image table is (:data:`MAP_INFO` and its label)."""
+
+    label: str
+    kind: str
+    detector: str = ""
+    weights: str = ""
+    method: str = ""
+    target: str = ""
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, label: str) -> MapIdentity:
+        row = table[table["map"] == label].iloc[0]
+        return cls(label, *(str(row[column]) for column in MAP_INFO))
+
+
+def map_settings(settings: Settings, identity: MapIdentity, reference_key: str) -> Settings:
+    """The run's settings narrowed to one map and one reference (what a thumbnail needs).
+
+    A type-1 map keeps its detector and method (untrained when it is the untrained twin), a
+    type-2 map its model, a consensus every CAM; the floor needs no model. The fixation
+    metrics' "fixation points" are no reference map.
+    """
+    references = (reference_key,) if reference_key in REFERENCES else ()
+    narrowed = settings.with_changes(references=references, type2=(), consensus=False)
+    if identity.kind == "type-1":
+        twin = identity.weights == "untrained" and settings.weights is not WeightSource.UNTRAINED
+        return narrowed.with_changes(
+            detectors=(identity.detector,),
+            cams=(identity.method,),
+            untrained_twins=False,
+            weights=WeightSource.UNTRAINED if twin else settings.weights,
+        )
+    if identity.kind == "type-2":
+        return narrowed.with_changes(detectors=(), type2=(identity.method,))
+    if identity.kind == "consensus":
+        return narrowed.with_changes(consensus=True)
+    return narrowed.with_changes(detectors=())
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A gallery picture (uint8 RGB) and what it shows."""
+
+    picture: np.ndarray
+    caption: str
+
+
+def _find_map(bundle: analysis.Bundle, identity: MapIdentity) -> analysis.MapEntry | None:
+    if identity.label in bundle.maps:
+        return bundle.maps[identity.label]
+    for entry in bundle.maps.values():
+        if (entry.kind, entry.detector, entry.method) == (
+            identity.kind,
+            identity.detector,
+            identity.method,
+        ):
+            return entry
+    return None
+
+
+def shrink(picture: np.ndarray, side: int) -> np.ndarray:
+    """``picture`` with its long side at most ``side`` px."""
+    scale = side / max(picture.shape[:2])
+    if scale >= 1:
+        return picture
+    size = (max(1, round(picture.shape[1] * scale)), max(1, round(picture.shape[0] * scale)))
+    return cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+
+
+def agreement_thumbnail(
+    sample: Sample,
+    settings: Settings,
+    identity: MapIdentity,
+    reference_key: str,
+    percent: float,
+    functions: analysis.MapFunctions = analysis.DIRECT,
+    side: int = 320,
+) -> Thumbnail:
+    """The map recomputed under the run's ``settings`` (only it and its reference), drawn as
+    the top-``percent``% agreement view against the reference (yellow both, red map only,
+    blue reference only); against the fixation points, the map's overlay with the points."""
+    sample = analysis.prepare_sample(sample, settings)
+    narrowed = map_settings(settings, identity, reference_key)
+    bundle = analysis.compute_bundle(sample, narrowed, functions)
+    if identity.kind == analysis.FLOOR_KIND:
+        analysis.add_floor(bundle)
+    entry = _find_map(bundle, identity)
+    if entry is None:
+        reasons = "; ".join(bundle.skipped) or "it was not computed"
+        raise ValueError(f"{identity.label} could not be recomputed: {reasons}")
+    reference = bundle.references.get(reference_key)
+    if reference is not None:
+        ranked_map = agreement.RankedMap(entry.values)
+        ranked_reference = agreement.RankedMap(reference.values)
+        view = agreement.threshold_view(
+            viz.AgreementPainter(sample.image),
+            {entry.label: ranked_map},
+            {reference.label: ranked_reference},
+            reference.label,
+            percent,
+        )
+        caption = f"top {percent:g}% vs. {reference.label}"
+        return Thumbnail(shrink(view.pictures[entry.label], side), caption)
+    picture = viz.overlay(sample.image, entry.values)
+    if sample.fixations is not None and len(sample.fixations):
+        picture = viz.draw_fixations(picture, sample.fixations)
+        return Thumbnail(shrink(picture, side), "the map with the fixation points")
+    why = "; ".join(bundle.skipped) or f"no {reference_key} reference"
+    return Thumbnail(shrink(picture, side), f"the map only ({why})")
+
+
+def explore_query(dataset_name: str, stem: str, settings: Settings) -> dict[str, str]:
+    """The Explore page's URL parameters for one image under the run's settings."""
+    return {"dataset": dataset_name, "image": stem, **to_query(settings)}

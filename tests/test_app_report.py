@@ -1,0 +1,217 @@
+"""The Dataset report page (Streamlit AppTest) on a small results folder written here."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from test_evaluate import write_dataset
+
+from saliency_core import report
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import engine, summary
+from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.settings import Settings, from_query
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGE = "pages/3_Dataset_report.py"
+TIMEOUT = 300
+DETECTOR = "FCOS R50-FPN"
+SETTINGS = Settings(
+    detectors=(DETECTOR,), cams=("EigenCAM",), type2=(), references=("fixations", "mask"),
+    input_size=64,
+)  # fmt: skip
+CAM = f"{DETECTOR} (UNTRAINED) · EigenCAM @ layer4"
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 4-image dataset, a results folder of one untrained detector on it, a cache folder."""
+    base = tmp_path_factory.mktemp("report")
+    dataset = write_dataset(base / "toy")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SALIENCY_CACHE_DIR", str(base / "cache"))
+        done = engine.run(dataset, SETTINGS, base / "results" / "toy-run")
+    assert done.computed == 4 and not done.errors
+    return {"data": dataset.root, "results": base / "results", "cache": base / "cache"}
+
+
+@pytest.fixture(autouse=True)
+def environment(places: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("SALIENCY_DATA_DIR", str(places["data"]))
+    monkeypatch.setenv("SALIENCY_RESULTS_DIR", str(places["results"]))
+    monkeypatch.setenv("SALIENCY_CACHE_DIR", str(places["cache"]))
+    yield
+
+
+def open_report() -> AppTest:
+    """The report page, reached from the entry point (its links resolve against app.py)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    return at.switch_page(PAGE).run()
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array (a list, or plotly's typed-array dict of base64 bytes)."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value)
+
+
+def gallery_items(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**#")]
+
+
+def test_table_charts_and_gallery_render(places: dict[str, Path]):
+    at = open_report()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="report_folder").value == str(places["results"] / "toy-run")
+    stored = ResultsFolder(places["results"] / "toy-run").table()
+
+    # the summary: the CAM row and the centre-bias floor, means equal to the stored table's
+    table = at.dataframe[0].value
+    assert table["map"].iloc[0] == CAM and table["map"].iloc[1].startswith("centre-bias floor")
+    assert table["kind"].tolist() == ["type-1", "floor"]
+    assert table["n images"].tolist() == [4, 4]
+    mae = stored[(stored["map"] == CAM) & (stored["metric"] == "MAE")]
+    expected = mae[mae["reference_key"] == "mask"]["value"].mean()
+    assert table["MAE vs mask"].iloc[0] == pytest.approx(expected)
+    long = summary.summarize(stored)
+    assert set(table.columns) >= {
+        report.column_name(r, m) for r, m in zip(long["reference_key"], long["metric"], strict=True)
+    }
+
+    # the charts: a box per map (the first metric against the first reference), mean curves
+    box, curves = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    assert [trace["type"] for trace in box["data"]] == ["box", "box"]
+    cam_values = stored[
+        (stored["map"] == CAM)
+        & (stored["reference_key"] == "fixations")
+        & (stored["metric"] == "IoU@top-10%")
+    ]["value"]
+    assert array(box["data"][0]["y"]) == pytest.approx(cam_values.to_numpy())
+    assert box["layout"]["title"]["text"].startswith("IoU@top-10% vs. human fixation density")
+    assert len(curves["data"]) == 2 and curves["layout"]["shapes"][0]["x0"] == 10.0
+
+    # the gallery: worst first for (the CAM, fixation density, IoU), one picture per image
+    ranked = report.rank_images(stored, CAM, "fixations", "IoU@top-10%")
+    items = gallery_items(at)
+    assert [item.split(" · ")[1].split("**")[0] for item in items] == ranked["image"].tolist()
+    values = [report.format_value(v) for v in ranked["value"]]
+    assert [item.rsplit("= ", 1)[1] for item in items] == values
+    assert len(at.get("image")) == 4
+    assert not at.warning or all("UNTRAINED" in w.value for w in at.warning)
+    assert [b.label for b in at.get("download_button")] == [
+        "Per-image table (CSV)",
+        "Per-image table (Parquet)",
+        "Summary (CSV)",
+        "Summary (LaTeX)",
+    ]
+
+
+def test_a_gallery_link_opens_explore_with_the_image_and_the_settings():
+    at = open_report()
+    first = gallery_items(at)[0].split(" · ")[1].split("**")[0]
+    links = [link for link in at.get("page_link") if link.proto.label == "Open in Explore"]
+    assert len(links) == 4
+    link = links[0]
+    assert link.proto.page.endswith("Explore")
+    # as Streamlit reads a URL: blank values kept ("t2=" is the run's empty type-2 list)
+    params = dict(parse_qsl(link.proto.query_string, keep_blank_values=True))
+    assert params["dataset"] == "toy" and params["image"] == first
+    restored, notes = from_query(params)
+    assert notes == [] and restored == SETTINGS
+
+
+def test_tags_are_saved_and_filter_the_gallery(places: dict[str, Path]):
+    folder = ResultsFolder(places["results"] / "toy-run")
+    at = open_report()
+    [tag_input] = [t for t in at.text_input if t.key.endswith("_b")]
+    tag_input.set_value(" clutter,  Text ,clutter").run()
+    assert not at.exception
+    assert (folder.root / "tags.csv").read_text() == 'image,tags\nb,"clutter, Text"\n'
+
+    again = open_report()  # a new session reads the tags back
+    [tag_input] = [t for t in again.text_input if t.key.endswith("_b")]
+    assert tag_input.value == "clutter, Text"
+    tags = again.multiselect(key="report_gallery_tags")
+    assert tags.options == ["clutter", "Text"]
+    tags.set_value(["text"] if "text" in tags.options else ["Text"]).run()
+    assert [item.split(" · ")[1].split("**")[0] for item in gallery_items(again)] == ["b"]
+    folder.write_tags({})
+
+
+def test_value_range_filter_narrows_the_gallery(places: dict[str, Path]):
+    at = open_report()
+    at.selectbox(key="report_gallery_ref").set_value("mask").run()
+    at.selectbox(key="report_gallery_metric").set_value("MAE").run()
+    stored = ResultsFolder(places["results"] / "toy-run").table()
+    ranked = report.rank_images(stored, CAM, "mask", "MAE")
+    low, high = float(ranked["value"].min()), float(ranked["value"].max())
+    middle = float(np.median(ranked["value"]))
+    [value_range] = [s for s in at.slider if s.label == "Value range"]
+    value_range.set_value((low, middle)).run()
+    assert not at.exception
+    shown = [item.split(" · ")[1].split("**")[0] for item in gallery_items(at)]
+    expected = ranked[ranked["value"] <= middle]["image"].tolist()  # MAE: highest first
+    assert shown == expected and 0 < len(shown) < 4 and high > middle
+
+
+def test_empty_states_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SALIENCY_RESULTS_DIR", str(tmp_path / "none yet"))
+    at = open_report()
+    assert not at.exception
+    [info] = [i.value for i in at.info if "No results folder" in i.value]
+    assert "python -m saliency_core.evaluate --dataset DIR --out" in info
+    at.sidebar.text_input(key="report_path").set_value(str(tmp_path)).run()
+    assert not at.exception
+    assert any("is not a results folder" in e.value for e in at.error)
+
+
+def test_a_run_started_on_the_page_stops_and_is_shown(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    """Start, Stop during the first image: that image is kept, the folder is selected."""
+    released = threading.Event()
+    real = engine.evaluate_image
+
+    def held(*args, **kwargs):
+        result = real(*args, **kwargs)
+        released.wait(120)
+        return result
+
+    monkeypatch.setattr(engine, "evaluate_image", held)
+    at = open_report()
+    at.selectbox(key="report_run_dataset").set_value("toy")
+    at.multiselect(key="report_run_detectors").set_value([DETECTOR])
+    at.selectbox(key="report_run_size").set_value("320 px")
+    at.number_input(key="report_run_limit").set_value(3)
+    at.text_input(key="report_run_out").set_value("page-run").run()
+    assert at.multiselect(key="report_run_refs_toy").value == ["fixations", "mask"]
+    at.button(key="report_run_start").click().run()
+    assert not at.exception
+    job = at.session_state["report_run_job"]
+    assert job.running and not at.button(key="report_run_stop").disabled
+    at.button(key="report_run_stop").click().run()
+    released.set()
+    assert job.wait(TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    out = places["results"] / "page-run"
+    assert job.result.cancelled and job.result.out == out
+    assert any("Run stopped" in s.value for s in at.success)
+    manifest = ResultsFolder(out).manifest()
+    assert manifest["status"] == "stopped" and manifest["settings"]["input_size"] == 320
+    assert ResultsFolder(out).done() == {"a"}
+    assert at.sidebar.selectbox(key="report_folder").value == str(out)
+    table = at.dataframe[0].value
+    assert isinstance(table, pd.DataFrame) and table["n images"].tolist() == [1, 1]
+    assert Dataset("toy", places["data"]).ids[:1] == ["a"]

@@ -1,0 +1,340 @@
+"""The Dataset report's pure functions on hand-made tables (no Streamlit, no model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from saliency_core import analysis, report
+from saliency_core.cams import Detections
+from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.images import Sample
+from saliency_core.pipeline import CamResult
+from saliency_core.settings import Settings, from_query
+from saliency_core.weights import WeightSource
+
+NAN = float("nan")
+CAM_A = "A (UNTRAINED) · EigenCAM @ layer4"
+CAM_B = "B (UNTRAINED) · EigenCAM @ layer4"
+FLOOR = "centre-bias floor (Gaussian)"
+
+
+def per_image(rows: list[tuple[str, str, str, str, float]]) -> pd.DataFrame:
+    """A per-image table from (image, map, reference_key, metric, value) rows."""
+    kinds = {CAM_A: "type-1", CAM_B: "type-1", FLOOR: "baseline"}
+    higher = {"IoU@top-10%": True, "MAE": False, "NSS": True}
+    frame = pd.DataFrame(rows, columns=["image", "map", "reference_key", "metric", "value"])
+    frame["kind"] = frame["map"].map(kinds)
+    frame["detector"] = frame["map"].map({CAM_A: "A", CAM_B: "B"}).fillna("")
+    frame["weights"] = np.where(frame["kind"] == "baseline", "weight-free", "untrained")
+    frame["method"] = np.where(frame["kind"] == "baseline", "centre bias", "EigenCAM")
+    frame["target"] = np.where(frame["kind"] == "baseline", "", "layer4")
+    frame["trained"] = frame["kind"] == "baseline"
+    frame["reference"] = frame["reference_key"].map(
+        {"mask": "human attention mask", "fixation points": "fixations"}
+    )
+    frame["higher_is_better"] = frame["metric"].map(higher)
+    frame["top_percent"] = np.where(frame["metric"].str.startswith("IoU@"), 10.0, NAN)
+    frame["reason"] = np.where(frame["value"].isna(), "constant map", None)
+    return frame
+
+
+def summary_rows(rows: list[tuple[str, str, str, float, float, float, int, int]]) -> pd.DataFrame:
+    """A long summary from (map, reference_key, metric, mean, ci_low, ci_high, n, n_undef)."""
+    info = {
+        CAM_A: ("type-1", "A", "EigenCAM", "untrained", "layer4"),
+        CAM_B: ("type-1", "B", "EigenCAM", "untrained", "layer4"),
+        FLOOR: ("baseline", "", "centre bias", "weight-free", ""),
+    }
+    higher = {"IoU@top-10%": True, "MAE": False, "NSS": True}
+    records = [
+        (*info[m], ref, metric, mean, lo, hi, n, nu, higher[metric])
+        for m, ref, metric, mean, lo, hi, n, nu in rows
+    ]
+    columns = ["kind", "detector", "method", "weights", "target", "reference_key", "metric"]
+    columns += ["mean", "ci_low", "ci_high", "n", "n_undefined", "higher_is_better"]
+    return pd.DataFrame(records, columns=columns)
+
+
+TABLE = per_image(
+    [
+        ("a", CAM_A, "mask", "IoU@top-10%", 0.5),
+        ("b", CAM_A, "mask", "IoU@top-10%", 0.1),
+        ("c", CAM_A, "mask", "IoU@top-10%", NAN),
+        ("d", CAM_A, "mask", "IoU@top-10%", 0.3),
+        ("e", CAM_A, "mask", "IoU@top-10%", 0.1),
+        ("a", CAM_A, "mask", "MAE", 0.2),
+        ("b", CAM_A, "mask", "MAE", 0.4),
+        ("c", CAM_A, "mask", "MAE", 0.3),
+        ("a", FLOOR, "mask", "IoU@top-10%", 0.2),
+        ("b", FLOOR, "mask", "IoU@top-10%", NAN),
+        ("a", CAM_A, "fixation points", "NSS", 1.5),
+    ]
+)
+
+
+def test_images_are_ranked_worst_first_with_undefined_last():
+    iou = report.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
+    # higher is better: lowest first; the tie at 0.1 broken by image id; NaN last
+    assert iou["image"].tolist() == ["b", "e", "d", "a", "c"]
+    assert iou["rank"].tolist() == [1, 2, 3, 4, 5]
+    assert iou["reason"].iloc[-1] == "constant map"
+    mae = report.rank_images(TABLE, CAM_A, "mask", "MAE")
+    assert mae["image"].tolist() == ["b", "c", "a"]  # lower is better: highest first
+    assert mae["value"].tolist() == [0.4, 0.3, 0.2]
+    assert report.rank_images(TABLE, CAM_B, "mask", "MAE").empty
+
+
+def test_filtering_by_value_range_undefined_and_tags():
+    ranked = report.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
+    inside = report.filter_images(ranked, (0.1, 0.3), include_undefined=False)
+    assert inside["image"].tolist() == ["b", "e", "d"]  # bounds inclusive
+    with_na = report.filter_images(ranked, (0.2, 0.5), include_undefined=True)
+    assert with_na["image"].tolist() == ["d", "a", "c"]
+    assert report.filter_images(ranked, None, include_undefined=False)["image"].tolist() == [
+        "b",
+        "e",
+        "d",
+        "a",
+    ]
+    tags = report.tag_lists(
+        pd.DataFrame({"image": ["a", "e", "c"], "tags": ["Clutter, text", "small object", "text"]})
+    )
+    assert tags == {"a": ("Clutter", "text"), "e": ("small object",), "c": ("text",)}
+    assert report.all_tags(tags) == ["Clutter", "small object", "text"]
+    tagged = report.filter_images(ranked, None, True, tags, ["clutter", "small object"])
+    assert tagged["image"].tolist() == ["e", "a"]  # any of the tags, case-insensitive
+    assert report.filter_images(ranked, (0.0, 0.2), False, tags, ["text"]).empty
+
+
+def test_tags_are_parsed_from_free_text():
+    assert report.parse_tags(" clutter,  Text ,,clutter, TEXT,  two   words ") == (
+        "clutter",
+        "Text",
+        "two words",
+    )
+    assert report.parse_tags("") == ()
+
+
+def test_pages_of_the_gallery():
+    frame = pd.DataFrame({"image": list("abcdefghij")})
+    assert report.page_count(10, 8) == 2 and report.page_count(0, 8) == 1
+    assert report.page_of(frame, 2, 8)["image"].tolist() == ["i", "j"]
+    assert report.page_of(frame, 9, 8)["image"].tolist() == ["i", "j"]  # clamped
+
+
+def test_summary_table_marks_the_best_map_per_column_never_the_floor():
+    long = summary_rows(
+        [
+            (CAM_A, "mask", "IoU@top-10%", 0.30, 0.20, 0.40, 4, 0),
+            (CAM_B, "mask", "IoU@top-10%", 0.25, NAN, NAN, 3, 1),
+            (FLOOR, "mask", "IoU@top-10%", 0.60, 0.50, 0.70, 4, 0),
+            (CAM_A, "mask", "MAE", 0.20, 0.10, 0.30, 4, 0),
+            (CAM_B, "mask", "MAE", 0.20, 0.15, 0.25, 4, 0),
+            (FLOOR, "mask", "MAE", 0.05, 0.04, 0.06, 4, 0),
+            (CAM_A, "fixation points", "NSS", NAN, NAN, NAN, 0, 4),
+            (CAM_B, "fixation points", "NSS", NAN, NAN, NAN, 0, 4),
+            (FLOOR, "fixation points", "NSS", 1.2, 1.0, 1.4, 4, 0),
+        ]
+    )
+    labels = report.map_labels(
+        per_image([(x, m, "mask", "MAE", 0.1) for x in "a" for m in (CAM_A, CAM_B, FLOOR)])
+    )
+    view = report.summary_table(long, labels)
+    assert view.metric_columns == ["IoU@top-10% vs mask", "MAE vs mask", "NSS vs fixation points"]
+    assert view.values["map"].tolist() == [CAM_A, CAM_B, FLOOR]
+    assert view.values["kind"].tolist() == ["type-1", "type-1", "floor"]
+    assert view.values["n images"].tolist() == [4, 4, 4]
+    assert view.values["IoU@top-10% vs mask"].tolist() == [0.30, 0.25, 0.60]
+    assert view.higher_is_better == {
+        "IoU@top-10% vs mask": True,
+        "MAE vs mask": False,
+        "NSS vs fixation points": True,
+    }
+    # IoU: A beats B (the floor's 0.60 is a reading aid, not a contender); MAE: A and B tie;
+    # NSS: no map has a value, so nothing is best
+    assert view.best["IoU@top-10% vs mask"].tolist() == [True, False, False]
+    assert view.best["MAE vs mask"].tolist() == [True, True, False]
+    assert view.best["NSS vs fixation points"].tolist() == [False, False, False]
+    assert view.ci["IoU@top-10% vs mask"].tolist() == ["[0.200, 0.400]", "n/a", "[0.500, 0.700]"]
+    wide = view.with_ci()
+    assert wide.columns.tolist()[3:5] == ["IoU@top-10% vs mask", "IoU@top-10% vs mask 95% CI"]
+    assert report.format_value(NAN) == "n/a" and report.format_value(-1e-9) == "0.000"
+
+
+def test_undefined_values_are_explained():
+    notes = report.undefined_notes(TABLE)
+    assert notes == [
+        f"{CAM_A}, IoU@top-10% vs mask: n/a on 1 image — constant map",
+        f"{FLOOR}, IoU@top-10% vs mask: n/a on 1 image — constant map",
+    ]
+    assert report.undefined_notes(TABLE[TABLE["value"].notna()]) == []
+
+
+def test_distribution_figure_has_one_trace_per_map_without_undefined_values():
+    figure = report.distribution_figure(TABLE, "mask", "IoU@top-10%")
+    names = [trace.name for trace in figure.data]
+    assert names == [f"{CAM_A} (n/a: 1)", f"{FLOOR} (n/a: 1)"]
+    assert list(figure.data[0].y) == [0.5, 0.1, 0.3, 0.1]
+    assert list(figure.data[0].text) == ["a", "b", "d", "e"]
+    assert figure.data[1].marker.color == "grey"
+    assert "higher is better" in figure.layout.title.text
+    violin = report.distribution_figure(TABLE, "mask", "MAE", "violin")
+    assert violin.data[0].type == "violin" and list(violin.data[0].y) == [0.2, 0.4, 0.3]
+
+
+def test_mean_curves_average_the_defined_values_and_mark_the_study_percent():
+    curves = pd.DataFrame(
+        [
+            ("a", CAM_A, "human attention mask", "mask", 1, 0.2),
+            ("b", CAM_A, "human attention mask", "mask", 1, 0.4),
+            ("a", CAM_A, "human attention mask", "mask", 2, NAN),
+            ("b", CAM_A, "human attention mask", "mask", 2, 0.6),
+            ("a", CAM_A, "fixation density", "fixations", 1, 0.9),
+        ],
+        columns=["image", "map", "reference", "reference_key", "percent", "iou"],
+    )
+    means = report.mean_curves(curves, "mask")
+    assert means["iou"].tolist() == pytest.approx([0.3, 0.6])
+    assert means["n"].tolist() == [2, 1]
+    figure = report.mean_curve_figure(curves, "mask")
+    assert list(figure.data[0].y) == pytest.approx([0.3, 0.6])
+    assert figure.layout.shapes[0].x0 == 10.0  # the study's top-10%
+    assert figure.layout.annotations[0].text == "study: top 10%"
+    assert "(2 images)" in figure.layout.title.text
+
+
+def test_map_settings_keep_only_what_one_thumbnail_needs():
+    run = Settings(
+        detectors=("Faster R-CNN R50-FPN", "FCOS R50-FPN"),
+        weights=WeightSource.PRETRAINED,
+        untrained_twins=True,
+        cams=("EigenCAM", "GradCAM"),
+        type2=("DeepGaze IIE",),
+        references=("deepgaze", "fixations"),
+        consensus=True,
+    )
+    twin = report.MapIdentity("x", "type-1", "FCOS R50-FPN", "untrained", "GradCAM", "layer4")
+    narrowed = report.map_settings(run, twin, "fixations")
+    assert narrowed.detectors == ("FCOS R50-FPN",) and narrowed.cams == ("GradCAM",)
+    assert narrowed.weights is WeightSource.UNTRAINED and not narrowed.untrained_twins
+    assert narrowed.type2 == () and narrowed.references == ("fixations",)
+    assert not narrowed.consensus
+    trained = report.MapIdentity("x", "type-1", "FCOS R50-FPN", "pretrained", "EigenCAM")
+    assert report.map_settings(run, trained, "deepgaze").weights is WeightSource.PRETRAINED
+    gaze = report.MapIdentity("x", "type-2", "", "untrained", "DeepGaze IIE")
+    assert report.map_settings(run, gaze, "fixations").type2 == ("DeepGaze IIE",)
+    assert report.map_settings(run, gaze, "fixations").detectors == ()
+    floor = report.MapIdentity(FLOOR, "baseline", "", "weight-free", "centre bias")
+    only_floor = report.map_settings(run, floor, "fixation points")
+    assert only_floor.detectors == () and only_floor.references == ()
+    consensus = report.MapIdentity("c", "consensus", method="consensus")
+    assert report.map_settings(run, consensus, "deepgaze").consensus
+
+
+def fake_cam(values: np.ndarray):
+    def cam(sample, choice, method, layer, score) -> CamResult:
+        empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0), [])
+        return CamResult(values, empty, f"{choice.label} · {method} @ {layer}", False)
+
+    return cam
+
+
+def test_thumbnail_draws_the_top_percent_agreement():
+    # black 20×20 image; the map's top 10% (40 px) is rows 0-1, the mask covers rows 0-3
+    ramp = np.repeat(np.linspace(1, 0, 20, dtype=np.float32)[:, None], 20, axis=1)
+    mask = np.zeros((20, 20), np.float32)
+    mask[:4] = 1
+    sample = Sample("s", np.zeros((20, 20, 3), np.uint8), "test", mask=mask)
+    settings = Settings(
+        detectors=("FCOS R50-FPN",), cams=("EigenCAM",), type2=(), references=("mask",)
+    )
+    identity = report.MapIdentity(
+        "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4",
+        "type-1",
+        "FCOS R50-FPN",
+        "untrained",
+        "EigenCAM",
+        "layer4",
+    )
+    functions = analysis.MapFunctions(cam=fake_cam(ramp))
+    thumb = report.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions)
+    assert thumb.picture.shape == (20, 20, 3)
+    assert thumb.picture[0, 0].tolist() == [191, 165, 0]  # both: 0.75 · yellow
+    assert thumb.picture[3, 5].tolist() == [30, 90, 191]  # the reference only: 0.75 · blue
+    assert thumb.picture[10, 5].tolist() == [0, 0, 0]  # neither: the dimmed black image
+    assert thumb.caption == "top 10% vs. human attention mask"
+    small = report.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions, 10)
+    assert small.picture.shape == (10, 10, 3)
+
+
+def test_thumbnail_against_fixation_points_draws_them_on_the_floor():
+    sample = Sample(
+        "s", np.full((30, 40, 3), 128, np.uint8), "test", fixations=np.array([[20.0, 15.0]])
+    )
+    settings = Settings(detectors=(), type2=(), references=())
+    floor = report.MapIdentity(
+        "centre-bias floor (x)", "baseline", "", "weight-free", "centre bias"
+    )
+    thumb = report.agreement_thumbnail(sample, settings, floor, "fixation points", 10.0)
+    assert thumb.caption == "the map with the fixation points"
+    assert thumb.picture[15, 20].tolist() == [60, 255, 90]  # the fixation's green disc
+
+
+def test_the_explore_link_carries_the_image_and_the_settings():
+    settings = Settings(
+        detectors=("FCOS R50-FPN",), input_size=64, type2=(), references=("fixations", "mask")
+    )
+    query = report.explore_query("toy", "b", settings)
+    assert query["dataset"] == "toy" and query["image"] == "b"
+    restored, notes = from_query({k: v for k, v in query.items()})
+    assert notes == [] and restored == settings
+
+
+def test_results_folders_are_found_and_their_changes_seen(tmp_path: Path):
+    assert report.find_results_folders(tmp_path / "missing") == []
+    for name in ("one", "group/two"):
+        (tmp_path / name).mkdir(parents=True)
+        (tmp_path / name / "manifest.json").write_text("{}")
+    (tmp_path / "not-a-run").mkdir()
+    assert report.find_results_folders(tmp_path) == [tmp_path / "group/two", tmp_path / "one"]
+    folder = ResultsFolder(tmp_path / "one")
+    before = report.folder_fingerprint(folder.root)
+    frame = pd.DataFrame({"image": ["a"], "value": [1.0]})
+    folder.write_image("a", frame, frame)
+    assert report.folder_fingerprint(folder.root) != before
+    assert report.results_dir({"SALIENCY_RESULTS_DIR": str(tmp_path)}) == tmp_path
+    assert report.results_dir({}) == report.DEFAULT_RESULTS_DIR
+    assert report.output_folder(tmp_path, " run-1 ") == tmp_path / "run-1"
+    for bad in ("", "..", "a/b"):
+        with pytest.raises(ValueError, match="one folder name"):
+            report.output_folder(tmp_path, bad)
+
+
+def test_run_dataset_is_found_by_its_folder(tmp_path: Path):
+    from saliency_core.datasets import Dataset
+
+    (tmp_path / "toy" / "images").mkdir(parents=True)
+    listed = Dataset("toy", tmp_path / "toy")
+    manifest = {"dataset": str((tmp_path / "toy").resolve())}
+    assert report.run_dataset(manifest, {"toy": listed}) == report.RunDataset(
+        listed, True, manifest["dataset"]
+    )
+    unlisted = report.run_dataset(manifest, {})
+    assert unlisted.dataset == Dataset("toy", tmp_path / "toy") and not unlisted.listed
+    gone = report.run_dataset({"dataset": str(tmp_path / "gone")}, {})
+    assert gone.dataset is None and gone.root.endswith("gone")
+
+
+def test_a_single_map_is_not_marked_best():
+    values = pd.DataFrame({"MAE vs mask": [0.2, 0.1]})
+    only_one = pd.Series([True, False])
+    assert not report.best_cells(values, {"MAE vs mask": False}, only_one).any().any()
+    both = pd.Series([True, True])
+    assert report.best_cells(values, {"MAE vs mask": False}, both)["MAE vs mask"].tolist() == [
+        False,
+        True,
+    ]

@@ -1,0 +1,115 @@
+"""The Dataset report page's Streamlit side: cached reads of a results folder, cached gallery
+pictures, and a dataset run in the background (:class:`ui.jobs.BackgroundJob`).
+
+Reads are keyed by the folder's path and :func:`saliency_core.report.folder_fingerprint`, so a
+run that adds images (from the page or the command line) is seen on the next rerun.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from saliency_core import analysis, gaze, report
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import engine, summary
+from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.settings import Settings
+from ui import cached
+from ui.jobs import BackgroundJob
+from ui.progress import fetch_deepgaze, fetch_detector
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the per-image table…")
+def table(root: str, fingerprint: str) -> pd.DataFrame:
+    """The per-image table; ``fingerprint`` (the folder's state) keys the cache."""
+    return ResultsFolder(Path(root)).table()
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the IoU curves…")
+def curves(root: str, fingerprint: str) -> pd.DataFrame:
+    return ResultsFolder(Path(root)).curves()
+
+
+@st.cache_data(max_entries=8, show_spinner="Summarising (bootstrap CIs)…")
+def long_summary(root: str, fingerprint: str) -> pd.DataFrame:
+    """Mean ± 95% bootstrap CI per map and (reference, metric), from the current table."""
+    return summary.summarize(table(root, fingerprint))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def parquet_bytes(root: str, fingerprint: str) -> bytes:
+    buffer = io.BytesIO()
+    table(root, fingerprint).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def fetch_weights(settings: Settings) -> None:
+    """Build (downloading on first use, with a bar) every model ``settings`` needs, before a
+    cached picture is computed (nothing is drawn inside a cached function)."""
+    choices, _ = analysis.detector_choices(settings)
+    for choice in choices:
+        fetch_detector(choice)
+    for job in analysis.type2_jobs(settings):
+        if gaze.TYPE2_MODELS[job.model].needs_weights:
+            fetch_deepgaze(job.source)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def thumbnail(
+    dataset_name: str,
+    dataset_root: str,
+    stem: str,
+    settings_json: str,
+    identity: report.MapIdentity,
+    reference_key: str,
+    percent: float,
+) -> report.Thumbnail:
+    """One gallery picture; its maps come through the app's map caches (shared with Explore)."""
+    sample = cached.sample(dataset_name, dataset_root, stem)
+    settings = Settings.from_dict(json.loads(settings_json))
+    return report.agreement_thumbnail(
+        sample, settings, identity, reference_key, percent, cached.FUNCTIONS
+    )
+
+
+# --- a run started from the page -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Images done of ``total`` and the last one's id."""
+
+    done: int
+    total: int
+    stem: str
+
+
+RunJob = BackgroundJob[RunProgress, engine.RunReport]
+
+
+def start_run(dataset: Dataset, settings: Settings, out: Path, options: engine.Options) -> RunJob:
+    """``engine.run`` in a background thread; its ``cancel`` is the job's Stop."""
+    total = len(dataset.ids[: options.limit])
+
+    def work(update, cancel) -> engine.RunReport:
+        def progress(done: int, remaining: int, stem: str) -> None:
+            update(RunProgress(done, remaining, stem))
+
+        return engine.run(dataset, settings, out, options, progress=progress, cancel=cancel)
+
+    return BackgroundJob(str(out), work, RunProgress(0, total, ""))
+
+
+def progress_text(snapshot: RunProgress) -> tuple[float, str]:
+    """The bar's fraction and text ("loading the models…" before the first image)."""
+    if snapshot.done == 0:
+        return 0.0, "Loading the models, then the first image…"
+    fraction = float(np.clip(snapshot.done / max(snapshot.total, 1), 0.0, 1.0))
+    return fraction, f"{snapshot.done}/{snapshot.total} images (last: {snapshot.stem})"

@@ -1,0 +1,151 @@
+"""The Dataset report page's run panel: a compact settings form that starts
+:func:`saliency_core.evaluate.engine.run` on a listed dataset in the background
+(:func:`ui.results.start_run`), with a polled progress bar and a Stop button; when the run ends,
+the page shows its folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from saliency_core import datasets, report
+from saliency_core.cams import CAM_METHODS
+from saliency_core.detectors import DETECTORS
+from saliency_core.evaluate import engine
+from saliency_core.references import REFERENCES
+from saliency_core.settings import Settings
+from saliency_core.weights import WeightSource
+from ui import results, widgets
+from ui.errors import report as report_error
+
+KEY = "report"
+CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
+JOB = f"{KEY}_run_job"
+POLL_SECONDS = 1.0
+INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
+COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
+
+
+def take_chosen(found: list[str]) -> str | None:
+    """The folder of a run started here, once it is among ``found`` (then forgotten)."""
+    if st.session_state.get(CHOSEN) in found:
+        return st.session_state.pop(CHOSEN)
+    return None
+
+
+def run_panel(root: Path) -> None:
+    """A compact settings form; the run goes on in the background with a bar and Stop."""
+    job: results.RunJob | None = st.session_state.get(JOB)
+    running = job is not None and job.running
+    try:
+        available = datasets.all_datasets()
+    except datasets.DatasetError as error:
+        st.warning(str(error))
+        available = {datasets.SAMPLE_NAME: datasets.sample_dataset()}
+    name = st.selectbox("Dataset", list(available), key=f"{KEY}_run_dataset")
+    dataset = available[name]
+    left, right = st.columns(2)
+    with left:
+        detectors = st.multiselect(
+            "Detectors", list(DETECTORS), ["Faster R-CNN R50-FPN"], key=f"{KEY}_run_detectors"
+        )
+        cams = st.multiselect("CAM methods", list(CAM_METHODS), ["EigenCAM"], key=f"{KEY}_run_cams")
+        size = st.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_run_size")
+        weights = widgets.detector_weights(f"{KEY}_run", detectors)
+    with right:
+        default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
+        references = st.multiselect(
+            "References", list(REFERENCES), default_refs, key=f"{KEY}_run_refs_{_slug(name)}"
+        )
+        type2_weights = WeightSource.UNTRAINED
+        if any(REFERENCES[key].type2_model for key in references):
+            type2_weights = widgets.weight_source(
+                f"{KEY}_run_type2_weights", "DeepGaze weights", "MIT1003"
+            )
+        working = st.toggle("Resize to 512×512 (study)", key=f"{KEY}_run_working")
+        limit = st.number_input(
+            "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
+        )
+        out_name = st.text_input(f"Output folder (under {root})", _slug(name), key=f"{KEY}_run_out")
+    settings = Settings(
+        detectors=tuple(detectors),
+        weights=weights.source,
+        weights_files=weights.files,
+        untrained_twins=weights.untrained_twins,
+        input_size=INPUT_SIZES[size],
+        cams=tuple(cams),
+        type2=(),
+        type2_weights=type2_weights,
+        references=tuple(references),
+        working_size=512 if working else None,
+    )
+    options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)
+    out = report.output_folder(root, out_name)
+    ready = bool(detectors and cams and references)
+    if not ready:
+        st.caption("Choose at least one detector, one CAM method and one reference.")
+    start, stop = st.columns(2)
+    start.button(
+        "Start the run",
+        on_click=_start,
+        args=(dataset, settings, out, options),
+        disabled=running or not ready,
+        type="primary",
+        key=f"{KEY}_run_start",
+    )
+    stop.button("Stop", on_click=_stop, disabled=not running, key=f"{KEY}_run_stop")
+    if job is not None:
+        st.fragment(run_progress, run_every=POLL_SECONDS if running else None)(job, running)
+    else:
+        st.caption(
+            "The run resumes where an earlier run into the same folder stopped (same settings); "
+            f"the command line does the same: `{COMMAND.format(root=root)}`."
+        )
+
+
+def _human(dataset: datasets.Dataset) -> dict[str, bool]:
+    return {"fixations": dataset.has_fixations, "mask": dataset.has_masks}
+
+
+def _slug(name: str) -> str:
+    text = "".join(c if c.isalnum() else "-" for c in name.lower())
+    return "-".join(part for part in text.split("-") if part)[:40] or "run"
+
+
+def _start(dataset, settings: Settings, out: Path, options: engine.Options) -> None:
+    previous = st.session_state.get(JOB)
+    if previous is not None:
+        previous.stop()
+    st.session_state[JOB] = results.start_run(dataset, settings, out, options)
+    st.session_state[CHOSEN] = str(out)
+
+
+def _stop() -> None:
+    st.session_state[JOB].stop()
+
+
+def run_progress(job: results.RunJob, was_running: bool) -> None:
+    """The running job's bar (polled); when it ends, the page reruns on its folder."""
+    try:
+        if job.running:
+            fraction, text = results.progress_text(job.snapshot())
+            st.progress(fraction, text=text)
+            return
+        if was_running:
+            st.session_state[CHOSEN] = job.key
+            st.rerun()
+        if job.error is not None:
+            st.session_state.pop(CHOSEN, None)
+            report_error(job.error, "The run")
+            return
+        done = job.result
+        how = "stopped (rerun to resume)" if done.cancelled else "finished"
+        st.success(
+            f"Run {how}: {done.images} images, {done.skipped_done} already done, "
+            f"{len(done.errors)} skipped with an error, {done.seconds:.0f} s → {done.out}",
+            icon="✅",
+        )
+    except Exception as error:  # noqa: BLE001 - a fragment rerun has no outer guard
+        report_error(error, "The run's progress")
