@@ -49,11 +49,12 @@ class RankedMap:
         """(threshold t, strict): the mask is ``values > t`` when strict, else ``values >= t``."""
         threshold = self.threshold(percent)
         at_least = self.sorted.size - int(np.searchsorted(self.sorted, threshold, "left"))
-        return threshold, metrics.strict_cut(at_least, percent, self.sorted.size, ties)
+        above = self.sorted.size - int(np.searchsorted(self.sorted, threshold, "right"))
+        return threshold, metrics.strict_cut(at_least, above, percent, self.sorted.size, ties)
 
     def mask(self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT) -> np.ndarray:
         if percent <= 0:
-            metrics.strict_cut(0, percent, self.sorted.size, ties)  # validates ``ties``
+            metrics.strict_cut(0, 0, percent, self.sorted.size, ties)  # validates ``ties``
             return np.zeros(self.values.shape, dtype=bool)
         threshold, strict = self._cut(percent, ties)
         return self.values > threshold if strict else self.values >= threshold

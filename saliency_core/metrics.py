@@ -157,7 +157,9 @@ def mae(a: np.ndarray, b: np.ndarray) -> float:
 TIES_NO_OVERSHOOT = "no-overshoot"
 """Default tie policy: when the pixels tied at the threshold would make the top-p% mask exceed
 ⌈p% · n⌉ pixels, only the pixels strictly above the tied value are taken (the mask may then be
-smaller than p%; :func:`top_percent_selection` reports the share actually selected)."""
+smaller than p%; :func:`top_percent_selection` reports the share actually selected) — unless
+none lies above it (the ties are the map's maximum, e.g. a binary attention mask covering more
+than p%): an empty mask singles nothing out, so the tied maximum is taken whole."""
 TIES_INCLUDE = "include"
 """The study's rule: ``m >= percentile(m, 100 − p)``, every tie at the threshold included, so
 the mask can exceed p% (a map with 80% zeros: its top 25% is every pixel)."""
@@ -184,12 +186,13 @@ def _pixel_limit(percent: float, size: int) -> int:
     return int(np.ceil(round(percent / 100.0 * size, 9)))
 
 
-def strict_cut(at_least: int, percent: float, size: int, ties: str) -> bool:
+def strict_cut(at_least: int, above: int, percent: float, size: int, ties: str) -> bool:
     """Whether the mask is ``m > t`` instead of ``m >= t``: under TIES_NO_OVERSHOOT, when the
-    ``at_least`` = |{m >= t}| pixels exceed the pixel limit (only ties can make them do so)."""
+    ``at_least`` = |{m >= t}| pixels exceed the pixel limit (only ties can make them do so) and
+    some (``above`` = |{m > t}| > 0) lie strictly above the tied value."""
     if ties not in TIE_POLICIES:
         raise ValueError(f"ties must be one of {TIE_POLICIES}, got {ties!r}")
-    return ties == TIES_NO_OVERSHOOT and at_least > _pixel_limit(percent, size)
+    return ties == TIES_NO_OVERSHOOT and at_least > _pixel_limit(percent, size) and above > 0
 
 
 def few_above_minimum(above_minimum: int, percent: float, size: int) -> str | None:
@@ -205,20 +208,22 @@ def top_percent_selection(
     Threshold t = ``np.percentile(m, 100 − percent)`` (linear interpolation, as the study).
     ``ties`` = TIES_INCLUDE: mask = m ≥ t (the study's rule). TIES_NO_OVERSHOOT (default): the
     same unless the mask would hold more than ⌈p% · n⌉ pixels, which only ties at t cause; then
-    mask = m > t. Without ties both policies agree. ``percent = 100`` selects every pixel,
-    ``percent = 0`` none. Flag FEW_ABOVE_MINIMUM when fewer than p% of the pixels lie above the
-    minimum (a constant map included). Outside [0, 100] or an unknown policy: ValueError.
+    mask = m > t (if that is not empty: ties at the maximum are kept whole). Without ties both
+    policies agree. ``percent = 100`` selects every pixel, ``percent = 0`` none. Flag
+    FEW_ABOVE_MINIMUM when fewer than p% of the pixels lie above the minimum (a constant map
+    included). Outside [0, 100] or an unknown policy: ValueError.
     """
     m = _map(m)
     if not 0 <= percent <= 100:
         raise ValueError(f"percent must be in [0, 100], got {percent}")
     flag = few_above_minimum(int(np.count_nonzero(m > m.min())), percent, m.size)
     if percent == 0:
-        strict_cut(0, percent, m.size, ties)  # validates ``ties``
+        strict_cut(0, 0, percent, m.size, ties)  # validates ``ties``
         return TopPercentSelection(np.zeros(m.shape, dtype=bool), 0.0, None)
     threshold = np.percentile(m, 100 - percent)
     mask = m >= threshold
-    if strict_cut(int(np.count_nonzero(mask)), percent, m.size, ties):
+    above = int(np.count_nonzero(m > threshold))
+    if strict_cut(int(np.count_nonzero(mask)), above, percent, m.size, ties):
         mask = m > threshold
     return TopPercentSelection(mask, np.count_nonzero(mask) / m.size, flag)
 

@@ -76,11 +76,11 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     assert at.sidebar.selectbox(key="report_folder").value == str(places["results"] / "toy-run")
     stored = ResultsFolder(places["results"] / "toy-run").table()
 
-    # the summary: the CAM row and the centre-bias floor, means equal to the stored table's
+    # the summary: the CAM row, the centre-bias floor and the people ceiling; means as stored
     table = at.dataframe[0].value
     assert table["map"].iloc[0] == CAM and table["map"].iloc[1].startswith("centre-bias floor")
-    assert table["kind"].tolist() == ["type-1", "floor"]
-    assert table["n images"].tolist() == [4, 4]
+    assert table["kind"].tolist() == ["type-1", "floor", "ceiling"]
+    assert table["n images"].tolist() == [4, 4, 4]
     mae = stored[(stored["map"] == CAM) & (stored["metric"] == "MAE")]
     expected = mae[mae["reference_key"] == "mask"]["value"].mean()
     assert table["MAE vs mask"].iloc[0] == pytest.approx(expected)
@@ -91,7 +91,7 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
 
     # the charts: a box per map (the first metric against the first reference), mean curves
     box, curves = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
-    assert [trace["type"] for trace in box["data"]] == ["box", "box"]
+    assert [trace["type"] for trace in box["data"]] == ["box", "box", "box"]  # CAM, floor, ceiling
     cam_values = stored[
         (stored["map"] == CAM)
         & (stored["reference_key"] == "fixations")
@@ -213,5 +213,5 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     assert ResultsFolder(out).done() == {"a"}
     assert at.sidebar.selectbox(key="report_folder").value == str(out)
     table = at.dataframe[0].value
-    assert isinstance(table, pd.DataFrame) and table["n images"].tolist() == [1, 1]
+    assert isinstance(table, pd.DataFrame) and table["n images"].tolist() == [1, 1, 1]
     assert Dataset("toy", places["data"]).ids[:1] == ["a"]

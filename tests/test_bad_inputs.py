@@ -436,8 +436,16 @@ def test_top_25_percent_of_a_relu_map_does_not_select_everything():
 
 
 def test_ties_at_the_threshold_are_left_out_only_when_they_overshoot():
+    row = np.array([[0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    # top 25% = 2 px; the cut ties six 1.0s: only the pixels above it (none) would be left, so
+    # the tied maximum is kept whole rather than an empty mask (a binary mask covering > p%)
+    assert metrics.top_percent_mask(row, 25).tolist() == (row == 1.0).tolist()
+    assert metrics.top_percent_selection(row, 25).share == 0.75
+    tied_below = np.array([[0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0]])
+    # top 50% = 4 px; the cut is 0 (six ties, which would overshoot): only the two above it
+    assert metrics.top_percent_mask(tied_below, 50).tolist() == (tied_below > 0).tolist()
+    assert metrics.top_percent_mask(tied_below, 50, ties="include").all()
     row = np.array([[0.0, 1.0, 1.0, 1.0]])
-    assert metrics.top_percent_mask(row, 25).tolist() == [[False, False, False, False]]
     assert metrics.top_percent_mask(row, 25, ties="include").tolist() == [[False, True, True, True]]
     assert metrics.top_percent_mask(row, 75).tolist() == [[False, True, True, True]]  # no overshoot
     assert metrics.top_percent_selection(row, 75).share == 0.75
@@ -470,8 +478,9 @@ def test_ranked_map_matches_the_metric_for_both_tie_policies(name, ties):
         np.testing.assert_array_equal(ranked.mask(percent, ties), expected.mask)
         assert ranked.selected_share(percent, ties) == pytest.approx(expected.share, abs=1e-12)
         assert ranked.flag(percent) == expected.flag
-        if ties == metrics.TIES_NO_OVERSHOOT:
-            assert expected.share <= np.ceil(percent / 100 * values.size) / values.size
+        if ties == metrics.TIES_NO_OVERSHOOT:  # never over p%, but for a tied maximum kept whole
+            limit = np.ceil(percent / 100 * values.size) / values.size
+            assert expected.share <= limit or (values[expected.mask] == values.max()).all()
     if name in ("random", "odd size"):  # no ties: both policies are the study's rule
         for percent in (1, 10, 25, 50):
             np.testing.assert_array_equal(
