@@ -3,7 +3,9 @@
 pytorch-grad-cam runs the model once inside ``BaseCAM.forward`` (hooks capture the target
 layer's activations) and keeps that forward's outputs in ``cam.outputs``: the detections shown
 next to a CAM are read from there, so detections and CAM come from ONE forward pass. Gradient
-methods then back-propagate from the same outputs; gradient-free methods run under no-grad.
+methods then back-propagate from the same outputs, down to the target layer only
+(:mod:`saliency_core.fast_backward`: no parameter gradients, no backward below the target layer,
+results equal to the library's own); gradient-free methods run under no-grad.
 
 Two small subclasses replace the library's EigenCAM projection, which runs a full SVD of the
 (h·w × C) activation matrix (an (h·w)² matrix: >10 GB on an FPN level) and leaves the sign of
@@ -31,6 +33,7 @@ from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.base_cam import BaseCAM
 
 from saliency_core.detectors import DetectorSpec, LoadedDetector, TargetLayer, to_input_tensor
+from saliency_core.fast_backward import stop_at_target
 
 MAX_PROJECTION_ROWS = 4096
 """The principal axis is estimated on at most this many pixels (a regular subsample)."""
@@ -146,6 +149,11 @@ class CamMethod:
     description: str
     kwargs: dict = field(default_factory=dict)
     expensive: bool = False
+
+    def runner(self, fast: bool = True) -> type[BaseCAM]:
+        """The class to run: gradient methods stop their backward at the target layer unless
+        ``fast`` is False (pytorch-grad-cam's own forward and backward, for comparison)."""
+        return stop_at_target(self.cam_class) if fast and self.uses_gradients else self.cam_class
 
     @property
     def needs_tensor_layer(self) -> bool:
@@ -302,10 +310,13 @@ def run_cam(
     method: str = "EigenCAM",
     target: str | None = None,
     score_threshold: float = 0.9,
+    fast: bool = True,
 ) -> CamOutput:
     """Detections and one CAM of ``rgb`` (uint8 H×W×3) from a single detection forward pass.
 
-    Not thread-safe (hooks live on the model): hold the model's lock around this call.
+    ``fast=False`` runs gradient methods through pytorch-grad-cam's unmodified forward and
+    backward (same result, slower: the benchmark's comparison). Not thread-safe (hooks live on
+    the model): hold the model's lock around this call.
     """
     entry = get_method(method)
     target = target or detector.spec.default_target
@@ -318,13 +329,13 @@ def run_cam(
     grad_mode = torch.enable_grad() if entry.uses_gradients else torch.no_grad()
     with (
         grad_mode,
-        entry.cam_class(
+        entry.runner(fast)(
             detector.model, [layer.resolve(detector.model)], **_cam_kwargs(entry, layer)
         ) as cam,
     ):
         grayscale = cam(tensor, targets=[score_target])
         detections = Detections.from_output(cam.outputs[0], detector.categories)
-    if entry.uses_gradients:
+    if not fast and entry.uses_gradients:
         detector.model.zero_grad(set_to_none=True)
     notes = [score_target.note] if score_target.note and entry.uses_gradients else []
     heat = np.nan_to_num(grayscale[0]).astype(np.float32)

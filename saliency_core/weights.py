@@ -87,3 +87,15 @@ def display_label(source: WeightSource | str) -> str:
     return {"pretrained": "pretrained", "file": "weights file", "untrained": "UNTRAINED"}[
         WeightSource(source).value
     ]
+
+
+def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """``model.load_state_dict(state, strict=True)``; a mismatch becomes a short
+    :class:`MissingWeightsError` naming ``origin`` and the first differences."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = re.split(r"\n\s*", str(error))[:4]
+        raise MissingWeightsError(
+            f"{origin} does not match this architecture: " + " ".join(first)
+        ) from error
