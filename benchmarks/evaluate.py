@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from saliency_core import metrics  # noqa: E402
-from saliency_core.backend import MODELS  # noqa: E402
+from saliency_core.backend import MODELS, default_device  # noqa: E402
 from saliency_core.cams import detect, run_cam  # noqa: E402
 from saliency_core.datasets import sample_dataset  # noqa: E402
 from saliency_core.detectors import load_detector  # noqa: E402
@@ -47,7 +47,7 @@ def study_loop(samples, detectors) -> float:
     synchronise()
     started = time.perf_counter()
     for name in detectors:
-        detector = load_detector(name, "untrained")
+        detector = load_detector(name, "untrained", device=default_device())
         for sample in samples:
             detect(detector, sample.image)  # the detection pass (boxes for the targets)
             cam = run_cam(detector, sample.image, "EigenCAM").cam  # a separate CAM pass
@@ -60,7 +60,7 @@ def study_loop(samples, detectors) -> float:
 
 def floor(samples, detectors) -> float:
     """Each model's bare forward pass once per image (models already loaded)."""
-    loaded = [load_detector(name, "untrained") for name in detectors]
+    loaded = [load_detector(name, "untrained", device=default_device()) for name in detectors]
     for detector in loaded:
         detect(detector, samples[0].image)  # warm-up
     predict_type2("DeepGaze IIE", samples[0].image)
@@ -113,7 +113,7 @@ def main() -> None:
     study = study_loop(samples, args.detectors)
     n = len(samples)
     print(
-        f"device={'cuda' if torch.cuda.is_available() else 'cpu'} "
+        f"device={default_device()} "
         f"threads={torch.get_num_threads()} "
         f"images={n} at {SIZE}x{SIZE} detectors={', '.join(args.detectors)} EigenCAM "
         "vs DeepGaze IIE, untrained weights"

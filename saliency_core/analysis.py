@@ -456,15 +456,24 @@ def add_floor(bundle: Bundle) -> None:
 CEILING_KIND = "ceiling"
 
 
-def ceiling_table(bundle: Bundle, percent: float | None = None) -> pd.DataFrame:
+def ceiling_table(
+    bundle: Bundle, percent: float | None = None, names: Iterable[str] | None = None
+) -> pd.DataFrame:
     """The human inter-observer ceiling ("people vs people", leave-one-subject-out) of the
     sample's fixations, in :data:`TABLE_COLUMNS`: each subject's fixations scored against the
     density of the others (fixation metrics; IoU of the top-p% against the subject's density),
     averaged over subjects (the IoU only when the fixation density is a reference). Empty
     without fixations; NaN rows with the reason when the fixations carry no subject ids or
-    fewer than 2 subjects."""
+    fewer than 2 subjects. ``names`` keeps only those metrics ("IoU" for the top-p% IoU)."""
     table = bundle.sample.fixation_table()
-    if table is None or not len(table):
+    wanted = [
+        metric
+        for metric in observers.OBSERVER_METRICS
+        if names is None or metric in names or (metric == "IoU@top-p%" and "IoU" in names)
+    ]
+    if "fixations" not in bundle.settings.references:  # no density reference to compare with
+        wanted = [metric for metric in wanted if metric != "IoU@top-p%"]
+    if table is None or not len(table) or not wanted:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     percent = bundle.settings.top_percent if percent is None else percent
     rows = observers.inter_observer_ceiling(
@@ -475,9 +484,8 @@ def ceiling_table(bundle: Bundle, percent: float | None = None) -> pd.DataFrame:
         other_fixations=bundle.sample.other_fixations_px(),
         baseline=bundle.baseline,
         ties=bundle.settings.ties,
+        names=tuple(wanted),
     )
-    if "fixations" not in bundle.settings.references:  # no density reference to compare with
-        rows = rows[rows["metric"] != "IoU@top-p%"]
     is_iou = rows["metric"] == "IoU@top-p%"
     return rows.assign(
         metric=rows["metric"].where(~is_iou, iou_metric(percent)),

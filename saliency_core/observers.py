@@ -54,8 +54,10 @@ def _score(
     baseline: np.ndarray | None,
     seed: int,
     ties: str,
+    names: tuple[str, ...] = OBSERVER_METRICS,
 ) -> dict[str, metrics.MetricValue]:
-    """:data:`OBSERVER_METRICS` of ``saliency`` at ``points`` (IoU: vs the points' density)."""
+    """``names`` (of :data:`OBSERVER_METRICS`) of ``saliency`` at ``points`` (IoU: vs the points'
+    density)."""
     scores = {
         metric: metrics.compute(
             metric,
@@ -66,7 +68,10 @@ def _score(
             rng=seed,
         )
         for metric in FIXATION_METRICS
+        if metric in names
     }
+    if "IoU@top-p%" not in names:
+        return scores
     if len(to_pixel_coords(points, shape)) == 0:
         scores["IoU@top-p%"] = metrics.MetricValue(float("nan"), metrics.NO_FIXATIONS)
     else:
@@ -86,6 +91,7 @@ def leave_one_subject_out(
     baseline: np.ndarray | None = None,
     seed: int = 0,
     ties: str = metrics.TIES_NO_OVERSHOOT,
+    names: tuple[str, ...] = OBSERVER_METRICS,
 ) -> pd.DataFrame:
     """Each subject's scores against the others' density (long: :data:`SUBJECT_COLUMNS`).
 
@@ -95,7 +101,8 @@ def leave_one_subject_out(
     at F_s, and IoU@top-p% compares that map's top-``percent``% with the top-``percent``% of
     ``density_map(F_s, shape, sigma)``. A metric without its input (sAUC, IG) or undefined is NaN
     with the reason. AUC-Borji and sAUC draw from ``seed`` for every subject alike; ``ties`` is
-    the top-p% tie policy (:data:`saliency_core.metrics.TIE_POLICIES`).
+    the top-p% tie policy (:data:`saliency_core.metrics.TIE_POLICIES`); ``names`` the metrics
+    to take (default all).
     Only subjects with a fixation inside the image take part; raises ValueError (via
     :func:`~saliency_core.fixations.points_by_subject`) without a ``subject`` column.
     """
@@ -110,7 +117,7 @@ def leave_one_subject_out(
         others_points = np.concatenate(others) if others else np.empty((0, 2))
         saliency = density_map(others_points, shape, sigma)
         scores = _score(
-            saliency, points, shape, sigma, percent, other_fixations, baseline, seed, ties
+            saliency, points, shape, sigma, percent, other_fixations, baseline, seed, ties, names
         )
         rows.extend(
             {"subject": subject, "metric": metric, "value": value.value, "reason": value.reason}
@@ -140,6 +147,7 @@ def inter_observer_ceiling(
     baseline: np.ndarray | None = None,
     seed: int = 0,
     ties: str = metrics.TIES_NO_OVERSHOOT,
+    names: tuple[str, ...] = OBSERVER_METRICS,
 ) -> pd.DataFrame:
     """The "people vs people" rows (:data:`COLUMNS`, map :data:`PEOPLE`): per metric, the mean
     of :func:`leave_one_subject_out` over the subjects where it is defined (``n_subjects`` of
@@ -148,16 +156,16 @@ def inter_observer_ceiling(
     """
     try:
         per_subject = leave_one_subject_out(
-            table, shape, sigma, percent, other_fixations, baseline, seed, ties
+            table, shape, sigma, percent, other_fixations, baseline, seed, ties, names
         )
     except ValueError as error:
         if str(error) != NO_SUBJECTS:
             raise
-        return _nan_rows(f"{FEW_SUBJECTS}: {NO_SUBJECTS}")
+        return _nan_rows(f"{FEW_SUBJECTS}: {NO_SUBJECTS}", names)
     if per_subject["subject"].nunique() < 2:
-        return _nan_rows(FEW_SUBJECTS)
+        return _nan_rows(FEW_SUBJECTS, names)
     rows = []
-    for metric in OBSERVER_METRICS:
+    for metric in names:
         scores = per_subject[per_subject["metric"] == metric]
         defined = scores["value"].dropna()
         if defined.empty:
@@ -168,9 +176,9 @@ def inter_observer_ceiling(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _nan_rows(reason: str) -> pd.DataFrame:
+def _nan_rows(reason: str, names: tuple[str, ...] = OBSERVER_METRICS) -> pd.DataFrame:
     return pd.DataFrame(
-        [_row(PEOPLE, metric, np.nan, reason, 0) for metric in OBSERVER_METRICS], columns=COLUMNS
+        [_row(PEOPLE, metric, np.nan, reason, 0) for metric in names], columns=COLUMNS
     )
 
 

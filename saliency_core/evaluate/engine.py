@@ -165,7 +165,7 @@ def evaluate_image(
         table = pd.concat(
             [
                 analysis.describe(table, bundle),
-                analysis.ceiling_table(bundle, options.top_percents[0]),
+                analysis.ceiling_table(bundle, options.top_percents[0], options.metrics),
             ],
             ignore_index=True,
         )
