@@ -91,6 +91,8 @@ def engine_run(dataset, settings: Settings, limit: int) -> tuple[float, float]:
         )
         synchronise()
         assert not report.errors, report.errors
+        stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in report.timings.items())
+        print(f"engine stages (s, summed over images; scoring overlaps the models): {stages}")
         return time.perf_counter() - started, report.timings["model loading"]
 
 

@@ -126,7 +126,7 @@ def test_values_equal_the_single_image_functions(dataset: Dataset, finished: Res
 def test_a_rerun_computes_nothing(dataset, finished, monkeypatch):
     before = finished.table()
     calls = []
-    monkeypatch.setattr(engine, "evaluate_image", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr(engine, "compute_maps", lambda *a, **k: calls.append(a))
     report = engine.run(dataset, SETTINGS, finished.root)
     assert calls == [] and report.skipped_done == 4 and report.computed == 0
     pd.testing.assert_frame_equal(finished.table(), before)
@@ -134,7 +134,7 @@ def test_a_rerun_computes_nothing(dataset, finished, monkeypatch):
 
 def test_a_run_killed_half_way_resumes_to_the_same_table(dataset, finished, tmp_path, monkeypatch):
     out = tmp_path / "killed"
-    real = engine.evaluate_image
+    real = engine.compute_maps
     seen = []
 
     def dies_on_the_third(sample, *args, **kwargs):
@@ -143,12 +143,12 @@ def test_a_run_killed_half_way_resumes_to_the_same_table(dataset, finished, tmp_
             raise KeyboardInterrupt  # Ctrl-C while the third image computes
         return real(sample, *args, **kwargs)
 
-    monkeypatch.setattr(engine, "evaluate_image", dies_on_the_third)
+    monkeypatch.setattr(engine, "compute_maps", dies_on_the_third)
     with pytest.raises(KeyboardInterrupt):
         engine.run(dataset, SETTINGS, out)
     assert ResultsFolder(out).done() == {"a", "b"}
     assert not [p for p in out.rglob(".*") if p.is_file()], "a temporary file was left behind"
-    monkeypatch.setattr(engine, "evaluate_image", real)
+    monkeypatch.setattr(engine, "compute_maps", real)
     report = engine.run(dataset, SETTINGS, out)
     assert report.skipped_done == 2 and report.computed == 2
     pd.testing.assert_frame_equal(ResultsFolder(out).table(), finished.table())

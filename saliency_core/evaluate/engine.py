@@ -138,26 +138,26 @@ def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]
     )
 
 
-def evaluate_image(
-    sample: Sample,
-    settings: Settings,
-    functions: analysis.MapFunctions,
-    options: Options = Options(),  # noqa: B008 - frozen, immutable default
-) -> ImageResult:
-    """One image's rows (every map × reference × metric, the centre-bias floor and the human
-    inter-observer ceiling included) and IoU curves. Raises on failure: the caller logs the
-    image and goes on."""
+def compute_maps(
+    sample: Sample, settings: Settings, functions: analysis.MapFunctions
+) -> tuple[analysis.Bundle, Timings]:
+    """The image's bundle (the models' part of the work) with the centre-bias floor added."""
     timings = Timings()
     sample = analysis.prepare_sample(sample, settings)
     bundle = analysis.compute_bundle(sample, settings, timed_functions(functions, timings))
     analysis.add_floor(bundle)
+    return bundle, timings
+
+
+def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageResult:
+    """The bundle's rows (every map × reference × metric, the floor and the human
+    inter-observer ceiling included) and IoU curves (the CPU's part of the work)."""
     with timings.stage("metrics"):
         ranked = analysis.rank_maps(bundle)
+        percents = options.top_percents if "IoU" in options.metrics else ()
         table = pd.concat(
             [
-                analysis.iou_table(
-                    bundle, options.top_percents if "IoU" in options.metrics else (), ranked
-                ),
+                analysis.iou_table(bundle, percents, ranked),
                 analysis.threshold_free_table(bundle, options.metrics),
             ],
             ignore_index=True,
@@ -170,10 +170,22 @@ def evaluate_image(
             ignore_index=True,
         )
         table = _keep_metrics(table, options.metrics)
-        table.insert(0, "image", sample.id)
+        table.insert(0, "image", bundle.sample.id)
         curves = curves_table(bundle, ranked)
-        curves.insert(0, "image", sample.id)
-    return ImageResult(sample.id, table, curves, timings.stages)
+        curves.insert(0, "image", bundle.sample.id)
+    return ImageResult(bundle.sample.id, table, curves, timings.stages)
+
+
+def evaluate_image(
+    sample: Sample,
+    settings: Settings,
+    functions: analysis.MapFunctions,
+    options: Options = Options(),  # noqa: B008 - frozen, immutable default
+) -> ImageResult:
+    """One image: :func:`compute_maps` then :func:`score`. Raises on failure: the caller logs
+    the image and goes on."""
+    bundle, timings = compute_maps(sample, settings, functions)
+    return score(bundle, options, timings)
 
 
 def prefetch(
@@ -328,15 +340,45 @@ def run(
     )
 
 
+def _failure(stem: str, error: Exception) -> tuple[str, str]:
+    return stem, f"{error.__class__.__name__}: {error}"
+
+
 def local_executor(
     stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
 ) -> Iterator[ImageResult | tuple[str, str]]:
-    """This process, one image at a time, decoding ahead; type-2 maps from the disk cache."""
+    """This process, decoding ahead; type-2 maps from the disk cache. Pipelined: an image is
+    scored in a second thread while the models run on the next one (numpy and torch release
+    the GIL), so on a GPU the metrics no longer wait for the forwards, nor these for them."""
     functions = analysis.MapFunctions(type2=DiskType2Cache())
-    for stem, loading in prefetch(dataset, stems):
-        try:
-            with timings.stage("decode (waiting for the loader)"):
-                sample = loading.result()
-            yield evaluate_image(sample, settings, functions, options)
-        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-            yield stem, f"{error.__class__.__name__}: {error}"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as scorer:
+        scoring: tuple[str, Future] | None = None
+
+        def collect() -> ImageResult | tuple[str, str]:
+            stem, future = scoring
+            try:
+                return future.result()
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                return _failure(stem, error)
+
+        for stem, loading in prefetch(dataset, stems):
+            try:
+                with timings.stage("decode (waiting for the loader)"):
+                    sample = loading.result()
+                bundle, image_timings = compute_maps(sample, settings, functions)
+                failed = None
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                failed = _failure(stem, error)
+            except BaseException:  # Ctrl-C: the image already scored is still saved
+                if scoring is not None:
+                    yield collect()
+                raise
+            if scoring is not None:
+                yield collect()
+                scoring = None
+            if failed is not None:
+                yield failed
+                continue
+            scoring = (stem, scorer.submit(score, bundle, options, image_timings))
+        if scoring is not None:
+            yield collect()
