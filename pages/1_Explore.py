@@ -16,6 +16,7 @@ from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_que
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
+from ui.finegrained import section as finegrained_section
 from ui.layout import frame
 
 KEY = "explore"
@@ -374,6 +375,7 @@ def main() -> None:
     for note in [*bundle.skipped, *bundle.notes]:
         st.caption(f"ℹ️ {note}")
     agreement_view(bundle)
+    finegrained_section(bundle)
 
 
 try:

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from saliency_core import datasets, report
+from saliency_core import charts, datasets, report, temporal
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
 from saliency_core.settings import Settings
@@ -145,6 +145,40 @@ def charts_section(table, curves) -> None:
     keys = list(dict.fromkeys(curves["reference_key"]))
     curve_ref = st.selectbox("Against", keys, key=f"{KEY}_curve_ref")
     st.plotly_chart(report.mean_curve_figure(curves, curve_ref), width="stretch", key=f"{KEY}_iou")
+
+
+def time_objects_section(root: str, fingerprint: str) -> None:
+    st.subheader("Time and objects")
+    times = results.time_tables(root, fingerprint)
+    if times is None:
+        st.info(
+            "No agreement over time in this run: its fixations carry no onset times "
+            "(onset_s), or the run predates the onset-window tables."
+        )
+    else:
+        curves, counts = times
+        metric = st.selectbox("Metric over time", temporal.TIME_METRICS, key=f"{KEY}_time_metric")
+        st.plotly_chart(
+            charts.dataset_time_figure(curves, metric), width="stretch", key=f"{KEY}_time"
+        )
+        st.plotly_chart(
+            charts.peak_time_figure(counts, metric), width="stretch", key=f"{KEY}_peaks"
+        )
+    ratios = results.class_ratios(root, fingerprint)
+    if ratios.empty:
+        st.info(
+            "No region shares in this run: no detector box reached the score threshold on an "
+            "image with fixations (or the run predates the region tables)."
+        )
+        return
+    map_label = st.selectbox("Map", list(dict.fromkeys(ratios["map"])), key=f"{KEY}_class_map")
+    st.plotly_chart(
+        charts.class_ratio_figure(ratios, map_label), width="stretch", key=f"{KEY}_classes"
+    )
+    st.caption(
+        "Per detected class, the mean ratio of the map's share of a box to people's share "
+        "(fixation counts): > 1 the model over-weights the class relative to people."
+    )
 
 
 def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
@@ -362,6 +396,8 @@ def show_report(folder: ResultsFolder) -> None:
         summary_section(long, table)
     with guarded("The charts"):
         charts_section(table, curves)
+    with guarded("Time and objects"):
+        time_objects_section(root, fingerprint)
     with guarded("The gallery"):
         gallery_section(folder, table, settings)
     with guarded("The downloads"):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from saliency_core import agreement, analysis, viz
+from saliency_core import agreement, analysis, temporal, viz
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import summary as summaries
 from saliency_core.evaluate.store import (
@@ -556,3 +556,11 @@ def agreement_thumbnail(
 def explore_query(dataset_name: str, stem: str, settings: Settings) -> dict[str, str]:
     """The Explore page's URL parameters for one image under the run's settings."""
     return {"dataset": dataset_name, "image": stem, **to_query(settings)}
+
+
+def time_tables(per_image: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(mean curves with bootstrap CIs, peak-time counts) of a run's onset-window table
+    (``temporal.parquet``: :func:`temporal.window_metrics` rows with an ``image`` column)."""
+    curves = temporal.mean_curves(per_image, seed=seed)
+    peaks = [temporal.peak_windows(rows) for _, rows in per_image.groupby("image", sort=False)]
+    return curves, temporal.peak_time_counts(pd.concat(peaks, ignore_index=True))

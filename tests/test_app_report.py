@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     }
 
     # the charts: a box per map (the first metric against the first reference), mean curves
-    box, curves = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    box, curves, *_ = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
     assert [trace["type"] for trace in box["data"]] == ["box", "box", "box"]  # CAM, floor, ceiling
     cam_values = stored[
         (stored["map"] == CAM)
@@ -215,3 +216,45 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     table = at.dataframe[0].value
     assert isinstance(table, pd.DataFrame) and table["n images"].tolist() == [1, 1, 1]
     assert Dataset("toy", places["data"]).ids[:1] == ["a"]
+
+
+def chart_titled(at: AppTest, title: str) -> dict:
+    for element in at.get("plotly_chart"):
+        figure = json.loads(element.proto.spec)
+        if (figure["layout"].get("title", {}).get("text") or "").startswith(title):
+            return figure
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
+    places: dict[str, Path], tmp_path: Path
+):
+    at = open_report()
+    assert not at.exception, at.exception
+    assert "Time and objects" in [h.value for h in at.subheader]
+    stored = ResultsFolder(places["results"] / "toy-run").extra_table("temporal")
+    nss = stored[(stored["map"] == CAM) & (stored["metric"] == "NSS")]
+    expected = nss.groupby("start")["value"].mean().to_numpy()
+    mean = chart_titled(at, "Mean NSS over images")
+    line = next(t for t in mean["data"] if t["name"] == CAM)
+    assert array(line["y"]) == pytest.approx(expected)
+    assert any(t.get("fill") == "toself" for t in mean["data"]), "the CI band"
+    peaks = chart_titled(at, "When does NSS peak?")
+    cam_bars = next(t for t in peaks["data"] if t["name"] == CAM)
+    assert array(cam_bars["y"]).sum() == 4  # one peak window per image
+    infos = " ".join(i.value for i in at.info)
+    assert "No region shares in this run" in infos  # untrained boxes stay below 0.9
+
+    # a copy of the run with region rows of two classes: the class chart appears
+    copy = tmp_path / "with-regions"
+    shutil.copytree(places["results"] / "toy-run", copy)
+    rows = pd.DataFrame(
+        {"image": ["a", "a", "b"], "map": [CAM] * 3, "category": ["cat", "dog", "cat"],
+         "ratio": [2.0, 0.5, 4.0], "log2_ratio": [1.0, -1.0, 2.0]}
+    )  # fmt: skip
+    rows.to_parquet(copy / "regions.parquet", index=False)
+    at.sidebar.text_input(key="report_path").input(str(copy)).run()
+    assert not at.exception, at.exception
+    classes = chart_titled(at, f"{CAM}: mean log2 ratio per category")
+    assert list(classes["data"][0]["y"]) == ["dog", "cat"]
+    assert array(classes["data"][0]["x"]) == pytest.approx([-1.0, 1.5])

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import analysis, gaze, report
+from saliency_core import analysis, gaze, regions, report
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, summary
-from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
 from saliency_core.settings import Settings
 from ui import cached
 from ui.jobs import BackgroundJob
@@ -113,3 +113,17 @@ def progress_text(snapshot: RunProgress) -> tuple[float, str]:
         return 0.0, "Loading the models, then the first image…"
     fraction = float(np.clip(snapshot.done / max(snapshot.total, 1), 0.0, 1.0))
     return fraction, f"{snapshot.done}/{snapshot.total} images (last: {snapshot.stem})"
+
+
+@st.cache_data(max_entries=8, show_spinner="Averaging the time curves (bootstrap CIs)…")
+def time_tables(root: str, fingerprint: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(mean curves, peak-time counts) of the run's onset windows; None without them."""
+    rows = ResultsFolder(Path(root)).extra_table(TEMPORAL)
+    return None if rows.empty else report.time_tables(rows)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def class_ratios(root: str, fingerprint: str) -> pd.DataFrame:
+    """Per (map, detected class), the mean model/people ratio; empty without region rows."""
+    rows = ResultsFolder(Path(root)).extra_table(REGIONS)
+    return pd.DataFrame() if rows.empty else regions.class_ratios(rows)

@@ -26,8 +26,8 @@ import pandas as pd
 from saliency_core import agreement, analysis
 from saliency_core.backend import default_device
 from saliency_core.datasets import Dataset
-from saliency_core.evaluate import summary
-from saliency_core.evaluate.store import ResultsError, ResultsFolder
+from saliency_core.evaluate import finegrained, summary
+from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsError, ResultsFolder
 from saliency_core.evaluate.type2_cache import DiskType2Cache
 from saliency_core.images import Sample
 from saliency_core.settings import Settings
@@ -96,6 +96,9 @@ class ImageResult:
     table: pd.DataFrame
     curves: pd.DataFrame
     seconds: dict[str, float]
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Finer-grained tables by part folder (:data:`~saliency_core.evaluate.store.EXTRA_TABLES`);
+    an empty table is left out."""
 
 
 def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
@@ -151,7 +154,9 @@ def compute_maps(
 
 def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageResult:
     """The bundle's rows (every map × reference × metric, the floor and the human
-    inter-observer ceiling included) and IoU curves (the CPU's part of the work)."""
+    inter-observer ceiling included), IoU curves, and the finer-grained tables (onset-window
+    curves of :func:`finegrained.temporal_table`, region shares of
+    :func:`finegrained.region_table`): the CPU's part of the work."""
     with timings.stage("metrics"):
         ranked = analysis.rank_maps(bundle)
         percents = options.top_percents if "IoU" in options.metrics else ()
@@ -173,7 +178,13 @@ def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageR
         table.insert(0, "image", bundle.sample.id)
         curves = curves_table(bundle, ranked)
         curves.insert(0, "image", bundle.sample.id)
-    return ImageResult(bundle.sample.id, table, curves, timings.stages)
+    with timings.stage("time and regions"):
+        extras = {
+            TEMPORAL: finegrained.temporal_table(bundle, percent=options.top_percents[0]),
+            REGIONS: finegrained.region_table(bundle),
+        }
+    extras = {name: rows for name, rows in extras.items() if len(rows)}
+    return ImageResult(bundle.sample.id, table, curves, timings.stages, extras)
 
 
 def evaluate_image(
@@ -307,7 +318,7 @@ def run(
     for index, result in enumerate(results):
         if isinstance(result, ImageResult):
             with timings.stage("write"):
-                folder.write_image(result.stem, result.table, result.curves)
+                folder.write_image(result.stem, result.table, result.curves, result.extras)
             timings.add(result.seconds)
             stem = result.stem
         else:
@@ -320,6 +331,7 @@ def run(
     folder.write_errors(errors)
     table, curves = folder.collect()
     folder.write_tables(table, curves)
+    folder.write_extra_tables()
     long = summary.summarize(table)
     folder.write_summary(long, summary.to_latex(long))
     ended = datetime.now(UTC)

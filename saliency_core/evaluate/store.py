@@ -6,9 +6,13 @@ Layout of ``OUT/``::
     settings.toml          the run's settings (``--config`` can read it back)
     parts/<stem>.parquet   the image's rows of the per-image table (all or nothing)
     curves/<stem>.parquet  IoU at every integer top-p% from 1 to 50 per (map, reference)
+    temporal/<stem>.parquet  metrics per 0.5 s onset window per map (images with onsets only)
+    regions/<stem>.parquet   region shares over each detector's boxes (images with boxes only)
     errors.csv             images skipped, with the reason (retried by the next run)
     metrics.parquet/.csv   every part, concatenated (written at the end of a run)
     iou_curves.parquet     every curve part, concatenated
+    temporal.parquet       every temporal part, concatenated (absent when there is none)
+    regions.parquet        every regions part, concatenated (absent when there is none)
     summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
     tags.csv               free-text tags per image (the Dataset report page)
 
@@ -20,6 +24,7 @@ run skips finished images.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +42,10 @@ TABLE = "metrics"
 CURVE_TABLE = "iou_curves.parquet"
 SUMMARY = "summary"
 TAGS = "tags.csv"
+TEMPORAL = "temporal"
+REGIONS = "regions"
+EXTRA_TABLES = (TEMPORAL, REGIONS)
+"""Optional per-image tables: parts ``<name>/<stem>.parquet``, consolidated ``<name>.parquet``."""
 ERROR_COLUMNS = ["image", "reason"]
 TAG_COLUMNS = ["image", "tags"]
 
@@ -64,8 +73,24 @@ class ResultsFolder:
             return set()
         return {p.stem for p in folder.glob("*.parquet") if self.curve(p.stem).is_file()}
 
-    def write_image(self, stem: str, table: pd.DataFrame, curves: pd.DataFrame) -> None:
-        """The image's rows and curves; the table goes last, so it marks the image done."""
+    def extra_part(self, name: str, stem: str) -> Path:
+        return self.root / name / f"{stem}.parquet"
+
+    def write_image(
+        self,
+        stem: str,
+        table: pd.DataFrame,
+        curves: pd.DataFrame,
+        extras: Mapping[str, pd.DataFrame] | None = None,
+    ) -> None:
+        """The image's extra tables (:data:`EXTRA_TABLES`), curves and rows; the table goes last,
+        so it marks the image done."""
+        for name, rows in (extras or {}).items():
+            if name not in EXTRA_TABLES:
+                raise ValueError(f"unknown extra table {name!r}; one of {', '.join(EXTRA_TABLES)}")
+            write_atomically(
+                self.extra_part(name, stem), lambda p, r=rows: r.to_parquet(p, index=False)
+            )
         write_atomically(self.curve(stem), lambda p: curves.to_parquet(p, index=False))
         write_atomically(self.part(stem), lambda p: table.to_parquet(p, index=False))
 
@@ -85,6 +110,19 @@ class ResultsFolder:
         write_atomically(self.root / f"{TABLE}.parquet", lambda p: table.to_parquet(p, index=False))
         write_atomically(self.root / f"{TABLE}.csv", lambda p: table.to_csv(p, index=False))
         write_atomically(self.root / CURVE_TABLE, lambda p: curves.to_parquet(p, index=False))
+
+    def write_extra_tables(self) -> None:
+        """Each extra table's parts consolidated into ``<name>.parquet`` (none: no file)."""
+        for name in EXTRA_TABLES:
+            rows = _concat(self.root / name)
+            if not rows.empty:
+                path = self.root / f"{name}.parquet"
+                write_atomically(path, lambda p, r=rows: r.to_parquet(p, index=False))
+
+    def extra_table(self, name: str) -> pd.DataFrame:
+        """An extra table (the consolidated file, else the parts); empty when the run has none."""
+        path = self.root / f"{name}.parquet"
+        return pd.read_parquet(path) if path.is_file() else _concat(self.root / name)
 
     def table(self) -> pd.DataFrame:
         """The per-image table (the consolidated file, else the parts of a running run)."""

@@ -1,0 +1,63 @@
+"""Per-image finer-grained tables of the dataset engine: agreement over time and per region.
+
+:func:`temporal_table` scores every map of a bundle against each onset window of the sample's
+fixations (:func:`saliency_core.temporal.window_metrics`); :func:`region_table` gives the region
+shares (:func:`saliency_core.regions.region_shares`) of each detector's type-1 maps over that
+detector's boxes at the settings' score threshold. Both carry an ``image`` column; an image
+without onsets, fixations or boxes simply has no rows (never guessed values).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from saliency_core import regions, temporal
+from saliency_core.analysis import Bundle
+from saliency_core.references import fixation_sigma
+
+WINDOW_S = 0.5
+"""Default onset-window width in seconds."""
+TEMPORAL_COLUMNS = ["image", *temporal.COLUMNS]
+REGION_COLUMNS = ["image", "detector", *regions.SHARE_COLUMNS]
+
+
+def temporal_table(
+    bundle: Bundle, width_s: float = WINDOW_S, percent: float = 10.0
+) -> pd.DataFrame:
+    """:func:`temporal.window_metrics` of every map over ``width_s``-second onset windows
+    (:data:`TEMPORAL_COLUMNS`); empty when the sample has no fixations or no onsets."""
+    sample = bundle.sample
+    table = sample.fixation_table()
+    if table is None or not len(table) or temporal.ONSET_COLUMN not in table.columns:
+        return pd.DataFrame(columns=TEMPORAL_COLUMNS)
+    windows = temporal.split_by_onset(table, width_s)
+    sigma = fixation_sigma(sample, bundle.settings.sigma)
+    rows = temporal.window_metrics(bundle.values, windows, sigma, percent)
+    rows.insert(0, "image", sample.id)
+    return rows[TEMPORAL_COLUMNS]
+
+
+def region_table(bundle: Bundle) -> pd.DataFrame:
+    """Per detector (its label in ``bundle.detections``): :func:`regions.region_shares` of its
+    type-1 maps over its boxes scored ≥ ``settings.score_threshold`` (:data:`REGION_COLUMNS`);
+    empty without fixations or boxes."""
+    sample = bundle.sample
+    if sample.fixations is None or not len(sample.fixations):
+        return pd.DataFrame(columns=REGION_COLUMNS)
+    sigma = fixation_sigma(sample, bundle.settings.sigma)
+    frames = []
+    for label, detections in bundle.detections.items():
+        kept = detections.above(bundle.settings.score_threshold)
+        maps = {
+            name: entry.values
+            for name, entry in bundle.maps.items()
+            if entry.kind == "type-1" and name.startswith(f"{label} · ")
+        }
+        if not len(kept) or not maps:
+            continue
+        boxes = regions.from_boxes(kept.boxes, kept.names, sample.shape)
+        shares = regions.region_shares(boxes, maps, sample.fixations, sigma)
+        frames.append(shares.assign(image=sample.id, detector=label))
+    if not frames:
+        return pd.DataFrame(columns=REGION_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[REGION_COLUMNS]

@@ -1,0 +1,91 @@
+"""AppTest of Explore's finer-grained section (time, objects, people) on the sample image 004."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from test_app_explore import explore
+
+from ui.finegrained import parse_rectangles
+
+
+def chart(at, title: str) -> dict:
+    """The plotly figure (as a dict, arrays decoded) whose title starts with ``title``."""
+    for element in at.get("plotly_chart"):
+        figure = json.loads(element.proto.spec)
+        if (figure["layout"].get("title", {}).get("text") or "").startswith(title):
+            return figure
+    raise AssertionError(f"no chart titled {title!r}")
+
+
+def array(data) -> np.ndarray:
+    """A plotly JSON array: a list, or {"dtype", "bdata"} (base64)."""
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).astype(float)
+    return np.array([np.nan if v is None else v for v in data], dtype=float)
+
+
+def frame(at, first_column: str, value: str):
+    """The last table whose ``first_column`` holds ``value``."""
+    tables = [d.value for d in at.dataframe if first_column in d.value.columns]
+    return next(t for t in reversed(tables) if (t[first_column] == value).any())
+
+
+@pytest.fixture(scope="module")
+def opened():
+    at = explore()
+    at.run()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["FCOS R50-FPN"])
+    at.sidebar.selectbox(key="explore_size").set_value("320 px")
+    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.expander[-1].label == "Finer-grained agreement: time, objects, people"
+    at.toggle(key="explore_fg_on").set_value(True).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_time_curve_marks_each_maps_peak(opened):
+    figure = chart(opened, "NSS as viewing unfolds")
+    lines = [t for t in figure["data"] if t["mode"] == "lines+markers"]
+    stars = [t for t in figure["data"] if t.get("marker", {}).get("symbol") == "star"]
+    assert len(lines) == 2 and len(stars) == 2  # the CAM and the spectral residual map
+    assert figure["layout"]["xaxis"]["title"]["text"].startswith("onset (s")
+    for line, star in zip(lines, stars, strict=True):
+        values = array(line["y"])
+        assert star["y"][0] == pytest.approx(np.nanmax(values))
+
+
+def test_the_ceiling_row_has_a_finite_nss_above_the_floor(opened):
+    table = frame(opened, "map", "people (leave-one-subject-out)").set_index("map")
+    people = table.loc["people (leave-one-subject-out)"]
+    floor = table.loc[[m for m in table.index if m.startswith("centre bias")][0]]
+    assert np.isfinite(people["NSS"]) and people["NSS"] > floor["NSS"]
+    assert len(table) == 4  # ceiling, two maps, floor
+    captions = " ".join(c.value for c in opened.caption)
+    assert "leave-one-subject-out" in captions
+
+
+def test_typed_rectangles_give_shares_and_a_ratio_chart(opened):
+    at = opened
+    at.selectbox(key="explore_fg_source").set_value("rectangles typed below").run()
+    at.text_area(key="explore_fg_rects").input("0,0,160,320\n160,0,320,320").run()
+    assert not at.exception, at.exception
+    shares = frame(at, "region", "rectangle 1")
+    assert shares["region"].tolist() == ["rectangle 1", "rectangle 2"]
+    # two halves of the image: the shares of the map and of the fixations each sum to 1
+    assert shares["map_share"].sum() == pytest.approx(1.0)
+    assert shares["fixation_share"].sum() == pytest.approx(1.0)
+    assert chart(at, "FCOS R50-FPN")["data"][0]["orientation"] == "h"
+    at.text_area(key="explore_fg_rects").input("0,0,oops").run()
+    assert 'line 1 ("0,0,oops") is not four numbers' in " ".join(w.value for w in at.warning)
+
+
+def test_rectangle_lines_are_parsed_or_named():
+    assert parse_rectangles("1,2,3,4\n\n 5, 6, 7, 8 ") == [(1, 2, 3, 4), (5, 6, 7, 8)]
+    with pytest.raises(ValueError, match="line 2"):
+        parse_rectangles("1,2,3,4\n1,2,3")

@@ -1,0 +1,116 @@
+"""The engine's finer-grained tables (onset windows, region shares) on the toy dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_evaluate import write_dataset
+
+from saliency_core import analysis, fixations, regions, temporal
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate import engine, finegrained
+from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.pipeline import DetectorChoice, compute_cam
+from saliency_core.settings import Settings
+from saliency_core.weights import WeightSource
+
+DETECTOR = "FCOS R50-FPN"
+SHAPE = (48, 64)
+# score threshold 0: an untrained detector's low-score boxes become regions
+SETTINGS = Settings(
+    detectors=(DETECTOR,), cams=("EigenCAM",), type2=(), references=("fixations",),
+    input_size=64, score_threshold=0.0,
+)  # fmt: skip
+CAM = f"{DETECTOR} (UNTRAINED) · EigenCAM @ layer4"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, ResultsFolder]:
+    base = tmp_path_factory.mktemp("finegrained")
+    dataset = write_dataset(base / "toy")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SALIENCY_CACHE_DIR", str(base / "cache"))
+        report = engine.run(dataset, SETTINGS, base / "out", engine.Options(limit=2))
+    assert report.errors == {} and report.computed == 2
+    return dataset, ResultsFolder(base / "out")
+
+
+def test_onset_window_rows_equal_window_metrics(run):
+    dataset, folder = run
+    table = folder.extra_table("temporal")
+    assert (folder.root / "temporal.parquet").is_file()
+    assert (folder.root / "temporal" / "a.parquet").is_file()
+    assert list(table.columns) == finegrained.TEMPORAL_COLUMNS
+    # onsets 0, 0.2, …, 1.4 s: windows 0–0.5, 0.5–1, 1–1.5 s; the CAM and the floor; 3 metrics
+    assert len(table) == 2 * 2 * 3 * 3
+    assert sorted(table["image"].unique()) == ["a", "b"]
+    rows = table[(table["image"] == "a") & (table["map"] == CAM)]
+    assert rows["start"].unique().tolist() == [0.0, 0.5, 1.0]
+    assert rows.groupby("start")["n_fixations"].first().tolist() == [3, 2, 3]
+    sample = dataset.load("a")
+    choice = DetectorChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
+    cam = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9).cam
+    windows = temporal.split_by_onset(sample.fixation_table(), 0.5)
+    expected = temporal.window_metrics({CAM: cam}, windows, fixations.default_sigma(SHAPE))
+    np.testing.assert_allclose(rows["value"].to_numpy(), expected["value"].to_numpy(), atol=1e-6)
+    assert rows["metric"].tolist() == expected["metric"].tolist()
+
+
+def test_region_rows_equal_region_shares_of_the_boxes(run):
+    dataset, folder = run
+    table = folder.extra_table("regions")
+    assert list(table.columns) == finegrained.REGION_COLUMNS
+    rows = table[table["image"] == "b"].reset_index(drop=True)
+    assert set(rows["map"]) == {CAM}  # type-1 maps only: not the floor
+    assert set(rows["detector"]) == {f"{DETECTOR} (UNTRAINED)"}
+    sample = dataset.load("b")
+    choice = DetectorChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
+    result = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9)
+    boxes = result.detections.above(0.0)
+    assert len(boxes) == len(rows) > 0
+    expected = regions.region_shares(
+        regions.from_boxes(boxes.boxes, boxes.names, SHAPE),
+        {CAM: result.cam},
+        sample.fixations,
+        fixations.default_sigma(SHAPE),
+    )
+    assert rows["region"].tolist() == expected["region"].tolist()
+    for column in ("map_share", "fixation_share", "density_share", "ratio"):
+        np.testing.assert_allclose(rows[column], expected[column], atol=1e-6, equal_nan=True)
+
+
+def test_an_image_without_onsets_or_boxes_has_no_rows(dataset_without_onsets):
+    sample = dataset_without_onsets.load("a")
+    settings = Settings(
+        detectors=(DETECTOR,), cams=("EigenCAM",), type2=(), references=("fixations",),
+        input_size=64, score_threshold=1.0,
+    )  # fmt: skip
+    result = engine.evaluate_image(sample, settings, analysis.MapFunctions())
+    assert result.extras == {}
+    assert len(result.table) > 0
+
+
+@pytest.fixture
+def dataset_without_onsets(tmp_path: Path) -> Dataset:
+    dataset = write_dataset(tmp_path / "toy")
+    for path in (dataset.root / "fixations").glob("*.csv"):
+        table = pd.read_csv(path)
+        table.drop(columns=["onset_s"]).to_csv(path, index=False)
+    return dataset
+
+
+def test_extra_parts_are_written_before_the_table_part(tmp_path: Path):
+    folder = ResultsFolder(tmp_path)
+    rows = pd.DataFrame({"image": ["x"], "value": [1.0]})
+    with pytest.raises(ValueError, match="unknown extra table 'other'"):
+        folder.write_image("x", rows, rows, {"other": rows})
+    assert folder.done() == set()  # the refusal came before the table part
+    folder.write_image("x", rows, rows, {"temporal": rows})
+    assert folder.done() == {"x"}
+    folder.write_extra_tables()
+    assert (tmp_path / "temporal.parquet").is_file()
+    assert not (tmp_path / "regions.parquet").exists()
+    assert folder.extra_table("regions").empty

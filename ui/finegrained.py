@@ -1,0 +1,242 @@
+"""Explore's finer-grained agreement: over time, per region, and against people's own ceiling.
+
+Wires the library in (no metric math here): :mod:`saliency_core.temporal` (window curves and
+peaks), :mod:`saliency_core.regions` (region shares, rank correlation) and
+:mod:`saliency_core.observers` / :func:`saliency_core.analysis.ceiling_table` (ceiling and
+floor), drawn with :mod:`saliency_core.charts`. Nothing is computed until the toggle is on; the
+results are cached by a content key (image, maps, fixations and the parameters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from saliency_core import agreement, analysis, charts, observers, regions, temporal
+from saliency_core.images import image_hash
+from saliency_core.references import fixation_sigma
+from ui.errors import report
+
+KEY = "explore_fg"
+TITLE = "Finer-grained agreement: time, objects, people"
+SPLITS = {"onset window (seconds)": "onset", "ordinal (k-th fixation per subject)": "ordinal"}
+RECTANGLES = "rectangles typed below"
+MASK_COMPONENTS = "attention mask's connected components"
+PEOPLE = {"fixation counts": "fixations", "fixation density": "density"}
+LOSO_NOTE = (
+    "People vs people: each subject's fixations scored against the fixation density of all the "
+    "other subjects (leave-one-subject-out), averaged over subjects: how well one person "
+    "predicts another, the ceiling a map can hope for. The centre-bias floor knows nothing of "
+    "the image, only where people tend to look: a map below it adds nothing."
+)
+
+
+def content_key(bundle: analysis.Bundle) -> str:
+    """Names the image, every map and the fixations (content hashes)."""
+    sample = bundle.sample
+    arrays = {**bundle.values, "fixations": sample.fixations, "mask": sample.mask}
+    hashes = [f"{name}={image_hash(v)}" for name, v in arrays.items() if v is not None]
+    return sample.key + "|" + "|".join(hashes)
+
+
+@st.fragment
+def section(bundle: analysis.Bundle) -> None:
+    """The expander; reruns alone when its own controls move."""
+    with st.expander(TITLE, expanded=False):
+        try:
+            body(bundle)
+        except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+            report(error, "The finer-grained agreement")
+
+
+def body(bundle: analysis.Bundle) -> None:
+    if not st.toggle("Compute the finer-grained agreement", False, key=f"{KEY}_on"):
+        st.caption(
+            "Off: turn it on to score every map per time window, per region and "
+            "against the people-vs-people ceiling (a few seconds for many maps)."
+        )
+        return
+    if not bundle.maps:
+        st.info("No map to analyse: choose a detector and a CAM method, or a type-2 model.")
+        return
+    if bundle.sample.fixations is None or not len(bundle.sample.fixations):
+        st.info(
+            f"{bundle.sample.id} has no recorded fixations: time, regions and the ceiling "
+            "all compare with people's fixations."
+        )
+        return
+    key = content_key(bundle)
+    time_tab, objects_tab, people_tab = st.tabs(["Time", "Objects", "People"])
+    with time_tab:
+        time_view(bundle, key)
+    with objects_tab:
+        objects_view(bundle, key)
+    with people_tab:
+        people_view(bundle, key)
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring every map per time window…")
+def cached_windows(
+    key: str, split: str, width: float, percent: float, _bundle: analysis.Bundle
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(window_metrics, peak_windows) of every map; ``key`` etc. name the inputs."""
+    sample = _bundle.sample
+    table = sample.fixation_table()
+    if split == "onset":
+        windows = temporal.split_by_onset(table, width)
+    else:
+        windows = temporal.split_by_ordinal(table)
+    sigma = fixation_sigma(sample, _bundle.settings.sigma)
+    curves = temporal.window_metrics(_bundle.values, windows, sigma, percent)
+    return curves, temporal.peak_windows(curves)
+
+
+def time_view(bundle: analysis.Bundle, key: str) -> None:
+    left, middle, right = st.columns(3)
+    split = SPLITS[left.radio("Split the fixations by", list(SPLITS), key=f"{KEY}_split")]
+    width = middle.number_input(
+        "Window width (s)",
+        0.05,
+        10.0,
+        0.5,
+        step=0.05,
+        key=f"{KEY}_width",
+        disabled=split != "onset",
+    )
+    metric = right.selectbox("Metric", temporal.TIME_METRICS, key=f"{KEY}_metric")
+    table = bundle.sample.fixation_table()
+    if split == "onset" and temporal.ONSET_COLUMN not in table.columns:
+        st.info(f"Agreement over time is not available: {temporal.NO_ONSETS}.")
+        return
+    percent = bundle.settings.top_percent
+    try:
+        curves, peaks = cached_windows(key, split, float(width), percent, bundle)
+    except ValueError as error:  # no subject ids for ordinals, an invalid onset
+        st.info(f"Agreement over time is not available: {error}.")
+        return
+    if curves.empty:
+        st.info("No window holds a fixation.")
+        return
+    st.plotly_chart(charts.time_curve_figure(curves, metric, peaks), width="stretch")
+    st.caption(
+        f"Each window's fixations against every map; IoU@top-p% compares the top {percent:g}% "
+        "of the map with the top of the window's fixation density. ★ marks each map's peak."
+    )
+    shown = peaks[peaks["metric"] == metric].drop(columns="metric")
+    st.dataframe(shown, hide_index=True, width="stretch", key=f"{KEY}_peaks")
+
+
+# --- objects ---------------------------------------------------------------------------------
+
+
+def parse_rectangles(text: str) -> list[tuple[float, ...]]:
+    """Lines "x1,y1,x2,y2" (pixels; blank lines skipped) → rectangles; ValueError names the
+    first bad line."""
+    rectangles = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = [part.strip() for part in line.split(",")]
+        try:
+            values = tuple(float(part) for part in parts)
+        except ValueError:
+            values = ()
+        if len(values) != 4 or not np.isfinite(values).all():
+            raise ValueError(f'line {number} ("{line.strip()}") is not four numbers x1,y1,x2,y2')
+        rectangles.append(values)
+    return rectangles
+
+
+def region_sources(bundle: analysis.Bundle) -> dict[str, Callable[[], list[regions.Region]]]:
+    """Label → builder of the regions: each detector's boxes, the mask's components, typed
+    rectangles."""
+    sample, threshold = bundle.sample, bundle.settings.score_threshold
+    sources: dict[str, Callable[[], list[regions.Region]]] = {}
+    for label, detections in bundle.detections.items():
+        kept = detections.above(threshold)
+        sources[f"boxes of {label} (score ≥ {threshold:g})"] = lambda kept=kept: (
+            regions.from_boxes(kept.boxes, kept.names, sample.shape)
+        )
+    if sample.mask is not None:
+        sources[MASK_COMPONENTS] = lambda: regions.from_mask_components(sample.mask >= 0.5)
+    sources[RECTANGLES] = lambda: regions.from_rectangles(
+        parse_rectangles(st.session_state.get(f"{KEY}_rects", "")), sample.shape
+    )
+    return sources
+
+
+def objects_view(bundle: analysis.Bundle, key: str) -> None:
+    sample = bundle.sample
+    sources = region_sources(bundle)
+    left, right = st.columns(2)
+    source = left.selectbox("Regions", list(sources), key=f"{KEY}_source")
+    people = PEOPLE[right.radio("People's share from", list(PEOPLE), key=f"{KEY}_people")]
+    if source == RECTANGLES:
+        height, width = sample.shape
+        st.text_area(
+            f"Rectangles, one per line: x1,y1,x2,y2 in pixels of the {width}×{height} image",
+            key=f"{KEY}_rects",
+            placeholder=f"0,0,{width // 2},{height // 2}",
+        )
+    try:
+        found = sources[source]()
+    except ValueError as error:
+        st.warning(f"The rectangles cannot be read: {error}.")
+        return
+    if not found:
+        st.info(f"No region from the {source}: lower the score threshold, or type rectangles.")
+        return
+    sigma = fixation_sigma(sample, bundle.settings.sigma)
+    shares = regions.region_shares(found, bundle.values, sample.fixations, sigma, people)
+    map_name = st.selectbox("Map", list(bundle.maps), key=f"{KEY}_map")
+    st.plotly_chart(charts.region_ratio_figure(shares, map_name), width="stretch")
+    st.dataframe(
+        shares[shares["map"] == map_name].drop(columns="map"),
+        hide_index=True,
+        width="stretch",
+        key=f"{KEY}_shares",
+    )
+    st.subheader("Do the map and people rank the regions alike?")
+    st.caption("Spearman's rho between each map's and people's shares of these regions.")
+    st.dataframe(regions.rank_correlation(shares, people), hide_index=True, key=f"{KEY}_rho")
+
+
+# --- people ----------------------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=32, show_spinner="Scoring people against people…")
+def cached_people(key: str, percent: float, _bundle: analysis.Bundle) -> pd.DataFrame:
+    """Long rows (map, metric, value, reason): the ceiling, every map and the floor."""
+    sample = _bundle.sample
+    other = sample.other_fixations_px()
+    sigma = fixation_sigma(sample, _bundle.settings.sigma)
+    ceiling = analysis.ceiling_table(_bundle, percent)
+    maps = agreement.fixation_metrics(_bundle.values, sample.fixations, other, _bundle.baseline)
+    floor = observers.centre_bias_floor(
+        sample.fixations,
+        sample.shape,
+        sigma,
+        percent,
+        other,
+        _bundle.baseline,
+        ties=_bundle.settings.ties,
+    )
+    columns = ["map", "metric", "value", "reason"]
+    return pd.concat([ceiling[columns], maps[columns], floor[columns]], ignore_index=True)
+
+
+def people_view(bundle: analysis.Bundle, key: str) -> None:
+    long = cached_people(key, bundle.settings.top_percent, bundle)
+    long = long[long["metric"].isin(agreement.FIXATION_METRICS)]
+    wide = long.pivot_table(index="map", columns="metric", values="value", sort=False)
+    wide = wide.reindex(index=long["map"].unique(), columns=list(agreement.FIXATION_METRICS))
+    st.dataframe(wide.reset_index(), hide_index=True, width="stretch", key=f"{KEY}_ceiling")
+    st.caption(LOSO_NOTE + f" IG is relative to the centre bias ({bundle.baseline_label}).")
+    for row in long[long["value"].isna()].drop_duplicates(["map", "reason"]).itertuples():
+        st.caption(f"n/a — {row.map}, {row.metric}: {row.reason}")
