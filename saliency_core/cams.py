@@ -259,28 +259,43 @@ def unsupported_reason(
 
 @dataclass
 class Detections:
-    """Boxes in image pixels (x1, y1, x2, y2), scores in [0, 1], COCO-style label ids."""
+    """Boxes in image pixels (x1, y1, x2, y2), scores in [0, 1], COCO-style label ids; for
+    instance-segmentation models (Mask R-CNN), ``masks``: bool (N, H, W) at image size."""
 
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
     names: list[str]
+    masks: np.ndarray | None = None
+
+    MASK_THRESHOLD = 0.5
+    """A pixel belongs to an instance when its mask probability is > this (torchvision's 0.5)."""
 
     @classmethod
     def from_output(cls, output: dict[str, torch.Tensor], categories: list[str]) -> Detections:
+        """From a torchvision detection output; its "masks" (N, 1, H, W) probabilities, when
+        present, become bool (N, H, W) masks (> :attr:`MASK_THRESHOLD`)."""
         labels = output["labels"].detach().cpu().numpy().astype(np.int64)
         names = [categories[k] if 0 <= k < len(categories) else f"class {k}" for k in labels]
+        masks = None
+        if "masks" in output:
+            probabilities = output["masks"].detach().cpu().numpy()
+            masks = probabilities.reshape(len(labels), *probabilities.shape[-2:]) > (
+                cls.MASK_THRESHOLD
+            )
         return cls(
             boxes=output["boxes"].detach().cpu().numpy().astype(np.float32).reshape(-1, 4),
             scores=output["scores"].detach().cpu().numpy().astype(np.float32),
             labels=labels,
             names=names,
+            masks=masks,
         )
 
     def above(self, threshold: float) -> Detections:
         keep = self.scores >= threshold
         names = [name for name, k in zip(self.names, keep, strict=True) if k]
-        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep], names)
+        masks = None if self.masks is None else self.masks[keep]
+        return Detections(self.boxes[keep], self.scores[keep], self.labels[keep], names, masks)
 
     def __len__(self) -> int:
         return len(self.scores)

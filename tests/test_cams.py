@@ -88,6 +88,40 @@ def test_detections_filter_by_score():
     kept = dets.above(0.9)
     assert kept.names == ["car", "person"] and len(kept) == 2
     np.testing.assert_array_equal(kept.boxes[0], [4, 5, 6, 7])
+    assert kept.masks is None and dets.masks is None
+
+
+def test_detections_threshold_mask_probabilities_and_filter_them():
+    probabilities = torch.tensor(
+        [
+            [[[0.9, 0.5], [0.2, 0.51]]],
+            [[[0.0, 1.0], [0.49, 0.6]]],
+            [[[0.7, 0.7], [0.7, 0.1]]],
+        ]
+    )
+    output = {
+        "boxes": torch.zeros(3, 4),
+        "scores": torch.tensor([0.3, 0.8, 0.95]),
+        "labels": torch.tensor([1, 2, 7]),
+        "masks": probabilities,
+    }
+    dets = C.Detections.from_output(output, ["bg", "person", "bicycle"])
+    expected = np.array(
+        [
+            [[True, False], [False, True]],
+            [[False, True], [False, True]],
+            [[True, True], [True, False]],
+        ]
+    )
+    assert dets.masks.dtype == bool and dets.masks.shape == (3, 2, 2)
+    np.testing.assert_array_equal(dets.masks, expected)
+    assert dets.names == ["person", "bicycle", "class 7"]
+    kept = dets.above(0.5)
+    np.testing.assert_array_equal(kept.masks, expected[1:])
+    assert kept.names == ["bicycle", "class 7"]
+    assert dets.above(0.99).masks.shape == (0, 2, 2)
+    no_masks = {key: value for key, value in output.items() if key != "masks"}
+    assert C.Detections.from_output(no_masks, ["bg"]).masks is None
 
 
 @pytest.fixture
@@ -108,6 +142,16 @@ def test_pipeline_builds_each_model_once_and_labels_untrained_results(scene: np.
     assert not first.trained and first.notes[0].startswith("Untrained (random) weights")
     bare = P.compute_detections(scene, choice)
     np.testing.assert_allclose(bare.scores, first.detections.scores, rtol=1e-5)
+
+
+def test_untrained_mask_rcnn_returns_instance_masks_of_image_size(scene: np.ndarray):
+    choice = P.DetectorChoice("Mask R-CNN R50-FPN", input_size=128)
+    result = P.compute_cam(scene, choice, "EigenCAM", score_threshold=0.0)
+    dets = result.detections
+    assert dets.masks is not None and dets.masks.dtype == bool
+    assert dets.masks.shape == (len(dets), 128, 160)
+    assert dets.above(0.0).masks.shape == (len(dets), 128, 160)
+    assert result.cam.shape == (128, 160) and not result.trained
 
 
 def test_ablation_cam_runs_on_a_detector(scene: np.ndarray, monkeypatch: pytest.MonkeyPatch):
