@@ -10,9 +10,11 @@ import pytest
 from test_evaluate import write_dataset
 
 from saliency_core import analysis, fixations, regions, temporal
+from saliency_core.cams import Detections
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.images import Sample
 from saliency_core.pipeline import DetectorChoice, compute_cam
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource
@@ -66,6 +68,7 @@ def test_region_rows_equal_region_shares_of_the_boxes(run):
     rows = table[table["image"] == "b"].reset_index(drop=True)
     assert set(rows["map"]) == {CAM}  # type-1 maps only: not the floor
     assert set(rows["detector"]) == {f"{DETECTOR} (UNTRAINED)"}
+    assert set(rows["region_kind"]) == {finegrained.BOX}  # FCOS has no masks
     sample = dataset.load("b")
     choice = DetectorChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
     result = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9)
@@ -114,3 +117,51 @@ def test_extra_parts_are_written_before_the_table_part(tmp_path: Path):
     assert (tmp_path / "temporal.parquet").is_file()
     assert not (tmp_path / "regions.parquet").exists()
     assert folder.extra_table("regions").empty
+
+
+def test_instance_masks_replace_the_boxes_as_regions():
+    # 8×10 image; two instances (a 0.2-score one is dropped at threshold 0.5), each mask
+    # smaller than its box: the table must follow the masks
+    masks = np.zeros((3, 8, 10), bool)
+    masks[0, 1:3, 1:4] = True
+    masks[1, 4:8, 5:7] = True
+    masks[2, 0:8, 0:10] = True
+    detections = Detections(
+        np.array([[0, 0, 5, 4], [4, 3, 8, 8], [0, 0, 10, 8]], np.float32),
+        np.array([0.9, 0.6, 0.2], np.float32),
+        np.array([1, 18, 1]),
+        ["person", "dog", "person"],
+        masks,
+    )
+    cam = np.zeros((8, 10), np.float32)
+    cam[2, 2], cam[5, 5], cam[0, 9] = 3.0, 1.0, 4.0  # mass: 0.375 in person 1, 0.125 in dog 1
+    label = "Mask R-CNN R50-FPN (UNTRAINED)"
+    sample = Sample(
+        "m", np.zeros((8, 10, 3), np.uint8), "test",
+        fixations=np.array([[2.0, 1.0], [5.0, 6.0], [6.0, 6.0], [9.0, 0.0]]),
+    )  # fmt: skip
+    bundle = analysis.Bundle(
+        sample,
+        Settings(detectors=(), type2=(), references=(), score_threshold=0.5),
+        maps={
+            f"{label} · EigenCAM @ layer4": analysis.MapEntry(
+                f"{label} · EigenCAM @ layer4", cam, "type-1", False
+            )
+        },  # fmt: skip
+        detections={label: detections},
+    )
+    table = finegrained.region_table(bundle)
+    assert list(table.columns) == finegrained.REGION_COLUMNS
+    assert table["region_kind"].tolist() == [finegrained.INSTANCE_MASK] * 2
+    assert table["region"].tolist() == ["person 1", "dog 1"]
+    expected = regions.region_shares(
+        regions.from_instance_masks(masks[:2], ["person", "dog"]),
+        bundle.values,
+        sample.fixations,
+        fixations.default_sigma((8, 10)),
+    )
+    for column in ("pixels", "map_share", "fixation_share", "density_share", "ratio"):
+        np.testing.assert_allclose(table[column], expected[column], equal_nan=True)
+    assert table["pixels"].tolist() == [6, 8]  # the boxes would give 20 and 20
+    np.testing.assert_allclose(table["map_share"], [0.375, 0.125])
+    np.testing.assert_allclose(table["fixation_share"], [0.25, 0.5])

@@ -3,8 +3,10 @@
 :func:`temporal_table` scores every map of a bundle against each onset window of the sample's
 fixations (:func:`saliency_core.temporal.window_metrics`); :func:`region_table` gives the region
 shares (:func:`saliency_core.regions.region_shares`) of each detector's type-1 maps over that
-detector's boxes at the settings' score threshold. Both carry an ``image`` column; an image
-without onsets, fixations or boxes simply has no rows (never guessed values).
+detector's regions at the settings' score threshold: its instance masks when its detections
+carry them (Mask R-CNN), else its boxes (column ``region_kind``). Both carry an ``image``
+column; an image without onsets, fixations or detections simply has no rows (never guessed
+values).
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import pandas as pd
 
 from saliency_core import regions, temporal
 from saliency_core.analysis import Bundle
+from saliency_core.cams import Detections
 from saliency_core.references import fixation_sigma
 
 WINDOW_S = 0.5
 """Default onset-window width in seconds."""
 TEMPORAL_COLUMNS = ["image", *temporal.COLUMNS]
-REGION_COLUMNS = ["image", "detector", *regions.SHARE_COLUMNS]
+REGION_COLUMNS = ["image", "detector", "region_kind", *regions.SHARE_COLUMNS]
+BOX, INSTANCE_MASK = "box", "instance mask"
 
 
 def temporal_table(
@@ -37,10 +41,22 @@ def temporal_table(
     return rows[TEMPORAL_COLUMNS]
 
 
+def detector_regions(
+    detections: Detections, shape: tuple[int, int]
+) -> tuple[str, list[regions.Region]]:
+    """(kind, regions) of detections: their instance masks (:data:`INSTANCE_MASK`) when they
+    carry masks, else their boxes (:data:`BOX`), named by class label."""
+    if detections.masks is not None:
+        return INSTANCE_MASK, regions.from_instance_masks(detections.masks, detections.names)
+    return BOX, regions.from_boxes(detections.boxes, detections.names, shape)
+
+
 def region_table(bundle: Bundle) -> pd.DataFrame:
     """Per detector (its label in ``bundle.detections``): :func:`regions.region_shares` of its
-    type-1 maps over its boxes scored ≥ ``settings.score_threshold`` (:data:`REGION_COLUMNS`);
-    empty without fixations or boxes."""
+    type-1 maps over its detections scored ≥ ``settings.score_threshold``
+    (:data:`REGION_COLUMNS`). The regions are the instance masks when the detections carry
+    them (Mask R-CNN: a mask follows the object's outline, a box also holds background), else
+    the boxes; ``region_kind`` says which. Empty without fixations or detections."""
     sample = bundle.sample
     if sample.fixations is None or not len(sample.fixations):
         return pd.DataFrame(columns=REGION_COLUMNS)
@@ -55,9 +71,9 @@ def region_table(bundle: Bundle) -> pd.DataFrame:
         }
         if not len(kept) or not maps:
             continue
-        boxes = regions.from_boxes(kept.boxes, kept.names, sample.shape)
-        shares = regions.region_shares(boxes, maps, sample.fixations, sigma)
-        frames.append(shares.assign(image=sample.id, detector=label))
+        kind, found = detector_regions(kept, sample.shape)
+        shares = regions.region_shares(found, maps, sample.fixations, sigma)
+        frames.append(shares.assign(image=sample.id, detector=label, region_kind=kind))
     if not frames:
         return pd.DataFrame(columns=REGION_COLUMNS)
     return pd.concat(frames, ignore_index=True)[REGION_COLUMNS]
