@@ -72,7 +72,7 @@ def test_the_ceiling_row_has_a_finite_nss_above_the_floor(opened):
 
 def test_typed_rectangles_give_shares_and_a_ratio_chart(opened):
     at = opened
-    at.selectbox(key="explore_fg_source").set_value("rectangles typed below").run()
+    at.selectbox(key="explore_fg_source").set_value("rectangles drawn or typed").run()
     at.text_area(key="explore_fg_rects").input("0,0,160,320\n160,0,320,320").run()
     assert not at.exception, at.exception
     shares = frame(at, "region", "rectangle 1")
@@ -89,3 +89,18 @@ def test_rectangle_lines_are_parsed_or_named():
     assert parse_rectangles("1,2,3,4\n\n 5, 6, 7, 8 ") == [(1, 2, 3, 4), (5, 6, 7, 8)]
     with pytest.raises(ValueError, match="line 2"):
         parse_rectangles("1,2,3,4\n1,2,3")
+
+
+def test_drawn_rectangles_join_the_typed_ones(opened):
+    at = opened
+    at.selectbox(key="explore_fg_source").set_value("rectangles drawn or typed").run()
+    at.session_state["explore_fg_drawn"] = [(0.0, 0.0, 160.0, 320.0)]
+    at.text_area(key="explore_fg_rects").input("160,0,320,320").run()
+    assert not at.exception, at.exception
+    shares = frame(at, "region", "drawn 1")
+    assert shares["region"].tolist() == ["drawn 1", "rectangle 1"]
+    assert shares["map_share"].sum() == pytest.approx(1.0)
+    assert "1 drawn" in " ".join(c.value for c in at.caption)
+    at.button(key="explore_fg_drawn_clear").click().run()
+    assert at.session_state["explore_fg_drawn"] == []
+    assert frame(at, "region", "rectangle 1")["region"].tolist() == ["rectangle 1"]

@@ -19,11 +19,13 @@ from saliency_core import agreement, analysis, charts, observers, regions, tempo
 from saliency_core.images import image_hash
 from saliency_core.references import fixation_sigma
 from ui.errors import report
+from ui.rectangles import draw_rectangles
 
 KEY = "explore_fg"
 TITLE = "Finer-grained agreement: time, objects, people"
 SPLITS = {"onset window (seconds)": "onset", "ordinal (k-th fixation per subject)": "ordinal"}
-RECTANGLES = "rectangles typed below"
+RECTANGLES = "rectangles drawn or typed"
+DRAWN_KEY = f"{KEY}_drawn"
 MASK_COMPONENTS = "attention mask's connected components"
 PEOPLE = {"fixation counts": "fixations", "fixation density": "density"}
 LOSO_NOTE = (
@@ -154,8 +156,8 @@ def parse_rectangles(text: str) -> list[tuple[float, ...]]:
 
 
 def region_sources(bundle: analysis.Bundle) -> dict[str, Callable[[], list[regions.Region]]]:
-    """Label → builder of the regions: each detector's boxes, the mask's components, typed
-    rectangles."""
+    """Label → builder of the regions: each detector's boxes and, for detectors with masks
+    (Mask R-CNN), its instance masks; the mask's components; drawn and typed rectangles."""
     sample, threshold = bundle.sample, bundle.settings.score_threshold
     sources: dict[str, Callable[[], list[regions.Region]]] = {}
     for label, detections in bundle.detections.items():
@@ -163,9 +165,15 @@ def region_sources(bundle: analysis.Bundle) -> dict[str, Callable[[], list[regio
         sources[f"boxes of {label} (score ≥ {threshold:g})"] = lambda kept=kept: (
             regions.from_boxes(kept.boxes, kept.names, sample.shape)
         )
+        if kept.masks is not None:
+            sources[f"instance masks of {label} (score ≥ {threshold:g})"] = lambda kept=kept: (
+                regions.from_instance_masks(kept.masks, kept.names)
+            )
     if sample.mask is not None:
         sources[MASK_COMPONENTS] = lambda: regions.from_mask_components(sample.mask >= 0.5)
     sources[RECTANGLES] = lambda: regions.from_rectangles(
+        st.session_state.get(DRAWN_KEY, []), sample.shape, "drawn"
+    ) + regions.from_rectangles(
         parse_rectangles(st.session_state.get(f"{KEY}_rects", "")), sample.shape
     )
     return sources
@@ -178,6 +186,7 @@ def objects_view(bundle: analysis.Bundle, key: str) -> None:
     source = left.selectbox("Regions", list(sources), key=f"{KEY}_source")
     people = PEOPLE[right.radio("People's share from", list(PEOPLE), key=f"{KEY}_people")]
     if source == RECTANGLES:
+        draw_rectangles(sample.image, DRAWN_KEY)
         height, width = sample.shape
         st.text_area(
             f"Rectangles, one per line: x1,y1,x2,y2 in pixels of the {width}×{height} image",
@@ -190,7 +199,10 @@ def objects_view(bundle: analysis.Bundle, key: str) -> None:
         st.warning(f"The rectangles cannot be read: {error}.")
         return
     if not found:
-        st.info(f"No region from the {source}: lower the score threshold, or type rectangles.")
+        st.info(
+            f"No region from the {source}: lower the score threshold, or draw or type "
+            "rectangles."
+        )
         return
     sigma = fixation_sigma(sample, bundle.settings.sigma)
     shares = regions.region_shares(found, bundle.values, sample.fixations, sigma, people)
