@@ -182,14 +182,14 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
 ):
     """Start, Stop during the first image: that image is kept, the folder is selected."""
     released = threading.Event()
-    real = engine.evaluate_image
+    real = engine.compute_maps
 
     def held(*args, **kwargs):
         result = real(*args, **kwargs)
         released.wait(120)
         return result
 
-    monkeypatch.setattr(engine, "evaluate_image", held)
+    monkeypatch.setattr(engine, "compute_maps", held)
     at = open_report()
     at.selectbox(key="report_run_dataset").set_value("toy")
     at.multiselect(key="report_run_detectors").set_value([DETECTOR])
@@ -230,6 +230,7 @@ def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
     places: dict[str, Path], tmp_path: Path
 ):
     at = open_report()
+    at.sidebar.selectbox(key="report_folder").set_value(str(places["results"] / "toy-run")).run()
     assert not at.exception, at.exception
     assert "Time and objects" in [h.value for h in at.subheader]
     stored = ResultsFolder(places["results"] / "toy-run").extra_table("temporal")
