@@ -77,8 +77,8 @@ class TargetLayer:
 class DetectorSpec(ABC):
     """One registry entry. ``targets``' first item is the default CAM target (the study's).
 
-    ``packages`` are the import names an optional entry needs and ``requirements`` the file
-    that installs them; without them the entry stays listed with :attr:`unavailable_reason`.
+    ``packages`` are the import names an optional entry needs and ``install`` the command that
+    installs them; without them the entry stays listed with :attr:`unavailable_reason`.
     """
 
     name: str
@@ -86,7 +86,7 @@ class DetectorSpec(ABC):
     family: str
     notes: str = ""
     packages: tuple[str, ...] = ()
-    requirements: str = ""
+    install: str = ""
 
     @property
     def default_target(self) -> str:
@@ -98,10 +98,7 @@ class DetectorSpec(ABC):
         missing = [name for name in self.packages if importlib.util.find_spec(name) is None]
         if not missing:
             return None
-        return (
-            f"{self.name} needs the optional package(s) {', '.join(missing)}: "
-            f"pip install -r {self.requirements}"
-        )
+        return f"{self.name} needs the optional package(s) {', '.join(missing)}: " f"{self.install}"
 
     def require(self) -> None:
         """Raise :class:`MissingPackageError` when :attr:`unavailable_reason` says so."""

@@ -16,6 +16,7 @@ DETR predicts a set (no NMS); queries scoring below the internal floor are dropp
 from __future__ import annotations
 
 import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,10 +188,15 @@ class DetrSpec(DetectorSpec):
         return self._wrap(detr, input_size)
 
     def _download(self, cache: Path, progress: Progress | None) -> None:
+        """Fetch :data:`HUB_FILES` into the cache. One plain request first: offline, it fails
+        at once, where huggingface_hub would retry with back-off for about a minute."""
         import huggingface_hub
 
         bar = None if progress is None else _reporting_tqdm(progress)
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        probe = f"{endpoint}/{self.repo_id}/resolve/main/{HUB_FILES[0]}"
         try:
+            urllib.request.urlopen(urllib.request.Request(probe, method="HEAD"), timeout=20).close()
             for name in HUB_FILES:
                 huggingface_hub.hf_hub_download(self.repo_id, name, cache_dir=cache, tqdm_class=bar)
         except Exception as error:  # noqa: BLE001 - offline, HTTP or hub errors: weights not had
@@ -238,7 +244,7 @@ def _spec(name: str, repo_id: str, backbone: str, depth: str) -> DetrSpec:
         family="set prediction (transformer)",
         notes="Hugging Face transformers; 100 object queries, no NMS.",
         packages=("transformers", "timm"),
-        requirements=REQUIREMENTS,
+        install=f"pip install -r {REQUIREMENTS}",
     )
 
 

@@ -224,7 +224,7 @@ def _spec(name: str, yaml: str, weights_file: str, neck: tuple[int, int, int]) -
         family="one-stage (anchor-free, Ultralytics)",
         notes="Ultralytics (AGPL-3.0); n size.",
         packages=("ultralytics",),
-        requirements=REQUIREMENTS,
+        install=f"pip install --no-deps -r {REQUIREMENTS}",
     )
 
 
