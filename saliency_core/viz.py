@@ -86,8 +86,8 @@ def draw_detections(
     """Boxes with "label score" tags, highest scores first (at most ``max_boxes``).
 
     ``explained`` (indices into ``detections``, e.g. ``CamResult.explained``) marks the boxes a
-    CAM explains: they are drawn on top, twice as thick, inside a white rim (always drawn, even
-    past ``max_boxes``); the other boxes are drawn thin.
+    CAM explains: they are drawn on top, twice as thick, with a white inner rim (always drawn,
+    even past ``max_boxes``); the other boxes are drawn thin.
     """
     image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)

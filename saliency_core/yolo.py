@@ -58,6 +58,34 @@ def _tasks():
     return tasks
 
 
+def network_size(height: int, width: int, input_size: int, stride: int) -> tuple[int, int]:
+    """(h, w) fed to the network: longer side ``input_size``, both rounded up to the stride."""
+    scale = input_size / max(height, width)
+    return tuple(max(stride, math.ceil(side * scale / stride) * stride) for side in (height, width))
+
+
+def yolo_detections(
+    prediction: torch.Tensor,
+    factor: torch.Tensor,
+    image_size: tuple[int, int],
+    label_ids: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """One image's (4 + nc, anchors) head output → torchvision dict (scores keep their graph).
+
+    Boxes (cx, cy, w, h) in network pixels × ``factor`` (image px per network px for x, y, x,
+    y) → (x1, y1, x2, y2) in image pixels; score = max class sigmoid; class-wise NMS at IoU
+    ``NMS_IOU``; the ``MAX_DETECTIONS`` best, highest first; labels mapped by ``label_ids``.
+    """
+    boxes = box_convert(prediction[:4].T, "cxcywh", "xyxy") * factor
+    scores, classes = prediction[4:].max(0)
+    keep = batched_nms(boxes.detach(), scores.detach(), classes, NMS_IOU)[:MAX_DETECTIONS]
+    return {
+        "boxes": clip_boxes_to_image(boxes[keep], image_size),
+        "scores": scores[keep],
+        "labels": label_ids[classes[keep]],
+    }
+
+
 class YoloDetector(nn.Module):
     """An ultralytics ``DetectionModel`` behind torchvision's detector interface."""
 
@@ -68,33 +96,15 @@ class YoloDetector(nn.Module):
         self.stride = int(net.stride.max())
         self.register_buffer("label_ids", label_ids, False)
 
-    def network_size(self, height: int, width: int) -> tuple[int, int]:
-        """(h, w) fed to the network: longer side ``input_size``, both multiples of the stride."""
-        scale = self.input_size / max(height, width)
-        return tuple(
-            max(self.stride, math.ceil(side * scale / self.stride) * self.stride)
-            for side in (height, width)
-        )
-
     def forward(self, images: torch.Tensor) -> list[dict[str, torch.Tensor]]:
         height, width = images.shape[-2:]
-        size = self.network_size(height, width)
+        size = network_size(height, width, self.input_size, self.stride)
         pixels = F.interpolate(images, size=size, mode="bilinear", align_corners=False)
         predictions = self.net(pixels)[0]  # (B, 4 + nc, anchors): cxcywh pixels, sigmoid scores
         factor = images.new_tensor([width / size[1], height / size[0]] * 2)
-        return [self._detections(item, factor, (height, width)) for item in predictions]
-
-    def _detections(
-        self, prediction: torch.Tensor, factor: torch.Tensor, image_size: tuple[int, int]
-    ) -> dict[str, torch.Tensor]:
-        boxes = box_convert(prediction[:4].T, "cxcywh", "xyxy") * factor
-        scores, classes = prediction[4:].max(0)
-        keep = batched_nms(boxes.detach(), scores.detach(), classes, NMS_IOU)[:MAX_DETECTIONS]
-        return {
-            "boxes": clip_boxes_to_image(boxes[keep], image_size),
-            "scores": scores[keep],
-            "labels": self.label_ids[classes[keep]],
-        }
+        return [
+            yolo_detections(item, factor, (height, width), self.label_ids) for item in predictions
+        ]
 
 
 @dataclass(frozen=True, kw_only=True)
