@@ -168,6 +168,10 @@ def test_yolo_network_input_keeps_the_image_and_a_multiple_of_the_stride():
 def test_yolo_reports_coco_category_ids():
     assert len(COCO80_IDS) == 80 and COCO80_IDS[:3] == [1, 2, 3] and COCO80_IDS[-1] == 90
     assert COCO80_NAMES[0] == "person" and COCO80_NAMES[-1] == "toothbrush"
+    ultralytics = pytest.importorskip("ultralytics")
+    coco = Path(ultralytics.__file__).parent / "cfg" / "datasets" / "coco.yaml"
+    names = ultralytics.utils.YAML.load(coco)["names"]
+    assert [names[k] for k in sorted(names)] == COCO80_NAMES  # so official files map to ids
 
 
 @pytest.mark.parametrize("name", ["DETR R50", "YOLOv8 n"])
