@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 from torchvision.ops import batched_nms, box_convert, clip_boxes_to_image
@@ -50,11 +51,18 @@ COCO80_NAMES = [COCO_CATEGORIES[i] for i in COCO80_IDS]
 
 
 def _tasks():
-    """``ultralytics.nn.tasks``, imported offline."""
+    """``ultralytics.nn.tasks``, imported offline, with the process-wide patches undone.
+
+    Importing ultralytics replaces ``PIL.Image.open`` (on an unidentified file it pip-installs
+    pi-heif) and ``torch.save``; the rest of the app must keep the originals.
+    """
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_VERBOSE", "False")
-    from ultralytics.nn import tasks
-
+    originals = Image.open, torch.save
+    try:
+        from ultralytics.nn import tasks
+    finally:
+        Image.open, torch.save = originals
     return tasks
 
 

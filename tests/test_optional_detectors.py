@@ -27,6 +27,7 @@ from saliency_core.yolo import (
     COCO80_IDS,
     COCO80_NAMES,
     YOLO_SPECS,
+    _tasks,
     network_size,
     yolo_detections,
 )
@@ -62,6 +63,13 @@ def image() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
+def tasks():
+    """``ultralytics.nn.tasks`` through :mod:`saliency_core.yolo` (offline, patches undone)."""
+    _require("YOLOv8 n")
+    return _tasks()
+
+
+@pytest.fixture(scope="module")
 def loaded() -> dict[str, D.LoadedDetector]:
     """Untrained models, built once for the module."""
     return {}
@@ -90,6 +98,13 @@ def test_second_targets_yield_cams_for_eigen_and_gradient_methods(
         assert len(output.detections) > 0 and output.target == target
         maps[method] = output.cam
     assert not np.allclose(maps["EigenCAM"], maps["GradCAM"])
+
+
+def test_building_yolo_and_detr_leaves_pil_and_torch_save_alone(loaded: dict):
+    from PIL import Image
+
+    untrained(loaded, "YOLOv8 n"), untrained(loaded, "DETR R50")
+    assert Image.open.__module__ == "PIL.Image" and torch.save.__module__ == "torch.serialization"
 
 
 def test_yolo_targets_are_the_heads_inputs():
@@ -141,8 +156,7 @@ def test_detr_post_processing_matches_the_image_processor():
     np.testing.assert_allclose(ours["boxes"], theirs["boxes"][order], atol=1e-4)
 
 
-def test_yolo_post_processing_matches_ultralytics_nms():
-    pytest.importorskip("ultralytics")
+def test_yolo_post_processing_matches_ultralytics_nms(tasks):
     from ultralytics.utils.nms import non_max_suppression
 
     generator = torch.Generator().manual_seed(0)
@@ -168,7 +182,11 @@ def test_yolo_network_input_keeps_the_image_and_a_multiple_of_the_stride():
 def test_yolo_reports_coco_category_ids():
     assert len(COCO80_IDS) == 80 and COCO80_IDS[:3] == [1, 2, 3] and COCO80_IDS[-1] == 90
     assert COCO80_NAMES[0] == "person" and COCO80_NAMES[-1] == "toothbrush"
-    ultralytics = pytest.importorskip("ultralytics")
+
+
+def test_ultralytics_coco_names_map_onto_coco_ids(tasks):
+    import ultralytics
+
     coco = Path(ultralytics.__file__).parent / "cfg" / "datasets" / "coco.yaml"
     names = ultralytics.utils.YAML.load(coco)["names"]
     assert [names[k] for k in sorted(names)] == COCO80_NAMES  # so official files map to ids
@@ -187,12 +205,9 @@ def test_file_weights_round_trip(name: str, tmp_path: Path, image: np.ndarray, l
     np.testing.assert_array_equal(a.detections.boxes, b.detections.boxes)
 
 
-def test_yolo_reads_ultralytics_checkpoints_with_their_class_names(tmp_path: Path):
-    _require("YOLOv8 n")
-    from ultralytics.nn.tasks import DetectionModel
-
+def test_yolo_reads_ultralytics_checkpoints_with_their_class_names(tmp_path: Path, tasks):
     torch.manual_seed(0)
-    net = DetectionModel("yolov8n.yaml", nc=2, verbose=False)
+    net = tasks.DetectionModel("yolov8n.yaml", nc=2, verbose=False)
     net.names = {0: "cat", 1: "dog"}
     path = tmp_path / "best.pt"
     torch.save({"model": copy.deepcopy(net).half(), "epoch": 3}, path)
@@ -204,12 +219,9 @@ def test_yolo_reads_ultralytics_checkpoints_with_their_class_names(tmp_path: Pat
     assert set(output.detections.names) <= {"cat", "dog"}
 
 
-def test_yolo_refuses_a_checkpoint_of_another_size(tmp_path: Path):
-    _require("YOLOv8 n")
-    from ultralytics.nn.tasks import DetectionModel
-
+def test_yolo_refuses_a_checkpoint_of_another_size(tmp_path: Path, tasks):
     path = tmp_path / "yolov8s-like.pt"
-    torch.save({"model": DetectionModel("yolov8s.yaml", nc=80, verbose=False)}, path)
+    torch.save({"model": tasks.DetectionModel("yolov8s.yaml", nc=80, verbose=False)}, path)
     with pytest.raises(MissingWeightsError, match="yolov8s-like.pt does not match this archi"):
         D.load_detector("YOLOv8 n", "file", weights_path=path)
 
@@ -252,12 +264,9 @@ def test_yolo_pretrained_offline_names_the_file_and_folder(offline_caches: Path)
     assert "releases/download/v8.4.0/yolo11n.pt" in message
 
 
-def test_yolo_pretrained_loads_the_official_file_from_the_cache(offline_caches: Path):
-    _require("YOLOv5u n")
-    from ultralytics.nn.tasks import DetectionModel
-
+def test_yolo_pretrained_loads_the_official_file_from_the_cache(offline_caches: Path, tasks):
     torch.manual_seed(1)
-    net = DetectionModel("yolov5nu.yaml", nc=80, verbose=False)
+    net = tasks.DetectionModel("yolov5nu.yaml", nc=80, verbose=False)
     net.names = dict(enumerate(COCO80_NAMES))
     folder = offline_caches / "torch" / "checkpoints"
     folder.mkdir(parents=True)
