@@ -76,7 +76,8 @@ def threshold_update_ms(image: np.ndarray, repeats: int = 30) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--detectors", nargs="*", default=list(DETECTORS))
+    installed = [name for name, spec in DETECTORS.items() if spec.unavailable_reason is None]
+    parser.add_argument("--detectors", nargs="*", default=installed)
     args = parser.parse_args()
     device = default_device()
     image = resize_image(sample_dataset().load("024").image, (SIZE, SIZE))

@@ -31,6 +31,7 @@ from pytorch_grad_cam import (
 )
 from pytorch_grad_cam.ablation_layer import AblationLayer
 from pytorch_grad_cam.base_cam import BaseCAM
+from torchvision.ops import box_iou
 
 from saliency_core.detectors import DetectorSpec, LoadedDetector, TargetLayer, to_input_tensor
 from saliency_core.fast_backward import stop_at_target
@@ -110,32 +111,140 @@ class OrientedEigenGradCAM(EigenGradCAM):
         return principal_projection(grads * activations)
 
 
+@dataclass(frozen=True)
+class Explain:
+    """Which detections a class-discriminative CAM explains (gradient and perturbation methods).
+
+    Default: every detection with score ≥ the threshold (the top-scoring one when none is).
+    ``detection=k``: the k-th detection by decreasing score (0 = the best), whatever its score.
+    ``category=name``: the detections of that class with score ≥ the threshold (its best one
+    when none is).
+    """
+
+    detection: int | None = None
+    category: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.detection is not None and self.category is not None:
+            raise ValueError("Explain one detection or one class, not both.")
+
+    def describe(self, threshold: float) -> str:
+        if self.detection is not None:
+            return f"detection #{self.detection + 1} by score"
+        if self.category is not None:
+            return f"class '{self.category}' (score ≥ {threshold:.2f})"
+        return f"all detections with score ≥ {threshold:.2f}"
+
+
+MATCH_IOU = 0.5
+"""A perturbed pass's detection stands for the explained one when IoU ≥ this (same label)."""
+
+
 class DetectionScoreTarget:
-    """Target for detectors: Σ scores of the detections with score ≥ ``threshold``.
+    """Target for detectors: Σ scores of the explained detections (see :class:`Explain`).
 
     pytorch-grad-cam's ``FasterRCNNBoxScoreTarget`` sums IoU + score over detections matched to
     given boxes; matching the detections of the same forward pass to themselves makes every
-    IoU 1, so its gradient is that of this sum. Without such a detection, the top-scoring one
-    is the target (and :attr:`note` says so).
+    IoU 1, so its gradient is that of this sum. Without a detection ≥ the threshold, the
+    top-scoring one is the target (and :attr:`note` says so).
+
+    The choice is made on the first output seen — the unperturbed forward's, when the target
+    is registered as a forward hook on the model (:meth:`observe`; :func:`run_cam` does). The
+    outputs of perturbed inputs (ScoreCAM, AblationCAM) follow the same rule, except that one
+    chosen detection is followed by box: the same-label detection of IoU ≥ ``MATCH_IOU`` with
+    it scores, else 0. :attr:`chosen` holds the explained indices into the first output.
     """
 
-    def __init__(self, threshold: float) -> None:
+    def __init__(
+        self, threshold: float, explain: Explain | None = None, categories: list[str] | None = None
+    ) -> None:
         self.threshold = threshold
+        self.explain = explain or Explain()
+        self.categories = categories or []
         self.note: str | None = None
+        self.problem: str | None = None
+        self.chosen = np.zeros(0, np.int64)
+        self._reference: dict[str, torch.Tensor] | None = None
+
+    def observe(self, module, inputs, outputs: list[dict[str, torch.Tensor]]) -> None:
+        """Forward hook: choose the explained detections on the first (unperturbed) output."""
+        if self._reference is not None:
+            return
+        self._reference = outputs[0]
+        try:
+            self.chosen = self._choose(outputs[0], first=True).cpu().numpy()
+        except ValueError as error:
+            self.problem = str(error)
 
     def __call__(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
+        self.observe(None, None, [output])
+        if self.problem:
+            raise ValueError(self.problem)
         scores = output["scores"]
-        top = float(scores.detach().max()) if scores.numel() else 0.0
-        keep = scores >= self.threshold
-        if scores.numel() and not bool(keep.any()):
-            keep = scores == scores.max()
-            self.note = (
-                f"No detection ≥ {self.threshold:.2f}: the gradient target is the top-scoring "
-                f"detection (score {top:.2f})."
-            )
-        elif not scores.numel():
+        if output is self._reference:
+            return scores[torch.as_tensor(self.chosen, device=scores.device)].sum()
+        if self.explain.detection is None:
+            return scores[self._choose(output, first=False)].sum()
+        return self._matched_score(output)
+
+    def _class_mask(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
+        scores, name = output["scores"], self.explain.category
+        if name is None:
+            return torch.ones_like(scores, dtype=torch.bool)
+        if name not in self.categories:
+            raise ValueError(f"'{name}' is not one of this detector's classes.")
+        wanted = [k for k, category in enumerate(self.categories) if category == name]
+        return torch.isin(output["labels"], torch.tensor(wanted, device=scores.device))
+
+    def _choose(self, output: dict[str, torch.Tensor], first: bool) -> torch.Tensor:
+        scores = output["scores"].detach()
+        if self.explain.detection is not None:
+            rank = self.explain.detection
+            if not 0 <= rank < scores.numel():
+                raise ValueError(
+                    f"Detection #{rank + 1} does not exist: the model returned "
+                    f"{scores.numel()} detection(s)."
+                )
+            return scores.argsort(descending=True)[rank : rank + 1]
+        mask = self._class_mask(output)
+        if first and scores.numel() == 0:
             self.note = "The model returned no detection: gradient methods have no target."
-        return scores[keep].sum()
+        elif first and not bool(mask.any()):
+            raise ValueError(
+                f"No detection of class '{self.explain.category}' in this image (detected: "
+                f"{', '.join(self._top_names(output))}): choose a detected class."
+            )
+        keep = mask & (scores >= self.threshold)
+        if bool(mask.any()) and not bool(keep.any()):
+            best = scores.masked_fill(~mask, -1.0).argmax()
+            keep = torch.zeros_like(mask)
+            keep[best] = True
+            if first:
+                which = "detection" if self.explain.category is None else "detection of the class"
+                self.note = (
+                    f"No {which} ≥ {self.threshold:.2f}: the gradient target is the top-scoring "
+                    f"{which} (score {float(scores[best]):.2f})."
+                )
+        return torch.nonzero(keep).flatten()
+
+    def _top_names(self, output: dict[str, torch.Tensor], count: int = 5) -> list[str]:
+        names: list[str] = []
+        for label in output["labels"][output["scores"].argsort(descending=True)].tolist():
+            name = self.categories[label] if 0 <= label < len(self.categories) else f"class {label}"
+            if name not in names:
+                names.append(name)
+        return names[:count] or ["nothing"]
+
+    def _matched_score(self, output: dict[str, torch.Tensor]) -> torch.Tensor:
+        reference = self._reference
+        index = torch.as_tensor(self.chosen, device=reference["boxes"].device)
+        same = torch.nonzero(output["labels"] == reference["labels"][index]).flatten()
+        if same.numel():
+            overlap = box_iou(reference["boxes"][index].detach(), output["boxes"][same].detach())[0]
+            best = int(overlap.argmax())
+            if float(overlap[best]) >= MATCH_IOU:
+                return output["scores"][same[best]]
+        return output["scores"].sum() * 0.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +265,11 @@ class CamMethod:
         return stop_at_target(self.cam_class) if fast and self.uses_gradients else self.cam_class
 
     @property
+    def uses_targets(self) -> bool:
+        """Gradient and perturbation methods depend on the explained detections; EigenCAM not."""
+        return self.uses_gradients or self.cam_class in (AblationCAM, ScoreCAM)
+
+    @property
     def needs_tensor_layer(self) -> bool:
         """Gradients and channel ablation need a target layer whose output is one tensor."""
         return self.uses_gradients or self.cam_class is AblationCAM
@@ -167,6 +281,8 @@ class CamMethod:
                 f"{self.name} needs a single-tensor target layer: pytorch-grad-cam tracks no "
                 f"gradients or ablations through the FPN's dict of levels ({layer.description})."
             )
+        if self.cam_class is AblationCAM and layer.no_ablation:
+            return f"{self.name} cannot run at {layer.description}: {layer.no_ablation}"
         return None
 
 
@@ -310,13 +426,15 @@ class CamOutput:
     method: str
     target: str
     notes: list[str] = field(default_factory=list)
+    explained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Indices into ``detections`` of the detections the CAM explains (by target methods)."""
 
 
-def _cam_kwargs(method: CamMethod, layer: TargetLayer) -> dict:
+def _cam_kwargs(method: CamMethod, layer: TargetLayer, model: torch.nn.Module) -> dict:
     kwargs = dict(method.kwargs)
     if method.cam_class is AblationCAM:
         kwargs["ablation_layer"] = AblationLayer()
-    return {"reshape_transform": layer.reshape_transform, **kwargs}
+    return {"reshape_transform": layer.reshape_for(model), **kwargs}
 
 
 def run_cam(
@@ -326,33 +444,49 @@ def run_cam(
     target: str | None = None,
     score_threshold: float = 0.9,
     fast: bool = True,
+    explain: Explain | None = None,
 ) -> CamOutput:
     """Detections and one CAM of ``rgb`` (uint8 H×W×3) from a single detection forward pass.
 
+    ``explain`` chooses what gradient and perturbation methods explain (default: all
+    detections ≥ ``score_threshold``); EigenCAM is class-agnostic and ignores it.
     ``fast=False`` runs gradient methods through pytorch-grad-cam's unmodified forward and
     backward (same result, slower: the benchmark's comparison). Not thread-safe (hooks live on
     the model): hold the model's lock around this call.
     """
     entry = get_method(method)
+    explain = explain or Explain()
     target = target or detector.spec.default_target
     layer = detector.spec.targets[target]
     reason = entry.unsupported(layer)
     if reason:
         raise ValueError(reason)
     tensor = to_input_tensor(rgb, detector.device)
-    score_target = DetectionScoreTarget(score_threshold)
+    score_target = DetectionScoreTarget(score_threshold, explain, detector.categories)
     grad_mode = torch.enable_grad() if entry.uses_gradients else torch.no_grad()
-    with (
-        grad_mode,
-        entry.runner(fast)(
-            detector.model, [layer.resolve(detector.model)], **_cam_kwargs(entry, layer)
-        ) as cam,
-    ):
-        grayscale = cam(tensor, targets=[score_target])
-        detections = Detections.from_output(cam.outputs[0], detector.categories)
+    observer = detector.model.register_forward_hook(score_target.observe)
+    try:
+        with (
+            grad_mode,
+            entry.runner(fast)(
+                detector.model,
+                layer.resolve_all(detector.model),
+                **_cam_kwargs(entry, layer, detector.model),
+            ) as cam,
+        ):
+            grayscale = cam(tensor, targets=[score_target])
+            detections = Detections.from_output(cam.outputs[0], detector.categories)
+    finally:
+        observer.remove()
     if not fast and entry.uses_gradients:
         detector.model.zero_grad(set_to_none=True)
-    notes = [score_target.note] if score_target.note and entry.uses_gradients else []
+    notes = [score_target.note] if score_target.note and entry.uses_targets else []
+    if not entry.uses_targets and explain != Explain():
+        notes.append(
+            f"{method} is class-agnostic: it does not depend on the choice of "
+            f"{explain.describe(score_threshold)}."
+        )
+        notes += [score_target.problem] if score_target.problem else []
     heat = np.nan_to_num(grayscale[0]).astype(np.float32)
     spread = float(heat.max() - heat.min())
     if spread > 1e-12:
@@ -360,7 +494,7 @@ def run_cam(
     else:
         heat = np.zeros_like(heat)
         notes.append(f"{method} returned a constant map (no signal at the target layer).")
-    return CamOutput(heat, detections, method, target, notes)
+    return CamOutput(heat, detections, method, target, notes, score_target.chosen)
 
 
 def detect(detector: LoadedDetector, rgb: np.ndarray) -> Detections:

@@ -1,10 +1,11 @@
-"""The detector registry: one entry per torchvision detection model.
+"""The detector registry: torchvision's detection models, DETR and YOLO.
 
-Each :class:`DetectorSpec` carries what the rest of the app needs to run the model and to take a
-CAM from it: the torchvision builder and weights enum (for the official COCO weights, file name
-and categories), the CAM target layers with their reshape transform, and the keyword that sets
-the model's internal score threshold. Models are built with one of three weight sources
-(:class:`~saliency_core.weights.WeightSource`).
+Each torchvision :class:`TorchvisionSpec` carries the builder and weights enum (for the
+official COCO weights, file name and categories), the CAM target layers with their reshape
+transform, and the keyword that sets the model's internal score threshold. DETR
+(:mod:`saliency_core.detr`, Hugging Face ``transformers``) and YOLO (:mod:`saliency_core.yolo`,
+``ultralytics``) are optional entries of the same :data:`DETECTORS` registry. Models are built
+with one of three weight sources (:class:`~saliency_core.weights.WeightSource`).
 
 Input convention (torchvision): float RGB tensor in [0, 1], shape (3, H, W); the model
 normalises and resizes internally (Faster R-CNN family: shorter side to ``min_size`` = 800 px).
@@ -12,7 +13,6 @@ normalises and resizes internally (Faster R-CNN family: shorter side to ``min_si
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,15 @@ from torch import nn
 from torchvision.models import detection as tvd
 from torchvision.models._api import WeightsEnum
 
+from saliency_core import detr, yolo
+from saliency_core.detector_spec import (
+    INTERNAL_SCORE_THRESHOLD,
+    DetectorSpec,
+    Progress,
+    TargetLayer,
+    numbered_categories,
+    strict_load,
+)
 from saliency_core.download import download_checkpoint
 from saliency_core.weights import (
     MissingWeightsError,
@@ -32,10 +41,18 @@ from saliency_core.weights import (
     load_state_dict_file,
 )
 
-INTERNAL_SCORE_THRESHOLD = 0.005
-"""Score floor inside the model; the app filters with its own (user-set) threshold afterwards.
-
-Low enough that untrained models (class scores ≈ 1/91) still return candidate boxes."""
+__all__ = [
+    "DETECTORS",
+    "INTERNAL_SCORE_THRESHOLD",
+    "DetectorSpec",
+    "LoadedDetector",
+    "TargetLayer",
+    "TorchvisionSpec",
+    "get_spec",
+    "load_detector",
+    "pretrained_path",
+    "to_input_tensor",
+]
 
 
 def fpn_reshape_transform(features: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -53,35 +70,16 @@ def fpn_reshape_transform(features: dict[str, torch.Tensor]) -> torch.Tensor:
     return torch.cat(resized, dim=1)
 
 
-@dataclass(frozen=True)
-class TargetLayer:
-    """Where a CAM is taken: a module path, and how its output becomes one (B, C, h, w) tensor."""
+@dataclass(frozen=True, kw_only=True)
+class TorchvisionSpec(DetectorSpec):
+    """A torchvision detection model: builder, weights enum and class-count layer."""
 
-    path: str
-    description: str
-    reshape_transform: Callable | None = None
-
-    def resolve(self, model: nn.Module) -> nn.Module:
-        module: nn.Module = model
-        for part in self.path.split("."):
-            module = module[int(part)] if part.lstrip("-").isdigit() else getattr(module, part)
-        return module
-
-
-@dataclass(frozen=True)
-class DetectorSpec:
-    """One registry entry. ``targets``' first item is the default CAM target (the study's)."""
-
-    name: str
     builder: Callable[..., nn.Module]
     weights: WeightsEnum
-    targets: dict[str, TargetLayer]
     threshold_kwarg: str
-    family: str
     class_count_key: str
     class_count_divisor: int = 1
     resizable: bool = True
-    notes: str = ""
     extra_kwargs: dict = field(default_factory=dict)
 
     @property
@@ -92,9 +90,26 @@ class DetectorSpec:
     def checkpoint_name(self) -> str:
         return Path(self.weights.url).name
 
-    @property
-    def default_target(self) -> str:
-        return next(iter(self.targets))
+    def pretrained_path(self) -> Path:
+        """The official COCO checkpoint in the torch hub cache."""
+        return hub_checkpoint_dir() / self.checkpoint_name
+
+    def build_untrained(self, input_size: int | None) -> tuple[nn.Module, list[str]]:
+        return _build(self, len(self.categories), input_size)
+
+    def load_file(self, path: Path, input_size: int | None) -> tuple[nn.Module, list[str]]:
+        state = load_state_dict_file(path)
+        model, categories = _build(self, _num_classes(self, state), input_size)
+        strict_load(model, state, path.name)
+        return model, categories
+
+    def load_pretrained(
+        self, input_size: int | None, progress: Progress | None
+    ) -> tuple[nn.Module, list[str]]:
+        state = _pretrained_state(self, progress)
+        model, categories = _build(self, len(self.categories), input_size)
+        strict_load(model, state, self.checkpoint_name)
+        return model, categories
 
 
 _LAYER4 = TargetLayer("backbone.body.layer4", "ResNet-50 layer4 (stride 32; the study's choice)")
@@ -103,8 +118,8 @@ _FPN = TargetLayer("backbone", "all FPN levels, resized to the coarsest", fpn_re
 
 def _resnet_fpn(
     name: str, builder, weights, family: str, count_key: str, threshold: str, divisor: int = 1
-) -> DetectorSpec:
-    return DetectorSpec(
+) -> TorchvisionSpec:
+    return TorchvisionSpec(
         name=name,
         builder=builder,
         weights=weights,
@@ -172,7 +187,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             "head.classification_head.cls_logits.weight",
             "score_thresh",
         ),
-        DetectorSpec(
+        TorchvisionSpec(
             name="SSD300 VGG16",
             builder=tvd.ssd300_vgg16,
             weights=tvd.SSD300_VGG16_Weights.COCO_V1,
@@ -189,7 +204,7 @@ DETECTORS: dict[str, DetectorSpec] = {
             resizable=False,
             notes="Fixed 300×300 input.",
         ),
-        DetectorSpec(
+        TorchvisionSpec(
             name="SSDlite320 MobileNetV3",
             builder=tvd.ssdlite320_mobilenet_v3_large,
             weights=tvd.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1,
@@ -205,6 +220,8 @@ DETECTORS: dict[str, DetectorSpec] = {
             resizable=False,
             notes="Fixed 320×320 input.",
         ),
+        *detr.DETR_SPECS,
+        *yolo.YOLO_SPECS,
     )
 }
 
@@ -237,11 +254,11 @@ def get_spec(name: str) -> DetectorSpec:
 
 
 def pretrained_path(spec: DetectorSpec) -> Path:
-    """Where the official COCO checkpoint lives once downloaded (the torch hub cache)."""
-    return hub_checkpoint_dir() / spec.checkpoint_name
+    """Where the official COCO weights live once downloaded (file or cache folder)."""
+    return spec.pretrained_path()
 
 
-def _num_classes(spec: DetectorSpec, state: dict[str, torch.Tensor]) -> int:
+def _num_classes(spec: TorchvisionSpec, state: dict[str, torch.Tensor]) -> int:
     """Classes a state dict was trained for, read off its classification layer."""
     weight = state.get(spec.class_count_key)
     if weight is None:
@@ -249,14 +266,14 @@ def _num_classes(spec: DetectorSpec, state: dict[str, torch.Tensor]) -> int:
     return int(weight.shape[0]) // spec.class_count_divisor
 
 
-def _categories_for(spec: DetectorSpec, num_classes: int) -> list[str]:
+def _categories_for(spec: TorchvisionSpec, num_classes: int) -> list[str]:
     if num_classes == len(spec.categories):
         return spec.categories
-    return ["__background__"] + [f"class {k}" for k in range(1, num_classes)]
+    return numbered_categories(num_classes)
 
 
 def _build(
-    spec: DetectorSpec, num_classes: int, input_size: int | None
+    spec: TorchvisionSpec, num_classes: int, input_size: int | None
 ) -> tuple[nn.Module, list[str]]:
     kwargs = {spec.threshold_kwarg: INTERNAL_SCORE_THRESHOLD, **spec.extra_kwargs}
     if input_size is not None and spec.resizable:
@@ -265,18 +282,8 @@ def _build(
     return model, _categories_for(spec, num_classes)
 
 
-def _strict_load(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first = re.split(r"\n\s*", str(error))[:4]
-        raise MissingWeightsError(
-            f"{origin} does not match this architecture: " + " ".join(first)
-        ) from error
-
-
-def _pretrained_state(spec: DetectorSpec, progress: Callable[[int, int], None] | None) -> dict:
-    path = pretrained_path(spec)
+def _pretrained_state(spec: TorchvisionSpec, progress: Progress | None) -> dict:
+    path = spec.pretrained_path()
     if not path.is_file():
         try:
             download_checkpoint(spec.weights.url, path, progress=progress)
@@ -296,32 +303,31 @@ def load_detector(
     weights_path: str | Path | None = None,
     input_size: int | None = None,
     device: torch.device | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     seed: int = 0,
 ) -> LoadedDetector:
     """Build detector ``name`` with weights from ``source``; eval mode, on ``device``.
 
-    ``input_size`` overrides the internal resize (min_size = max_size) of resizable models;
-    ``None`` keeps torchvision's defaults (the study's setting). Untrained models are seeded so
-    that the same name and seed always give the same random network.
+    ``input_size`` overrides the internal resize of resizable models (torchvision: min_size =
+    max_size; DETR and YOLO: the longer side); ``None`` keeps each library's defaults (the
+    study's setting). Untrained models are seeded so that the same name and seed always give
+    the same random network. An optional entry whose package is missing raises
+    :class:`~saliency_core.weights.MissingPackageError` with the pip command.
     """
     spec = get_spec(name)
     source = WeightSource(source)
     device = device or torch.device("cpu")
+    spec.require()
     if source is WeightSource.UNTRAINED:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model, categories = _build(spec, len(spec.categories), input_size)
+            model, categories = spec.build_untrained(input_size)
     elif source is WeightSource.FILE:
         if weights_path is None:
             raise MissingWeightsError("The 'file' weight source needs a path to a state-dict file.")
-        state = load_state_dict_file(weights_path)
-        model, categories = _build(spec, _num_classes(spec, state), input_size)
-        _strict_load(model, state, Path(weights_path).name)
+        model, categories = spec.load_file(Path(weights_path), input_size)
     else:
-        state = _pretrained_state(spec, progress)
-        model, categories = _build(spec, len(spec.categories), input_size)
-        _strict_load(model, state, spec.checkpoint_name)
+        model, categories = spec.load_pretrained(input_size, progress)
     model.eval().to(device)
     return LoadedDetector(spec, model, source, categories, device)
 

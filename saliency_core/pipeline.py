@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
-from saliency_core.cams import CamOutput, Detections, detect, run_cam
+from saliency_core.cams import CamOutput, Detections, Explain, detect, run_cam
 from saliency_core.detectors import LoadedDetector, load_detector
 from saliency_core.weights import WeightSource, display_label, file_stamp
 
@@ -46,6 +46,8 @@ class CamResult:
     label: str
     trained: bool
     notes: list[str] = field(default_factory=list)
+    explained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Indices into ``detections`` of the detections the CAM explains."""
 
 
 def get_detector(
@@ -91,19 +93,25 @@ def compute_cam(
     score_threshold: float = 0.9,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
+    explain: Explain | None = None,
 ) -> CamResult:
-    """Run ``choice``'s detector once on ``rgb`` (uint8 H×W×3) and take ``method``'s CAM."""
+    """Run ``choice``'s detector once on ``rgb`` (uint8 H×W×3) and take ``method``'s CAM.
+
+    ``explain`` chooses what target methods explain (default: all detections ≥ the threshold).
+    """
     entry = get_detector(choice, device, progress)
     with entry.lock:
         output = _guard_memory(
             f"{choice.label} · {method}",
-            lambda: run_cam(entry.value, rgb, method, target, score_threshold),
+            lambda: run_cam(entry.value, rgb, method, target, score_threshold, explain),
         )
     label = f"{choice.label} · {method} @ {output.target}"
     notes = list(output.notes)
     if not entry.value.trained:
         notes.insert(0, "Untrained (random) weights: a sanity-check baseline, not a result.")
-    return CamResult(output.cam, output.detections, label, entry.value.trained, notes)
+    return CamResult(
+        output.cam, output.detections, label, entry.value.trained, notes, output.explained
+    )
 
 
 def compute_detections(

@@ -77,17 +77,35 @@ def _font(size: int) -> ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
-def draw_detections(rgb: np.ndarray, detections: Detections, max_boxes: int = 30) -> np.ndarray:
-    """Boxes with "label score" tags, highest scores first (at most ``max_boxes``)."""
+def draw_detections(
+    rgb: np.ndarray,
+    detections: Detections,
+    max_boxes: int = 30,
+    explained: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Boxes with "label score" tags, highest scores first (at most ``max_boxes``).
+
+    ``explained`` (indices into ``detections``, e.g. ``CamResult.explained``) marks the boxes a
+    CAM explains: they are drawn on top, twice as thick, with a white inner rim (always drawn,
+    even past ``max_boxes``); the other boxes are drawn thin.
+    """
     image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)
     width = max(2, round(max(rgb.shape[:2]) / 250))
     font = _font(max(11, round(max(rgb.shape[:2]) / 40)))
-    order = np.argsort(-detections.scores)[:max_boxes]
-    for index in order:
+    chosen = [] if explained is None else [int(k) for k in np.asarray(explained).ravel()]
+    chosen = sorted(set(chosen), key=lambda k: -detections.scores[k])
+    order = [int(k) for k in np.argsort(-detections.scores)[:max_boxes] if k not in chosen]
+    for index in [*order, *chosen]:
         x1, y1, x2, y2 = (float(v) for v in detections.boxes[index])
         colour = _label_colour(int(detections.labels[index]))
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        line = width
+        if index in chosen:
+            line = 2 * width
+            draw.rectangle((x1, y1, x2, y2), outline=(255, 255, 255), width=line + 2)
+        elif chosen:
+            line = max(1, width // 2)
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
         tag = f"{detections.names[index]} {detections.scores[index]:.2f}"
         left, top, right, bottom = draw.textbbox((x1, y1), tag, font=font)
         lift = bottom - top + 2

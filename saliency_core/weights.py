@@ -25,6 +25,10 @@ class MissingWeightsError(RuntimeError):
     """Weights that cannot be had (offline, missing file). The message says what to do."""
 
 
+class MissingPackageError(MissingWeightsError):
+    """An optional package a model needs is not installed. The message gives the pip command."""
+
+
 def hub_checkpoint_dir() -> Path:
     """Where torch hub keeps downloaded checkpoints (``$TORCH_HOME/hub/checkpoints``)."""
     return Path(torch.hub.get_dir()) / "checkpoints"

@@ -118,3 +118,26 @@ def test_pictures():
     sheet = viz.grid_figure([("a long title " * 5, rgb), ("b", rgb)], columns=2, tile=100)
     assert sheet.shape[1] == 2 * (100 + 8) + 8
     assert viz.png_bytes(sheet)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_explained_boxes_are_drawn_thick_in_a_white_rim_and_the_others_thin():
+    rgb = np.full((200, 200, 3), 100, np.uint8)
+    dets = Detections(
+        np.array([[20, 40, 80, 160], [120, 40, 180, 160]], np.float32),
+        np.array([0.9, 0.6], np.float32),
+        np.array([1, 3]),
+        ["person", "car"],
+    )
+    plain = viz.draw_detections(rgb, dets)
+    marked = viz.draw_detections(rgb, dets, explained=np.array([1]))
+    width = 2  # max(2, round(200 / 250))
+
+    def left_edge(picture: np.ndarray, x: int) -> list[bool]:
+        """Which of the 8 columns from the left edge x differ from the background (row 100)."""
+        return [picture[100, x + k].tolist() != [100, 100, 100] for k in range(8)]
+
+    assert left_edge(plain, 20) == [True] * width + [False] * 6
+    assert left_edge(marked, 20) == [True] + [False] * 7  # unexplained: thin, 1 px
+    assert left_edge(marked, 120) == [True] * (2 * width + 2) + [False] * 2
+    assert marked[100, 120 + 2 * width + 1].tolist() == [255, 255, 255]  # the white inner rim
+    assert marked[100, 120].tolist() == plain[100, 120].tolist()  # the label colour outside
