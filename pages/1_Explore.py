@@ -236,9 +236,9 @@ def format_table(long: pd.DataFrame) -> None:
     summary = agreement.widen(long)
     if summary.table.empty:
         return
-    st.dataframe(summary.table.style.format(precision=3, na_rep="n/a"), width="stretch")
+    st.dataframe(summary.styled(), width="stretch")
     for note in summary.notes:
-        st.caption(f"n/a — {note}")
+        st.caption(f"{agreement.NOT_AVAILABLE} — {note}")
 
 
 def content_key(bundle: analysis.Bundle) -> str:
@@ -317,10 +317,12 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
     show_grid(agreement_panels)
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
-    st.subheader("Map vs. reference")
-    st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
-    format_table(long[long["reference"] != "fixations"])
-    st.caption(shares_caption(ranked, percent, ties))
+    against_maps = long[long["reference"] != "fixations"]
+    if not against_maps.empty:
+        st.subheader("Map vs. reference")
+        st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
+        format_table(against_maps)
+        st.caption(shares_caption(ranked, percent, ties))
     if (long["reference"] == "fixations").any():
         st.subheader("Map vs. recorded fixations")
         st.caption(
@@ -328,7 +330,8 @@ def agreement_body(bundle: analysis.Bundle) -> None:
         )
         format_table(long[long["reference"] == "fixations"])
     curves = cached_curves(key, reference, ties, maps_ranked, refs_ranked[reference])
-    st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
+    if not curves.empty:
+        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     table = analysis.describe(long.assign(top_percent=percent), bundle)
     export(panels + agreement_panels, table, sample.id, percent)
 
@@ -342,9 +345,12 @@ def export(panels, table: pd.DataFrame, stem: str, percent: float) -> None:
             file_name=f"{stem}_saliency_grid.png",
             mime="image/png",
         )
+    if table.empty:
+        right.caption("No metric to export: no map has a reference to compare with.")
+        return
     right.download_button(
         "Download the metrics (CSV)",
-        table.assign(image=stem).to_csv(index=False),
+        analysis.csv_text(table.assign(image=stem)),
         file_name=f"{stem}_metrics.csv",
         mime="text/csv",
     )
@@ -368,10 +374,15 @@ def main() -> None:
                 st.markdown(f"- {note}")
     sample = analysis.prepare_sample(sample, settings)
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
-    if not settings.detectors or not settings.cams:
-        st.warning("Choose at least one detector and one CAM method in the sidebar.")
     bundle = compute(sample, settings)
-    for note in [*bundle.skipped, *bundle.notes]:
+    causes = analysis.why_empty(bundle)
+    if causes:
+        st.warning(
+            "Nothing to show: no map could be computed.\n"
+            + "\n".join(f"- {cause}" for cause in causes)
+        )
+        return
+    for note in [*analysis.unchosen(settings), *bundle.skipped, *bundle.notes]:
         st.caption(f"ℹ️ {note}")
     agreement_view(bundle)
 

@@ -266,3 +266,42 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
     at.sidebar.multiselect(key="explore_methods").set_value(["EigenCAM", "LayerCAM"]).run()
     assert at.query_params["cam"] == "EigenCAM~LayerCAM"
     assert at.query_params["det"] == "FCOS R50-FPN" and "w" not in at.query_params
+
+
+def test_nothing_to_show_names_the_cause_and_draws_no_empty_output(
+    model_calls, tmp_path, monkeypatch
+):
+    """Every map failed (pretrained weights offline, an empty weights-file path): the page says
+    what is missing and how to fix it, with no empty heading, chart, table or CSV."""
+    from saliency_core.backend import MODELS
+
+    MODELS.clear()  # pretrained models another test built stay in memory otherwise
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    at = explore().run()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
+    at.sidebar.radio(key="explore_type2_weights").set_value(WeightSource.PRETRAINED)
+    at.run()
+    assert not at.exception, at.exception
+
+    def shown() -> str:
+        return " ".join(w.value for w in at.warning)
+
+    warning = shown()
+    assert "Nothing to show: no map could be computed" in warning
+    assert "SSDlite320 MobileNetV3" in warning and "DeepGaze IIE" in warning
+    assert "untrained weights" in warning, "says how to fix it"
+    assert "Choose at least one detector" not in warning
+    assert not at.dataframe and not at.subheader and not at.get("plotly_chart")
+    assert not at.get("download_button")
+
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.FILE).run()
+    warning = shown()
+    assert "SSDlite320 MobileNetV3: no weights file given" in warning
+    assert "give the state-dict file's path" in warning
+    assert not at.dataframe and not at.get("download_button")
