@@ -333,6 +333,7 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     if not curves.empty:
         st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     table = analysis.describe(long.assign(top_percent=percent), bundle)
+    table = table.assign(**analysis.reproduction_columns(bundle))
     export(panels + agreement_panels, table, sample.id, percent)
 
 
@@ -350,7 +351,7 @@ def export(panels, table: pd.DataFrame, stem: str, percent: float) -> None:
         return
     right.download_button(
         "Download the metrics (CSV)",
-        analysis.csv_text(table.assign(image=stem)),
+        analysis.csv_text(table),
         file_name=f"{stem}_metrics.csv",
         mime="text/csv",
     )

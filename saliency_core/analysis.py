@@ -10,6 +10,7 @@ is injected through :class:`MapFunctions`.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -475,6 +476,26 @@ def metrics_table(bundle: Bundle, percents: Iterable[float] | None = None) -> pd
     if table.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     return describe(table, bundle)
+
+
+def reproduction_columns(bundle: Bundle) -> dict[str, object]:
+    """What a metrics row needs to be reproduced, beyond the map's own description: dataset,
+    image, weight sources, score threshold, the fixation-density sigma actually used (px),
+    the working size (W×H px of the image the maps were computed on), tie policy and the full
+    settings as JSON."""
+    sample, settings = bundle.sample, bundle.settings
+    height, width = sample.shape
+    return {
+        "dataset": sample.source,
+        "image": sample.id,
+        "detector_weights": settings.weights.value,
+        "type2_weights": settings.type2_weights.value,
+        "score_threshold": settings.score_threshold,
+        "sigma_px": round(fixation_sigma(sample, settings.sigma), 3),
+        "working_size": f"{width}x{height}",
+        "ties": settings.ties,
+        "settings_json": json.dumps(settings.to_dict(), separators=(",", ":")),
+    }
 
 
 def csv_text(table: pd.DataFrame) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from saliency_core import agreement, analysis
 
@@ -47,3 +49,35 @@ def test_the_metrics_csv_keeps_nan_with_its_reason_and_no_negative_zero():
     assert np.isnan(back["value"].iloc[1]) and back["reason"].iloc[1] == "no other fixations"
     assert back["value"].iloc[2] == 0.25 and pd.isna(back["reason"].iloc[2])
     assert "a,sAUC,NaN,no other fixations" in text
+
+
+def test_every_metrics_row_records_how_to_reproduce_it():
+    from saliency_core.fixations import default_sigma
+    from saliency_core.images import Sample
+    from saliency_core.settings import Settings
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    sample = Sample(id="004", image=image, source="My set", fixations=np.array([[10.0, 20.0]]))
+    settings = Settings(
+        detectors=(),
+        type2=("Spectral residual", "Centre bias (Gaussian)"),
+        references=("fixations",),
+        top_percent=15.0,
+        ties="include",
+        score_threshold=0.5,
+        working_size=64,
+    )
+    bundle = analysis.compute_bundle(analysis.prepare_sample(sample, settings), settings)
+    table = analysis.metrics_table(bundle).assign(**analysis.reproduction_columns(bundle))
+    back = pd.read_csv(io.StringIO(analysis.csv_text(table)))
+    assert len(back) == len(table) > 0
+    row = back.iloc[0]
+    assert (row["dataset"], str(row["image"]).zfill(3)) == ("My set", "004")
+    assert (row["detector_weights"], row["type2_weights"]) == ("untrained", "untrained")
+    assert row["score_threshold"] == 0.5 and row["ties"] == "include"
+    assert row["working_size"] == "64x64"
+    assert row["sigma_px"] == pytest.approx(default_sigma((64, 64)), abs=1e-3)  # 64/30 px
+    assert set(back["top_percent"].dropna()) == {15.0}
+    assert {"kind", "method", "trained", "reason"} <= set(back.columns)
+    assert Settings.from_dict(json.loads(row["settings_json"])) == settings
