@@ -21,6 +21,12 @@ from ui.layout import frame
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
+MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
+OVERLAY_COLOURS = {
+    f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
+    f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
+}
+"""The overlays' colour maps (``viz.overlay``), shown as colour bars in the exported grid."""
 
 
 def preset_values(name: str) -> dict:
@@ -213,11 +219,11 @@ def overview_panels(
         title = f"{label}: {len(kept)} detections ≥ {score:.2f}"
         panels.append((title, viz.draw_detections(image, kept)))
     for label, entry in bundle.maps.items():
-        panels.append((label, viz.overlay(image, entry.values)))
+        panels.append((label, viz.overlay(image, entry.values, colormap=MAP_COLORMAP)))
     for reference in bundle.references.values():
         if reference.label in bundle.maps:
             continue
-        picture = viz.overlay(image, reference.values, colormap="inferno")
+        picture = viz.overlay(image, reference.values, colormap=REFERENCE_COLORMAP)
         if show_fixations and bundle.sample.fixations is not None:
             picture = viz.draw_fixations(picture, bundle.sample.fixations)
         panels.append((reference.label, picture))
@@ -334,15 +340,17 @@ def agreement_body(bundle: analysis.Bundle) -> None:
         st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     table = analysis.describe(long.assign(top_percent=percent), bundle)
     table = table.assign(**analysis.reproduction_columns(bundle))
-    export(panels + agreement_panels, table, sample.id, percent)
+    title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
+    export(panels + agreement_panels, table, sample.id, title)
 
 
-def export(panels, table: pd.DataFrame, stem: str, percent: float) -> None:
+def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
     left, right = st.columns(2)
     with guarded("Preparing the PNG export"):
+        grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
         left.download_button(
             "Download the grid (PNG)",
-            viz.png_bytes(viz.grid_figure(panels)),
+            viz.png_bytes(grid),
             file_name=f"{stem}_saliency_grid.png",
             mime="image/png",
         )

@@ -81,3 +81,45 @@ def test_every_metrics_row_records_how_to_reproduce_it():
     assert set(back["top_percent"].dropna()) == {15.0}
     assert {"kind", "method", "trained", "reason"} <= set(back.columns)
     assert Settings.from_dict(json.loads(row["settings_json"])) == settings
+
+
+def _drawn(text: str, size: int = 18) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    from saliency_core import viz
+
+    image = Image.new("L", (48, 32), 0)
+    ImageDraw.Draw(image).text((2, 2), text, fill=255, font=viz._font(size))
+    return np.asarray(image)
+
+
+def test_the_grid_font_has_the_greater_or_equal_sign():
+    assert _drawn("≥").any()
+    assert (_drawn("≥") != _drawn("\uffff")).any(), "≥ is drawn as the missing-glyph box"
+
+
+def test_the_exported_grid_has_a_title_a_legend_and_colour_bars():
+    from saliency_core import viz
+
+    panels = [("a ≥ 0.90", np.full((30, 40, 3), 128, np.uint8))] * 2
+    plain = viz.grid_figure(panels, tile=160)
+    full = viz.grid_figure(
+        panels,
+        tile=160,
+        title="004 · top 10% of pixels",
+        legend=True,
+        colorbars={"maps (jet)": "jet", "references (inferno)": "inferno"},
+    )
+    assert full.shape[1] == plain.shape[1]
+    assert full.shape[0] == plain.shape[0] + 34 + 28 + 2 * 44  # title, legend, two bars
+    header = full[:34]
+    assert (header < 100).any(), "the title is drawn"
+    footer = full[plain.shape[0] + 34 :]
+    for name, colour in viz.AGREEMENT_COLOURS.items():
+        hits = np.all(footer == colour.astype(np.uint8), axis=-1)
+        assert hits.sum() >= 15 * 15, f"no legend swatch for {name}"
+    jet_start = viz.colorize(np.zeros((1, 1)), "jet")[0, 0]
+    inferno_end = viz.colorize(np.ones((1, 1)), "inferno")[0, 0]
+    assert np.all(footer == jet_start, axis=-1).sum() >= 12, "the jet bar starts at 0"
+    assert np.all(footer == inferno_end, axis=-1).sum() >= 12, "the inferno bar ends at 1"
+    assert len(viz.png_bytes(full)) > len(viz.png_bytes(plain))
