@@ -9,6 +9,7 @@ import streamlit as st
 from saliency_core import agreement, analysis, fixations, gaze, viz
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS
+from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
@@ -351,7 +352,7 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
         left.download_button(
             "Download the grid (PNG)",
             viz.png_bytes(grid),
-            file_name=f"{stem}_saliency_grid.png",
+            file_name=safe_filename(f"{stem}_saliency_grid.png"),
             mime="image/png",
         )
     if table.empty:
@@ -360,7 +361,7 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
     right.download_button(
         "Download the metrics (CSV)",
         analysis.csv_text(table),
-        file_name=f"{stem}_metrics.csv",
+        file_name=safe_filename(f"{stem}_metrics.csv"),
         mime="text/csv",
     )
 

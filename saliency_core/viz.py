@@ -222,6 +222,25 @@ def _wrap(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> list[str]:
     return [*lines, current] if current else lines
 
 
+DIVIDER = np.array([255, 255, 255], np.uint8)
+"""Colour of the swipe comparison's split line."""
+
+
+def swipe(before: np.ndarray, after: np.ndarray, fraction: float, line: int = 2) -> np.ndarray:
+    """A before/after swipe: the columns left of ``round(fraction · W)`` from ``before``, the
+    rest from ``after`` (same H×W×3), with a ``line``-px white divider left of the split when
+    it lies inside the image. ``fraction`` is clipped to [0, 1]."""
+    if before.shape != after.shape:
+        raise ValueError(f"before and after differ in shape: {before.shape} vs {after.shape}")
+    width = before.shape[1]
+    split = round(float(np.clip(fraction, 0.0, 1.0)) * width)
+    picture = after.copy()
+    picture[:, :split] = before[:, :split]
+    if 0 < split < width:
+        picture[:, max(0, split - line) : split] = DIVIDER
+    return picture
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     """Encode an RGB array as PNG."""
     buffer = io.BytesIO()
