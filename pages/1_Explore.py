@@ -69,8 +69,7 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_consensus": settings.consensus,
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
     }
-    if settings.type2:
-        values[f"{KEY}_type2"] = settings.type2[0]
+    values[f"{KEY}_type2"] = list(settings.type2)
     if settings.sigma is not None:
         values[f"{KEY}_sigma"] = settings.sigma
     return values
@@ -114,6 +113,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
     st.session_state.setdefault(f"{KEY}_preset", "Explore")
+    st.session_state.setdefault(f"{KEY}_type2", list(PRESETS["Explore"].type2))
     for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
         st.session_state.setdefault(name, value)
     side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
@@ -131,9 +131,15 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
     side.header("Type-2: where people look")
-    type2_name = side.selectbox("Model", list(gaze.TYPE2_MODELS), key=f"{KEY}_type2")
+    type2_names = side.multiselect(
+        "Models",
+        list(gaze.TYPE2_MODELS),
+        key=f"{KEY}_type2",
+        help="Several at once: each is a map compared with the references, and each model "
+        "with a reference entry (e.g. DeepGaze IIE) is a reference too.",
+    )
     type2_source, type2_path, study_range = WeightSource.UNTRAINED, None, False
-    if gaze.TYPE2_MODELS[type2_name].needs_weights:
+    if any(gaze.TYPE2_MODELS[name].needs_weights for name in type2_names):
         with side:
             type2_source = widgets.weight_source(
                 f"{KEY}_type2_weights", "DeepGaze weights", "MIT1003"
@@ -153,7 +159,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         "than p% of its pixels at the cut value. 'never more than p%' then takes only the "
         "pixels above it; the study's rule (map >= percentile) takes them all.",
     )
-    references = [reference_key_for_model(type2_name), "fixations", "mask"]
+    references = [*map(reference_key_for_model, type2_names), "fixations", "mask"]
     sigma = None
     if sample is not None and sample.fixations is not None and len(sample.fixations):
         shape = (512, 512) if working else sample.shape
@@ -177,7 +183,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         cams=tuple(methods),
         target=target,
         score_threshold=score,
-        type2=(type2_name,),
+        type2=tuple(type2_names),
         type2_weights=type2_source,
         type2_weights_file=type2_path or None,
         study_input_range=study_range,
