@@ -9,6 +9,7 @@ import streamlit as st
 from saliency_core import agreement, analysis, fixations, gaze, viz
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS
+from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample, image_hash
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
@@ -22,6 +23,12 @@ from ui.layout import frame
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
 INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
+MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
+OVERLAY_COLOURS = {
+    f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
+    f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
+}
+"""The overlays' colour maps (``viz.overlay``), shown as colour bars in the exported grid."""
 
 
 def preset_values(name: str) -> dict:
@@ -63,8 +70,7 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_consensus": settings.consensus,
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
     }
-    if settings.type2:
-        values[f"{KEY}_type2"] = settings.type2[0]
+    values[f"{KEY}_type2"] = list(settings.type2)
     if settings.sigma is not None:
         values[f"{KEY}_sigma"] = settings.sigma
     return values
@@ -108,6 +114,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
     st.session_state.setdefault(f"{KEY}_preset", "Explore")
+    st.session_state.setdefault(f"{KEY}_type2", list(PRESETS["Explore"].type2))
     for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
         st.session_state.setdefault(name, value)
     side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
@@ -125,9 +132,15 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
     side.header("Type-2: where people look")
-    type2_name = side.selectbox("Model", list(gaze.TYPE2_MODELS), key=f"{KEY}_type2")
+    type2_names = side.multiselect(
+        "Models",
+        list(gaze.TYPE2_MODELS),
+        key=f"{KEY}_type2",
+        help="Several at once: each is a map compared with the references, and each model "
+        "with a reference entry (e.g. DeepGaze IIE) is a reference too.",
+    )
     type2_source, type2_path, study_range = WeightSource.UNTRAINED, None, False
-    if gaze.TYPE2_MODELS[type2_name].needs_weights:
+    if any(gaze.TYPE2_MODELS[name].needs_weights for name in type2_names):
         with side:
             type2_source = widgets.weight_source(
                 f"{KEY}_type2_weights", "DeepGaze weights", "MIT1003"
@@ -147,7 +160,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         "than p% of its pixels at the cut value. 'never more than p%' then takes only the "
         "pixels above it; the study's rule (map >= percentile) takes them all.",
     )
-    references = [reference_key_for_model(type2_name), "fixations", "mask"]
+    references = [*map(reference_key_for_model, type2_names), "fixations", "mask"]
     sigma = None
     if sample is not None and sample.fixations is not None and len(sample.fixations):
         shape = (512, 512) if working else sample.shape
@@ -171,7 +184,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         cams=tuple(methods),
         target=target,
         score_threshold=score,
-        type2=(type2_name,),
+        type2=tuple(type2_names),
         type2_weights=type2_source,
         type2_weights_file=type2_path or None,
         study_input_range=study_range,
@@ -214,11 +227,11 @@ def overview_panels(
         title = f"{label}: {len(kept)} detections ≥ {score:.2f}"
         panels.append((title, viz.draw_detections(image, kept)))
     for label, entry in bundle.maps.items():
-        panels.append((label, viz.overlay(image, entry.values)))
+        panels.append((label, viz.overlay(image, entry.values, colormap=MAP_COLORMAP)))
     for reference in bundle.references.values():
         if reference.label in bundle.maps:
             continue
-        picture = viz.overlay(image, reference.values, colormap="inferno")
+        picture = viz.overlay(image, reference.values, colormap=REFERENCE_COLORMAP)
         if show_fixations and bundle.sample.fixations is not None:
             picture = viz.draw_fixations(picture, bundle.sample.fixations)
         panels.append((reference.label, picture))
@@ -237,9 +250,9 @@ def format_table(long: pd.DataFrame) -> None:
     summary = agreement.widen(long)
     if summary.table.empty:
         return
-    st.dataframe(summary.table.style.format(precision=3, na_rep="n/a"), width="stretch")
+    st.dataframe(summary.styled(), width="stretch")
     for note in summary.notes:
-        st.caption(f"n/a — {note}")
+        st.caption(f"{agreement.NOT_AVAILABLE} — {note}")
 
 
 def content_key(bundle: analysis.Bundle) -> str:
@@ -318,10 +331,12 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
     show_grid(agreement_panels)
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
-    st.subheader("Map vs. reference")
-    st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
-    format_table(long[long["reference"] != "fixations"])
-    st.caption(shares_caption(ranked, percent, ties))
+    against_maps = long[long["reference"] != "fixations"]
+    if not against_maps.empty:
+        st.subheader("Map vs. reference")
+        st.caption("MAE and KLD: lower is better; IoU, CC, SIM: higher is better.")
+        format_table(against_maps)
+        st.caption(shares_caption(ranked, percent, ties))
     if (long["reference"] == "fixations").any():
         st.subheader("Map vs. recorded fixations")
         st.caption(
@@ -329,24 +344,31 @@ def agreement_body(bundle: analysis.Bundle) -> None:
         )
         format_table(long[long["reference"] == "fixations"])
     curves = cached_curves(key, reference, ties, maps_ranked, refs_ranked[reference])
-    st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
+    if not curves.empty:
+        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
     table = analysis.describe(long.assign(top_percent=percent), bundle)
-    export(panels + agreement_panels, table, sample.id, percent)
+    table = table.assign(**analysis.reproduction_columns(bundle))
+    title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
+    export(panels + agreement_panels, table, sample.id, title)
 
 
-def export(panels, table: pd.DataFrame, stem: str, percent: float) -> None:
+def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
     left, right = st.columns(2)
     with guarded("Preparing the PNG export"):
+        grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
         left.download_button(
             "Download the grid (PNG)",
-            viz.png_bytes(viz.grid_figure(panels)),
-            file_name=f"{stem}_saliency_grid.png",
+            viz.png_bytes(grid),
+            file_name=safe_filename(f"{stem}_saliency_grid.png"),
             mime="image/png",
         )
+    if table.empty:
+        right.caption("No metric to export: no map has a reference to compare with.")
+        return
     right.download_button(
         "Download the metrics (CSV)",
-        table.assign(image=stem).to_csv(index=False),
-        file_name=f"{stem}_metrics.csv",
+        analysis.csv_text(table),
+        file_name=safe_filename(f"{stem}_metrics.csv"),
         mime="text/csv",
     )
 
@@ -369,10 +391,15 @@ def main() -> None:
                 st.markdown(f"- {note}")
     sample = analysis.prepare_sample(sample, settings)
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
-    if not settings.detectors or not settings.cams:
-        st.warning("Choose at least one detector and one CAM method in the sidebar.")
     bundle = compute(sample, settings)
-    for note in [*bundle.skipped, *bundle.notes]:
+    causes = analysis.why_empty(bundle)
+    if causes:
+        st.warning(
+            "Nothing to show: no map could be computed.\n"
+            + "\n".join(f"- {cause}" for cause in causes)
+        )
+        return
+    for note in [*analysis.unchosen(settings), *bundle.skipped, *bundle.notes]:
         st.caption(f"ℹ️ {note}")
     agreement_view(bundle)
     finegrained_section(bundle)

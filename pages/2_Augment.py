@@ -24,6 +24,7 @@ from saliency_core.augment import (
 from saliency_core.augment.rule import COMPARATORS, METRICS
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS, pretrained_path
+from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample, image_hash
 from saliency_core.pipeline import CamResult, DetectorChoice
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference
@@ -214,38 +215,55 @@ def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) 
 
 
 def results(sample: Sample, erased: Erased, inpainted: np.ndarray | None, method: str) -> None:
-    """Erased and inpainted side by side (or the original: before/after), and the downloads."""
-    before = st.toggle("Before (show the original)", key=f"{KEY}_before")
+    """Erased and inpainted side by side, a before/after swipe against the original, and the
+    downloads (portable file names)."""
     left, right = st.columns(2)
-    left.image(
-        sample.image if before else erased.image,
-        caption="Before" if before else f"Erased: {erased.caption}",
-        width="stretch",
-    )
+    left.image(erased.image, caption=f"Erased: {erased.caption}", width="stretch")
     if inpainted is not None:
-        right.image(
-            sample.image if before else inpainted,
-            caption="Before" if before else f"Inpainted ({method})",
-            width="stretch",
-        )
+        right.image(inpainted, caption=f"Inpainted ({method})", width="stretch")
+    compare(sample, erased, inpainted, method)
     stem = f"{sample.id}{erased.tag}"
     erased_col, inpainted_col, mask_col = st.columns(3)
     erased_col.download_button(
-        "Erased image (PNG)", viz.png_bytes(erased.image), f"{stem}_erased.png", "image/png"
+        "Erased image (PNG)",
+        viz.png_bytes(erased.image),
+        safe_filename(f"{stem}_erased.png"),
+        "image/png",
     )
     inpainted_col.download_button(
         "Inpainted image (PNG)",
         viz.png_bytes(inpainted) if inpainted is not None else b"",
-        f"{stem}_inpainted_{method.replace(' ', '_')}.png",
+        safe_filename(f"{stem}_inpainted_{method}.png"),
         "image/png",
         disabled=inpainted is None,
     )
     mask_col.download_button(
         "Erase mask (PNG)",
         viz.png_bytes(erased.mask.astype(np.uint8) * 255),
-        f"{stem}_erase_mask.png",
+        safe_filename(f"{stem}_erase_mask.png"),
         "image/png",
     )
+
+
+def compare(sample: Sample, erased: Erased, inpainted: np.ndarray | None, method: str) -> None:
+    """Before/after swipe: the original left of the split, the chosen result right of it."""
+    choices = {f"Inpainted ({method})": inpainted, "Erased": erased.image}
+    available = [name for name, picture in choices.items() if picture is not None]
+    with st.expander("Before / after (swipe)", expanded=True):
+        shown, split = st.columns([1, 2])
+        after = shown.radio("Compare the original with", available, key=f"{KEY}_after")
+        percent = split.slider(
+            "Original ← split → result (% of the width shown as the original)",
+            0,
+            100,
+            50,
+            key=f"{KEY}_swipe",
+        )
+        st.image(
+            viz.swipe(sample.image, choices[after], percent / 100),
+            caption=f"Left {percent}%: original · right: {after.lower()}",
+            width="stretch",
+        )
 
 
 def start_job(key: tuple, erased: Erased, params: dict) -> None:

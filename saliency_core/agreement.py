@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.io.formats.style import Styler
 from scipy.ndimage import gaussian_filter
 
 from saliency_core import metrics
@@ -233,12 +234,30 @@ def consensus(maps: Iterable[np.ndarray], sigma: float = 0.0) -> np.ndarray:
     return ((mean - mean.min()) / spread if spread > 0 else np.zeros_like(mean)).astype(np.float32)
 
 
+NOT_AVAILABLE = "n/a"
+"""How an undefined (NaN) metric value is shown; its reason is listed beside the table."""
+
+
+def format_value(value: float | None, digits: int = 3) -> str:
+    """A metric value for display: :data:`NOT_AVAILABLE` when NaN/None, otherwise ``digits``
+    decimals, with a value that rounds to zero printed unsigned (IG of −0.0001 is "0.000",
+    never "-0.000")."""
+    if value is None or pd.isna(value):
+        return NOT_AVAILABLE
+    text = f"{float(value):.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
 @dataclass(frozen=True)
 class Summary:
     """Wide view of a long metrics table: one row per (reference, map), one column per metric."""
 
     table: pd.DataFrame
     notes: list[str]
+
+    def styled(self) -> Styler:
+        """The table with every cell through :func:`format_value` ("n/a", no "-0.000")."""
+        return self.table.style.format(format_value)
 
 
 def widen(long: pd.DataFrame) -> Summary:

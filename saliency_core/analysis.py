@@ -10,6 +10,7 @@ is injected through :class:`MapFunctions`.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,6 +104,8 @@ class Bundle:
     baseline_label: str = ""
     notes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    """Labels of the steps whose map failed (their errors went to ``on_error``)."""
 
     @property
     def values(self) -> dict[str, np.ndarray]:
@@ -153,7 +156,10 @@ def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str
     for name in settings.detectors:
         path = settings.weights_file(name)
         if settings.weights is WeightSource.FILE and not path:
-            skipped.append(f"{name}: no weights file given (weights = file).")
+            skipped.append(
+                f"{name}: no weights file given (weights = file): give the state-dict "
+                "file's path, or choose other weights."
+            )
             continue
         choices.append(DetectorChoice(name, settings.weights, path, settings.input_size))
     if settings.untrained_twins and settings.weights is not WeightSource.UNTRAINED:
@@ -211,6 +217,39 @@ def fetch_weights(
         fetch_checkpoint(bar("DeepGaze IIE"))
 
 
+def unchosen(settings: Settings) -> list[str]:
+    """What the settings leave out that the user probably meant to choose, with the fix."""
+    notes = []
+    if not settings.detectors and not settings.type2:
+        notes.append(
+            "No detector and no type-2 model chosen: pick one under Type-1 (Detectors) or "
+            "Type-2 (Model) in the sidebar."
+        )
+    elif settings.detectors and not settings.cams:
+        notes.append("No CAM method chosen: pick one under CAM methods in the sidebar.")
+    elif settings.cams and not settings.detectors:
+        notes.append("No detector chosen: pick one under Detectors in the sidebar.")
+    return notes
+
+
+WEIGHTS_FIX = (
+    "Place the checkpoint where the error says (or choose a weights file), or choose "
+    "untrained weights to try the page (labelled UNTRAINED)."
+)
+
+
+def why_empty(bundle: Bundle) -> list[str]:
+    """Why ``bundle`` has no map, each cause with how to fix it (empty when it has maps)."""
+    if bundle.maps:
+        return []
+    causes = unchosen(bundle.settings)
+    causes += [
+        f"{label}: failed (the error above says why). {WEIGHTS_FIX}" for label in bundle.failed
+    ]
+    causes += bundle.skipped
+    return causes or ["The settings ask for no map: choose a detector and a CAM method."]
+
+
 def prepare_sample(sample: Sample, settings: Settings) -> Sample:
     """The sample at the settings' working size (N×N, aspect not kept, as the study did)."""
     size = settings.working_size
@@ -251,6 +290,7 @@ def compute_bundle(
         except Exception as error:
             if on_error is None:
                 raise
+            bundle.failed.append(label)
             on_error(label, error)
     if progress is not None:
         progress(total, total, "done")
@@ -436,6 +476,34 @@ def metrics_table(bundle: Bundle, percents: Iterable[float] | None = None) -> pd
     if table.empty:
         return pd.DataFrame(columns=TABLE_COLUMNS)
     return describe(table, bundle)
+
+
+def reproduction_columns(bundle: Bundle) -> dict[str, object]:
+    """What a metrics row needs to be reproduced, beyond the map's own description: dataset,
+    image, weight sources, score threshold, the fixation-density sigma actually used (px),
+    the working size (W×H px of the image the maps were computed on), tie policy and the full
+    settings as JSON."""
+    sample, settings = bundle.sample, bundle.settings
+    height, width = sample.shape
+    return {
+        "dataset": sample.source,
+        "image": sample.id,
+        "detector_weights": settings.weights.value,
+        "type2_weights": settings.type2_weights.value,
+        "score_threshold": settings.score_threshold,
+        "sigma_px": round(fixation_sigma(sample, settings.sigma), 3),
+        "working_size": f"{width}x{height}",
+        "ties": settings.ties,
+        "settings_json": json.dumps(settings.to_dict(), separators=(",", ":")),
+    }
+
+
+def csv_text(table: pd.DataFrame) -> str:
+    """``table`` as CSV text: an undefined value is written "NaN" (read back as NaN) with its
+    reason in ``reason``; negative zero is written as 0 (no "-0.0" for IG and friends)."""
+    values = pd.to_numeric(table["value"], errors="coerce") + 0.0  # −0.0 + 0.0 = +0.0
+    written = values.astype(object).where(values.notna(), "NaN")
+    return table.assign(value=written).to_csv(index=False)
 
 
 FLOOR_KIND = "baseline"

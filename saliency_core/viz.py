@@ -6,7 +6,9 @@ All functions take and return uint8 RGB arrays (H, W, 3) or plotly figures; no S
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -73,8 +75,21 @@ class AgreementPainter:
         )
 
 
+def _font_file() -> Path | None:
+    """DejaVu Sans as shipped with matplotlib (it has "≥", "×", "·"; Pillow's default font
+    draws "≥" as a missing-glyph box), or None when matplotlib is not installed."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return path if path.is_file() else None
+
+
+@lru_cache(maxsize=16)
 def _font(size: int) -> ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    path = _font_file()
+    return ImageFont.truetype(str(path), size) if path else ImageFont.load_default(size=size)
 
 
 def draw_detections(
@@ -134,25 +149,83 @@ def draw_fixations(rgb: np.ndarray, points: np.ndarray, radius: int | None = Non
 
 
 def grid_figure(
-    panels: Sequence[tuple[str, np.ndarray]], columns: int = 4, tile: int = 320
+    panels: Sequence[tuple[str, np.ndarray]],
+    columns: int = 4,
+    tile: int = 320,
+    title: str | None = None,
+    legend: bool = False,
+    colorbars: Mapping[str, str] | None = None,
 ) -> np.ndarray:
-    """A titled grid of panels (each scaled to ``tile`` px wide) as one RGB image."""
+    """A titled grid of panels (each scaled to ``tile`` px wide) as one RGB image.
+
+    ``title`` is drawn above the grid; ``legend`` adds the agreement colours
+    (:data:`AGREEMENT_COLOURS`) and ``colorbars`` (label -> colormap name of :data:`COLORMAPS`)
+    one colour bar each (0 → 1, the maps' min-max scaled values) below it.
+    """
     columns = max(1, min(columns, len(panels)))
     font = _font(14)
     title_h = 40
     heights = [round(tile * p.shape[0] / p.shape[1]) for _, p in panels]
     cell_h = max(heights) + title_h
     rows = -(-len(panels) // columns)
-    sheet = Image.new("RGB", (columns * (tile + 8) + 8, rows * (cell_h + 8) + 8), "white")
+    width = columns * (tile + 8) + 8
+    header = 34 if title else 0
+    footer = (28 if legend else 0) + 44 * len(colorbars or {})
+    sheet = Image.new("RGB", (width, header + rows * (cell_h + 8) + 8 + footer), "white")
     draw = ImageDraw.Draw(sheet)
-    for index, ((title, panel), height) in enumerate(zip(panels, heights, strict=True)):
+    if title:
+        draw.text((8, 8), title, fill=(0, 0, 0), font=_font(18))
+    for index, ((text, panel), height) in enumerate(zip(panels, heights, strict=True)):
         x = 8 + (index % columns) * (tile + 8)
-        y = 8 + (index // columns) * (cell_h + 8)
+        y = header + 8 + (index // columns) * (cell_h + 8)
         resized = cv2.resize(panel, (tile, height), interpolation=cv2.INTER_AREA)
         sheet.paste(Image.fromarray(resized), (x, y + title_h))
-        for line_no, line in enumerate(_wrap(title, draw, font, tile)[:2]):
+        for line_no, line in enumerate(_wrap(text, draw, font, tile)[:2]):
             draw.text((x, y + 2 + 18 * line_no), line, fill=(20, 20, 20), font=font)
+    y = header + rows * (cell_h + 8) + 8
+    if legend:
+        _draw_legend(draw, (8, y), font)
+        y += 28
+    for label, colormap in (colorbars or {}).items():
+        _draw_colorbar(sheet, draw, (8, y), min(width - 16, 420), label, colormap, font)
+        y += 44
     return np.asarray(sheet)
+
+
+LEGEND_TEXT = {
+    "both": "in both top-p% masks",
+    "map only": "map only",
+    "reference only": "reference only",
+}
+
+
+def _draw_legend(draw: ImageDraw.ImageDraw, origin: tuple[int, int], font) -> None:
+    """One swatch and label per agreement colour, on one line."""
+    x, y = origin
+    for name, text in LEGEND_TEXT.items():
+        colour = tuple(int(c) for c in AGREEMENT_COLOURS[name])
+        draw.rectangle((x, y + 3, x + 16, y + 19), fill=colour, outline=(60, 60, 60))
+        draw.text((x + 22, y + 3), text, fill=(20, 20, 20), font=font)
+        x += 22 + round(draw.textlength(text, font=font)) + 24
+
+
+def _draw_colorbar(
+    sheet: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    length: int,
+    label: str,
+    colormap: str,
+    font,
+) -> None:
+    """A horizontal bar of ``colormap`` from 0 to 1 with end ticks and ``label``."""
+    x, y = origin
+    ramp = colorize(np.tile(np.linspace(0.0, 1.0, length), (12, 1)), colormap)
+    sheet.paste(Image.fromarray(ramp), (x, y + 2))
+    draw.rectangle((x - 1, y + 1, x + length, y + 14), outline=(60, 60, 60))
+    draw.text((x, y + 16), "0", fill=(20, 20, 20), font=font)
+    draw.text((x + length - 8, y + 16), "1", fill=(20, 20, 20), font=font)
+    draw.text((x + 24, y + 16), label, fill=(20, 20, 20), font=font)
 
 
 def _wrap(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> list[str]:
@@ -165,6 +238,25 @@ def _wrap(text: str, draw: ImageDraw.ImageDraw, font, width: int) -> list[str]:
             lines.append(current)
             current = word
     return [*lines, current] if current else lines
+
+
+DIVIDER = np.array([255, 255, 255], np.uint8)
+"""Colour of the swipe comparison's split line."""
+
+
+def swipe(before: np.ndarray, after: np.ndarray, fraction: float, line: int = 2) -> np.ndarray:
+    """A before/after swipe: the columns left of ``round(fraction · W)`` from ``before``, the
+    rest from ``after`` (same H×W×3), with a ``line``-px white divider left of the split when
+    it lies inside the image. ``fraction`` is clipped to [0, 1]."""
+    if before.shape != after.shape:
+        raise ValueError(f"before and after differ in shape: {before.shape} vs {after.shape}")
+    width = before.shape[1]
+    split = round(float(np.clip(fraction, 0.0, 1.0)) * width)
+    picture = after.copy()
+    picture[:, :split] = before[:, :split]
+    if 0 < split < width:
+        picture[:, max(0, split - line) : split] = DIVIDER
+    return picture
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

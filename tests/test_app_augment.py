@@ -122,3 +122,44 @@ def test_inpaint_job_keeps_the_error():
     assert job.wait(timeout=30)
     assert isinstance(job.error, ValueError)
     assert "covers the whole image" in str(job.error)
+
+
+def test_before_after_is_a_swipe_and_downloads_have_portable_names(monkeypatch):
+    """The original left of the split, the result right of it (not the original twice), and
+    file names without spaces or commas."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    from saliency_core import viz
+
+    swipes: list[tuple[np.ndarray, np.ndarray, float]] = []
+    real_swipe = viz.swipe
+
+    def recording_swipe(before, after, fraction):
+        swipes.append((before, after, fraction))
+        return real_swipe(before, after, fraction)
+
+    names: list[str] = []
+    real_download = DeltaGenerator.download_button
+
+    def recording_download(self, label, data, file_name=None, *args, **kwargs):
+        names.append(file_name)
+        return real_download(self, label, data, file_name, *args, **kwargs)
+
+    monkeypatch.setattr(viz, "swipe", recording_swipe)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording_download)
+    at = page("Human fixation density")
+    assert not at.exception and not at.error
+    assert not at.toggle, "the old 'Before' toggle is gone"
+    assert at.radio(key="augment_after").options == ["Inpainted (Telea)", "Erased"]
+    original = sample_dataset().load(sample_dataset().ids[0]).image
+    before, after, fraction = swipes[-1]
+    assert fraction == 0.5
+    np.testing.assert_array_equal(before, original)
+    assert not np.array_equal(after, original), "the result side shows the result"
+    at.slider(key="augment_swipe").set_value(20).run()
+    assert swipes[-1][2] == pytest.approx(0.2)
+    at.radio(key="augment_after").set_value("Erased").run()
+    assert (swipes[-1][1] == 0).all(axis=-1).any(), "the erased image (black fill) is shown"
+    stem = sample_dataset().ids[0]
+    assert f"{stem}_UNTRAINED_inpainted_Telea.png" in names
+    assert all(" " not in name and "," not in name for name in names)

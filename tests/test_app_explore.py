@@ -96,7 +96,7 @@ def test_explore_reports_missing_weights_without_a_traceback(model_calls, tmp_pa
     at.run()
     at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
     at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
-    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Spectral residual"])
     at.run()
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
@@ -107,7 +107,7 @@ def test_explore_reports_missing_weights_without_a_traceback(model_calls, tmp_pa
 def test_the_study_preset_sets_the_protocol(model_calls: list[str]):
     at = explore()
     at.run()
-    at.sidebar.selectbox(key="explore_type2").set_value("Centre bias (Gaussian)")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Centre bias (Gaussian)"])
     at.sidebar.selectbox(key="explore_preset").set_value("Reproduce the study")
     at.run()
     assert not at.exception
@@ -126,7 +126,7 @@ def test_choices_survive_a_weight_free_type2_model(model_calls: list[str]):
     """The study-range toggle is hidden for weight-free models; that must not reset the sidebar."""
     at = explore()
     at.run()
-    at.sidebar.selectbox(key="explore_type2").set_value("Centre bias (Gaussian)")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Centre bias (Gaussian)"])
     at.sidebar.multiselect(key="explore_detectors").set_value([])
     at.run()
     at.run()
@@ -186,7 +186,7 @@ def test_an_uploaded_image_and_mask_are_compared(model_calls: list[str]):
     at.sidebar.radio(key="explore_source").set_value("Upload")
     at.sidebar.multiselect(key="explore_detectors").set_value(["FCOS R50-FPN"])
     at.sidebar.selectbox(key="explore_size").set_value("320 px")
-    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Spectral residual"])
     at.run()
     at.sidebar.file_uploader(key="explore_upload").upload("scene.png", png(rgba), "image/png")
     at.sidebar.file_uploader(key="explore_mask_upload").upload("mask.png", png(mask), "image/png")
@@ -225,7 +225,7 @@ def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkey
     at = explore().run()
     at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
     at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
-    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Spectral residual"])
     at.run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     bars = [element for element in at.get("progress")]
@@ -256,7 +256,7 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
     assert not at.exception, at.exception
     state = at.session_state
     assert state["explore_detectors"] == ["FCOS R50-FPN"]
-    assert state["explore_size"] == "320 px" and state["explore_type2"] == "Spectral residual"
+    assert state["explore_size"] == "320 px" and state["explore_type2"] == ["Spectral residual"]
     assert state["explore_percent"] == 25.0 and state["explore_sigma"] == 12.5
     assert state["explore_image"] == "014"
     assert model_calls == ["FCOS R50-FPN"]
@@ -266,3 +266,69 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
     at.sidebar.multiselect(key="explore_methods").set_value(["EigenCAM", "LayerCAM"]).run()
     assert at.query_params["cam"] == "EigenCAM~LayerCAM"
     assert at.query_params["det"] == "FCOS R50-FPN" and "w" not in at.query_params
+
+
+def test_nothing_to_show_names_the_cause_and_draws_no_empty_output(
+    model_calls, tmp_path, monkeypatch
+):
+    """Every map failed (pretrained weights offline, an empty weights-file path): the page says
+    what is missing and how to fix it, with no empty heading, chart, table or CSV."""
+    from saliency_core.backend import MODELS
+
+    MODELS.clear()  # pretrained models another test built stay in memory otherwise
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr("urllib.request.urlopen", offline)
+    at = explore().run()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)
+    at.sidebar.radio(key="explore_type2_weights").set_value(WeightSource.PRETRAINED)
+    at.run()
+    assert not at.exception, at.exception
+
+    def shown() -> str:
+        return " ".join(w.value for w in at.warning)
+
+    warning = shown()
+    assert "Nothing to show: no map could be computed" in warning
+    assert "SSDlite320 MobileNetV3" in warning and "DeepGaze IIE" in warning
+    assert "untrained weights" in warning, "says how to fix it"
+    assert "Choose at least one detector" not in warning
+    assert not at.dataframe and not at.subheader and not at.get("plotly_chart")
+    assert not at.get("download_button")
+
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.FILE).run()
+    warning = shown()
+    assert "SSDlite320 MobileNetV3: no weights file given" in warning
+    assert "give the state-dict file's path" in warning
+    assert not at.dataframe and not at.get("download_button")
+
+
+def test_several_type2_maps_at_once_and_in_the_link(model_calls: list[str]):
+    """Two type-2 models: each is a map and a reference, and the pair survives a link."""
+    at = explore().run()
+    model_calls.clear()
+    at.sidebar.multiselect(key="explore_detectors").set_value([])
+    at.sidebar.multiselect(key="explore_type2").set_value(
+        ["Spectral residual", "Centre bias (Gaussian)"]
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert model_calls == []
+    table = at.dataframe[0].value
+    pairs = set(table.index.tolist())
+    spectral, centre = "Spectral residual", "Centre bias (Gaussian)"
+    maps = {name for _, name in pairs}
+    references = {reference for reference, _ in pairs}
+    assert any(spectral in m for m in maps) and any(centre in m for m in maps)
+    assert any(spectral in r for r in references) and any(centre in r for r in references)
+    assert at.query_params["t2"] == f"{spectral}~{centre}"
+    link = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    link.query_params.update({"t2": f"{centre}~{spectral}", "det": ""})
+    link.run()
+    link.switch_page("pages/1_Explore.py").run()
+    assert not link.exception, link.exception
+    assert link.session_state["explore_type2"] == [centre, spectral]

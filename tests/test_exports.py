@@ -1,0 +1,125 @@
+"""What the Explore page shows and exports: metric cells, the metrics CSV, the grid PNG."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from saliency_core import agreement, analysis
+
+
+def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
+    assert agreement.format_value(float("nan")) == "n/a"
+    assert agreement.format_value(None) == "n/a"
+    assert agreement.format_value(-0.0004) == "0.000"
+    assert agreement.format_value(-0.0) == "0.000"
+    assert agreement.format_value(-0.0006) == "-0.001"
+    assert agreement.format_value(0.12345) == "0.123"
+    long = pd.DataFrame(
+        [
+            ["cam", "fixations", "IG", -0.0002, True, None],
+            ["cam", "fixations", "sAUC", float("nan"), True, "no other fixations"],
+        ],
+        columns=agreement.COLUMNS,
+    )
+    summary = agreement.widen(long)
+    html = summary.styled().to_html()
+    assert ">0.000<" in html and ">n/a<" in html
+    assert "-0.000" not in html and "None" not in html and "nan" not in html.lower()
+    assert summary.notes == ["cam vs fixations, sAUC: no other fixations"]
+
+
+def test_the_metrics_csv_keeps_nan_with_its_reason_and_no_negative_zero():
+    table = pd.DataFrame(
+        {
+            "map": ["a", "a", "a"],
+            "metric": ["IG", "sAUC", "CC"],
+            "value": [-0.0, float("nan"), 0.25],
+            "reason": [None, "no other fixations", None],
+        }
+    )
+    text = analysis.csv_text(table)
+    assert "-0" not in text
+    back = pd.read_csv(io.StringIO(text))
+    assert back["value"].iloc[0] == 0.0 and not np.signbit(back["value"].iloc[0])
+    assert np.isnan(back["value"].iloc[1]) and back["reason"].iloc[1] == "no other fixations"
+    assert back["value"].iloc[2] == 0.25 and pd.isna(back["reason"].iloc[2])
+    assert "a,sAUC,NaN,no other fixations" in text
+
+
+def test_every_metrics_row_records_how_to_reproduce_it():
+    from saliency_core.fixations import default_sigma
+    from saliency_core.images import Sample
+    from saliency_core.settings import Settings
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
+    sample = Sample(id="004", image=image, source="My set", fixations=np.array([[10.0, 20.0]]))
+    settings = Settings(
+        detectors=(),
+        type2=("Spectral residual", "Centre bias (Gaussian)"),
+        references=("fixations",),
+        top_percent=15.0,
+        ties="include",
+        score_threshold=0.5,
+        working_size=64,
+    )
+    bundle = analysis.compute_bundle(analysis.prepare_sample(sample, settings), settings)
+    table = analysis.metrics_table(bundle).assign(**analysis.reproduction_columns(bundle))
+    back = pd.read_csv(io.StringIO(analysis.csv_text(table)))
+    assert len(back) == len(table) > 0
+    row = back.iloc[0]
+    assert (row["dataset"], str(row["image"]).zfill(3)) == ("My set", "004")
+    assert (row["detector_weights"], row["type2_weights"]) == ("untrained", "untrained")
+    assert row["score_threshold"] == 0.5 and row["ties"] == "include"
+    assert row["working_size"] == "64x64"
+    assert row["sigma_px"] == pytest.approx(default_sigma((64, 64)), abs=1e-3)  # 64/30 px
+    assert set(back["top_percent"].dropna()) == {15.0}
+    assert {"kind", "method", "trained", "reason"} <= set(back.columns)
+    assert Settings.from_dict(json.loads(row["settings_json"])) == settings
+
+
+def _drawn(text: str, size: int = 18) -> np.ndarray:
+    from PIL import Image, ImageDraw
+
+    from saliency_core import viz
+
+    image = Image.new("L", (48, 32), 0)
+    ImageDraw.Draw(image).text((2, 2), text, fill=255, font=viz._font(size))
+    return np.asarray(image)
+
+
+def test_the_grid_font_has_the_greater_or_equal_sign():
+    assert _drawn("≥").any()
+    assert (_drawn("≥") != _drawn("\uffff")).any(), "≥ is drawn as the missing-glyph box"
+
+
+def test_the_exported_grid_has_a_title_a_legend_and_colour_bars():
+    from saliency_core import viz
+
+    panels = [("a ≥ 0.90", np.full((30, 40, 3), 128, np.uint8))] * 2
+    plain = viz.grid_figure(panels, tile=160)
+    full = viz.grid_figure(
+        panels,
+        tile=160,
+        title="004 · top 10% of pixels",
+        legend=True,
+        colorbars={"maps (jet)": "jet", "references (inferno)": "inferno"},
+    )
+    assert full.shape[1] == plain.shape[1]
+    assert full.shape[0] == plain.shape[0] + 34 + 28 + 2 * 44  # title, legend, two bars
+    header = full[:34]
+    assert (header < 100).any(), "the title is drawn"
+    footer = full[plain.shape[0] + 34 :]
+    for name, colour in viz.AGREEMENT_COLOURS.items():
+        hits = np.all(footer == colour.astype(np.uint8), axis=-1)
+        assert hits.sum() >= 15 * 15, f"no legend swatch for {name}"
+    jet_start = viz.colorize(np.zeros((1, 1)), "jet")[0, 0]
+    inferno_end = viz.colorize(np.ones((1, 1)), "inferno")[0, 0]
+    assert np.all(footer == jet_start, axis=-1).sum() >= 12, "the jet bar starts at 0"
+    assert np.all(footer == inferno_end, axis=-1).sum() >= 12, "the inferno bar ends at 1"
+    assert len(viz.png_bytes(full)) > len(viz.png_bytes(plain))
