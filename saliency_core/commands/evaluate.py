@@ -43,6 +43,7 @@ SETTING_FLAGS: dict[str, str] = {
     "type2_weights": "type2_weights",
     "type2_weights_file": "type2_weights_file",
     "study_input_range": "study_input_range",
+    "type2_max_side": "type2_max_side",
     "references": "references",
     "sigma": "sigma",
     "working_size": "working_size",
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     gaze.add_argument("--type2-weights", choices=[s.value for s in WeightSource])
     gaze.add_argument("--type2-weights-file", help="DeepGaze IIE checkpoint (file)")
     gaze.add_argument("--study-input-range", action="store_true", help="DeepGaze fed 0..1")
+    gaze.add_argument(
+        "--type2-max-side",
+        type=int,
+        help="images with a longer side are downscaled before DeepGaze IIE (default 1024 px)",
+    )
     gaze.add_argument(
         "--references", type=comma_list, help=f"KEY[,KEY…] of: {', '.join(REFERENCES)}"
     )
