@@ -40,7 +40,7 @@ def opened():
     at.run()
     at.sidebar.multiselect(key="explore_detectors").set_value(["FCOS R50-FPN"])
     at.sidebar.selectbox(key="explore_size").set_value("320 px")
-    at.sidebar.selectbox(key="explore_type2").set_value("Spectral residual")
+    at.sidebar.multiselect(key="explore_type2").set_value(["Spectral residual"])
     at.run()
     assert not at.exception, at.exception
     assert at.expander[-1].label == "Finer-grained agreement: time, objects, people"
