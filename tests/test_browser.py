@@ -143,7 +143,8 @@ def test_dataset_report_page(server: str, browser, places: dict[str, Path], monk
         page.screenshot(path=Path(shots) / "report_gallery.png")
     for heading in ("Summary", "Per-image distributions", "Failure-mode gallery", "Downloads"):
         assert page.get_by_text(heading, exact=True).count() >= 1, heading
-    assert page.locator("[data-testid='stPlotlyChart']").count() == 2
+    # box plots, mean IoU curves, the mean time curve and the peak times (the toy run has onsets)
+    assert page.locator("[data-testid='stPlotlyChart']").count() == 4
     page.get_by_text("Open in Explore").first.click()
     page.wait_for_url("**/Explore?**", timeout=60_000)
     assert "dataset=toy" in page.url and "image=a" in page.url and "insize=64" in page.url
