@@ -28,6 +28,7 @@ from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample, image_hash
 from saliency_core.pipeline import CamResult, DetectorChoice
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob
@@ -51,6 +52,42 @@ class Erased:
     image: np.ndarray
     caption: str
     tag: str
+
+
+FROM_EXPLORE = {
+    "explore_dataset": f"{KEY}_dataset",
+    "explore_image": f"{KEY}_image",
+    "explore_size": f"{KEY}_size",
+    "explore_weights": f"{KEY}_weights",
+}
+"""Explore's session keys -> this page's: the view this page starts from."""
+
+
+def follow_explore() -> None:
+    """Start from the Explore page's dataset image, first detector, input size and weight
+    source (else the link's ``det`` parameter): each copied when it changed there since the
+    last copy, so choices made on this page stay until Explore's view changes. An uploaded
+    image stays on Explore (uploads are per page)."""
+    state = st.session_state
+    values = {mine: state[theirs] for theirs, mine in FROM_EXPLORE.items() if theirs in state}
+    if state.get("explore_source") == "Upload":
+        for key in (f"{KEY}_dataset", f"{KEY}_image"):
+            values.pop(key, None)
+    linked = st.query_params.get("det", "").split(LIST_SEPARATOR)
+    detector = next(iter(state.get("explore_detectors") or linked), None)
+    if detector in DETECTORS:
+        values[f"{KEY}_detector"] = detector
+        path = state.get(f"explore_path_{detector}")
+        if path:
+            values[f"{KEY}_weights_path"] = path
+    seen = state.get(f"{KEY}_followed", {})
+    changed = {key: value for key, value in values.items() if seen.get(key) != value}
+    if not changed:  # Streamlit drops Explore's widget keys after a run elsewhere: kept as seen
+        return
+    state[f"{KEY}_followed"] = {**seen, **changed}
+    if f"{KEY}_image" in changed:
+        state[f"{KEY}_source"] = "Dataset"
+    state.update(changed)
 
 
 def detector_settings() -> tuple[DetectorChoice, str] | None:
@@ -380,6 +417,7 @@ def main() -> None:
         "unchanged (pixels are replaced in place). For a whole dataset: "
         "`python -m saliency_core.augment --help`."
     )
+    follow_explore()
     sample = widgets.image_picker(KEY)
     settings = detector_settings()
     if sample is None:

@@ -163,3 +163,31 @@ def test_before_after_is_a_swipe_and_downloads_have_portable_names(monkeypatch):
     stem = sample_dataset().ids[0]
     assert f"{stem}_UNTRAINED_inpainted_Telea.png" in names
     assert all(" " not in name and "," not in name for name in names)
+
+
+def test_the_page_starts_from_the_explore_view():
+    """Explore's image, detector, input size and weight source carry over to Augment; a choice
+    made on Augment stays until Explore's view changes."""
+    at = AppTest.from_file(APP, default_timeout=300).run()
+    at.switch_page("pages/1_Explore.py")
+    at.session_state["explore_image"] = "014"
+    at.session_state["explore_detectors"] = ["FCOS R50-FPN"]
+    at.session_state["explore_size"] = "320 px"
+    at.session_state["explore_type2"] = ["Centre bias (Gaussian)"]
+    at.run()
+    assert not at.exception, at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    state = at.session_state
+    assert state["augment_image"] == "014" and state["augment_detector"] == "FCOS R50-FPN"
+    assert state["augment_size"] == "320 px"
+    assert any("· 014 ·" in caption.value for caption in at.caption)
+    at.sidebar.selectbox(key="augment_image").set_value("024").run()
+    assert at.session_state["augment_image"] == "024", "the page's own choice stays"
+    at.switch_page("pages/1_Explore.py")
+    at.session_state["explore_image"] = "034"
+    at.session_state["explore_detectors"] = ["FCOS R50-FPN"]
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.session_state["augment_image"] == "034", "a new Explore image is followed"
