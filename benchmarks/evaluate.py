@@ -87,7 +87,7 @@ def engine_run(dataset, settings: Settings, limit: int) -> tuple[float, float]:
             dataset,
             settings,
             Path(folder) / "out",
-            engine.Options(metrics=("MAE", "IoU"), limit=limit),
+            engine.Options(metrics=("MAE", "IoU"), limit=limit, finegrained=False),
         )
         synchronise()
         assert not report.errors, report.errors

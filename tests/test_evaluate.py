@@ -277,3 +277,12 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingDependencyError, match="pip install -r requirements-ray.txt"):
         ray_engine.ray_executor()
+
+
+def test_the_finegrained_tables_can_be_left_out(dataset, finished, tmp_path):
+    assert (finished.root / "temporal.parquet").is_file(), "the toy fixations have onsets"
+    settings = SETTINGS.with_changes(detectors=("FCOS R50-FPN",))
+    out = tmp_path / "plain"
+    engine.run(dataset, settings, out, engine.Options(limit=1, finegrained=False))
+    assert not (out / "temporal.parquet").exists() and not (out / "temporal").exists()
+    assert ResultsFolder(out).manifest()["finegrained"] is False

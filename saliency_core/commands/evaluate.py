@@ -30,7 +30,16 @@ from saliency_core.weights import WeightSource
 SAMPLE = "sample"
 ENGINES = ("local", "ray")
 PRESET_OPTIONS = {"study": "Reproduce the study", "explore": "Explore"}
-COMMAND_OPTIONS = ("dataset", "out", "metrics", "top_percents", "limit", "engine", "ray_address")
+COMMAND_OPTIONS = (
+    "dataset",
+    "out",
+    "metrics",
+    "top_percents",
+    "limit",
+    "finegrained",
+    "engine",
+    "ray_address",
+)
 """``[evaluate]`` keys of a config file (the command's own options, not settings)."""
 SETTING_FLAGS: dict[str, str] = {
     "detectors": "detectors",
@@ -119,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--top-percents", type=float_list, help="top-p%% values of the IoU rows (default 10)"
     )
     scoring.add_argument("--sigma", type=float, help="fixation density blur, px")
+    scoring.add_argument(
+        "--no-finegrained",
+        dest="finegrained",
+        action="store_false",
+        help="skip the onset-window curves and region shares (temporal/regions tables)",
+    )
     scoring.add_argument("--working-size", type=int, help="resize every image to N×N first")
     scoring.add_argument(
         "--ties",
@@ -209,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics=tuple(options.get("metrics", engine.DEFAULT_METRICS)),
             top_percents=tuple(options.get("top_percents", (settings.top_percent,))),
             limit=options.get("limit"),
+            finegrained=options.get("finegrained", True),
         )
         out = Path(options["out"])
         print(

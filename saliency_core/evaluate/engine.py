@@ -58,6 +58,8 @@ class Options:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     top_percents: tuple[float, ...] = (10.0,)
     limit: int | None = None
+    finegrained: bool = True
+    """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in DEFAULT_METRICS]
@@ -178,11 +180,13 @@ def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageR
         table.insert(0, "image", bundle.sample.id)
         curves = curves_table(bundle, ranked)
         curves.insert(0, "image", bundle.sample.id)
-    with timings.stage("time and regions"):
-        extras = {
-            TEMPORAL: finegrained.temporal_table(bundle, percent=options.top_percents[0]),
-            REGIONS: finegrained.region_table(bundle),
-        }
+    extras = {}
+    if options.finegrained:
+        with timings.stage("time and regions"):
+            extras = {
+                TEMPORAL: finegrained.temporal_table(bundle, percent=options.top_percents[0]),
+                REGIONS: finegrained.region_table(bundle),
+            }
     extras = {name: rows for name, rows in extras.items() if len(rows)}
     return ImageResult(bundle.sample.id, table, curves, timings.stages, extras)
 
@@ -231,6 +235,7 @@ def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict
         "settings": settings.to_dict(),
         "metrics": list(options.metrics),
         "top_percents": list(options.top_percents),
+        "finegrained": options.finegrained,
     }
 
 

@@ -99,7 +99,11 @@ def _map(ray, stems, dataset: Dataset, settings: Settings, options: Options):
         str(dataset.root.resolve()),
         dataset.name,
         settings.to_dict(),
-        {"metrics": options.metrics, "top_percents": options.top_percents},
+        {
+            "metrics": options.metrics,
+            "top_percents": options.top_percents,
+            "finegrained": options.finegrained,
+        },
         0 if gpus else 1,
     )
     pool = ActorPool([actor.remote(*args) for _ in range(replicas)])
