@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from saliency_core import charts, datasets, report, temporal
+from saliency_core import agreement, charts, datasets, report, temporal
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
 from saliency_core.settings import Settings
@@ -107,7 +107,7 @@ def summary_section(long, table) -> None:
         return
     show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
     shown = view.with_ci() if show_ci else view.values
-    styler = shown.style.format(report.format_value, subset=view.metric_columns)
+    styler = agreement.styled(shown, view.metric_columns)
     styler = styler.apply(
         lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),
         axis=None,

@@ -257,7 +257,29 @@ class Summary:
 
     def styled(self) -> Styler:
         """The table with every cell through :func:`format_value` ("n/a", no "-0.000")."""
-        return self.table.style.format(format_value)
+        return styled(self.table)
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each numeric column that holds a NaN written out by :func:`format_value`.
+
+    Streamlit's grid draws a missing value as "None" whatever a Styler says, so such a column
+    is shown as text ("n/a"); complete columns stay numbers and sort as numbers.
+    """
+    shown = frame.copy()
+    for column in shown.columns:
+        if pd.api.types.is_numeric_dtype(shown[column]) and shown[column].isna().any():
+            shown[column] = shown[column].map(format_value)
+    return shown
+
+
+def styled(frame: pd.DataFrame, columns: list | None = None) -> Styler:
+    """:func:`readable` ``frame`` with its numeric ``columns`` (default all) formatted by
+    :func:`format_value`."""
+    shown = readable(frame)
+    candidates = list(shown.columns) if columns is None else list(columns)
+    numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(shown[c])]
+    return shown.style.format(format_value, subset=numeric)
 
 
 def widen(long: pd.DataFrame) -> Summary:

@@ -49,7 +49,7 @@ REFERENCE_KINDS = {"baseline": "floor", "ceiling": "ceiling"}
 """Summary kinds that are reading aids (what a score is read against), never the best map."""
 STUDY_PERCENT = 10.0
 """The study's top-p% (its 90th-percentile cut), marked on the IoU curves."""
-NA = "n/a"
+NA = agreement.NOT_AVAILABLE
 MAP_INFO = ["kind", "detector", "weights", "method", "target"]
 """Columns of the per-image table that say what a map is (with its label, ``map``)."""
 
@@ -136,11 +136,8 @@ def output_folder(results_root: Path, name: str) -> Path:
 # --- the summary table -----------------------------------------------------------------------
 
 
-def format_value(value: float | None, digits: int = 3) -> str:
-    """A metric value for display: "0.238", or "n/a" when undefined."""
-    if value is None or not np.isfinite(value):
-        return NA
-    return f"{value:.{digits}f}".replace("-0.000", "0.000")
+format_value = agreement.format_value
+"""A metric value for display: "0.238", or "n/a" when undefined (no "-0.000")."""
 
 
 def _metric_rank(metric: str) -> tuple[int, str]:

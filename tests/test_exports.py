@@ -123,3 +123,17 @@ def test_the_exported_grid_has_a_title_a_legend_and_colour_bars():
     assert np.all(footer == jet_start, axis=-1).sum() >= 12, "the jet bar starts at 0"
     assert np.all(footer == inferno_end, axis=-1).sum() >= 12, "the inferno bar ends at 1"
     assert len(viz.png_bytes(full)) > len(viz.png_bytes(plain))
+
+
+def test_columns_with_undefined_values_are_shown_as_text_not_none():
+    """Streamlit's grid draws a null as "None" whatever the Styler says: such columns go as text."""
+    import pandas as pd
+
+    from saliency_core import agreement
+
+    frame = pd.DataFrame({"map": ["a", "b"], "MAE": [0.25, float("nan")], "IG": [-0.0001, 1.5]})
+    shown = agreement.readable(frame)
+    assert shown["MAE"].tolist() == ["0.250", "n/a"]
+    assert pd.api.types.is_float_dtype(shown["IG"]), "a complete column keeps sorting as numbers"
+    html = agreement.styled(frame, ["MAE", "IG"]).to_html()
+    assert "n/a" in html and "0.000" in html and "-0.000" not in html and "None" not in html
