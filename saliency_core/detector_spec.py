@@ -14,7 +14,6 @@ entry's categories). pytorch-grad-cam can then run every entry the same way.
 from __future__ import annotations
 
 import importlib.util
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
-from saliency_core.weights import MissingPackageError, MissingWeightsError
+from saliency_core.weights import MissingPackageError
 
 INTERNAL_SCORE_THRESHOLD = 0.005
 """Score floor inside the model; the app filters with its own (user-set) threshold afterwards.
@@ -138,17 +137,6 @@ class DetectorSpec(ABC):
 def numbered_categories(count: int) -> list[str]:
     """Names for a model fine-tuned on another class set: background, then "class k"."""
     return ["__background__"] + [f"class {k}" for k in range(1, count)]
-
-
-def strict_load(model: nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
-    """``load_state_dict(strict=True)``; a mismatch becomes a readable MissingWeightsError."""
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as error:
-        first = re.split(r"\n\s*", str(error))[:4]
-        raise MissingWeightsError(
-            f"{origin} does not match this architecture: " + " ".join(first)
-        ) from error
 
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

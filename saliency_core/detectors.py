@@ -30,7 +30,6 @@ from saliency_core.detector_spec import (
     Progress,
     TargetLayer,
     numbered_categories,
-    strict_load,
 )
 from saliency_core.download import download_checkpoint
 from saliency_core.weights import (
@@ -39,6 +38,7 @@ from saliency_core.weights import (
     display_label,
     hub_checkpoint_dir,
     load_state_dict_file,
+    load_strict,
 )
 
 __all__ = [
@@ -100,7 +100,7 @@ class TorchvisionSpec(DetectorSpec):
     def load_file(self, path: Path, input_size: int | None) -> tuple[nn.Module, list[str]]:
         state = load_state_dict_file(path)
         model, categories = _build(self, _num_classes(self, state), input_size)
-        strict_load(model, state, path.name)
+        load_strict(model, state, path.name)
         return model, categories
 
     def load_pretrained(
@@ -108,7 +108,7 @@ class TorchvisionSpec(DetectorSpec):
     ) -> tuple[nn.Module, list[str]]:
         state = _pretrained_state(self, progress)
         model, categories = _build(self, len(self.categories), input_size)
-        strict_load(model, state, self.checkpoint_name)
+        load_strict(model, state, self.checkpoint_name)
         return model, categories
 
 

@@ -32,10 +32,9 @@ from saliency_core.detector_spec import (
     Progress,
     TargetLayer,
     numbered_categories,
-    strict_load,
     strip_prefix,
 )
-from saliency_core.weights import MissingWeightsError, load_state_dict_file
+from saliency_core.weights import MissingWeightsError, load_state_dict_file, load_strict
 
 REQUIREMENTS = "requirements-detr.txt"
 MIN_SIZE, MAX_SIZE = 800, 1333
@@ -166,7 +165,7 @@ class DetrSpec(DetectorSpec):
         classifier = state.get("class_labels_classifier.weight")
         num_labels = len(COCO_CATEGORIES) if classifier is None else classifier.shape[0] - 1
         detr = DetrForObjectDetection(self._config(int(num_labels)))
-        strict_load(detr, state, path.name)
+        load_strict(detr, state, path.name)
         return self._wrap(detr, input_size)
 
     def load_pretrained(

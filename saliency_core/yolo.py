@@ -34,11 +34,15 @@ from saliency_core.detector_spec import (
     DetectorSpec,
     Progress,
     TargetLayer,
-    strict_load,
     strip_prefix,
 )
 from saliency_core.download import download_checkpoint
-from saliency_core.weights import MissingWeightsError, hub_checkpoint_dir, load_state_dict_file
+from saliency_core.weights import (
+    MissingWeightsError,
+    hub_checkpoint_dir,
+    load_state_dict_file,
+    load_strict,
+)
 
 REQUIREMENTS = "requirements-yolo.txt"
 ASSETS_URL = "https://github.com/ultralytics/assets/releases/download/v8.4.0/"
@@ -162,7 +166,7 @@ class YoloSpec(DetectorSpec):
             count = 80 if classes is None else int(classes.shape[0])
             names = COCO80_NAMES if count == 80 else [f"class {k}" for k in range(count)]
         model, categories, net = self._build(names, input_size)
-        strict_load(net, state, path.name)
+        load_strict(net, state, path.name)
         return model, categories
 
     def load_pretrained(
