@@ -10,7 +10,7 @@ from saliency_core import agreement, analysis, fixations, gaze, viz
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS
 from saliency_core.filenames import safe_filename
-from saliency_core.images import Sample, image_hash
+from saliency_core.images import Sample
 from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
@@ -255,19 +255,9 @@ def format_table(long: pd.DataFrame) -> None:
         st.caption(f"{agreement.NOT_AVAILABLE} — {note}")
 
 
-def content_key(bundle: analysis.Bundle) -> str:
-    """Names the image, every map and every input of the metrics (their content hashes)."""
-    sample = bundle.sample
-    arrays = {**bundle.values, **bundle.reference_values}
-    inputs = (sample.fixations, sample.other_fixations, bundle.baseline)
-    hashes = {name: image_hash(values) for name, values in arrays.items()}
-    hashes |= {f"input {k}": image_hash(v) for k, v in enumerate(inputs) if v is not None}
-    return sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())
-
-
 @st.cache_data(max_entries=128, show_spinner=False)
 def threshold_free_tables(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
-    """MAE/CC/SIM/KLD and the fixation metrics; ``key`` (:func:`content_key`) names the inputs."""
+    """MAE/CC/SIM/KLD and the fixation metrics; ``key`` (``cached.bundle_key``) names the inputs."""
     return analysis.threshold_free_table(_bundle)
 
 
@@ -317,7 +307,7 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
-    key = content_key(bundle)
+    key = cached.bundle_key(bundle)
     arrays = {**bundle.values, **bundle.reference_values}
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}

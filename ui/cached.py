@@ -15,7 +15,7 @@ import streamlit as st
 
 from saliency_core import analysis, datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
-from saliency_core.images import Sample
+from saliency_core.images import Sample, image_hash
 from saliency_core.viz import AgreementPainter
 from saliency_core.weights import file_stamp
 from ui.progress import fetch_deepgaze, fetch_detector
@@ -128,3 +128,15 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
 
 FUNCTIONS = analysis.MapFunctions(cam=_bundle_cam, type2=_bundle_type2)
 """The pipeline's map functions through these caches (weights fetched first, with a bar)."""
+
+
+def bundle_key(bundle: analysis.Bundle) -> str:
+    """Names a bundle's content for the caches: the image, every map and reference, and the
+    other inputs of the metrics and regions (fixations, other images' fixations, the centre-bias
+    baseline, the mask), each by its content hash."""
+    sample = bundle.sample
+    arrays = {**bundle.values, **bundle.reference_values}
+    inputs = (sample.fixations, sample.other_fixations, bundle.baseline, sample.mask)
+    hashes = {name: image_hash(values) for name, values in arrays.items()}
+    hashes |= {f"input {k}": image_hash(v) for k, v in enumerate(inputs) if v is not None}
+    return sample.key + "|" + "|".join(f"{name}={digest}" for name, digest in hashes.items())

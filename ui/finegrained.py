@@ -16,8 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from saliency_core import agreement, analysis, charts, observers, regions, temporal
-from saliency_core.images import image_hash
 from saliency_core.references import fixation_sigma
+from ui import cached
 from ui.errors import report
 from ui.rectangles import draw_rectangles
 
@@ -34,14 +34,6 @@ LOSO_NOTE = (
     "predicts another, the ceiling a map can hope for. The centre-bias floor knows nothing of "
     "the image, only where people tend to look: a map below it adds nothing."
 )
-
-
-def content_key(bundle: analysis.Bundle) -> str:
-    """Names the image, every map and the fixations (content hashes)."""
-    sample = bundle.sample
-    arrays = {**bundle.values, "fixations": sample.fixations, "mask": sample.mask}
-    hashes = [f"{name}={image_hash(v)}" for name, v in arrays.items() if v is not None]
-    return sample.key + "|" + "|".join(hashes)
 
 
 @st.fragment
@@ -70,7 +62,7 @@ def body(bundle: analysis.Bundle) -> None:
             "all compare with people's fixations."
         )
         return
-    key = content_key(bundle)
+    key = cached.bundle_key(bundle)
     time_tab, objects_tab, people_tab = st.tabs(["Time", "Objects", "People"])
     with time_tab:
         time_view(bundle, key)
