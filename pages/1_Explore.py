@@ -22,7 +22,6 @@ from ui.layout import frame
 
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
-INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
 MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
 OVERLAY_COLOURS = {
     f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
@@ -53,12 +52,11 @@ def apply_preset() -> None:
 def widget_values(settings: Settings) -> dict:
     """The session-state value of every sidebar widget that shows ``settings`` (clamped to the
     widgets' ranges)."""
-    sizes = {size: label for label, size in INPUT_SIZES.items()}
     values = {
         f"{KEY}_detectors": list(settings.detectors),
         f"{KEY}_methods": list(settings.cams),
         f"{KEY}_target": settings.target if settings.target in TARGETS else TARGETS[0],
-        f"{KEY}_size": sizes.get(settings.input_size, next(iter(INPUT_SIZES))),
+        f"{KEY}_size": widgets.size_label(settings.input_size),
         f"{KEY}_weights": settings.weights,
         f"{KEY}_twins": settings.untrained_twins,
         f"{KEY}_score": min(max(settings.score_threshold, 0.05), 1.0),
@@ -127,7 +125,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
     )
     target = side.radio("Target layer", list(TARGETS), key=f"{KEY}_target")
-    size = side.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_size")
+    size = widgets.input_size(f"{KEY}_size", side)
     with side:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
@@ -180,7 +178,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         weights=weights.source,
         weights_files=weights.files,
         untrained_twins=weights.untrained_twins,
-        input_size=INPUT_SIZES[size],
+        input_size=size,
         cams=tuple(methods),
         target=target,
         score_threshold=score,

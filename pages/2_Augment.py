@@ -38,7 +38,6 @@ from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "augment"
 JOB = f"{KEY}_dip_job"
-INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
 STUDY_SCORE = 0.9  # detections scored ≥ this are the gradient methods' target (the study's)
 ITERATIVE = "Deep Image Prior"
 POLL_SECONDS = 1.0  # how often a running Deep Image Prior is polled
@@ -105,14 +104,14 @@ def detector_settings() -> tuple[DetectorChoice, str] | None:
             return None
     elif source is WeightSource.PRETRAINED and not pretrained_path(DETECTORS[name]).exists():
         side.caption(f"`{DETECTORS[name].checkpoint_name}` is downloaded on first use.")
-    size = side.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_size")
+    size = widgets.input_size(f"{KEY}_size", side)
     method = side.selectbox(
         "CAM method",
         list(CAM_METHODS),
         key=f"{KEY}_cam",
         help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
     )
-    return DetectorChoice(name, source, path, INPUT_SIZES[size]), method
+    return DetectorChoice(name, source, path, size), method
 
 
 REFERENCE_CHOICES = {

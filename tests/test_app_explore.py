@@ -245,7 +245,7 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
             "dataset": "NUS Scene sample (50 images, real fixations)",
             "image": "014",
             "det": "YOLO-nonexistent~FCOS R50-FPN",
-            "insize": "320",
+            "insize": "96",
             "t2": "Spectral residual",
             "p": "25",
             "sigma": "12.5",
@@ -256,7 +256,9 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
     assert not at.exception, at.exception
     state = at.session_state
     assert state["explore_detectors"] == ["FCOS R50-FPN"]
-    assert state["explore_size"] == "320 px" and state["explore_type2"] == ["Spectral residual"]
+    # a size none of the offered ones (e.g. from a Dataset report run) is kept as it is
+    assert state["explore_size"] == "96 px" and state["explore_type2"] == ["Spectral residual"]
+    assert "96 px" in at.sidebar.selectbox(key="explore_size").options
     assert state["explore_percent"] == 25.0 and state["explore_sigma"] == 12.5
     assert state["explore_image"] == "014"
     assert model_calls == ["FCOS R50-FPN"]
@@ -266,6 +268,7 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
     at.sidebar.multiselect(key="explore_methods").set_value(["EigenCAM", "LayerCAM"]).run()
     assert at.query_params["cam"] == "EigenCAM~LayerCAM"
     assert at.query_params["det"] == "FCOS R50-FPN" and "w" not in at.query_params
+    assert at.query_params["insize"] == "96"
 
 
 def test_nothing_to_show_names_the_cause_and_draws_no_empty_output(

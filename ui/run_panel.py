@@ -24,7 +24,6 @@ KEY = "report"
 CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
 JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
-INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
 COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
 
 
@@ -52,7 +51,7 @@ def run_panel(root: Path) -> None:
             "Detectors", list(DETECTORS), ["Faster R-CNN R50-FPN"], key=f"{KEY}_run_detectors"
         )
         cams = st.multiselect("CAM methods", list(CAM_METHODS), ["EigenCAM"], key=f"{KEY}_run_cams")
-        size = st.selectbox("Detector input size", list(INPUT_SIZES), key=f"{KEY}_run_size")
+        size = widgets.input_size(f"{KEY}_run_size")
         weights = widgets.detector_weights(f"{KEY}_run", detectors)
     with right:
         default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
@@ -74,7 +73,7 @@ def run_panel(root: Path) -> None:
         weights=weights.source,
         weights_files=weights.files,
         untrained_twins=weights.untrained_twins,
-        input_size=INPUT_SIZES[size],
+        input_size=size,
         cams=tuple(cams),
         type2=(),
         type2_weights=type2_weights,

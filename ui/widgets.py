@@ -21,6 +21,8 @@ UPLOAD_TYPES = [suffix.lstrip(".") for suffix in ACCEPTED_SUFFIXES] + [
 whose exception (e.g. for a .gif) escaped as a redacted error box: load_image now refuses
 unsupported formats by content, with a clear message."""
 GALLERY_PAGE = 12
+INPUT_SIZES = {"torchvision default": None, "512 px": 512, "320 px": 320}
+"""The detector input sizes offered (label -> shorter side in px; None: the model's own)."""
 WEIGHT_HELP = {
     WeightSource.PRETRAINED: "The official weights (torch hub cache; downloaded once).",
     WeightSource.FILE: "A state-dict file of your own (e.g. a fine-tuned or augmented model).",
@@ -173,3 +175,20 @@ def detector_weights(key: str, names: list[str]) -> DetectorWeights:
         "random weights says little about what the model learned.",
     )
     return DetectorWeights(source, tuple(files), bool(twins))
+
+
+def size_label(size: int | None) -> str:
+    """The input-size widget's label for ``size`` (a size from a link may be none of the offered
+    ones: it is shown as it is, e.g. "64 px")."""
+    return next((label for label, value in INPUT_SIZES.items() if value == size), f"{size} px")
+
+
+def input_size(key: str, container=st) -> int | None:
+    """A "Detector input size" selectbox; a size set from a link or another page that is none of
+    :data:`INPUT_SIZES` is offered too, so the view is kept exactly."""
+    options = list(INPUT_SIZES)
+    current = st.session_state.get(key)
+    if isinstance(current, str) and current not in options and current.endswith(" px"):
+        options.append(current)
+    label = container.selectbox("Detector input size", options, key=key)
+    return INPUT_SIZES[label] if label in INPUT_SIZES else int(label.removesuffix(" px"))
