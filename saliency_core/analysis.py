@@ -25,7 +25,13 @@ from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.gaze.maps import min_max
 from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam, get_detector
+from saliency_core.pipeline import (
+    UNTRAINED_NOTE,
+    CamResult,
+    DetectorChoice,
+    compute_cam,
+    get_detector,
+)
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference, fixation_sigma
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource, display_label
@@ -34,7 +40,6 @@ STUDY_SCORE = 0.9
 """Detections scored ≥ this are the targets of gradient-free methods (the study's threshold;
 they ignore targets, so the cached map does not depend on the score slider)."""
 CONSENSUS_LABEL = "consensus of type-1 maps"
-UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
 
 
 class Cancelled(RuntimeError):

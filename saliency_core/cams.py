@@ -14,6 +14,7 @@ the component arbitrary (pytorch-grad-cam issue #315): see :func:`principal_proj
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -454,17 +455,50 @@ def run_cam(
     backward (same result, slower: the benchmark's comparison). Not thread-safe (hooks live on
     the model): hold the model's lock around this call.
     """
+    return run_cams(detector, [rgb], method, target, score_threshold, fast, explain)[0]
+
+
+def batchable(method: str) -> bool:
+    """Whether :func:`run_cams` takes several images of ``method`` in one pass: gradient-free
+    and gradient methods (per-image targets, per-image maps); the perturbation methods already
+    batch their perturbed copies of one image, one image at a time."""
+    return get_method(method).cam_class not in (AblationCAM, ScoreCAM)
+
+
+def run_cams(
+    detector: LoadedDetector,
+    rgbs: Sequence[np.ndarray],
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+    fast: bool = True,
+    explain: Explain | None = None,
+) -> list[CamOutput]:
+    """:func:`run_cam` of same-sized images in one batched forward (and one backward): each
+    image gets its own target (its own explained detections), detections and map, equal to
+    its single-image result. Several images need a :func:`batchable` method."""
     entry = get_method(method)
+    if len(rgbs) > 1 and not batchable(method):
+        raise ValueError(f"{method} runs one image at a time (it batches its perturbations).")
+    if len({rgb.shape for rgb in rgbs}) > 1:
+        raise ValueError("A batch needs images of one size; group them by size first.")
     explain = explain or Explain()
     target = target or detector.spec.default_target
     layer = detector.spec.targets[target]
     reason = entry.unsupported(layer)
     if reason:
         raise ValueError(reason)
-    tensor = to_input_tensor(rgb, detector.device)
-    score_target = DetectionScoreTarget(score_threshold, explain, detector.categories)
+    tensor = torch.cat([to_input_tensor(rgb, detector.device) for rgb in rgbs])
+    score_targets = [
+        DetectionScoreTarget(score_threshold, explain, detector.categories) for _ in rgbs
+    ]
+
+    def observe_each(module, inputs, outputs: list[dict[str, torch.Tensor]]) -> None:
+        for score_target, output in zip(score_targets, outputs, strict=False):
+            score_target.observe(module, inputs, [output])
+
     grad_mode = torch.enable_grad() if entry.uses_gradients else torch.no_grad()
-    observer = detector.model.register_forward_hook(score_target.observe)
+    observer = detector.model.register_forward_hook(observe_each)
     try:
         with (
             grad_mode,
@@ -474,27 +508,43 @@ def run_cam(
                 **_cam_kwargs(entry, layer, detector.model),
             ) as cam,
         ):
-            grayscale = cam(tensor, targets=[score_target])
-            detections = Detections.from_output(cam.outputs[0], detector.categories)
+            grayscale = cam(tensor, targets=score_targets)
+            detections = [Detections.from_output(o, detector.categories) for o in cam.outputs]
     finally:
         observer.remove()
     if not fast and entry.uses_gradients:
         detector.model.zero_grad(set_to_none=True)
+    return [
+        _cam_output(heat, found, entry, target, score_target, explain, score_threshold)
+        for heat, found, score_target in zip(grayscale, detections, score_targets, strict=True)
+    ]
+
+
+def _cam_output(
+    grayscale: np.ndarray,
+    detections: Detections,
+    entry: CamMethod,
+    target: str,
+    score_target: DetectionScoreTarget,
+    explain: Explain,
+    score_threshold: float,
+) -> CamOutput:
+    """One image's map min-max scaled to [0, 1] (a constant map: zeros and a note)."""
     notes = [score_target.note] if score_target.note and entry.uses_targets else []
     if not entry.uses_targets and explain != Explain():
         notes.append(
-            f"{method} is class-agnostic: it does not depend on the choice of "
+            f"{entry.name} is class-agnostic: it does not depend on the choice of "
             f"{explain.describe(score_threshold)}."
         )
         notes += [score_target.problem] if score_target.problem else []
-    heat = np.nan_to_num(grayscale[0]).astype(np.float32)
+    heat = np.nan_to_num(grayscale).astype(np.float32)
     spread = float(heat.max() - heat.min())
     if spread > 1e-12:
         heat = (heat - heat.min()) / spread
     else:
         heat = np.zeros_like(heat)
-        notes.append(f"{method} returned a constant map (no signal at the target layer).")
-    return CamOutput(heat, detections, method, target, notes, score_target.chosen)
+        notes.append(f"{entry.name} returned a constant map (no signal at the target layer).")
+    return CamOutput(heat, detections, entry.name, target, notes, score_target.chosen)
 
 
 def detect(detector: LoadedDetector, rgb: np.ndarray) -> Detections:

@@ -7,16 +7,20 @@ pytorch-grad-cam's hooks live on the shared model object.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import torch
 
 from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
-from saliency_core.cams import CamOutput, Detections, Explain, detect, run_cam
+from saliency_core.cams import Detections, Explain, detect, run_cams
 from saliency_core.detectors import LoadedDetector, load_detector
 from saliency_core.weights import WeightSource, display_label, file_stamp
+
+T = TypeVar("T")
+UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
 
 
 class ComputeError(RuntimeError):
@@ -71,7 +75,7 @@ def get_detector(
     )
 
 
-def _guard_memory(what: str, run: Callable[[], CamOutput | Detections]):
+def _guard_memory(what: str, run: Callable[[], T]) -> T:
     try:
         return run()
     except RuntimeError as error:
@@ -99,19 +103,40 @@ def compute_cam(
 
     ``explain`` chooses what target methods explain (default: all detections ≥ the threshold).
     """
+    return compute_cams([rgb], choice, method, target, score_threshold, device, progress, explain)[
+        0
+    ]
+
+
+def compute_cams(
+    rgbs: Sequence[np.ndarray],
+    choice: DetectorChoice,
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    explain: Explain | None = None,
+) -> list[CamResult]:
+    """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``)."""
     entry = get_detector(choice, device, progress)
     with entry.lock:
-        output = _guard_memory(
+        outputs = _guard_memory(
             f"{choice.label} · {method}",
-            lambda: run_cam(entry.value, rgb, method, target, score_threshold, explain),
+            lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
         )
-    label = f"{choice.label} · {method} @ {output.target}"
-    notes = list(output.notes)
-    if not entry.value.trained:
-        notes.insert(0, "Untrained (random) weights: a sanity-check baseline, not a result.")
-    return CamResult(
-        output.cam, output.detections, label, entry.value.trained, notes, output.explained
-    )
+    notes = [] if entry.value.trained else [UNTRAINED_NOTE]
+    return [
+        CamResult(
+            output.cam,
+            output.detections,
+            f"{choice.label} · {method} @ {output.target}",
+            entry.value.trained,
+            notes + list(output.notes),
+            output.explained,
+        )
+        for output in outputs
+    ]
 
 
 def compute_detections(

@@ -28,13 +28,13 @@ def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     st.cache_data.clear()
     st.cache_resource.clear()
     calls: list[str] = []
-    real = pipeline.run_cam
+    real = pipeline.run_cams
 
     def counting(detector, *args, **kwargs):
         calls.append(detector.spec.name)
         return real(detector, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run_cam", counting)
+    monkeypatch.setattr(pipeline, "run_cams", counting)
     return calls
 
 

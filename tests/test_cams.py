@@ -246,7 +246,7 @@ def test_out_of_memory_becomes_a_readable_error(monkeypatch: pytest.MonkeyPatch,
     def exhausted(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(P, "run_cam", exhausted)
+    monkeypatch.setattr(P, "run_cams", exhausted)
     with pytest.raises(P.ComputeError, match="Out of memory while running"):
         P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128))
 
