@@ -30,6 +30,7 @@ from saliency_core.cams import detect, run_cam  # noqa: E402
 from saliency_core.datasets import sample_dataset  # noqa: E402
 from saliency_core.detectors import load_detector  # noqa: E402
 from saliency_core.evaluate import engine  # noqa: E402
+from saliency_core.evaluate.batching import default_batch_size  # noqa: E402
 from saliency_core.gaze import predict_type2  # noqa: E402
 from saliency_core.settings import Settings  # noqa: E402
 
@@ -74,7 +75,7 @@ def floor(samples, detectors) -> float:
     return time.perf_counter() - started
 
 
-def engine_run(dataset, settings: Settings, limit: int) -> tuple[float, float]:
+def engine_run(dataset, settings: Settings, limit: int, batch_size: int) -> tuple[float, float]:
     """(total seconds, of which model loading) of a fresh run (empty type-2 cache)."""
     with tempfile.TemporaryDirectory() as folder:
         import os
@@ -87,12 +88,14 @@ def engine_run(dataset, settings: Settings, limit: int) -> tuple[float, float]:
             dataset,
             settings,
             Path(folder) / "out",
-            engine.Options(metrics=("MAE", "IoU"), limit=limit, finegrained=False),
+            engine.Options(
+                metrics=("MAE", "IoU"), limit=limit, finegrained=False, batch_size=batch_size
+            ),
         )
         synchronise()
         assert not report.errors, report.errors
         stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in report.timings.items())
-        print(f"engine stages (s, summed over images; scoring overlaps the models): {stages}")
+        print(f"engine, batch {batch_size}: stages (s; scoring overlaps the models): {stages}")
         return time.perf_counter() - started, report.timings["model loading"]
 
 
@@ -100,6 +103,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS))
+    parser.add_argument(
+        "--batch-size", type=int, help="engine images per detector pass (default: the engine's)"
+    )
     args = parser.parse_args()
     dataset = sample_dataset()
     settings = Settings(
@@ -111,7 +117,11 @@ def main() -> None:
     )
     samples = [dataset.load(stem).resized((SIZE, SIZE)) for stem in dataset.ids[: args.images]]
     bare = floor(samples, args.detectors)  # first: its untimed warm-up serves all three
-    ours, loading = engine_run(dataset, settings, args.images)
+    batch = args.batch_size or default_batch_size()
+    ours, loading = engine_run(dataset, settings, args.images, batch)
+    runs = [(f"engine (local, batch {batch})", ours)]
+    if batch > 1:  # the batching's own gain, side by side
+        runs.append(("engine (local, batch 1)", engine_run(dataset, settings, args.images, 1)[0]))
     study = study_loop(samples, args.detectors)
     n = len(samples)
     print(
@@ -123,7 +133,7 @@ def main() -> None:
     print(f"{'':34}{'seconds':>9}{'images/s':>10}")
     for label, seconds in (
         ("study-style loop", study),
-        ("engine (local)", ours),
+        *runs,
         ("floor: bare forwards only", bare),
     ):
         print(f"{label:34}{seconds:9.2f}{n / seconds:10.3f}")

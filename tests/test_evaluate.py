@@ -286,3 +286,34 @@ def test_the_finegrained_tables_can_be_left_out(dataset, finished, tmp_path):
     engine.run(dataset, settings, out, engine.Options(limit=1, finegrained=False))
     assert not (out / "temporal.parquet").exists() and not (out / "temporal").exists()
     assert ResultsFolder(out).manifest()["finegrained"] is False
+
+
+def test_batched_detector_passes_give_the_same_table(tmp_path, monkeypatch):
+    """Batches of 3 (a corrupt image inside the first): every CAM comes from a batched pass
+    (none computed alone), the bad image is logged, and the table equals one image at a time."""
+    dataset = write_dataset(tmp_path / "with_bad")
+    (dataset.root / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    settings = SETTINGS.with_changes(detectors=("FCOS R50-FPN",), cams=("EigenCAM", "GradCAM"))
+    single = engine.run(dataset, settings, tmp_path / "single", engine.Options(batch_size=1))
+    alone: list[str] = []
+    direct = analysis.direct_cam
+
+    def counted(sample, *args):
+        alone.append(sample.id)
+        return direct(sample, *args)
+
+    monkeypatch.setattr(analysis, "direct_cam", counted)
+    batched = engine.run(dataset, settings, tmp_path / "batched", engine.Options(batch_size=3))
+    assert set(batched.errors) == set(single.errors) == {"broken"}
+    assert alone == []  # a, b (first batch, around the bad image) and c, d: all batched
+    keys = ["image", "map", "reference", "metric"]
+    one, many = (
+        ResultsFolder(tmp_path / run).table().sort_values(keys) for run in ("single", "batched")
+    )
+    pd.testing.assert_frame_equal(
+        one.drop(columns="value").reset_index(drop=True),
+        many.drop(columns="value").reset_index(drop=True),
+    )
+    np.testing.assert_allclose(many["value"], one["value"], atol=0.02, equal_nan=True)
+    with pytest.raises(ValueError, match="batch size must be ≥ 1"):
+        engine.Options(batch_size=0)

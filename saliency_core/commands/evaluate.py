@@ -37,6 +37,7 @@ COMMAND_OPTIONS = (
     "top_percents",
     "limit",
     "finegrained",
+    "batch_size",
     "engine",
     "ray_address",
 )
@@ -79,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--out", type=Path, help="results folder (never inside the dataset)")
     data.add_argument("--limit", type=int, help="only the first N images (sorted stems)")
+    data.add_argument(
+        "--batch-size",
+        type=int,
+        help="images per detector pass (default: 8 on a GPU, 1 on CPU)",
+    )
     data.add_argument("--config", type=Path, help="settings file (.toml or .json)")
     data.add_argument(
         "--preset", choices=list(PRESET_OPTIONS), help="start from a preset (study: the study's)"
@@ -225,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             top_percents=tuple(options.get("top_percents", (settings.top_percent,))),
             limit=options.get("limit"),
             finegrained=options.get("finegrained", True),
+            batch_size=options.get("batch_size"),
         )
         out = Path(options["out"])
         print(

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from itertools import islice
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from saliency_core import agreement, analysis
 from saliency_core.backend import default_device
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
+from saliency_core.evaluate.batching import BatchedCams, default_batch_size
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsError, ResultsFolder
 from saliency_core.evaluate.type2_cache import DiskType2Cache
 from saliency_core.images import Sample
@@ -60,6 +62,9 @@ class Options:
     limit: int | None = None
     finegrained: bool = True
     """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
+    batch_size: int | None = None
+    """Images per detector pass (None: ``batching.default_batch_size``, 8 on CUDA, 1 on CPU).
+    Not part of a run's identity: results equal one image at a time within float tolerance."""
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.metrics if m not in DEFAULT_METRICS]
@@ -71,6 +76,8 @@ class Options:
             raise ValueError(f"top-p% values must be in (0, 100], got {self.top_percents}")
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be ≥ 1")
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError("batch size must be ≥ 1")
 
 
 @dataclass
@@ -364,10 +371,14 @@ def _failure(stem: str, error: Exception) -> tuple[str, str]:
 def local_executor(
     stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
 ) -> Iterator[ImageResult | tuple[str, str]]:
-    """This process, decoding ahead; type-2 maps from the disk cache. Pipelined: an image is
-    scored in a second thread while the models run on the next one (numpy and torch release
+    """This process, decoding ahead; type-2 maps from the disk cache; detector passes batched
+    (:mod:`~saliency_core.evaluate.batching`; one image at a time on CPU). Pipelined: an image
+    is scored in a second thread while the models run on the next ones (numpy and torch release
     the GIL), so on a GPU the metrics no longer wait for the forwards, nor these for them."""
-    functions = analysis.MapFunctions(type2=DiskType2Cache())
+    size = options.batch_size or default_batch_size()
+    cams = BatchedCams()
+    functions = analysis.MapFunctions(cam=cams, type2=DiskType2Cache())
+    loading = prefetch(dataset, stems, depth=max(PREFETCH, size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as scorer:
         scoring: tuple[str, Future] | None = None
 
@@ -378,24 +389,45 @@ def local_executor(
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
                 return _failure(stem, error)
 
-        for stem, loading in prefetch(dataset, stems):
+        while batch := list(islice(loading, size)):
+            samples: dict[str, Sample | tuple[str, str]] = {}
             try:
-                with timings.stage("decode (waiting for the loader)"):
-                    sample = loading.result()
-                bundle, image_timings = compute_maps(sample, settings, functions)
-                failed = None
-            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                failed = _failure(stem, error)
+                for stem, future in batch:
+                    samples[stem] = _decoded(stem, future, settings, timings)
+                if size > 1:
+                    with timings.stage("type-1"):
+                        ready = [s for s in samples.values() if isinstance(s, Sample)]
+                        cams.compute(ready, settings)
+                for stem, sample in samples.items():
+                    failed = sample if isinstance(sample, tuple) else None
+                    if failed is None:
+                        try:
+                            bundle, image_timings = compute_maps(sample, settings, functions)
+                        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                            failed = _failure(stem, error)
+                    if scoring is not None:
+                        yield collect()
+                        scoring = None
+                    if failed is not None:
+                        yield failed
+                        continue
+                    scoring = (stem, scorer.submit(score, bundle, options, image_timings))
+            except GeneratorExit:  # the caller stopped reading (a Stop): nothing more to give
+                raise
             except BaseException:  # Ctrl-C: the image already scored is still saved
                 if scoring is not None:
                     yield collect()
                 raise
-            if scoring is not None:
-                yield collect()
-                scoring = None
-            if failed is not None:
-                yield failed
-                continue
-            scoring = (stem, scorer.submit(score, bundle, options, image_timings))
         if scoring is not None:
             yield collect()
+
+
+def _decoded(
+    stem: str, future: Future, settings: Settings, timings: Timings
+) -> Sample | tuple[str, str]:
+    """The loader's sample at the working size, or (stem, why it could not be read)."""
+    try:
+        with timings.stage("decode (waiting for the loader)"):
+            return analysis.prepare_sample(future.result(), settings)
+    except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+        return _failure(stem, error)
