@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from saliency_core import metrics
 from saliency_core.agreement import RankedMap, ranked_iou
+from saliency_core.bootstrap import mean_ci
 from saliency_core.fixations import (
     NO_SUBJECTS,
     ONSET_COLUMN,
@@ -251,23 +251,6 @@ def peak_windows(curves: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=PEAK_COLUMNS)
 
 
-def _bootstrap_ci(
-    values: np.ndarray, n_resamples: int, confidence: float, rng: np.random.Generator
-) -> tuple[float, float]:
-    """Percentile-bootstrap CI of the mean (scipy.stats.bootstrap); needs >= 2 values."""
-    if np.all(values == values[0]):
-        return float(values[0]), float(values[0])
-    result = stats.bootstrap(
-        (values,),
-        np.mean,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        rng=rng,
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
 def mean_curves(
     per_image: pd.DataFrame,
     n_resamples: int = 1000,
@@ -288,16 +271,12 @@ def mean_curves(
     rows = []
     for (name, metric, unit, start), group in per_image.groupby(keys, sort=False):
         values = group["value"].dropna().to_numpy(dtype=np.float64)
-        mean = low = high = np.nan
+        mean, low, high = mean_ci(values, rng, n_resamples, confidence)
         reason = None
         if values.size == 0:
             reason = "undefined on every image in this window"
-        else:
-            mean = float(values.mean())
-            if values.size == 1:
-                reason = "a confidence interval needs values on at least 2 images"
-            else:
-                low, high = _bootstrap_ci(values, n_resamples, confidence, rng)
+        elif values.size == 1:
+            reason = "a confidence interval needs values on at least 2 images"
         rows.append(
             {
                 "map": name,

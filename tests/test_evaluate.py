@@ -221,10 +221,15 @@ def test_the_summary_gives_means_and_bootstrap_intervals(finished: ResultsFolder
     assert "\\begin{tabular}" in summary.to_latex(long)
 
 
-def test_mean_ci_of_constant_or_single_values_has_no_interval():
-    mean, low, high = summary.mean_ci(np.array([0.5, 0.5, 0.5]))
-    assert mean == 0.5 and np.isnan(low) and np.isnan(high)
+def test_mean_ci_of_constant_values_is_that_value_and_of_one_value_undefined():
+    """One convention for the summary and the time curves: every resample of equal values has
+    their mean, so the interval is [v, v]; a single value has no interval."""
+    assert summary.mean_ci(np.array([0.5, 0.5, np.nan, 0.5])) == (0.5, 0.5, 0.5)
+    mean, low, high = summary.mean_ci(np.array([0.25, np.inf]))
+    assert mean == 0.25 and np.isnan(low) and np.isnan(high)
     assert np.isnan(summary.mean_ci(np.array([np.nan]))[0])
+    mean, low, high = summary.mean_ci(np.array([0.0, 1.0, 1.0, 0.0]), rng=1)
+    assert mean == 0.5 and 0.0 <= low < 0.5 < high <= 1.0
     assert summary.format_cell(-0.0001, float("nan"), float("nan")) == "0.000"
 
 

@@ -10,37 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from saliency_core.bootstrap import RESAMPLES, mean_ci
 
 GROUP = ["kind", "detector", "method", "weights", "target"]
 CELL = ["reference_key", "metric"]
 KIND_ORDER = {"type-1": 0, "consensus": 1, "type-2": 2, "baseline": 3, "ceiling": 4}
-RESAMPLES = 1000
-CONFIDENCE = 0.95
-
-
-def mean_ci(
-    values: np.ndarray, seed: int = 0, resamples: int = RESAMPLES
-) -> tuple[float, float, float]:
-    """(mean, CI low, CI high) of the finite ``values``; the CI is NaN for fewer than 2 values
-    or when every value is the same (no spread to resample)."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(finite.mean())
-    if finite.size < 2 or np.ptp(finite) == 0:
-        return mean, float("nan"), float("nan")
-    result = stats.bootstrap(
-        (finite,),
-        np.mean,
-        confidence_level=CONFIDENCE,
-        n_resamples=resamples,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    interval = result.confidence_interval
-    return mean, float(interval.low), float(interval.high)
 
 
 def summarize(table: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> pd.DataFrame:
