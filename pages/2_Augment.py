@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from saliency_core import fixations, viz
 from saliency_core.augment import (
@@ -368,7 +369,7 @@ def dip_progress(
     results(sample, erased, done.image, f"{ITERATIVE}, {done.iterations_run} iterations")
 
 
-def working_size(sample: Sample, column) -> tuple[int, int]:
+def working_size(sample: Sample, column: DeltaGenerator) -> tuple[int, int]:
     """The working-size choice (longer side) and the (height, width) the fit will work at."""
     device = default_device().type
     default = default_max_side(device)
