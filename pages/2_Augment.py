@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from saliency_core import fixations, viz
 from saliency_core.augment import (
@@ -21,7 +22,15 @@ from saliency_core.augment import (
     erase_mask,
     inpaint,
 )
+from saliency_core.augment.dip import (
+    CPU_BUDGET_S,
+    CPU_SECONDS_PER_MEGAPIXEL,
+    STUDY_ITERATIONS,
+    default_iterations,
+)
 from saliency_core.augment.rule import COMPARATORS, METRICS
+from saliency_core.augment.working_size import default_max_side, working_shape
+from saliency_core.backend import default_device
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS, pretrained_path
 from saliency_core.filenames import safe_filename
@@ -31,7 +40,7 @@ from saliency_core.references import REFERENCES, ReferenceMap, build_reference
 from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
-from ui.augment_jobs import InpaintJob
+from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
 from ui.layout import frame
 from ui.progress import fetch_deepgaze, fetch_detector
@@ -41,6 +50,9 @@ JOB = f"{KEY}_dip_job"
 STUDY_SCORE = 0.9  # detections scored ≥ this are the gradient methods' target (the study's)
 ITERATIVE = "Deep Image Prior"
 POLL_SECONDS = 1.0  # how often a running Deep Image Prior is polled
+WORKING_SIDES = (128, 256, 384, 512, 768, 1024, 2048)
+"""Working sizes offered (longer side, px), besides the device's default."""
+PREVIEW_EVERY = 10
 
 
 @dataclass(frozen=True)
@@ -313,16 +325,30 @@ def stop_job() -> None:
     st.session_state[JOB].stop()
 
 
-def dip_progress(job: InpaintJob, was_running: bool, sample: Sample, erased: Erased) -> None:
-    """Progress and preview of a Deep Image Prior job; polled while it runs."""
+def dip_running(job: InpaintJob, erased: Erased, working: tuple[int, int]) -> None:
+    """A running fit: what it is doing (then iteration, s/it, ETA) and its latest preview.
+
+    Only the erased image and the preview are drawn: this runs every poll, and re-encoding the
+    swipe and the downloads each second would take CPU time from the fit."""
     snapshot = job.snapshot()
-    if job.running:
-        loss = "" if math.isnan(snapshot.loss) else f", loss {snapshot.loss:.5f}"
-        st.progress(
-            snapshot.iteration / snapshot.total,
-            text=f"{ITERATIVE}: iteration {snapshot.iteration}/{snapshot.total}{loss}",
+    st.progress(snapshot.iteration / snapshot.total, text=progress_text(snapshot, working))
+    left, right = st.columns(2)
+    left.image(erased.image, caption=f"Erased: {erased.caption}", width="stretch")
+    if snapshot.preview is not None:
+        right.image(
+            snapshot.preview,
+            caption=f"Inpainted ({ITERATIVE}, preview after iteration "
+            f"{snapshot.preview_iteration})",
+            width="stretch",
         )
-        results(sample, erased, snapshot.preview, f"{ITERATIVE}, preview")
+
+
+def dip_progress(
+    job: InpaintJob, was_running: bool, sample: Sample, erased: Erased, working: tuple[int, int]
+) -> None:
+    """Progress and preview of a Deep Image Prior job; polled while it runs."""
+    if job.running:
+        dip_running(job, erased, working)
         return
     if was_running:
         st.rerun()
@@ -333,17 +359,74 @@ def dip_progress(job: InpaintJob, was_running: bool, sample: Sample, erased: Era
     done = job.result
     how = "stopped" if done.stopped_early else "finished"
     st.caption(f"{ITERATIVE} {how} after {done.iterations_run} iterations.")
+    snapshot = job.snapshot()
+    if done.iterations_run:
+        st.caption(
+            f"Fitted at {working[1]}×{working[0]} in about "
+            f"{format_duration(snapshot.seconds_per_iteration * done.iterations_run)} "
+            f"({snapshot.seconds_per_iteration:.2f} s per iteration)."
+        )
     results(sample, erased, done.image, f"{ITERATIVE}, {done.iterations_run} iterations")
 
 
+def working_size(sample: Sample, column: DeltaGenerator) -> tuple[int, int]:
+    """The working-size choice (longer side) and the (height, width) the fit will work at."""
+    device = default_device().type
+    default = default_max_side(device)
+    sides = sorted({*WORKING_SIDES, default})
+    side = column.selectbox(
+        "Working size (longer side)",
+        sides,
+        sides.index(default),
+        format_func=lambda px: f"{px} px",
+        key=f"{KEY}_dip_side",
+        help=f"The fit runs on the image downscaled to this longer side (default on {device}: "
+        f"{default} px; the study worked at 512×512); the result is resized back and replaces "
+        "only the erased pixels. Smaller is faster: the time per iteration grows with the pixels.",
+    )
+    working = working_shape(sample.shape, side)
+    height, width = sample.shape
+    scaled = "" if working == (height, width) else f", resized back to {width}×{height}"
+    st.caption(
+        f"{ITERATIVE} works at {working[1]}×{working[0]} (working size {side} px on {device}"
+        f"{scaled}; pixels outside the erase mask stay the original's)."
+    )
+    return working
+
+
+def iteration_default(working: tuple[int, int]) -> int:
+    """The device's default for this working size; the widget follows it until edited."""
+    device = default_device().type
+    default = default_iterations(device, working)
+    state = st.session_state
+    key, seen = f"{KEY}_dip_iters", f"{KEY}_dip_iters_default"
+    if state.get(seen) != default:
+        if state.get(key) in (None, state.get(seen)):
+            state[key] = default
+        state[seen] = default
+    return default
+
+
 def deep_image_prior(sample: Sample, erased: Erased) -> None:
-    """Iterations, learning rate, seed; Run/Stop; the fit runs in a background thread."""
+    """Working size, iterations, learning rate, seed; Run/Stop; the fit runs in a background
+    thread."""
     defaults = METHODS[ITERATIVE].defaults
-    iterations, rate, seed, every = st.columns(4)
+    size_col, iterations, rate, seed, every = st.columns(5)
+    working = working_size(sample, size_col)
+    default = iteration_default(working)
     params = {
+        "max_side": max(working),
         "iterations": int(
             iterations.number_input(
-                "Iterations", 1, 20000, defaults["iterations"], step=100, key=f"{KEY}_dip_iters"
+                "Iterations",
+                1,
+                20000,
+                step=10,
+                key=f"{KEY}_dip_iters",
+                help=f"Default for {default_device().type} at {working[1]}×{working[0]}: "
+                f"{default}. On a CPU the default run is sized to about "
+                f"{CPU_BUDGET_S:.0f} s ({CPU_SECONDS_PER_MEGAPIXEL} s per iteration per "
+                f"megapixel, measured); on CUDA it is the paper's {STUDY_ITERATIONS}.",
             )
         ),
         "learning_rate": float(
@@ -362,8 +445,9 @@ def deep_image_prior(sample: Sample, erased: Erased) -> None:
                 "Preview every N iterations",
                 1,
                 1000,
-                defaults["progress_every"],
+                PREVIEW_EVERY,
                 key=f"{KEY}_dip_every",
+                help="A preview is also shown after the first iteration and the last.",
             )
         ),
     }
@@ -390,7 +474,7 @@ def deep_image_prior(sample: Sample, erased: Erased) -> None:
         results(sample, erased, None, ITERATIVE)
         return
     poll = st.fragment(dip_progress, run_every=POLL_SECONDS if running else None)
-    poll(current, running, sample, erased)
+    poll(current, running, sample, erased, working)
 
 
 def inpainting(sample: Sample, erased: Erased) -> None:

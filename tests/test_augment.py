@@ -281,7 +281,7 @@ def test_inpaint_validates_its_inputs():
     np.testing.assert_array_equal(empty.image, image)
     assert METHODS["Telea"].defaults == {"radius": 3.0}
     assert set(METHODS["Deep Image Prior"].defaults) == {
-        "iterations", "learning_rate", "seed", "reg_noise_std", "progress_every"
+        "iterations", "max_side", "learning_rate", "seed", "reg_noise_std", "progress_every"
     }  # fmt: skip
 
 
@@ -303,10 +303,12 @@ def test_dip_fits_known_pixels_reports_progress_and_keeps_them_exact():
     assert result.iterations_run == 30 and not result.stopped_early
     assert len(result.history) == 30
     assert np.mean(result.history[-5:]) < 0.5 * np.mean(result.history[:5])
-    assert [(i, n) for i, n, _, _ in calls] == [(10, 30), (20, 30), (30, 30)]
-    assert [loss for _, _, loss, _ in calls] == pytest.approx(
-        [result.history[9], result.history[19], result.history[29]]
-    )
+    assert [(i, n) for i, n, _, _ in calls] == [(i, 30) for i in range(1, 31)], "every iteration"
+    with_preview = [(i, loss) for i, _, loss, preview in calls if preview is not None]
+    assert with_preview == [
+        (i, pytest.approx(result.history[i - 1])) for i in (1, 10, 20, 30)
+    ], "a preview after the first iteration, then every 10th"
+    assert calls[14][2] == pytest.approx(result.history[9]), "the latest computed loss between"
     preview = calls[-1][3]
     assert preview.dtype == np.uint8 and preview.shape == (64, 64, 3)
     np.testing.assert_array_equal(preview[~mask], erased[~mask])

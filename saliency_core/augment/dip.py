@@ -8,6 +8,13 @@ known pixels only (k = 1 outside the hole, 0 inside; x the image in [0, 1]):
 and the hole is read from f_θ(z): the convolutional structure fills it with plausible content
 long before the network could fit noise. σ is the noise regularisation std.
 
+Working size: the fit runs on the image downscaled to a longer side ≤ ``max_side`` (by default
+512 px on a CPU, the full image up to 2048 px on CUDA:
+:mod:`saliency_core.augment.working_size`), and the result is resized back and used inside the
+mask only. One iteration costs about ``CPU_SECONDS_PER_MEGAPIXEL`` s per padded megapixel on a
+CPU, so the default iteration count depends on the device and the working size
+(:func:`default_iterations`).
+
 Architecture — the paper's "skip" encoder–decoder, scaled down:
 
 - input z: 32 channels, uniform in [0, 0.1), seeded, at the (padded) image size;
@@ -36,6 +43,12 @@ import torch
 from torch import nn
 
 from saliency_core.augment.result import InpaintResult, ProgressCallback
+from saliency_core.augment.working_size import (
+    composite_back,
+    default_max_side,
+    downscale,
+    working_shape,
+)
 from saliency_core.backend import default_device
 
 INPUT_CHANNELS = 32
@@ -44,6 +57,14 @@ SKIP_CHANNELS = 4
 NOISE_SCALE = 0.1
 """z ~ U[0, NOISE_SCALE), as in the paper's code."""
 MIN_PADDED_SIDE = 2 ** (len(CHANNELS) + 1)
+STUDY_ITERATIONS = 3000
+"""The paper's inpainting iteration count, the default on CUDA."""
+CPU_BUDGET_S = 60.0
+"""A default run on a CPU is sized to take about this long (s)."""
+CPU_SECONDS_PER_MEGAPIXEL = 2.3
+"""Seconds per iteration per padded megapixel on a CPU: 1.63 it/s at 512² (2.34) and 7.4 it/s
+at 256² (2.06) on the 2-core development machine (benchmarks/inpaint.py)."""
+MIN_ITERATIONS = 20
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -126,6 +147,20 @@ def padded_side(side: int) -> int:
     return max(-(-side // divisor) * divisor, MIN_PADDED_SIDE)
 
 
+def default_iterations(device_type: str, shape: tuple[int, int]) -> int:
+    """The default iteration count for a working ``shape`` (height, width) on a device type.
+
+    CUDA: ``STUDY_ITERATIONS``. Elsewhere: ``CPU_BUDGET_S / (CPU_SECONDS_PER_MEGAPIXEL × padded
+    megapixels)`` rounded to a multiple of 10, clamped to [MIN_ITERATIONS, STUDY_ITERATIONS]
+    (512×512: 100; 512×384: 130; 256×256: 400).
+    """
+    if device_type == "cuda":
+        return STUDY_ITERATIONS
+    megapixels = padded_side(shape[0]) * padded_side(shape[1]) / 1e6
+    count = 10 * round(CPU_BUDGET_S / (CPU_SECONDS_PER_MEGAPIXEL * megapixels) / 10)
+    return min(max(count, MIN_ITERATIONS), STUDY_ITERATIONS)
+
+
 def _pad(array: np.ndarray, height: int, width: int) -> np.ndarray:
     """Reflect-pad the first two axes at the bottom and right to (height, width)."""
     widths = [(0, height - array.shape[0]), (0, width - array.shape[1])]
@@ -153,7 +188,8 @@ def deep_image_prior(
     image: np.ndarray,
     mask: np.ndarray,
     *,
-    iterations: int = 3000,
+    iterations: int | None = None,
+    max_side: int | None = None,
     learning_rate: float = 0.01,
     seed: int = 0,
     reg_noise_std: float = 0.03,
@@ -165,18 +201,32 @@ def deep_image_prior(
 
     Defaults follow the paper's inpainting setup: Adam with learning rate 0.01, noise
     regularisation std 0.03 (z in [0, 0.1)); ``seed`` fixes z, the initial weights and ε.
+    ``max_side`` is the working size (None: :func:`default_max_side` of the device);
+    ``iterations`` None means :func:`default_iterations` for the device and working size.
 
-    ``progress(iteration, iterations, loss, preview)`` is called every ``progress_every``
-    iterations and after the last one; ``cancel`` is checked before every iteration, and a set
-    event stops the fit and returns the current result (``stopped_early=True``).
+    ``progress(iteration, iterations, loss, preview)`` is called after every iteration; the
+    preview (the current result at full size) and the loss are computed after the first
+    iteration, every ``progress_every``-th and the last (elsewhere preview is None and loss the
+    latest computed one). ``cancel`` is checked before every iteration, and a set event stops
+    the fit and returns the current result (``stopped_early=True``).
     """
+    device = default_device()
+    shape = working_shape(
+        mask.shape, default_max_side(device.type) if max_side is None else max_side
+    )
+    if iterations is None:
+        iterations = default_iterations(device.type, shape)
     if iterations < 1 or progress_every < 1:
         raise ValueError("iterations and progress_every must be ≥ 1.")
-    device = default_device()
-    height, width = mask.shape
-    size = (padded_side(height), padded_side(width))
-    target_np = _pad(image.astype(np.float32) / 255.0, *size)
-    known_np = _pad(~mask, *size).astype(np.float32)
+    small_image, small_mask = downscale(image, mask, shape)
+    if small_mask.all():
+        raise ValueError(
+            f"At the working size {shape[1]}×{shape[0]} the mask covers every pixel: choose a "
+            "larger working size."
+        )
+    size = (padded_side(shape[0]), padded_side(shape[1]))
+    target_np = _pad(small_image.astype(np.float32) / 255.0, *size)
+    known_np = _pad(~small_mask, *size).astype(np.float32)
     target = torch.from_numpy(target_np).permute(2, 0, 1)[None].to(device)
     known = torch.from_numpy(known_np)[None, None].to(device)
     net, seeded = seeded_network(seed)
@@ -186,7 +236,12 @@ def deep_image_prior(
     optimiser = torch.optim.Adam(net.parameters(), lr=learning_rate)
     autocast, scaler = _mixed_precision(device)
     normaliser = known.sum() * 3
+
+    def full_size(output: torch.Tensor) -> np.ndarray:
+        return composite_back(_composite(output, small_image, small_mask), image, mask)
+
     losses = torch.zeros(iterations, device=device)
+    loss_value = math.nan
     done = 0
     for step in range(iterations):
         if cancel is not None and cancel.is_set():
@@ -201,17 +256,22 @@ def deep_image_prior(
         scaler.update()
         losses[step] = loss.detach()
         done = step + 1
-        if progress is not None and (done % progress_every == 0 or done == iterations):
-            preview = _composite(output.detach(), image, mask)
-            progress(done, iterations, losses[step].item(), preview)
+        if progress is None:
+            continue
+        preview = None
+        if done == 1 or done % progress_every == 0 or done == iterations:
+            loss_value = losses[step].item()
+            preview = full_size(output.detach())
+        progress(done, iterations, loss_value, preview)
     if done == 0:
         filled = image.copy()
     else:
         with torch.no_grad(), autocast():
-            filled = _composite(net(z), image, mask)
+            filled = full_size(net(z))
     return InpaintResult(
         image=filled,
         stopped_early=done < iterations,
         iterations_run=done,
         history=tuple(losses[:done].tolist()),
+        working_shape=shape,
     )

@@ -2,7 +2,9 @@
 
 Methods (registry ``METHODS``): OpenCV's Telea (fast marching) and Navier-Stokes, one-shot and
 in milliseconds, and the Deep Image Prior (:mod:`saliency_core.augment.dip`), iterative,
-reporting progress and cancellable.
+reporting progress and cancellable. The OpenCV methods work at full resolution (they take
+milliseconds, and a working size would only blur the fill); the Deep Image Prior works at a
+working size (:mod:`saliency_core.augment.working_size`) and is composited back at full size.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -73,7 +75,8 @@ METHODS: dict[str, InpaintMethod] = {
     "Deep Image Prior": InpaintMethod(
         deep_image_prior,
         "An untrained encoder–decoder fitted to the known pixels (Ulyanov et al. 2018), "
-        "as in the study; slow, best on a GPU.",
+        "as in the study; slow, best on a GPU. It works at a reduced working size (512 px on a "
+        "CPU) and is resized back inside the hole only.",
     ),
 }
 
@@ -110,5 +113,4 @@ def inpaint(
     if mask.all():
         raise ValueError("The mask covers the whole image: there are no known pixels to fill from.")
     result = entry.run(image, mask, progress=progress, cancel=cancel, **params)
-    composited = np.where(mask[..., None], result.image, image)
-    return InpaintResult(composited, result.stopped_early, result.iterations_run, result.history)
+    return replace(result, image=np.where(mask[..., None], result.image, image))
