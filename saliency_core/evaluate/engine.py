@@ -239,11 +239,22 @@ def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict
     }
 
 
+def _same(key: str, earlier: object, now: object) -> bool:
+    """Settings compare as objects: a run written before a setting existed (its default) is
+    the same run."""
+    if key == "settings" and isinstance(earlier, dict):
+        try:
+            return Settings.from_dict(earlier) == Settings.from_dict(now)
+        except ValueError:
+            return False
+    return earlier == now
+
+
 def check_resume(folder: ResultsFolder, identity: dict) -> None:
     if not (folder.root / "manifest.json").is_file():
         return
     earlier = {key: folder.manifest().get(key) for key in identity}
-    changed = sorted(key for key in identity if earlier[key] != identity[key])
+    changed = sorted(key for key in identity if not _same(key, earlier[key], identity[key]))
     if changed:
         raise ResultsError(
             f"{folder.root} holds a run with other {', '.join(changed)}; resuming would mix them. "
