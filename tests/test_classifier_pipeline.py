@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import tomllib
 
+import numpy as np
 import pytest
 
+from saliency_core import analysis, classifier_pipeline
+from saliency_core.images import Sample
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
 from saliency_core.weights import WeightSource
 
@@ -71,3 +74,87 @@ def test_a_run_written_before_the_classifier_settings_existed_still_resumes(tmp_
     changed = {**identity, "settings": Settings(classifiers=("ResNet-50",)).to_dict()}
     with pytest.raises(ResultsError, match="other settings"):
         engine.check_resume(folder, changed)
+
+
+RESNET = Settings(
+    detectors=(),
+    type2=(),
+    references=("mask",),
+    classifiers=("ResNet-50",),
+    classifier_methods=("GradCAM", "Gradient"),
+    classifier_input_size=64,
+)
+"""An untrained ResNet-50 at 64 px: two maps, against the attention mask."""
+
+
+@pytest.fixture(scope="module")
+def sample() -> Sample:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    mask = np.zeros((40, 56), np.float32)
+    mask[10:30, 14:40] = 1.0
+    return Sample("toy", image, "test", mask=mask)
+
+
+@pytest.fixture(scope="module")
+def bundle(sample: Sample) -> analysis.Bundle:
+    return analysis.compute_bundle(sample, RESNET)
+
+
+def test_compute_bundle_yields_classifier_maps_with_the_top5(bundle: analysis.Bundle):
+    labels = ["ResNet-50 (UNTRAINED) · GradCAM", "ResNet-50 (UNTRAINED) · Gradient"]
+    assert list(bundle.maps) == labels
+    for label in labels:
+        entry = bundle.maps[label]
+        assert (entry.kind, entry.detector, entry.weights) == (
+            "classifier",
+            "ResNet-50",
+            "untrained",
+        )
+        assert entry.trained is False and analysis.UNTRAINED_NOTE in entry.notes
+        assert entry.values.shape == (40, 56) and entry.values.dtype == np.float32
+        assert entry.values.min() == 0.0 and entry.values.max() == pytest.approx(1.0)
+    assert bundle.maps[labels[0]].target == "layer4"
+    assert bundle.maps[labels[1]].target == "input pixels"
+    top5 = bundle.predictions["ResNet-50 (UNTRAINED)"]
+    probabilities = [p.probability for p in top5]
+    assert len(top5) == 5 and probabilities == sorted(probabilities, reverse=True)
+    assert 0 < sum(probabilities) <= 1 + 1e-6
+    for label in labels:  # top-1 explained by default
+        assert bundle.classified[label].explained == [top5[0].index]
+
+
+def test_classifier_maps_flow_into_the_metrics_table(bundle: analysis.Bundle):
+    table = analysis.metrics_table(bundle)
+    rows = table[table["kind"] == "classifier"]
+    assert sorted(rows["metric"].unique()) == ["CC", "IoU@top-10%", "KLD", "MAE", "SIM"]
+    assert set(rows["detector"]) == {"ResNet-50"} and set(rows["method"]) == {"GradCAM", "Gradient"}
+    assert rows["value"].notna().all()
+    assert ((rows["value"] >= 0) & (rows["value"] <= 1)).loc[rows["metric"] != "KLD"].all()
+
+
+def test_an_unsupported_method_is_skipped_with_its_reason(sample: Sample):
+    settings = RESNET.with_changes(
+        classifiers=("ViT-B/16",), classifier_methods=("Guided Backprop",), classifier_input_size=32
+    )
+    bundle = analysis.compute_bundle(sample, settings)
+    assert bundle.maps == {}
+    assert bundle.skipped[0].startswith("ViT-B/16 (UNTRAINED) · Guided Backprop skipped:")
+    assert "ReLU" in bundle.skipped[0]
+
+
+def test_a_chosen_class_is_explained_and_named_in_the_label(sample: Sample):
+    settings = RESNET.with_changes(classifier_methods=("GradCAM",), classifier_class=7)
+    bundle = analysis.compute_bundle(sample, settings)
+    label = "ResNet-50 (UNTRAINED) · GradCAM · class 7"
+    assert list(bundle.maps) == [label] and bundle.classified[label].explained == [7]
+
+
+def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: analysis.Bundle):
+    table = classifier_pipeline.road_table(bundle, percentiles=(50,))
+    assert list(table.columns) == classifier_pipeline.ROAD_COLUMNS
+    assert list(table["map"]) == [label for label in bundle.maps for _ in range(2)]
+    assert list(table["order"]) == ["most relevant first", "least relevant first"] * 2
+    assert (table["removed"] == 50).all() and table["change"].between(-1, 1).all()
+    top1 = bundle.predictions["ResNet-50 (UNTRAINED)"][0].index
+    assert (table["target_class"] == top1).all() and (table["note"] == "").all()
