@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
 
-from saliency_core import analysis, classifier_pipeline
+from saliency_core import analysis, classifier_pipeline, report
+from saliency_core.commands import evaluate as command
+from saliency_core.datasets import Dataset
+from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.images import Sample
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
 from saliency_core.weights import WeightSource
@@ -59,7 +65,7 @@ def test_bad_classifier_settings_are_named():
 
 def test_a_run_written_before_the_classifier_settings_existed_still_resumes(tmp_path):
     from saliency_core.evaluate import engine
-    from saliency_core.evaluate.store import ResultsError, ResultsFolder
+    from saliency_core.evaluate.store import ResultsError
 
     folder = ResultsFolder(tmp_path)
     identity = {"settings": Settings().to_dict(), "metrics": ["MAE"]}
@@ -158,3 +164,74 @@ def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: analysis.
     assert (table["removed"] == 50).all() and table["change"].between(-1, 1).all()
     top1 = bundle.predictions["ResNet-50 (UNTRAINED)"][0].index
     assert (table["target_class"] == top1).all() and (table["note"] == "").all()
+
+
+def write_toy_dataset(root: Path, stems: tuple[str, ...] = ("a", "b")) -> Dataset:
+    """Small images with a bright patch, its mask, and 6 fixations on it (two subjects)."""
+    rng = np.random.default_rng(1)
+    for folder in ("images", "masks", "fixations"):
+        (root / folder).mkdir(parents=True)
+    for index, stem in enumerate(stems):
+        image = rng.integers(0, 60, (40, 56, 3), dtype=np.uint8)
+        top, left = 6 + 4 * index, 8 + 6 * index
+        image[top : top + 16, left : left + 20] = (220, 190, 40)
+        Image.fromarray(image).save(root / "images" / f"{stem}.png")
+        mask = np.zeros((40, 56), np.uint8)
+        mask[top : top + 16, left : left + 20] = 255
+        Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
+        points = [(left + 4 + k, top + 3 + k, k % 2) for k in range(6)]
+        pd.DataFrame(points, columns=["x", "y", "subject"]).to_csv(
+            root / "fixations" / f"{stem}.csv", index=False
+        )
+    return Dataset(root.name, root)
+
+
+@pytest.fixture(scope="module")
+def classifier_run(tmp_path_factory: pytest.TempPathFactory) -> ResultsFolder:
+    """``python -m saliency_core.evaluate`` with an untrained ResNet-50 only, on 2 images."""
+    dataset = write_toy_dataset(tmp_path_factory.mktemp("data") / "toy")
+    out = tmp_path_factory.mktemp("runs") / "classifiers"
+    argv = ["--dataset", str(dataset.root), "--out", str(out), "--detectors", "", "--type2", ""]
+    argv += ["--references", "fixations,mask", "--no-finegrained"]
+    argv += ["--classifiers", "ResNet-50", "--classifier-methods", "GradCAM,Gradient"]
+    argv += ["--classifier-input-size", "64"]
+    assert command.main(argv) == 0
+    return ResultsFolder(out)
+
+
+def test_the_engine_writes_classifier_rows(classifier_run: ResultsFolder):
+    table = classifier_run.table()
+    rows = table[table["kind"] == "classifier"]
+    assert sorted(rows["map"].unique()) == [
+        "ResNet-50 (UNTRAINED) · GradCAM",
+        "ResNet-50 (UNTRAINED) · Gradient",
+    ]
+    assert set(rows["image"]) == {"a", "b"} and set(rows["detector"]) == {"ResNet-50"}
+    assert set(rows["weights"]) == {"untrained"} and set(rows["target"]) == {
+        "layer4",
+        "input pixels",
+    }
+    # per image and map: IoU, MAE, CC, SIM, KLD × (fixations, mask) + 5 fixation metrics
+    assert len(rows) == 2 * 2 * (2 * 5 + 5)
+    nss = rows[rows["metric"] == "NSS"]
+    assert len(nss) == 4 and nss["value"].notna().all()
+    long = pd.read_csv(classifier_run.root / "summary.csv")
+    kinds = long.drop_duplicates(["kind", "method"])[["kind", "method"]]
+    assert kinds.iloc[0].tolist() == ["classifier", "GradCAM"], "classifiers first (no detector)"
+    manifest = classifier_run.manifest()
+    assert manifest["classifier_accuracy"] == {
+        "ResNet-50": {
+            "weights": "untrained",
+            "top1_accuracy": None,
+            "reason": "untrained (random) weights: no ImageNet accuracy (chance is 0.1 %)",
+        }
+    }
+    assert Settings.from_dict(manifest["settings"]).classifiers == ("ResNet-50",)
+
+
+def test_a_report_thumbnail_recomputes_only_the_classifier_map(classifier_run: ResultsFolder):
+    settings = report.run_settings(classifier_run)
+    identity = report.MapIdentity.of(classifier_run.table(), "ResNet-50 (UNTRAINED) · Gradient")
+    narrowed = report.map_settings(settings, identity, "mask")
+    assert narrowed.classifiers == ("ResNet-50",) and narrowed.classifier_methods == ("Gradient",)
+    assert narrowed.detectors == () and narrowed.references == ("mask",)

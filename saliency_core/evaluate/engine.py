@@ -25,6 +25,7 @@ import pandas as pd
 
 from saliency_core import agreement, analysis
 from saliency_core.backend import default_device
+from saliency_core.classifier_pipeline import accuracy_record, classifier_choices
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsError, ResultsFolder
@@ -104,17 +105,22 @@ class ImageResult:
 
 
 def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
-    """``functions`` with their time added to the "type-1" and "type-2" stages."""
+    """``functions`` with their time added to the "type-1" (detectors and classifiers) and
+    "type-2" stages."""
 
     def cam(*args):
         with timings.stage("type-1"):
             return functions.cam(*args)
 
+    def classifier(*args):
+        with timings.stage("type-1"):
+            return functions.classifier(*args)
+
     def type2(*args):
         with timings.stage("type-2"):
             return functions.type2(*args)
 
-    return analysis.MapFunctions(cam=cam, type2=type2)
+    return analysis.MapFunctions(cam=cam, type2=type2, classifier=classifier)
 
 
 def _keep_metrics(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
@@ -216,6 +222,14 @@ def prefetch(
             if len(pending) > depth:
                 yield pending.pop(0)
         yield from pending
+
+
+def classifier_accuracy(settings: Settings) -> dict[str, dict]:
+    """Classifier name -> its weights' ImageNet top-1 accuracy (%) or the reason it is unknown
+    (:func:`~saliency_core.classifier_pipeline.accuracy_record`), for the report's accuracy
+    vs. agreement plot without loading any model."""
+    choices, _ = classifier_choices(settings)
+    return {choice.name: accuracy_record(choice) for choice in choices}
 
 
 def check_output(dataset: Path, out: Path) -> None:
@@ -321,7 +335,13 @@ def run(
     todo = [stem for stem in stems if stem not in done]
     out.mkdir(parents=True, exist_ok=True)
     folder.write_settings(settings)
-    manifest = {**identity, **environment(), "started": started.isoformat(), "status": "running"}
+    manifest = {
+        **identity,
+        **environment(),
+        "classifier_accuracy": classifier_accuracy(settings),
+        "started": started.isoformat(),
+        "status": "running",
+    }
     folder.write_manifest(manifest)
     timings = Timings()
     errors: dict[str, str] = {}
