@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import analysis, classifier_pipeline, report
+from saliency_core import analysis, classifier_pipeline, classifier_report, report
+from saliency_core.accuracy import accuracy_scatter
 from saliency_core.commands import evaluate as command
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate.store import ResultsFolder
@@ -235,3 +236,101 @@ def test_a_report_thumbnail_recomputes_only_the_classifier_map(classifier_run: R
     narrowed = report.map_settings(settings, identity, "mask")
     assert narrowed.classifiers == ("ResNet-50",) and narrowed.classifier_methods == ("Gradient",)
     assert narrowed.detectors == () and narrowed.references == ("mask",)
+
+
+def test_the_accuracy_section_leaves_the_untrained_points_out_and_names_them(
+    classifier_run: ResultsFolder,
+):
+    table = classifier_run.table()
+    choices = classifier_report.agreement_choices(table)
+    assert choices[0] == ("NSS", "fixation points"), "NSS with fixations is the default"
+    assert ("IoU@top-10%", "fixations") in choices[1:3]
+    manifest = classifier_run.manifest()
+    points = classifier_report.accuracy_points(
+        table, manifest["classifier_accuracy"], "NSS", "fixation points"
+    )
+    nss = table[(table["metric"] == "NSS") & (table["kind"] == "classifier")]
+    expected = nss.groupby("map")["value"].mean()
+    assert list(points["map"]) == list(expected.index)
+    assert np.allclose(points["agreement"], expected.to_numpy())
+    assert points["accuracy"].isna().all()
+    assert set(points["reason"]) == {
+        "untrained (random) weights: no ImageNet accuracy (chance is 0.1 %)"
+    }
+    figure = accuracy_scatter(points, agreement="agreement", label="map")
+    assert len(figure.data[0].x) == 0
+    assert "not shown (no value): ResNet-50 (UNTRAINED) · GradCAM" in figure.layout.title.text
+
+
+def test_accuracy_points_read_pretrained_accuracy_and_name_missing_records():
+    table = pd.DataFrame(
+        {
+            "map": ["R · GradCAM"] * 2 + ["S · GradCAM"] * 2,
+            "kind": "classifier",
+            "detector": ["ResNet-50"] * 2 + ["Swin-T"] * 2,
+            "method": "GradCAM",
+            "metric": "NSS",
+            "reference_key": "fixation points",
+            "value": [1.0, 2.0, np.nan, np.nan],
+        }
+    )
+    record = classifier_pipeline.accuracy_record(
+        classifier_pipeline.ClassifierChoice("ResNet-50", WeightSource.PRETRAINED)
+    )
+    assert record == {"weights": "pretrained", "top1_accuracy": 80.858, "reason": None}
+    points = classifier_report.accuracy_points(
+        table, {"ResNet-50": record}, "NSS", "fixation points"
+    )
+    assert points[["accuracy", "agreement"]].iloc[0].tolist() == [80.858, 1.5]
+    assert points["reason"].iloc[0] == ""
+    assert points["reason"].iloc[1] == (
+        "the run recorded no accuracy for this classifier; no image has a defined NSS"
+    )
+
+
+def test_road_beside_agreement_is_one_row_per_map():
+    road = pd.DataFrame(
+        {
+            "map": ["m"] * 2,
+            "order": ["most relevant first", "least relevant first"],
+            "removed": [50, 50],
+            "change": [-0.25, -0.01],
+        }
+    )
+    metrics = pd.DataFrame(
+        {
+            "map": ["m", "m"],
+            "metric": ["NSS", "CC"],
+            "reference": ["fixations", "mask"],
+            "value": [1.5, np.nan],
+        }
+    )
+    table = classifier_report.road_beside_agreement(road, metrics)
+    assert list(table.columns) == [
+        "map",
+        "ROAD MoRF, 50% removed",
+        "ROAD LeRF, 50% removed",
+        "NSS vs fixations",
+        "CC vs mask",
+    ]
+    assert table.iloc[0, 1:4].tolist() == [-0.25, -0.01, 1.5] and np.isnan(table.iloc[0, 4])
+
+
+def test_the_dataset_report_page_shows_accuracy_vs_agreement(
+    classifier_run: ResultsFolder, monkeypatch: pytest.MonkeyPatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SALIENCY_RESULTS_DIR", str(classifier_run.root.parent))
+    monkeypatch.setenv("SALIENCY_DATA_DIR", str(Path(classifier_run.manifest()["dataset"])))
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=300).run()
+    at = at.switch_page("pages/3_Dataset_report.py").run()
+    assert not at.exception, at.exception
+    assert "Accuracy vs. agreement" in [header.value for header in at.subheader]
+    captions = [caption.value for caption in at.caption]
+    assert (
+        "Not shown: ResNet-50 (UNTRAINED) · GradCAM — untrained (random) weights: no ImageNet "
+        "accuracy (chance is 0.1 %)"
+    ) in captions
+    assert any("classifiers: ResNet-50 (untrained; GradCAM, Gradient)" in c for c in captions)
