@@ -256,7 +256,7 @@ def unchosen(settings: Settings) -> list[str]:
         )
     elif settings.detectors and not settings.cams:
         notes.append("No CAM method chosen: pick one under CAM methods in the sidebar.")
-    elif settings.cams and not settings.detectors:
+    elif settings.cams and not settings.detectors and not settings.classifiers:
         notes.append("No detector chosen: pick one under Detectors in the sidebar.")
     return notes
 
