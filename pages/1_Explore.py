@@ -15,7 +15,7 @@ from saliency_core.presets import PRESETS, STUDY_NOTES
 from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
-from ui import cached, widgets
+from ui import cached, classifier_view, widgets
 from ui.errors import guarded, report
 from ui.finegrained import section as finegrained_section
 from ui.layout import frame
@@ -69,6 +69,7 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
     }
     values[f"{KEY}_type2"] = list(settings.type2)
+    values |= classifier_view.widget_values(KEY, settings)
     if settings.sigma is not None:
         values[f"{KEY}_sigma"] = settings.sigma
     return values
@@ -129,6 +130,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     with side:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
+    classifier_choices = classifier_view.sidebar(KEY)
     side.header("Type-2: where people look")
     type2_names = side.multiselect(
         "Models",
@@ -173,7 +175,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
             consensus_sigma = side.slider(
                 "Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig"
             )
-    return Settings(
+    settings = Settings(
         detectors=tuple(detectors),
         weights=weights.source,
         weights_files=weights.files,
@@ -194,6 +196,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         consensus=consensus,
         consensus_sigma=float(consensus_sigma),
     )
+    return classifier_view.with_classifiers(settings, classifier_choices)
 
 
 def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
@@ -390,6 +393,7 @@ def main() -> None:
     for note in [*analysis.unchosen(settings), *bundle.skipped, *bundle.notes]:
         st.caption(f"ℹ️ {note}")
     agreement_view(bundle)
+    classifier_view.classifier_section(bundle)
     finegrained_section(bundle)
 
 

@@ -14,6 +14,7 @@ from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
 from saliency_core.settings import Settings
 from ui import results, run_panel
+from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
 from ui.layout import frame
@@ -84,7 +85,14 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
         )
     st.caption(
         f"Detectors: {', '.join(settings.detectors) or 'none'} ({settings.weights.value}) · "
-        f"CAMs: {', '.join(settings.cams) or 'none'} · references: "
+        f"CAMs: {', '.join(settings.cams) or 'none'} · "
+        + (
+            f"classifiers: {', '.join(settings.classifiers)} "
+            f"({settings.classifier_weights.value}; {', '.join(settings.classifier_methods)}) · "
+            if settings.classifiers
+            else ""
+        )
+        + "references: "
         f"{', '.join(settings.references)} · top-p%: {settings.top_percent:g}"
     )
     if len(table) and not table["trained"].all():
@@ -396,6 +404,8 @@ def show_report(folder: ResultsFolder) -> None:
         summary_section(long, table)
     with guarded("The charts"):
         charts_section(table, curves)
+    with guarded("Accuracy vs. agreement"):
+        accuracy_section(table, folder.manifest())
     with guarded("Time and objects"):
         time_objects_section(root, fingerprint)
     with guarded("The gallery"):

@@ -13,19 +13,24 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from saliency_core.classifiers import LoadedClassifier
+from saliency_core.classifiers import ClassifierSpec, LoadedClassifier
 from saliency_core.weights import WeightSource
 
 
 def top1_accuracy(classifier: LoadedClassifier) -> tuple[float, str | None]:
     """(ImageNet top-1 accuracy in %, None), or (NaN, why it is unknown)."""
-    if classifier.source is WeightSource.UNTRAINED:
+    return weights_accuracy(classifier.spec, classifier.source)
+
+
+def weights_accuracy(spec: ClassifierSpec, source: WeightSource) -> tuple[float, str | None]:
+    """:func:`top1_accuracy` of ``spec`` with weights from ``source``, without building it."""
+    if source is WeightSource.UNTRAINED:
         return math.nan, "untrained (random) weights: no ImageNet accuracy (chance is 0.1 %)"
-    if classifier.source is WeightSource.FILE:
+    if source is WeightSource.FILE:
         return math.nan, "weights from a file: their ImageNet accuracy is not recorded"
-    metrics = classifier.spec.weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
+    metrics = spec.weights.meta.get("_metrics", {}).get("ImageNet-1K", {})
     if "acc@1" not in metrics:
-        return math.nan, f"{classifier.spec.name}'s weights record no ImageNet-1K top-1 accuracy"
+        return math.nan, f"{spec.name}'s weights record no ImageNet-1K top-1 accuracy"
     return float(metrics["acc@1"]), None
 
 

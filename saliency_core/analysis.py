@@ -20,6 +20,17 @@ import pandas as pd
 
 from saliency_core import agreement, gaze, observers
 from saliency_core.cams import CAM_METHODS, Detections
+from saliency_core.classifier_pipeline import (
+    CLASSIFIER_KIND,
+    ClassifiedMap,
+    ClassifierJob,
+    ClassifierResult,
+    classifier_choices,
+    classifier_jobs,
+    compute_classifier_map,
+    get_classifier,
+)
+from saliency_core.classify import Prediction
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.gaze.deepgaze import fetch_checkpoint
@@ -40,6 +51,8 @@ STUDY_SCORE = 0.9
 """Detections scored ≥ this are the targets of gradient-free methods (the study's threshold;
 they ignore targets, so the cached map does not depend on the score slider)."""
 CONSENSUS_LABEL = "consensus of type-1 maps"
+TYPE1_KINDS = ("type-1", CLASSIFIER_KIND)
+"""Map kinds that are type-1 saliency (a model's own explanation)."""
 
 
 class Cancelled(RuntimeError):
@@ -87,9 +100,11 @@ class MapEntry:
     label: str
     values: np.ndarray
     kind: str
-    """"type-1", "type-2" or "consensus"."""
+    """"type-1" (a detector's CAM), "classifier" (a classifier's CAM or gradient map, a type-1
+    map too), "type-2", "consensus", "baseline" or "ceiling"."""
     trained: bool
     detector: str = ""
+    """The detector's, or the classifier's, name."""
     weights: str = ""
     method: str = ""
     target: str = ""
@@ -111,6 +126,10 @@ class Bundle:
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     """Labels of the steps whose map failed (their errors went to ``on_error``)."""
+    predictions: dict[str, list[Prediction]] = field(default_factory=dict)
+    """Classifier label (e.g. "ResNet-50 (UNTRAINED)") -> its top-5 predictions."""
+    classified: dict[str, ClassifiedMap] = field(default_factory=dict)
+    """Classifier map label -> its job and the classes it explains."""
 
     @property
     def values(self) -> dict[str, np.ndarray]:
@@ -125,6 +144,7 @@ class Bundle:
 
 CamFunction = Callable[[Sample, DetectorChoice, str, str, float], CamResult]
 Type2Function = Callable[[Sample, Type2Job], gaze.Type2Map]
+ClassifierFunction = Callable[[Sample, ClassifierJob], ClassifierResult]
 
 
 def direct_cam(
@@ -144,12 +164,17 @@ def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
     )
 
 
+def direct_classifier(sample: Sample, job: ClassifierJob) -> ClassifierResult:
+    return compute_classifier_map(sample.image, job)
+
+
 @dataclass(frozen=True)
 class MapFunctions:
     """How maps are computed: directly (default), or through a caller's cache."""
 
     cam: CamFunction = direct_cam
     type2: Type2Function = direct_type2
+    classifier: ClassifierFunction = direct_classifier
 
 
 DIRECT = MapFunctions()
@@ -217,6 +242,8 @@ def fetch_weights(
     bar = progress_factory or (lambda label: None)
     for choice in detector_choices(settings)[0]:
         get_detector(choice, progress=bar(choice.label))
+    for choice in classifier_choices(settings)[0]:
+        get_classifier(choice, progress=bar(choice.label))
     needs = [job for job in type2_jobs(settings) if gaze.TYPE2_MODELS[job.model].needs_weights]
     if needs and settings.type2_weights is WeightSource.PRETRAINED:
         fetch_checkpoint(bar("DeepGaze IIE"))
@@ -225,14 +252,16 @@ def fetch_weights(
 def unchosen(settings: Settings) -> list[str]:
     """What the settings leave out that the user probably meant to choose, with the fix."""
     notes = []
-    if not settings.detectors and not settings.type2:
+    if settings.classifiers and not settings.classifier_methods:
+        notes.append("No classifier method chosen: pick one under Classifiers in the sidebar.")
+    if not settings.detectors and not settings.type2 and not settings.classifiers:
         notes.append(
             "No detector and no type-2 model chosen: pick one under Type-1 (Detectors) or "
             "Type-2 (Model) in the sidebar."
         )
     elif settings.detectors and not settings.cams:
         notes.append("No CAM method chosen: pick one under CAM methods in the sidebar.")
-    elif settings.cams and not settings.detectors:
+    elif settings.cams and not settings.detectors and not settings.classifiers:
         notes.append("No detector chosen: pick one under Detectors in the sidebar.")
     return notes
 
@@ -277,10 +306,16 @@ def compute_bundle(
     """
     bundle = Bundle(sample, settings)
     jobs, bundle.skipped = cam_jobs(settings)
+    classifier_steps, skipped = classifier_jobs(settings)
+    bundle.skipped += skipped
     gaze_jobs = type2_jobs(settings)
-    total = len(jobs) + len(gaze_jobs)
+    total = len(jobs) + len(classifier_steps) + len(gaze_jobs)
     type2_maps: dict[str, ReferenceMap] = {}
     steps = [(job.label, lambda job=job: _add_cam(bundle, functions, job)) for job in jobs]
+    steps += [
+        (job.label, lambda job=job: _add_classifier(bundle, functions, job))
+        for job in classifier_steps
+    ]
     steps += [
         (job.model, lambda job=job: _add_type2(bundle, functions, job, type2_maps))
         for job in gaze_jobs
@@ -324,6 +359,26 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
     bundle.notes += [f"{result.label}: {note}" for note in result.notes]
 
 
+def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierJob) -> None:
+    """The classifier's map (kind "classifier"), its top-5 and the classes it explains."""
+    result = functions.classifier(bundle.sample, job)
+    notes = ([] if result.trained else [UNTRAINED_NOTE]) + list(result.notes)
+    bundle.maps[job.label] = MapEntry(
+        job.label,
+        result.saliency,
+        CLASSIFIER_KIND,
+        result.trained,
+        detector=job.choice.name,
+        weights=display_label(job.choice.source) if result.trained else "untrained",
+        method=job.method,
+        target=result.target,
+        notes=notes,
+    )
+    bundle.predictions[job.choice.label] = list(result.predictions)
+    bundle.classified[job.label] = ClassifiedMap(job, list(result.explained))
+    bundle.notes += [f"{job.label}: {note}" for note in notes]
+
+
 def _add_type2(
     bundle: Bundle, functions: MapFunctions, job: Type2Job, computed: dict[str, ReferenceMap]
 ) -> None:
@@ -351,8 +406,9 @@ def _add_type2(
 
 
 def _add_consensus(bundle: Bundle) -> None:
-    """The mean of ≥ 2 type-1 maps (settings.consensus); UNTRAINED if any input is."""
-    cams = [entry for entry in bundle.maps.values() if entry.kind == "type-1"]
+    """The mean of ≥ 2 type-1 maps, detectors' and classifiers' (settings.consensus);
+    UNTRAINED if any input is."""
+    cams = [entry for entry in bundle.maps.values() if entry.kind in TYPE1_KINDS]
     if not bundle.settings.consensus or len(cams) < 2:
         return
     trained = all(entry.trained for entry in cams)

@@ -28,6 +28,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from saliency_core import agreement, analysis, temporal, viz
+from saliency_core.classifier_pipeline import CLASSIFIER_KIND
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import summary as summaries
 from saliency_core.evaluate.store import (
@@ -458,11 +459,20 @@ def map_settings(settings: Settings, identity: MapIdentity, reference_key: str) 
     """The run's settings narrowed to one map and one reference (what a thumbnail needs).
 
     A type-1 map keeps its detector and method (untrained when it is the untrained twin), a
-    type-2 map its model, a consensus every CAM; the floor needs no model. The fixation
-    metrics' "fixation points" are no reference map.
+    classifier map its classifier and method, a type-2 map its model, a consensus every CAM;
+    the floor needs no model. The fixation metrics' "fixation points" are no reference map.
     """
     references = (reference_key,) if reference_key in REFERENCES else ()
     narrowed = settings.with_changes(references=references, type2=(), consensus=False)
+    if identity.kind == "consensus":
+        return narrowed.with_changes(consensus=True)
+    narrowed = narrowed.with_changes(classifiers=())
+    if identity.kind == CLASSIFIER_KIND:
+        return narrowed.with_changes(
+            detectors=(),
+            classifiers=(identity.detector,),
+            classifier_methods=(identity.method,),
+        )
     if identity.kind == "type-1":
         twin = identity.weights == "untrained" and settings.weights is not WeightSource.UNTRAINED
         return narrowed.with_changes(
@@ -473,8 +483,6 @@ def map_settings(settings: Settings, identity: MapIdentity, reference_key: str) 
         )
     if identity.kind == "type-2":
         return narrowed.with_changes(detectors=(), type2=(identity.method,))
-    if identity.kind == "consensus":
-        return narrowed.with_changes(consensus=True)
     return narrowed.with_changes(detectors=())
 
 

@@ -41,6 +41,12 @@ class Settings:
     :data:`saliency_core.references.REFERENCES` ("deepgaze", "fixations", "mask", …).
     ``sigma`` is the fixation-density blur in pixels (None: one degree, ``max(H, W) / 30``);
     ``working_size`` resizes every image to N×N first (the study: 512; None keeps the size).
+
+    Classifiers (:data:`saliency_core.classifiers.CLASSIFIERS`) × ``classifier_methods`` (CAMs
+    and Captum's gradient maps, :data:`saliency_core.classify.METHOD_COSTS`) are type-1 maps too,
+    with their own weight source (a file's path in ``weights_files`` under the classifier's
+    name) and input side (None: the weights' 224 px). They explain the top-1 class, the class
+    ``classifier_class`` (an index), or the sum of the ``classifier_top_k`` top logits.
     """
 
     detectors: tuple[str, ...] = ("Faster R-CNN R50-FPN",)
@@ -63,14 +69,19 @@ class Settings:
     working_size: int | None = None
     consensus: bool = False
     consensus_sigma: float = 0.0
+    classifiers: tuple[str, ...] = ()
+    classifier_methods: tuple[str, ...] = ("GradCAM",)
+    classifier_weights: WeightSource = WeightSource.UNTRAINED
+    classifier_input_size: int | None = None
+    classifier_class: int | None = None
+    classifier_top_k: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("detectors", "cams", "type2", "references"):
+        for name in LIST_FIELDS:
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
         object.__setattr__(self, "weights", _weight_source(self.weights, "weights"))
-        object.__setattr__(
-            self, "type2_weights", _weight_source(self.type2_weights, "type2_weights")
-        )
+        for name in ("type2_weights", "classifier_weights"):
+            object.__setattr__(self, name, _weight_source(getattr(self, name), name))
         object.__setattr__(self, "weights_files", tuple(sorted(dict(self.weights_files).items())))
         _check(self)
 
@@ -84,6 +95,7 @@ class Settings:
         values["weights_files"] = dict(self.weights_files)
         values["weights"] = self.weights.value
         values["type2_weights"] = self.type2_weights.value
+        values["classifier_weights"] = self.classifier_weights.value
         return {
             key: list(value) if isinstance(value, tuple) else value
             for key, value in values.items()
@@ -100,7 +112,7 @@ class Settings:
                 f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
         converted = dict(values)
-        for name in ("detectors", "cams", "type2", "references"):
+        for name in LIST_FIELDS:
             if name in converted:
                 converted[name] = tuple(_as_list(converted[name]))
         if "weights_files" in converted:
@@ -115,6 +127,10 @@ class Settings:
 
     def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+LIST_FIELDS = ("detectors", "cams", "type2", "references", "classifiers", "classifier_methods")
+"""The settings that hold lists of registry names (duplicates dropped, order kept)."""
 
 
 def _as_list(value: Any) -> list:
@@ -134,6 +150,8 @@ def _weight_source(value: Any, name: str) -> WeightSource:
 def _check(settings: Settings) -> None:
     """Raise :class:`SettingsError` for values no front end can run."""
     from saliency_core.cams import CAM_METHODS
+    from saliency_core.classifiers import CLASSIFIERS
+    from saliency_core.classify import METHOD_COSTS
     from saliency_core.detectors import DETECTORS
     from saliency_core.gaze import TYPE2_MODELS
     from saliency_core.references import REFERENCES
@@ -143,6 +161,8 @@ def _check(settings: Settings) -> None:
         "cams": CAM_METHODS,
         "type2": TYPE2_MODELS,
         "references": REFERENCES,
+        "classifiers": CLASSIFIERS,
+        "classifier_methods": METHOD_COSTS,
     }
     for name, registry in registries.items():
         unknown = [value for value in getattr(settings, name) if value not in registry]
@@ -173,6 +193,24 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"input_size must be ≥ 32 px, got {settings.input_size}")
     if settings.consensus_sigma < 0:
         raise SettingsError(f"consensus_sigma must be ≥ 0 px, got {settings.consensus_sigma}")
+    _check_classifier_target(settings)
+
+
+def _check_classifier_target(settings: Settings) -> None:
+    size = settings.classifier_input_size
+    if size is not None and size < 32:
+        raise SettingsError(f"classifier_input_size must be ≥ 32 px, got {size}")
+    if settings.classifier_class is not None and settings.classifier_class < 0:
+        raise SettingsError(
+            f"classifier_class must be a class index ≥ 0, got {settings.classifier_class}"
+        )
+    if settings.classifier_top_k < 1:
+        raise SettingsError(f"classifier_top_k must be ≥ 1, got {settings.classifier_top_k}")
+    if settings.classifier_class is not None and settings.classifier_top_k != 1:
+        raise SettingsError(
+            "classifier_class and classifier_top_k > 1 exclude each other: explain one chosen "
+            "class or the top-k classes"
+        )
 
 
 def load_settings(path: str | Path) -> Settings:
@@ -212,10 +250,26 @@ QUERY_KEYS: dict[str, str] = {
     "working_size": "size",
     "consensus": "cons",
     "consensus_sigma": "cons_sigma",
+    "classifiers": "cls",
+    "classifier_methods": "clsm",
+    "classifier_weights": "clsw",
+    "classifier_input_size": "clssize",
+    "classifier_class": "clsc",
+    "classifier_top_k": "clsk",
 }
 """Setting -> short query parameter. File paths (weights files) are never put in a URL."""
 LIST_SEPARATOR = "~"
 """Joins list values in a query parameter (registry names contain commas and spaces, not ~)."""
+
+
+INTEGER_FIELDS = (
+    "input_size",
+    "working_size",
+    "type2_max_side",
+    "classifier_input_size",
+    "classifier_class",
+    "classifier_top_k",
+)
 
 
 def _encode(value: Any) -> str:
@@ -246,7 +300,7 @@ def _decode(name: str, text: str, default: Any) -> Any:
         if text not in ("0", "1"):
             raise ValueError("expected 0 or 1")
         return text == "1"
-    if name in ("input_size", "working_size", "type2_max_side"):
+    if name in INTEGER_FIELDS:
         return int(text)
     if name == "sigma" or kind is float:
         return float(text)

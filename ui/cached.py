@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from saliency_core import analysis, datasets, gaze, pipeline
+from saliency_core import analysis, classifier_pipeline, datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
 from saliency_core.images import Sample, image_hash
 from saliency_core.viz import AgreementPainter
 from saliency_core.weights import file_stamp
-from ui.progress import fetch_deepgaze, fetch_detector
+from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
 MAX_ENTRIES = 256
 
@@ -47,6 +47,23 @@ def _cam(
 ) -> pipeline.CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
     return pipeline.compute_cam(_rgb, choice, method, target, score_threshold)
+
+
+def classifier_map(
+    image_key: str, _rgb: np.ndarray, job: classifier_pipeline.ClassifierJob
+) -> classifier_pipeline.ClassifierResult:
+    return _classifier_map(image_key, _rgb, job, file_stamp(job.choice.weights_path))
+
+
+@st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
+def _classifier_map(
+    image_key: str,
+    _rgb: np.ndarray,
+    job: classifier_pipeline.ClassifierJob,
+    weights_stamp: tuple | None,
+) -> classifier_pipeline.ClassifierResult:
+    """A classifier's map and top-5; ``weights_stamp`` keys the weights file's version."""
+    return classifier_pipeline.compute_classifier_map(_rgb, job)
 
 
 def type2(
@@ -126,7 +143,16 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
     )
 
 
-FUNCTIONS = analysis.MapFunctions(cam=_bundle_cam, type2=_bundle_type2)
+def _bundle_classifier(
+    sample: Sample, job: classifier_pipeline.ClassifierJob
+) -> classifier_pipeline.ClassifierResult:
+    fetch_classifier(job.choice)
+    return classifier_map(sample.key, sample.image, job)
+
+
+FUNCTIONS = analysis.MapFunctions(
+    cam=_bundle_cam, type2=_bundle_type2, classifier=_bundle_classifier
+)
 """The pipeline's map functions through these caches (weights fetched first, with a bar)."""
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from saliency_core.classifier_pipeline import ClassifierChoice, get_classifier
 from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.pipeline import DetectorChoice, get_detector
 from saliency_core.weights import WeightSource
@@ -27,6 +28,11 @@ def download_bar(label: str) -> Callable[[int, int], None]:
 def fetch_detector(choice: DetectorChoice) -> None:
     """Build (and on first use download) the detector, with a bar, before any cached CAM runs."""
     get_detector(choice, progress=download_bar(choice.label))
+
+
+def fetch_classifier(choice: ClassifierChoice) -> None:
+    """Build (and on first use download) the classifier, with a bar, before its cached maps."""
+    get_classifier(choice, progress=download_bar(choice.label))
 
 
 def fetch_deepgaze(source: WeightSource | str) -> None:

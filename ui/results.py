@@ -16,14 +16,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import analysis, gaze, regions, report
+from saliency_core import analysis, classifier_pipeline, gaze, regions, report
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
 from saliency_core.settings import Settings
 from ui import cached
 from ui.jobs import BackgroundJob
-from ui.progress import fetch_deepgaze, fetch_detector
+from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the per-image table…")
@@ -56,6 +56,8 @@ def fetch_weights(settings: Settings) -> None:
     choices, _ = analysis.detector_choices(settings)
     for choice in choices:
         fetch_detector(choice)
+    for classifier in classifier_pipeline.classifier_choices(settings)[0]:
+        fetch_classifier(classifier)
     for job in analysis.type2_jobs(settings):
         if gaze.TYPE2_MODELS[job.model].needs_weights:
             fetch_deepgaze(job.source)

@@ -16,6 +16,8 @@ import pandas as pd
 from tqdm import tqdm
 
 from saliency_core.cams import CAM_METHODS
+from saliency_core.classifiers import CLASSIFIERS
+from saliency_core.classify import METHOD_COSTS
 from saliency_core.commands.common import comma_list, download_bar, float_list, run_command
 from saliency_core.datasets import Dataset, sample_dataset
 from saliency_core.detectors import DETECTORS
@@ -59,6 +61,12 @@ SETTING_FLAGS: dict[str, str] = {
     "working_size": "working_size",
     "untrained_twins": "untrained_twins",
     "ties": "ties",
+    "classifiers": "classifiers",
+    "classifier_methods": "classifier_methods",
+    "classifier_weights": "classifier_weights",
+    "classifier_input_size": "classifier_input_size",
+    "classifier_class": "classifier_class",
+    "classifier_top_k": "classifier_top_k",
 }
 """argparse attribute -> Settings field (only flags that were given override)."""
 
@@ -67,9 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m saliency_core.evaluate",
         description=(
-            "Evaluate a dataset: every image's CAMs (detectors × CAM methods × weights) and type-2 "
-            "maps against the references and the fixations; writes a per-image table (Parquet "
-            "and CSV), IoU curves at every top-p% from 1 to 50, a manifest, and the summary "
+            "Evaluate a dataset: every image's CAMs (detectors × CAM methods × weights), "
+            "classifier maps (classifiers × methods) and type-2 maps against the references "
+            "and the fixations; writes a per-image table (Parquet and CSV), IoU curves at "
+            "every top-p% from 1 to 50, a manifest, and the summary "
             "(mean ± 95%% bootstrap CI, CSV and LaTeX). Rerunning the same command resumes."
         ),
         argument_default=argparse.SUPPRESS,
@@ -111,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run each detector untrained (sanity check)",
     )
+    add_classifier_flags(parser)
     gaze = parser.add_argument_group("type-2 and references")
     gaze.add_argument("--type2", type=comma_list, help=f"models of: {', '.join(TYPE2_MODELS)}")
     gaze.add_argument("--type2-weights", choices=[s.value for s in WeightSource])
@@ -151,6 +161,32 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--engine", choices=ENGINES, help="local (default) or ray")
     scale.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
     return parser
+
+
+def add_classifier_flags(parser: argparse.ArgumentParser) -> None:
+    """Classifier maps (type-1 too): classifiers × methods, weights, input side, target."""
+    group = parser.add_argument_group("type-1: classifiers (CAMs and gradient maps)")
+    group.add_argument(
+        "--classifiers", type=comma_list, help=f"NAME[,NAME…] of: {', '.join(CLASSIFIERS)}"
+    )
+    group.add_argument(
+        "--classifier-methods",
+        type=comma_list,
+        help=f"METHOD[,METHOD…] of: {', '.join(METHOD_COSTS)} (default GradCAM)",
+    )
+    group.add_argument(
+        "--classifier-weights",
+        choices=[s.value for s in WeightSource],
+        help="classifiers' weights (file: --weights-file NAME=PATH per classifier)",
+    )
+    group.add_argument(
+        "--classifier-input-size", type=int, help="side the image is resized to (default 224)"
+    )
+    target = group.add_mutually_exclusive_group()
+    target.add_argument("--classifier-class", type=int, help="explain this class index")
+    target.add_argument(
+        "--classifier-top-k", type=int, help="explain the sum of the top-k logits (default 1)"
+    )
 
 
 def _config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from saliency_core import agreement, analysis
 from saliency_core.backend import default_device
+from saliency_core.classifier_pipeline import accuracy_record, classifier_choices
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.batching import BatchedCams, default_batch_size
@@ -111,17 +112,22 @@ class ImageResult:
 
 
 def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
-    """``functions`` with their time added to the "type-1" and "type-2" stages."""
+    """``functions`` with their time added to the "type-1" (detectors and classifiers) and
+    "type-2" stages."""
 
     def cam(*args):
         with timings.stage("type-1"):
             return functions.cam(*args)
 
+    def classifier(*args):
+        with timings.stage("type-1"):
+            return functions.classifier(*args)
+
     def type2(*args):
         with timings.stage("type-2"):
             return functions.type2(*args)
 
-    return analysis.MapFunctions(cam=cam, type2=type2)
+    return analysis.MapFunctions(cam=cam, type2=type2, classifier=classifier)
 
 
 def _keep_metrics(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
@@ -225,6 +231,14 @@ def prefetch(
         yield from pending
 
 
+def classifier_accuracy(settings: Settings) -> dict[str, dict]:
+    """Classifier name -> its weights' ImageNet top-1 accuracy (%) or the reason it is unknown
+    (:func:`~saliency_core.classifier_pipeline.accuracy_record`), for the report's accuracy
+    vs. agreement plot without loading any model."""
+    choices, _ = classifier_choices(settings)
+    return {choice.name: accuracy_record(choice) for choice in choices}
+
+
 def check_output(dataset: Path, out: Path) -> None:
     """Refuse an output folder inside the dataset, or a dataset inside the output folder."""
     data, target = dataset.resolve(), out.resolve()
@@ -246,11 +260,22 @@ def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict
     }
 
 
+def _same(key: str, earlier: object, now: object) -> bool:
+    """Settings compare as objects: a run written before a setting existed (its default) is
+    the same run."""
+    if key == "settings" and isinstance(earlier, dict):
+        try:
+            return Settings.from_dict(earlier) == Settings.from_dict(now)
+        except ValueError:
+            return False
+    return earlier == now
+
+
 def check_resume(folder: ResultsFolder, identity: dict) -> None:
     if not (folder.root / "manifest.json").is_file():
         return
     earlier = {key: folder.manifest().get(key) for key in identity}
-    changed = sorted(key for key in identity if earlier[key] != identity[key])
+    changed = sorted(key for key in identity if not _same(key, earlier[key], identity[key]))
     if changed:
         raise ResultsError(
             f"{folder.root} holds a run with other {', '.join(changed)}; resuming would mix them. "
@@ -317,7 +342,13 @@ def run(
     todo = [stem for stem in stems if stem not in done]
     out.mkdir(parents=True, exist_ok=True)
     folder.write_settings(settings)
-    manifest = {**identity, **environment(), "started": started.isoformat(), "status": "running"}
+    manifest = {
+        **identity,
+        **environment(),
+        "classifier_accuracy": classifier_accuracy(settings),
+        "started": started.isoformat(),
+        "status": "running",
+    }
     folder.write_manifest(manifest)
     timings = Timings()
     errors: dict[str, str] = {}

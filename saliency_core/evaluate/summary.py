@@ -15,7 +15,14 @@ from saliency_core.bootstrap import RESAMPLES, mean_ci
 
 GROUP = ["kind", "detector", "method", "weights", "target"]
 CELL = ["reference_key", "metric"]
-KIND_ORDER = {"type-1": 0, "consensus": 1, "type-2": 2, "baseline": 3, "ceiling": 4}
+KIND_ORDER = {
+    "type-1": 0,
+    "classifier": 1,
+    "consensus": 2,
+    "type-2": 3,
+    "baseline": 4,
+    "ceiling": 5,
+}
 
 
 def summarize(table: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> pd.DataFrame:
