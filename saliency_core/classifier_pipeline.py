@@ -21,7 +21,7 @@ from saliency_core import accuracy, faithfulness
 from saliency_core.backend import MODELS, Locked, default_device
 from saliency_core.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
 from saliency_core.classify import Prediction, explain, method_unsupported
-from saliency_core.pipeline import _guard_memory
+from saliency_core.pipeline import guard_memory
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource, display_label, file_stamp
 
@@ -150,7 +150,7 @@ def compute_classifier_map(
     """``job``'s map of ``rgb`` (uint8 H×W×3) with the top-5 predictions of the same pass."""
     entry = get_classifier(job.choice, device)
     with entry.lock:
-        result = _guard_memory(
+        result = guard_memory(
             job.label,
             lambda: explain(entry.value, rgb, job.method, job.target_class, job.top_k),
         )

@@ -75,7 +75,9 @@ def get_detector(
     )
 
 
-def _guard_memory(what: str, run: Callable[[], T]) -> T:
+def guard_memory(what: str, run: Callable[[], T]) -> T:
+    """``run()``; an out-of-memory error becomes a :class:`ComputeError` saying what to try
+    (the device's cache is emptied first)."""
     try:
         return run()
     except RuntimeError as error:
@@ -121,7 +123,7 @@ def compute_cams(
     """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``)."""
     entry = get_detector(choice, device, progress)
     with entry.lock:
-        outputs = _guard_memory(
+        outputs = guard_memory(
             f"{choice.label} · {method}",
             lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
         )
@@ -145,4 +147,4 @@ def compute_detections(
     """Bare detection forward (no CAM) of ``choice`` on ``rgb``."""
     entry = get_detector(choice, device)
     with entry.lock:
-        return _guard_memory(choice.label, lambda: detect(entry.value, rgb))
+        return guard_memory(choice.label, lambda: detect(entry.value, rgb))
