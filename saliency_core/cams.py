@@ -15,7 +15,7 @@ the component arbitrary (pytorch-grad-cam issue #315): see :func:`principal_proj
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -249,8 +249,9 @@ class DetectionScoreTarget:
 
 
 @dataclass(frozen=True)
-class CamMethod:
-    """One registry entry: a pytorch-grad-cam class and what it costs."""
+class CamEntry:
+    """A pytorch-grad-cam class and what it costs: the part every CAM registry shares
+    (detectors here, classifiers in ``classify``)."""
 
     name: str
     cam_class: type[BaseCAM]
@@ -262,8 +263,20 @@ class CamMethod:
 
     def runner(self, fast: bool = True) -> type[BaseCAM]:
         """The class to run: gradient methods stop their backward at the target layer unless
-        ``fast`` is False (pytorch-grad-cam's own forward and backward, for comparison)."""
+        ``fast`` is False (pytorch-grad-cam's own forward and backward, for comparison); those
+        that need the input's gradient (FullGrad) run the library's own backward anyway."""
         return stop_at_target(self.cam_class) if fast and self.uses_gradients else self.cam_class
+
+    def shared(self) -> dict:
+        """This entry's :class:`CamEntry` fields (to derive another registry's entry)."""
+        return {f.name: getattr(self, f.name) for f in fields(CamEntry)} | {
+            "kwargs": dict(self.kwargs)
+        }
+
+
+@dataclass(frozen=True)
+class CamMethod(CamEntry):
+    """A detector CAM method: which target layers it can run at."""
 
     @property
     def uses_targets(self) -> bool:

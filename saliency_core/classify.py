@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from pytorch_grad_cam import AblationCAM, FullGrad
-from pytorch_grad_cam.base_cam import BaseCAM
 
-from saliency_core.cams import CAM_METHODS
+from saliency_core.cams import CAM_METHODS, CamEntry
 from saliency_core.classifiers import ClassifierSpec, LoadedClassifier, to_classifier_tensor
 from saliency_core.gradient_saliency import GRADIENT_METHODS, attribute_map
 from saliency_core.images import resize_map
@@ -77,16 +76,8 @@ def top_predictions(
 
 
 @dataclass(frozen=True)
-class ClassifierCamMethod:
-    """A pytorch-grad-cam method as applied to classifiers, with its cost."""
-
-    name: str
-    cam_class: type[BaseCAM]
-    uses_gradients: bool
-    cost: str
-    description: str
-    kwargs: dict = field(default_factory=dict)
-    expensive: bool = False
+class ClassifierCamMethod(CamEntry):
+    """A pytorch-grad-cam method as applied to classifiers: which architectures it suits."""
 
     def unsupported(self, spec: ClassifierSpec) -> str | None:
         """Why this method cannot run on ``spec``, or None when it can."""
@@ -98,29 +89,11 @@ class ClassifierCamMethod:
             )
         return None
 
-    def runner(self, fast: bool = True) -> type[BaseCAM]:
-        """The class to run (gradient methods stop at the target layer unless ``fast=False``)."""
-        return CAM_METHODS[self.name].runner(fast) if self.name in CAM_METHODS else self.cam_class
-
-
-def _from_detector_registry(name: str, **changes) -> ClassifierCamMethod:
-    entry = CAM_METHODS[name]
-    values = {
-        "name": entry.name,
-        "cam_class": entry.cam_class,
-        "uses_gradients": entry.uses_gradients,
-        "cost": entry.cost,
-        "description": entry.description,
-        "kwargs": dict(entry.kwargs),
-        "expensive": entry.expensive,
-    }
-    return ClassifierCamMethod(**{**values, **changes})
-
 
 CLASSIFIER_CAM_METHODS: dict[str, ClassifierCamMethod] = {
     method.name: method
     for method in (
-        *(_from_detector_registry(name) for name in CAM_METHODS),
+        *(ClassifierCamMethod(**entry.shared()) for entry in CAM_METHODS.values()),
         ClassifierCamMethod(
             "FullGrad",
             FullGrad,
