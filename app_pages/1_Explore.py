@@ -18,7 +18,6 @@ from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import guarded, report
 from ui.finegrained import section as finegrained_section
-from ui.layout import frame
 
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
@@ -362,7 +361,6 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
 
 
 def main() -> None:
-    frame("Explore")
     st.title("Explore")
     st.caption(
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."
@@ -393,7 +391,4 @@ def main() -> None:
     finegrained_section(bundle)
 
 
-try:
-    main()
-except Exception as error:  # noqa: BLE001 - the app never shows a traceback
-    report(error, "The Explore page")
+main()

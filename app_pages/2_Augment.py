@@ -33,7 +33,6 @@ from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob
 from ui.errors import guarded, report
-from ui.layout import frame
 from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "augment"
@@ -408,7 +407,6 @@ def inpainting(sample: Sample, erased: Erased) -> None:
 
 
 def main() -> None:
-    frame("Augment")
     st.title("Augment")
     st.caption(
         "Selective erasing and inpainting: where the detector's CAM and a human reference "
@@ -447,7 +445,4 @@ def main() -> None:
             inpainting(sample, erased)
 
 
-try:
-    main()
-except Exception as error:  # noqa: BLE001 - the app never shows a traceback
-    report(error, "The Augment page")
+main()
