@@ -27,8 +27,7 @@ from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
 JOB = f"{KEY}_compute_job"
-POLL_S = 0.25
-"""How often a running computation's progress is redrawn (seconds)."""
+POLL_S = 0.25  # how often a running computation's progress is redrawn (seconds)
 DEFAULTS = Settings()
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
 MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
