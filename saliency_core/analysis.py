@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -30,11 +30,12 @@ from saliency_core.classifier_pipeline import (
     compute_classifier_map,
     get_classifier,
 )
-from saliency_core.classify import Prediction
+from saliency_core.classify import CLASSIFIER_CAM_METHODS, Prediction
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.gaze.maps import min_max
+from saliency_core.gradient_saliency import GRADIENT_METHODS
 from saliency_core.images import Sample
 from saliency_core.pipeline import (
     UNTRAINED_NOTE,
@@ -290,6 +291,36 @@ def prepare_sample(sample: Sample, settings: Settings) -> Sample:
     return sample.resized((size, size)) if size else sample
 
 
+Job = CamJob | ClassifierJob | Type2Job
+
+
+def step_rank(job: Job) -> int:
+    """Cheap first: gradient-free CAMs (whose forward pass also gives the detections) 0,
+    type-2 models 1 (the references follow them), gradient maps 2, perturbation CAMs and the
+    costly gradient methods (SmoothGrad, Integrated Gradients) 3."""
+    if isinstance(job, Type2Job):
+        return 1
+    if isinstance(job, ClassifierJob) and job.method in GRADIENT_METHODS:
+        return 3 if GRADIENT_METHODS[job.method].expensive else 2
+    methods = CLASSIFIER_CAM_METHODS if isinstance(job, ClassifierJob) else CAM_METHODS
+    method = methods[job.method]
+    return 3 if method.expensive else 2 if method.uses_gradients else 0
+
+
+def planned_steps(settings: Settings) -> tuple[list[Job], list[str]]:
+    """The maps :func:`compute_bundle` computes, in its order (:func:`step_rank`, stable), and
+    the skipped pairs with their reasons."""
+    jobs, skipped = cam_jobs(settings)
+    classifier_steps, classifier_skipped = classifier_jobs(settings)
+    steps = [*jobs, *classifier_steps, *type2_jobs(settings)]
+    return sorted(steps, key=step_rank), skipped + classifier_skipped
+
+
+def step_label(job: Job) -> str:
+    """The step's name in progress reports (the (detector, method) pair, or the type-2 model)."""
+    return job.model if isinstance(job, Type2Job) else job.label
+
+
 def compute_bundle(
     sample: Sample,
     settings: Settings,
@@ -297,46 +328,73 @@ def compute_bundle(
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
+    partial: Callable[[Bundle], None] | None = None,
 ) -> Bundle:
     """All maps and references of ``sample`` (already at the working size) under ``settings``.
 
-    ``progress(done, total, label)`` is called before each step; ``cancel`` stops between steps
-    (raising :class:`Cancelled` with the partial bundle). A step that fails calls
-    ``on_error(label, error)`` and the rest goes on; without ``on_error`` it raises.
+    Steps run cheap first (:func:`planned_steps`); the references are built as soon as the
+    type-2 models they need are done. ``progress(done, total, label)`` is called before each step
+    and ``partial(copy)`` after it with a shallow copy of the bundle so far; ``cancel`` stops
+    between steps (raising :class:`Cancelled` with the partial bundle, references, consensus and
+    baseline included). A step that fails calls ``on_error(label, error)`` and the rest goes on;
+    without ``on_error`` it raises.
     """
     bundle = Bundle(sample, settings)
-    jobs, bundle.skipped = cam_jobs(settings)
-    classifier_steps, skipped = classifier_jobs(settings)
-    bundle.skipped += skipped
-    gaze_jobs = type2_jobs(settings)
-    total = len(jobs) + len(classifier_steps) + len(gaze_jobs)
+    jobs, bundle.skipped = planned_steps(settings)
+    total = len(jobs)
     type2_maps: dict[str, ReferenceMap] = {}
-    steps = [(job.label, lambda job=job: _add_cam(bundle, functions, job)) for job in jobs]
-    steps += [
-        (job.label, lambda job=job: _add_classifier(bundle, functions, job))
-        for job in classifier_steps
-    ]
-    steps += [
-        (job.model, lambda job=job: _add_type2(bundle, functions, job, type2_maps))
-        for job in gaze_jobs
-    ]
-    for done, (label, step) in enumerate(steps):
+    last_cheap = max((i for i, job in enumerate(jobs) if step_rank(job) <= 1), default=-1)
+    if last_cheap < 0:
+        _add_references(bundle, type2_maps)
+    for done, job in enumerate(jobs):
+        label = step_label(job)
         if cancel is not None and cancel.is_set():
-            raise Cancelled(bundle)
+            raise Cancelled(_finish(bundle, type2_maps, references=done > last_cheap))
         if progress is not None:
             progress(done, total, label)
         try:
-            step()
+            if isinstance(job, Type2Job):
+                _add_type2(bundle, functions, job, type2_maps)
+            elif isinstance(job, ClassifierJob):
+                _add_classifier(bundle, functions, job)
+            else:
+                _add_cam(bundle, functions, job)
         except Exception as error:
             if on_error is None:
                 raise
             bundle.failed.append(label)
             on_error(label, error)
+        if done == last_cheap:
+            _add_references(bundle, type2_maps)
+        if partial is not None:
+            partial(_copy(bundle))
     if progress is not None:
         progress(total, total, "done")
+    return _finish(bundle, type2_maps, references=True)
+
+
+def _copy(bundle: Bundle) -> Bundle:
+    """A copy whose containers another thread may read while ``bundle`` grows."""
+    return replace(
+        bundle,
+        maps=dict(bundle.maps),
+        references=dict(bundle.references),
+        detections=dict(bundle.detections),
+        notes=list(bundle.notes),
+        skipped=list(bundle.skipped),
+        failed=list(bundle.failed),
+    )
+
+
+def _finish(bundle: Bundle, type2_maps: dict[str, ReferenceMap], references: bool) -> Bundle:
+    """References (unless ``references``: built already), the consensus and the centre-bias
+    baseline; the maps in the order type-1, type-2, consensus, whatever ran first."""
+    order = {"type-1": 0, CLASSIFIER_KIND: 1, "type-2": 2, "consensus": 3}
+    bundle.maps = dict(sorted(bundle.maps.items(), key=lambda item: order[item[1].kind]))
+    if not references:
+        _add_references(bundle, type2_maps)
     _add_consensus(bundle)
-    _add_references(bundle, type2_maps)
-    prior = centre_bias(sample.shape)
+    prior = centre_bias(bundle.sample.shape)
     bundle.baseline, bundle.baseline_label = np.exp(prior.log_density), prior.label
     return bundle
 
@@ -428,7 +486,8 @@ def _add_references(bundle: Bundle, type2_maps: dict[str, ReferenceMap]) -> None
             bundle.skipped.append(f"Reference {key}: {reason}.")
             continue
         if entry.type2_model and entry.type2_model not in type2_maps:
-            bundle.skipped.append(f"Reference {key}: the {entry.type2_model} map failed.")
+            why = "failed" if entry.type2_model in bundle.failed else "was not computed (stopped)"
+            bundle.skipped.append(f"Reference {key}: the {entry.type2_model} map {why}.")
             continue
         bundle.references[key] = build_reference(
             key, bundle.sample, bundle.settings.sigma, type2_maps

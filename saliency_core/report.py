@@ -12,7 +12,7 @@ image × map × reference × metric), the IoU curves and the run's settings. Fro
 - :func:`agreement_thumbnail`: one image's map recomputed from the run's settings, drawn as the
   top-p% agreement view; :func:`explore_query`: the Explore page's URL parameters for it.
 
-No Streamlit here: the page (``pages/3_Dataset_report.py``) lays these out.
+No Streamlit here: the page (``app_pages/3_Dataset_report.py``) lays these out.
 """
 
 from __future__ import annotations

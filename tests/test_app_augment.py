@@ -16,7 +16,7 @@ from saliency_core.pipeline import DetectorChoice, compute_cam
 from ui.augment_jobs import InpaintJob
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/2_Augment.py"
+PAGE = "app_pages/2_Augment.py"
 DETECTOR = "Faster R-CNN R50-FPN"
 
 
@@ -169,7 +169,7 @@ def test_the_page_starts_from_the_explore_view():
     """Explore's image, detector, input size and weight source carry over to Augment; a choice
     made on Augment stays until Explore's view changes."""
     at = AppTest.from_file(APP, default_timeout=300).run()
-    at.switch_page("pages/1_Explore.py")
+    at.switch_page("app_pages/1_Explore.py")
     at.session_state["explore_image"] = "014"
     at.session_state["explore_detectors"] = ["FCOS R50-FPN"]
     at.session_state["explore_size"] = "320 px"
@@ -184,7 +184,7 @@ def test_the_page_starts_from_the_explore_view():
     assert any("· 014 ·" in caption.value for caption in at.caption)
     at.sidebar.selectbox(key="augment_image").set_value("024").run()
     assert at.session_state["augment_image"] == "024", "the page's own choice stays"
-    at.switch_page("pages/1_Explore.py")
+    at.switch_page("app_pages/1_Explore.py")
     at.session_state["explore_image"] = "034"
     at.session_state["explore_detectors"] = ["FCOS R50-FPN"]
     at.run()

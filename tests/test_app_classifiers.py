@@ -20,7 +20,7 @@ def test_explore_shows_a_classifiers_top5_its_map_and_road_on_demand():
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(str(APP), default_timeout=300).run()
-    at = at.switch_page("pages/1_Explore.py").run()
+    at = at.switch_page("app_pages/1_Explore.py").run()
     at.sidebar.multiselect(key="explore_detectors").set_value([])
     at.sidebar.multiselect(key="explore_type2").set_value(["Centre bias (Gaussian)"])
     at.sidebar.multiselect(key="explore_classifiers").set_value(["ResNet-50"])

@@ -19,7 +19,7 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 def explore() -> AppTest:
     """The Explore page, reached from the entry point as a user would."""
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
-    return at.switch_page("pages/1_Explore.py")
+    return at.switch_page("app_pages/1_Explore.py")
 
 
 @pytest.fixture
@@ -252,7 +252,7 @@ def test_a_link_restores_the_whole_view(model_calls: list[str]):
         }
     )
     at.run()
-    at.switch_page("pages/1_Explore.py").run()
+    at.switch_page("app_pages/1_Explore.py").run()
     assert not at.exception, at.exception
     state = at.session_state
     assert state["explore_detectors"] == ["FCOS R50-FPN"]
@@ -332,6 +332,6 @@ def test_several_type2_maps_at_once_and_in_the_link(model_calls: list[str]):
     link = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     link.query_params.update({"t2": f"{centre}~{spectral}", "det": ""})
     link.run()
-    link.switch_page("pages/1_Explore.py").run()
+    link.switch_page("app_pages/1_Explore.py").run()
     assert not link.exception, link.exception
     assert link.session_state["explore_type2"] == [centre, spectral]

@@ -23,7 +23,7 @@ from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.settings import Settings, from_query
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "pages/3_Dataset_report.py"
+PAGE = "app_pages/3_Dataset_report.py"
 TIMEOUT = 300
 DETECTOR = "FCOS R50-FPN"
 SETTINGS = Settings(

@@ -248,7 +248,7 @@ def test_a_gif_upload_gets_a_message_not_an_exception_box(name):
 
     app = Path(__file__).resolve().parent.parent / "app.py"
     at = AppTest.from_file(str(app), default_timeout=120).run()
-    at = at.switch_page("pages/1_Explore.py").run()
+    at = at.switch_page("app_pages/1_Explore.py").run()
     at.sidebar.radio(key="explore_source").set_value("Upload").run()
     at.sidebar.file_uploader(key="explore_upload").upload(name, _gif(), "image/gif")
     at.run()

@@ -108,14 +108,21 @@ def assert_no_exception(page) -> None:
 
 def test_home_page(server: str, browser, tmp_path: Path):
     page = open_page(browser, server, "Data credits")
-    assert page.title() == "Home" or "Saliency Explorer" in page.title()
+    assert page.title() == "Saliency Explorer"
     assert_no_exception(page)
+    navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
+    assert [line for line in navigation.splitlines() if line.isascii() and line.strip()] == [
+        "Home",
+        "Explore",
+        "Augment",
+        "Dataset report",
+    ]
     page.screenshot(path=tmp_path / "home.png")
 
 
 def test_explore_page(server: str, browser):
     page = open_page(browser, f"{server}/Explore", "Download the metrics (CSV)", timeout_s=600)
-    assert "Saliency Explorer" in page.title() or page.title() == "Explore"
+    assert page.title() == "Explore · Saliency Explorer"
     assert_no_exception(page)
     assert page.get_by_text("Map vs. reference").count() >= 1
 

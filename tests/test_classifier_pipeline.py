@@ -325,7 +325,7 @@ def test_the_dataset_report_page_shows_accuracy_vs_agreement(
     monkeypatch.setenv("SALIENCY_DATA_DIR", str(Path(classifier_run.manifest()["dataset"])))
     app = Path(__file__).resolve().parents[1] / "app.py"
     at = AppTest.from_file(str(app), default_timeout=300).run()
-    at = at.switch_page("pages/3_Dataset_report.py").run()
+    at = at.switch_page("app_pages/3_Dataset_report.py").run()
     assert not at.exception, at.exception
     assert "Accuracy vs. agreement" in [header.value for header in at.subheader]
     captions = [caption.value for caption in at.caption]

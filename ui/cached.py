@@ -114,7 +114,11 @@ def painter(image_key: str, _rgb: np.ndarray) -> AgreementPainter:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def sample(dataset_name: str, root: str, stem: str) -> Sample:
-    return datasets.Dataset(dataset_name, datasets.Path(root)).load(stem)
+    """The dataset's sample, its content hash (``Sample.key``) taken once and stored with the
+    cached copy (every rerun gets an unpickled copy: without it each would rehash the image)."""
+    loaded = datasets.Dataset(dataset_name, datasets.Path(root)).load(stem)
+    _ = loaded.key
+    return loaded
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)

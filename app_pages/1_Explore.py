@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import replace
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -16,11 +20,15 @@ from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
 from ui import cached, classifier_view, widgets
-from ui.errors import guarded, report
+from ui.compute_job import ComputeJob
+from ui.errors import report
 from ui.finegrained import section as finegrained_section
-from ui.layout import frame
+from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
+JOB = f"{KEY}_compute_job"
+POLL_S = 0.25  # how often a running computation's progress is redrawn (seconds)
+DEFAULTS = Settings()
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
 MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
 OVERLAY_COLOURS = {
@@ -199,23 +207,75 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     return classifier_view.with_classifiers(settings, classifier_choices)
 
 
+def job_key(sample: Sample, settings: Settings) -> tuple[str, str]:
+    """What a computation depends on: the image and the settings but the top-p% and its ties
+    (the agreement view applies those to a finished bundle)."""
+    maps_only = replace(settings, top_percent=DEFAULTS.top_percent, ties=DEFAULTS.ties)
+    return sample.key, repr(maps_only)
+
+
+def prefetch(settings: Settings) -> None:
+    """Download pretrained weights here, with a bar (the job's thread draws none). A failure is
+    left to the step that needs the weights: it fails with the same message, reported once."""
+    for choice in analysis.detector_choices(settings)[0]:
+        if choice.source is WeightSource.PRETRAINED:
+            with suppress(Exception):
+                fetch_detector(choice)
+    needs = any(gaze.TYPE2_MODELS[job.model].needs_weights for job in analysis.type2_jobs(settings))
+    if needs and settings.type2_weights is WeightSource.PRETRAINED:
+        with suppress(Exception):
+            fetch_deepgaze(settings.type2_weights)
+
+
+def follow(job: ComputeJob) -> None:
+    """While ``job`` runs: the running step with its ETA, a Stop button and the maps done so far.
+    A widget moved meanwhile interrupts this wait (the job goes on, or is stopped when the new
+    view needs other maps)."""
+    status, stop, grid = st.empty(), st.empty(), st.empty()
+    stop.button("Stop", key=f"{KEY}_stop", on_click=job.stop, help="Keep the maps done so far.")
+    shown = 0
+    while not job.wait(POLL_S):
+        snapshot = job.snapshot()
+        text = snapshot.text()
+        if job.cancel.is_set():
+            text = f"Stopping after the current step — {text}"
+        status.progress(snapshot.done / max(snapshot.total, 1), text=text)
+        if snapshot.partial is not None and snapshot.done != shown:
+            shown = snapshot.done
+            show_fixations = st.session_state.get(f"{KEY}_show_fix", True)
+            with grid.container():
+                score = snapshot.partial.settings.score_threshold
+                show_grid(overview_panels(snapshot.partial, show_fixations, score))
+    for slot in (status, stop, grid):
+        slot.empty()
+
+
 def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
-    """The pipeline's bundle, through the app's caches, with a progress bar; failures are shown
-    as messages and the other maps go on."""
-    progress = st.progress(0.0, text="Computing maps…")
+    """The pipeline's bundle, through the app's caches, in a background job: cheap maps first,
+    each step named with its ETA, a Stop button; failures are shown as messages and the other
+    maps go on. A stopped job's partial bundle is returned with a note."""
+    key = job_key(sample, settings)
+    job: ComputeJob | None = st.session_state.get(JOB)
+    if job is None or job.key != key:
+        if job is not None:
+            job.stop()
+        prefetch(settings)
+        job = st.session_state[JOB] = ComputeJob(key, sample, settings)
+    if job.running:
+        follow(job)
+    if job.error is not None:
+        raise job.error
+    outcome = job.result
+    for label, error in outcome.errors:
+        report(error, label)
+    if outcome.stopped:
+        st.info(f"{outcome.note}: the others were not computed.", icon="⏹️")
+        st.button("Compute the remaining maps", key=f"{KEY}_resume", on_click=forget_job)
+    return replace(outcome.bundle, settings=settings)
 
-    def advance(done: int, total: int, label: str) -> None:
-        progress.progress(done / max(total, 1), text=f"{label} ({done + 1}/{total})")
 
-    bundle = analysis.compute_bundle(
-        sample,
-        settings,
-        cached.FUNCTIONS,
-        progress=advance,
-        on_error=lambda what, e: report(e, what),
-    )
-    progress.empty()
-    return bundle
+def forget_job() -> None:
+    st.session_state.pop(JOB, None)
 
 
 def overview_panels(
@@ -344,28 +404,33 @@ def agreement_body(bundle: analysis.Bundle) -> None:
 
 
 def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
+    """The grid (PNG) and the metrics (CSV) as downloads built only when clicked: Streamlit
+    calls ``data`` then, in its own thread (a failure there is logged and the download fails)."""
     left, right = st.columns(2)
-    with guarded("Preparing the PNG export"):
-        grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
-        left.download_button(
-            "Download the grid (PNG)",
-            viz.png_bytes(grid),
-            file_name=safe_filename(f"{stem}_saliency_grid.png"),
-            mime="image/png",
-        )
+    left.download_button(
+        "Download the grid (PNG)",
+        partial(grid_png, list(panels), title),
+        file_name=safe_filename(f"{stem}_saliency_grid.png"),
+        mime="image/png",
+    )
     if table.empty:
         right.caption("No metric to export: no map has a reference to compare with.")
         return
     right.download_button(
         "Download the metrics (CSV)",
-        analysis.csv_text(table),
+        partial(analysis.csv_text, table),
         file_name=safe_filename(f"{stem}_metrics.csv"),
         mime="text/csv",
     )
 
 
+def grid_png(panels: list[tuple[str, np.ndarray]], title: str) -> bytes:
+    """The exported grid: the panels, a legend of the agreement colours and the colour bars."""
+    grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
+    return viz.png_bytes(grid)
+
+
 def main() -> None:
-    frame("Explore")
     st.title("Explore")
     st.caption(
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."
@@ -397,7 +462,4 @@ def main() -> None:
     finegrained_section(bundle)
 
 
-try:
-    main()
-except Exception as error:  # noqa: BLE001 - the app never shows a traceback
-    report(error, "The Explore page")
+main()

@@ -42,7 +42,6 @@ from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
-from ui.layout import frame
 from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "augment"
@@ -492,7 +491,6 @@ def inpainting(sample: Sample, erased: Erased) -> None:
 
 
 def main() -> None:
-    frame("Augment")
     st.title("Augment")
     st.caption(
         "Selective erasing and inpainting: where the detector's CAM and a human reference "
@@ -531,7 +529,4 @@ def main() -> None:
             inpainting(sample, erased)
 
 
-try:
-    main()
-except Exception as error:  # noqa: BLE001 - the app never shows a traceback
-    report(error, "The Augment page")
+main()

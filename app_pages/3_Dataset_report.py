@@ -17,11 +17,10 @@ from ui import results, run_panel
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
-from ui.layout import frame
 
 KEY = "report"
 FOLDER = f"{KEY}_folder"
-EXPLORE = "pages/1_Explore.py"
+EXPLORE = "app_pages/1_Explore.py"
 PER_PAGE = 8
 
 
@@ -415,7 +414,6 @@ def show_report(folder: ResultsFolder) -> None:
 
 
 def main() -> None:
-    frame("Dataset report")
     st.title("Dataset report")
     st.caption(
         "A whole dataset at once: the study's tables (mean ± 95% CI per detector and CAM "
@@ -437,7 +435,4 @@ def main() -> None:
     show_report(folder)
 
 
-try:
-    main()
-except Exception as error:  # noqa: BLE001 - the app never shows a traceback
-    report_error(error, "The Dataset report page")
+main()

@@ -1,0 +1,68 @@
+"""The entry point: one `st.navigation` over the pages, their URLs, and the one error guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import widgets
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def test_the_pages_keep_their_urls():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    pages = {
+        Path(info["script_path"]).relative_to(Path(APP).parent).as_posix(): info["url_pathname"]
+        for info in at._registered_pages.values()
+    }
+    assert pages == {
+        "app_pages/0_Home.py": "",
+        "app_pages/1_Explore.py": "Explore",
+        "app_pages/2_Augment.py": "Augment",
+        "app_pages/3_Dataset_report.py": "Dataset_report",
+    }
+
+
+def test_an_unexpected_page_failure_is_one_message(monkeypatch: pytest.MonkeyPatch):
+    """A page that raises is answered by app.py's guard: the page's name and the error's class,
+    no traceback; the navigation still works."""
+
+    def broken(key: str):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(widgets, "image_picker", broken)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("app_pages/1_Explore.py").run()
+    assert not at.exception, at.exception
+    [error] = at.error
+    assert error.value.startswith("The Explore page failed unexpectedly (RuntimeError).")
+    assert at.title[0].value == "Explore", "the page drew up to the failure"
+    at.switch_page("app_pages/0_Home.py").run()
+    assert not at.error and at.title[0].value == "Saliency Explorer"
+
+
+def test_no_module_string_is_drawn():
+    """Streamlit's "magic" is off: a page module's attribute docstrings stay code."""
+    import ast
+
+    page = Path(APP).parent / "app_pages" / "1_Explore.py"
+    body = ast.parse(page.read_text()).body[1:]
+    strings = [
+        node.value.value
+        for node in body
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    ]
+    assert strings, "the page has attribute docstrings (the case this guards)"
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("app_pages/1_Explore.py")
+    at.session_state["explore_detectors"] = []
+    at.session_state["explore_type2"] = ["Centre bias (Gaussian)"]
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Explore"
+    drawn = [element.value.strip() for kind in ("markdown", "caption") for element in at.get(kind)]
+    assert not any(text.strip() in drawn for text in strings)
