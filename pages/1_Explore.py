@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, analysis, fixations, gaze, viz
+from saliency_core import agreement, analysis, fixations, gaze, presets, viz
 from saliency_core.cams import CAM_METHODS
 from saliency_core.detectors import DETECTORS
 from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample
-from saliency_core.presets import PRESETS, STUDY_NOTES
+from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
@@ -32,21 +32,45 @@ OVERLAY_COLOURS = {
 
 def preset_values(name: str) -> dict:
     """The session-state value of every widget the preset ``name`` sets."""
-    preset = PRESETS[name]
-    return {
-        f"{KEY}_detectors": list(preset.detectors),
-        f"{KEY}_methods": list(preset.cams),
-        f"{KEY}_working": preset.working_size is not None,
-        f"{KEY}_score": preset.score_threshold,
-        f"{KEY}_percent": preset.top_percent,
-        f"{KEY}_study_range": preset.study_input_range,
-        f"{KEY}_target": preset.target,
-        f"{KEY}_ties": preset.ties,
-    }
+    shown = widget_values(PRESETS[name])
+    return {key: shown[key] for key in PRESET_WIDGETS}
+
+
+PRESET_WIDGETS = tuple(
+    f"{KEY}_{name}"
+    for name in ("detectors", "methods", "target", "score", "working", "study_range", "percent")
+) + (f"{KEY}_ties",)
+"""The widgets that show :data:`saliency_core.presets.PRESET_FIELDS`."""
 
 
 def apply_preset() -> None:
-    st.session_state.update(preset_values(st.session_state[f"{KEY}_preset"]))
+    """Set the preset's widgets; keep what they showed before, and the change in words, for
+    "Undo preset"."""
+    name = st.session_state[f"{KEY}_preset"]
+    before = st.session_state.get(f"{KEY}_settings") or PRESETS["Explore"]
+    st.session_state[f"{KEY}_undo"] = {
+        "preset": st.session_state.get(f"{KEY}_preset_before", "Explore"),
+        "values": {k: st.session_state[k] for k in PRESET_WIDGETS if k in st.session_state},
+        "text": describe_changes(before, presets.apply_preset(before, name)),
+    }
+    st.session_state.update(preset_values(name))
+
+
+def undo_preset() -> None:
+    """Put back the widgets (and the preset choice) as they were before the last preset."""
+    undo = st.session_state.pop(f"{KEY}_undo")
+    st.session_state.update(undo["values"])
+    st.session_state[f"{KEY}_preset"] = undo["preset"]
+
+
+def preset_choice(side) -> None:
+    """The preset selectbox, and after a choice what it changed with an undo button."""
+    side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
+    st.session_state[f"{KEY}_preset_before"] = st.session_state[f"{KEY}_preset"]
+    undo = st.session_state.get(f"{KEY}_undo")
+    if undo:
+        side.caption(undo["text"])
+        side.button("Undo preset", key=f"{KEY}_undo_preset", on_click=undo_preset)
 
 
 def widget_values(settings: Settings) -> dict:
@@ -115,7 +139,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     st.session_state.setdefault(f"{KEY}_type2", list(PRESETS["Explore"].type2))
     for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
         st.session_state.setdefault(name, value)
-    side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
+    preset_choice(side)
     side.header("Type-1: detectors × CAMs")
     detectors = side.multiselect("Detectors", list(DETECTORS), key=f"{KEY}_detectors")
     methods = side.multiselect(
@@ -173,7 +197,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
             consensus_sigma = side.slider(
                 "Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig"
             )
-    return Settings(
+    settings = Settings(
         detectors=tuple(detectors),
         weights=weights.source,
         weights_files=weights.files,
@@ -194,6 +218,8 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         consensus=consensus,
         consensus_sigma=float(consensus_sigma),
     )
+    st.session_state[f"{KEY}_settings"] = settings
+    return settings
 
 
 def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
@@ -213,6 +239,14 @@ def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
     )
     progress.empty()
     return bundle
+
+
+def show_notes(notes: list[str]) -> None:
+    """What the page wants said but that does not block the view, folded into one expander."""
+    if notes:
+        with st.expander(f"Notes ({len(notes)})", expanded=False):
+            for note in notes:
+                st.caption(f"ℹ️ {note}")
 
 
 def overview_panels(
@@ -387,8 +421,7 @@ def main() -> None:
             + "\n".join(f"- {cause}" for cause in causes)
         )
         return
-    for note in [*analysis.unchosen(settings), *bundle.skipped, *bundle.notes]:
-        st.caption(f"ℹ️ {note}")
+    show_notes([*analysis.unchosen(settings), *bundle.skipped, *bundle.notes])
     agreement_view(bundle)
     finegrained_section(bundle)
 
