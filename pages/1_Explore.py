@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, analysis, fixations, gaze, presets, viz
+from saliency_core import agreement, analysis, fixations, gaze, matrix, presets, viz
 from saliency_core.cams import CAM_METHODS
-from saliency_core.detectors import DETECTORS
+from saliency_core.detector_spec import COCO_CATEGORIES
+from saliency_core.detectors import DETECTORS, DetectorSpec
 from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample
+from saliency_core.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
 from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
+from ui import panels as panel_cache
 from ui.errors import guarded, report
 from ui.finegrained import section as finegrained_section
 from ui.layout import frame
 
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
-MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
 OVERLAY_COLOURS = {
     f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
     f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
@@ -91,7 +95,14 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
+        f"{KEY}_explain": "all",
     }
+    if settings.explain_detection is not None:
+        values[f"{KEY}_explain"] = "detection"
+        values[f"{KEY}_explain_rank"] = settings.explain_detection
+    if settings.explain_class is not None:
+        values[f"{KEY}_explain"] = "class"
+        values[f"{KEY}_explain_class"] = settings.explain_class
     values[f"{KEY}_type2"] = list(settings.type2)
     if settings.sigma is not None:
         values[f"{KEY}_sigma"] = settings.sigma
@@ -129,6 +140,81 @@ def bounded_slider(label: str, low: float, high: float, default: float, key: str
     return st.sidebar.slider(label, low, high, default, key=key)
 
 
+EXPLAIN_MODES = {
+    "all": "all detections ≥ the score threshold",
+    "detection": "one detection",
+    "class": "one class",
+}
+RANKS_OFFERED = 20
+"""How many detection ranks the "one detection" choice lists (more when a link asks for one)."""
+CLASS_NAMES = [name for name in COCO_CATEGORIES if name not in ("__background__", "N/A")]
+
+
+def explain_choice(side) -> tuple[int | None, str | None]:
+    """The "Explain" widgets: (rank of one detection, one class); (None, None) for all.
+
+    Once detections are known (the last computed image), ranks are listed with their label and
+    score, and the detected classes come first.
+    """
+    mode = side.radio(
+        "Explain",
+        list(EXPLAIN_MODES),
+        format_func=EXPLAIN_MODES.get,
+        key=f"{KEY}_explain",
+        help="What gradient and perturbation CAMs explain (their target); the explained boxes "
+        "are drawn thicker. EigenCAM is class-agnostic and ignores it.",
+    )
+    known = st.session_state.get(f"{KEY}_known") or {"detector": "", "items": []}
+    items = known["items"]
+    if mode == "detection":
+        current = st.session_state.get(f"{KEY}_explain_rank", 0)
+        ranks = range(max(RANKS_OFFERED, len(items), current + 1))
+
+        def label(rank: int) -> str:
+            if rank < len(items):
+                return f"#{rank + 1}: {items[rank][0]} {items[rank][1]:.2f}"
+            return f"#{rank + 1}"
+
+        rank = side.selectbox(
+            "Detection (by score)", ranks, format_func=label, key=f"{KEY}_explain_rank"
+        )
+        if known["detector"]:
+            side.caption(f"Ranks of {known['detector']}'s detections on this image.")
+        return rank, None
+    if mode == "class":
+        names = list(dict.fromkeys([name for name, _ in items] + CLASS_NAMES))
+        current = st.session_state.get(f"{KEY}_explain_class")
+        if current and current not in names:
+            names.append(current)
+        return None, side.selectbox("Class", names, key=f"{KEY}_explain_class")
+    return None, None
+
+
+def install_hints(side, unavailable: dict[str, DetectorSpec], chosen: list[str]) -> None:
+    """Which listed detectors need an optional package, with the install command (and the
+    package's licence); a chosen one is named as a warning (its maps are skipped)."""
+    by_command: dict[str, list[DetectorSpec]] = {}
+    for spec in unavailable.values():
+        by_command.setdefault(spec.install, []).append(spec)
+    for command, specs in by_command.items():
+        licence = f" (licence: {specs[0].licence})" if specs[0].licence else ""
+        names = ", ".join(spec.name for spec in specs)
+        side.caption(f"Not installed: {names}. Install with `.venv/bin/{command}`{licence}.")
+    for name in chosen:
+        if name in unavailable:
+            side.warning(f"{unavailable[name].unavailable_reason}.")
+
+
+def remember_detections(bundle: analysis.Bundle) -> None:
+    """The first detector's detections by decreasing score (label, score): the "one detection"
+    choice lists them."""
+    for label, found in bundle.detections.items():
+        order = np.argsort(-found.scores, kind="stable")[: max(RANKS_OFFERED, 1)]
+        items = [(found.names[k], float(found.scores[k])) for k in order]
+        st.session_state[f"{KEY}_known"] = {"detector": label, "items": items}
+        return
+
+
 def sidebar_settings(sample: Sample | None) -> Settings:
     """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
@@ -141,7 +227,14 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         st.session_state.setdefault(name, value)
     preset_choice(side)
     side.header("Type-1: detectors × CAMs")
-    detectors = side.multiselect("Detectors", list(DETECTORS), key=f"{KEY}_detectors")
+    unavailable = {name: spec for name, spec in DETECTORS.items() if spec.unavailable_reason}
+    detectors = side.multiselect(
+        "Detectors",
+        list(DETECTORS),
+        format_func=lambda name: f"{name} (not installed)" if name in unavailable else name,
+        key=f"{KEY}_detectors",
+    )
+    install_hints(side, unavailable, detectors)
     methods = side.multiselect(
         "CAM methods",
         list(CAM_METHODS),
@@ -153,6 +246,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     with side:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
+    explain_detection, explain_class = explain_choice(side)
     side.header("Type-2: where people look")
     type2_names = side.multiselect(
         "Models",
@@ -217,6 +311,8 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         working_size=512 if working else None,
         consensus=consensus,
         consensus_sigma=float(consensus_sigma),
+        explain_detection=explain_detection,
+        explain_class=explain_class,
     )
     st.session_state[f"{KEY}_settings"] = settings
     return settings
@@ -249,33 +345,35 @@ def show_notes(notes: list[str]) -> None:
                 st.caption(f"ℹ️ {note}")
 
 
-def overview_panels(
-    bundle: analysis.Bundle, show_fixations: bool, score: float
-) -> list[tuple[str, np.ndarray]]:
-    image = bundle.sample.image
-    panels = []
-    for label, detections in bundle.detections.items():
-        kept = detections.above(score)
-        title = f"{label}: {len(kept)} detections ≥ {score:.2f}"
-        panels.append((title, viz.draw_detections(image, kept)))
-    for label, entry in bundle.maps.items():
-        panels.append((label, viz.overlay(image, entry.values, colormap=MAP_COLORMAP)))
-    for reference in bundle.references.values():
-        if reference.label in bundle.maps:
-            continue
-        picture = viz.overlay(image, reference.values, colormap=REFERENCE_COLORMAP)
-        if show_fixations and bundle.sample.fixations is not None:
-            picture = viz.draw_fixations(picture, bundle.sample.fixations)
-        panels.append((reference.label, picture))
-    return panels
+def show_rows(rows: list[matrix.Row], jpeg: Callable[[matrix.Cell], bytes], columns: int) -> None:
+    """Matrix rows: the row's title, then one picture per column (every row as wide)."""
+    for row in rows:
+        st.markdown(f"**{row.title}**")
+        for column, cell in zip(st.columns(columns), row.cells, strict=False):
+            if cell is None:
+                continue
+            if cell.kind == matrix.MISSING:
+                column.caption(cell.title)
+            else:
+                column.image(jpeg(cell), caption=cell.title, width="stretch")
 
 
-def show_grid(panels: list[tuple[str, np.ndarray]], columns: int = 4) -> None:
-    for start in range(0, len(panels), columns):
-        for column, (title, picture) in zip(
-            st.columns(columns), panels[start : start + columns], strict=False
-        ):
-            column.image(picture, caption=title, width="stretch")
+def export_rows(
+    rows: list[matrix.Row], pictures: Callable[[matrix.Cell], np.ndarray]
+) -> list[viz.PanelRow]:
+    """The rows with their pictures, as ``viz.grid_figure`` draws a matrix."""
+    return [
+        (
+            row.title,
+            [
+                None
+                if cell is None or cell.kind == matrix.MISSING
+                else (cell.title, pictures(cell))
+                for cell in row.cells
+            ],
+        )
+        for row in rows
+    ]
 
 
 def format_table(long: pd.DataFrame) -> None:
@@ -334,12 +432,17 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", True, key=f"{KEY}_show_fix"
     )
-    panels = overview_panels(bundle, show_fixations, bundle.settings.score_threshold)
-    show_grid(panels)
+    key = cached.bundle_key(bundle)
+    rows = matrix.overview_rows(bundle)
+    columns = matrix.width(rows)
+
+    def overview(cell: matrix.Cell) -> tuple:
+        return key, cell, panel_cache.options(bundle, cell, show_fixations), bundle
+
+    show_rows(rows, lambda cell: panel_cache.overview_jpeg(*overview(cell)), columns)
     if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
-    key = cached.bundle_key(bundle)
     arrays = {**bundle.values, **bundle.reference_values}
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}
@@ -350,8 +453,13 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
-    agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
-    show_grid(agreement_panels)
+    agreement_rows = matrix.agreement_rows(rows, reference, percent)
+    shown = (reference, percent, ties)
+    show_rows(
+        agreement_rows,
+        lambda cell: panel_cache.agreement_jpeg(key, cell, shown, view.pictures[cell.key]),
+        columns,
+    )
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
     against_maps = long[long["reference"] != "fixations"]
     if not against_maps.empty:
@@ -371,7 +479,10 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     table = analysis.describe(long.assign(top_percent=percent), bundle)
     table = table.assign(**analysis.reproduction_columns(bundle))
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
-    export(panels + agreement_panels, table, sample.id, title)
+    grid = export_rows(rows, lambda cell: panel_cache.picture(*overview(cell)))
+    export(
+        grid + export_rows(agreement_rows, lambda c: view.pictures[c.key]), table, sample.id, title
+    )
 
 
 def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
@@ -421,6 +532,7 @@ def main() -> None:
             + "\n".join(f"- {cause}" for cause in causes)
         )
         return
+    remember_detections(bundle)
     show_notes([*analysis.unchosen(settings), *bundle.skipped, *bundle.notes])
     agreement_view(bundle)
     finegrained_section(bundle)
