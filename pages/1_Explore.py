@@ -27,11 +27,12 @@ from ui.layout import frame
 
 KEY = "explore"
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
+# The overlays' colour maps (`viz.overlay`), shown as colour bars in the exported grid (a bare
+# string here would be drawn on the page by Streamlit's "magic").
 OVERLAY_COLOURS = {
     f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
     f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
 }
-"""The overlays' colour maps (``viz.overlay``), shown as colour bars in the exported grid."""
 
 
 def preset_values(name: str) -> dict:
@@ -40,11 +41,11 @@ def preset_values(name: str) -> dict:
     return {key: shown[key] for key in PRESET_WIDGETS}
 
 
+# The widgets that show `saliency_core.presets.PRESET_FIELDS`.
 PRESET_WIDGETS = tuple(
     f"{KEY}_{name}"
     for name in ("detectors", "methods", "target", "score", "working", "study_range", "percent")
 ) + (f"{KEY}_ties",)
-"""The widgets that show :data:`saliency_core.presets.PRESET_FIELDS`."""
 
 
 def apply_preset() -> None:
@@ -145,8 +146,8 @@ EXPLAIN_MODES = {
     "detection": "one detection",
     "class": "one class",
 }
+# How many detection ranks the "one detection" choice lists (more when a link asks for one).
 RANKS_OFFERED = 20
-"""How many detection ranks the "one detection" choice lists (more when a link asks for one)."""
 CLASS_NAMES = [name for name in COCO_CATEGORIES if name not in ("__background__", "N/A")]
 
 

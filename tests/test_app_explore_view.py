@@ -56,6 +56,8 @@ def test_the_notes_are_one_expander_with_their_count(model_calls: list[str]):
     assert lines[1] == "ℹ️ Reference mask: 004 has no attention mask." and len(lines) == 2
     shown = [c.value for c in at.main.caption if c.value.startswith("ℹ️")]
     assert shown == lines, "no note outside the expander"
+    stray = [m.value for m in at.main.markdown if "colour maps" in m.value or "ranks" in m.value]
+    assert not stray, "a module-level string drawn by Streamlit's magic"
     assert model_calls == []
 
 
@@ -158,8 +160,10 @@ def test_a_detector_whose_package_is_missing_is_listed_with_the_install_command(
     import sys
 
     monkeypatch.setitem(sys.modules, "ultralytics", None)
-    at = explore(det="YOLOv8 n", t2=SPECTRAL)
+    at = explore(det="YOLOv8 n", t2=SPECTRAL, xcls="giraffe")
     assert not at.exception and not at.error, at.exception
+    assert at.session_state["explore_explain"] == "class", "a link restores what is explained"
+    assert at.sidebar.selectbox(key="explore_explain_class").value == "giraffe"
     detectors = at.sidebar.multiselect(key="explore_detectors")
     assert "YOLOv8 n (not installed)" in detectors.options and f"{FCOS}" in detectors.options
     hints = " ".join(c.value for c in at.sidebar.caption)
