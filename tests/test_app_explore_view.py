@@ -21,7 +21,7 @@ def explore(**params: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     at.query_params.update(params)
     at.run()
-    return at.switch_page("pages/1_Explore.py").run()
+    return at.switch_page("app_pages/1_Explore.py").run()
 
 
 @pytest.fixture
@@ -30,13 +30,13 @@ def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     st.cache_data.clear()
     st.cache_resource.clear()
     calls: list[str] = []
-    real = pipeline.run_cam
+    real = pipeline.run_cams
 
     def counting(detector, *args, **kwargs):
         calls.append(detector.spec.name)
         return real(detector, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run_cam", counting)
+    monkeypatch.setattr(pipeline, "run_cams", counting)
     return calls
 
 

@@ -147,7 +147,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
     """Stop pressed during the first map: the page shows it with "stopped: 1 of 3 maps", and
     "Compute the remaining maps" computes the rest."""
     jobs: list[compute_job.ComputeJob] = []
-    real_init, real_run_cam = compute_job.ComputeJob.__init__, pipeline.run_cam
+    real_init, real_run_cam = compute_job.ComputeJob.__init__, pipeline.run_cams
 
     def recording_init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
@@ -158,7 +158,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
         return real_run_cam(*args, **kwargs)
 
     monkeypatch.setattr(compute_job.ComputeJob, "__init__", recording_init)
-    monkeypatch.setattr(pipeline, "run_cam", stopping_run_cam)
+    monkeypatch.setattr(pipeline, "run_cams", stopping_run_cam)
     at = AppTest.from_file(APP, default_timeout=300).run()
     at.switch_page("app_pages/1_Explore.py")
     at.session_state["explore_image"] = "024"
@@ -176,7 +176,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
     assert (
         "Reference centre-bias: the Centre bias (Gaussian) map was not computed (stopped)." in notes
     )
-    monkeypatch.setattr(pipeline, "run_cam", real_run_cam)
+    monkeypatch.setattr(pipeline, "run_cams", real_run_cam)
     [resume] = [button for button in at.button if button.label == "Compute the remaining maps"]
     resume.click().run()
     assert not at.exception, at.exception
