@@ -130,21 +130,18 @@ def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
     return datasets.Dataset(dataset_name, datasets.Path(root)).thumbnail(stem)
 
 
-def _bundle_cam(
+def _quiet_cam(
     sample: Sample,
     choice: pipeline.DetectorChoice,
     method: str,
     layer: str,
     score: float,
-    explain: Explain,
+    explain: Explain | None = None,
 ) -> pipeline.CamResult:
-    fetch_detector(choice)
     return cam(sample.key, sample.image, choice, method, layer, score, explain)
 
 
-def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
-    if gaze.TYPE2_MODELS[job.model].needs_weights:
-        fetch_deepgaze(job.source)
+def _quiet_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
     return type2(
         sample.key,
         sample.image,
@@ -156,11 +153,40 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
     )
 
 
+def _quiet_classifier(
+    sample: Sample, job: classifier_pipeline.ClassifierJob
+) -> classifier_pipeline.ClassifierResult:
+    return classifier_map(sample.key, sample.image, job)
+
+
+QUIET = analysis.MapFunctions(cam=_quiet_cam, type2=_quiet_type2, classifier=_quiet_classifier)
+"""The pipeline's map functions through these caches, drawing nothing (for a background
+thread: the page fetches pretrained weights, with a bar, before it starts one)."""
+
+
+def _bundle_cam(
+    sample: Sample,
+    choice: pipeline.DetectorChoice,
+    method: str,
+    layer: str,
+    score: float,
+    explain: Explain | None = None,
+) -> pipeline.CamResult:
+    fetch_detector(choice)
+    return _quiet_cam(sample, choice, method, layer, score, explain)
+
+
+def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
+    if gaze.TYPE2_MODELS[job.model].needs_weights:
+        fetch_deepgaze(job.source)
+    return _quiet_type2(sample, job)
+
+
 def _bundle_classifier(
     sample: Sample, job: classifier_pipeline.ClassifierJob
 ) -> classifier_pipeline.ClassifierResult:
     fetch_classifier(job.choice)
-    return classifier_map(sample.key, sample.image, job)
+    return _quiet_classifier(sample, job)
 
 
 FUNCTIONS = analysis.MapFunctions(
