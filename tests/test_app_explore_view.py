@@ -111,7 +111,9 @@ def test_the_grid_is_a_matrix_and_a_slider_move_repaints_no_panel(model_calls, m
         f"{FCOS} (UNTRAINED) · top 10% vs {reference}",  # the reference is not compared to itself
     ]
     assert reference.startswith(SPECTRAL)
-    assert sorted(painted) == ["detections", "map", "map", "map", "reference"]
+    # the maps done so far are painted while the job runs; the final view has these kinds
+    assert {"detections", "map", "reference"} <= set(painted)
+    painted_before = len(painted)
     captions = image_captions(at)  # after the gallery's thumbnails
     start = captions.index("detections ≥ 0.90: 0")
     assert captions[start - 2 : start + 3] == [
@@ -124,7 +126,7 @@ def test_the_grid_is_a_matrix_and_a_slider_move_repaints_no_panel(model_calls, m
     assert len(model_calls) == 2
     at.slider(key="explore_percent").set_value(20.0).run()
     assert not at.exception, at.exception
-    assert len(painted) == 5, "an unchanged panel was painted again"
+    assert len(painted) == painted_before, "an unchanged panel was painted again"
     assert row_titles(at)[2] == f"{FCOS} (UNTRAINED) · top 20% vs {reference}"
     assert len(model_calls) == 2
 
