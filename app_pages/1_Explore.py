@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
 from functools import partial
@@ -10,16 +11,19 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, analysis, fixations, gaze, viz
+from saliency_core import agreement, analysis, fixations, gaze, matrix, presets, viz
 from saliency_core.cams import CAM_METHODS
-from saliency_core.detectors import DETECTORS
+from saliency_core.detector_spec import COCO_CATEGORIES
+from saliency_core.detectors import DETECTORS, DetectorSpec
 from saliency_core.filenames import safe_filename
 from saliency_core.images import Sample
-from saliency_core.presets import PRESETS, STUDY_NOTES
+from saliency_core.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
+from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.references import reference_key_for_model
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
 from saliency_core.weights import WeightSource
 from ui import cached, classifier_view, widgets
+from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
 from ui.finegrained import section as finegrained_section
@@ -30,31 +34,55 @@ JOB = f"{KEY}_compute_job"
 POLL_S = 0.25  # how often a running computation's progress is redrawn (seconds)
 DEFAULTS = Settings()
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
-MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
+# The overlays' colour maps (`viz.overlay`), shown as colour bars in the exported grid (a bare
+# string here would be drawn on the page by Streamlit's "magic").
 OVERLAY_COLOURS = {
     f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
     f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
 }
-"""The overlays' colour maps (``viz.overlay``), shown as colour bars in the exported grid."""
 
 
 def preset_values(name: str) -> dict:
     """The session-state value of every widget the preset ``name`` sets."""
-    preset = PRESETS[name]
-    return {
-        f"{KEY}_detectors": list(preset.detectors),
-        f"{KEY}_methods": list(preset.cams),
-        f"{KEY}_working": preset.working_size is not None,
-        f"{KEY}_score": preset.score_threshold,
-        f"{KEY}_percent": preset.top_percent,
-        f"{KEY}_study_range": preset.study_input_range,
-        f"{KEY}_target": preset.target,
-        f"{KEY}_ties": preset.ties,
-    }
+    shown = widget_values(PRESETS[name])
+    return {key: shown[key] for key in PRESET_WIDGETS}
+
+
+# The widgets that show `saliency_core.presets.PRESET_FIELDS`.
+PRESET_WIDGETS = tuple(
+    f"{KEY}_{name}"
+    for name in ("detectors", "methods", "target", "score", "working", "study_range", "percent")
+) + (f"{KEY}_ties",)
 
 
 def apply_preset() -> None:
-    st.session_state.update(preset_values(st.session_state[f"{KEY}_preset"]))
+    """Set the preset's widgets; keep what they showed before, and the change in words, for
+    "Undo preset"."""
+    name = st.session_state[f"{KEY}_preset"]
+    before = st.session_state.get(f"{KEY}_settings") or PRESETS["Explore"]
+    st.session_state[f"{KEY}_undo"] = {
+        "preset": st.session_state.get(f"{KEY}_preset_before", "Explore"),
+        "values": {k: st.session_state[k] for k in PRESET_WIDGETS if k in st.session_state},
+        "text": describe_changes(before, presets.apply_preset(before, name)),
+    }
+    st.session_state.update(preset_values(name))
+
+
+def undo_preset() -> None:
+    """Put back the widgets (and the preset choice) as they were before the last preset."""
+    undo = st.session_state.pop(f"{KEY}_undo")
+    st.session_state.update(undo["values"])
+    st.session_state[f"{KEY}_preset"] = undo["preset"]
+
+
+def preset_choice(side) -> None:
+    """The preset selectbox, and after a choice what it changed with an undo button."""
+    side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
+    st.session_state[f"{KEY}_preset_before"] = st.session_state[f"{KEY}_preset"]
+    undo = st.session_state.get(f"{KEY}_undo")
+    if undo:
+        side.caption(undo["text"])
+        side.button("Undo preset", key=f"{KEY}_undo_preset", on_click=undo_preset)
 
 
 def widget_values(settings: Settings) -> dict:
@@ -75,7 +103,14 @@ def widget_values(settings: Settings) -> dict:
         f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
         f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
+        f"{KEY}_explain": "all",
     }
+    if settings.explain_detection is not None:
+        values[f"{KEY}_explain"] = "detection"
+        values[f"{KEY}_explain_rank"] = settings.explain_detection
+    if settings.explain_class is not None:
+        values[f"{KEY}_explain"] = "class"
+        values[f"{KEY}_explain_class"] = settings.explain_class
     values[f"{KEY}_type2"] = list(settings.type2)
     values |= classifier_view.widget_values(KEY, settings)
     if settings.sigma is not None:
@@ -114,6 +149,81 @@ def bounded_slider(label: str, low: float, high: float, default: float, key: str
     return st.sidebar.slider(label, low, high, default, key=key)
 
 
+EXPLAIN_MODES = {
+    "all": "all detections ≥ the score threshold",
+    "detection": "one detection",
+    "class": "one class",
+}
+# How many detection ranks the "one detection" choice lists (more when a link asks for one).
+RANKS_OFFERED = 20
+CLASS_NAMES = [name for name in COCO_CATEGORIES if name not in ("__background__", "N/A")]
+
+
+def explain_choice(side) -> tuple[int | None, str | None]:
+    """The "Explain" widgets: (rank of one detection, one class); (None, None) for all.
+
+    Once detections are known (the last computed image), ranks are listed with their label and
+    score, and the detected classes come first.
+    """
+    mode = side.radio(
+        "Explain",
+        list(EXPLAIN_MODES),
+        format_func=EXPLAIN_MODES.get,
+        key=f"{KEY}_explain",
+        help="What gradient and perturbation CAMs explain (their target); the explained boxes "
+        "are drawn thicker. EigenCAM is class-agnostic and ignores it.",
+    )
+    known = st.session_state.get(f"{KEY}_known") or {"detector": "", "items": []}
+    items = known["items"]
+    if mode == "detection":
+        current = st.session_state.get(f"{KEY}_explain_rank", 0)
+        ranks = range(max(RANKS_OFFERED, len(items), current + 1))
+
+        def label(rank: int) -> str:
+            if rank < len(items):
+                return f"#{rank + 1}: {items[rank][0]} {items[rank][1]:.2f}"
+            return f"#{rank + 1}"
+
+        rank = side.selectbox(
+            "Detection (by score)", ranks, format_func=label, key=f"{KEY}_explain_rank"
+        )
+        if known["detector"]:
+            side.caption(f"Ranks of {known['detector']}'s detections on this image.")
+        return rank, None
+    if mode == "class":
+        names = list(dict.fromkeys([name for name, _ in items] + CLASS_NAMES))
+        current = st.session_state.get(f"{KEY}_explain_class")
+        if current and current not in names:
+            names.append(current)
+        return None, side.selectbox("Class", names, key=f"{KEY}_explain_class")
+    return None, None
+
+
+def install_hints(side, unavailable: dict[str, DetectorSpec], chosen: list[str]) -> None:
+    """Which listed detectors need an optional package, with the install command (and the
+    package's licence); a chosen one is named as a warning (its maps are skipped)."""
+    by_command: dict[str, list[DetectorSpec]] = {}
+    for spec in unavailable.values():
+        by_command.setdefault(spec.install, []).append(spec)
+    for command, specs in by_command.items():
+        licence = f" (licence: {specs[0].licence})" if specs[0].licence else ""
+        names = ", ".join(spec.name for spec in specs)
+        side.caption(f"Not installed: {names}. Install with `.venv/bin/{command}`{licence}.")
+    for name in chosen:
+        if name in unavailable:
+            side.warning(f"{unavailable[name].unavailable_reason}.")
+
+
+def remember_detections(bundle: analysis.Bundle) -> None:
+    """The first detector's detections by decreasing score (label, score): the "one detection"
+    choice lists them."""
+    for label, found in bundle.detections.items():
+        order = np.argsort(-found.scores, kind="stable")[: max(RANKS_OFFERED, 1)]
+        items = [(found.names[k], float(found.scores[k])) for k in order]
+        st.session_state[f"{KEY}_known"] = {"detector": label, "items": items}
+        return
+
+
 def sidebar_settings(sample: Sample | None) -> Settings:
     """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
@@ -124,9 +234,16 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     st.session_state.setdefault(f"{KEY}_type2", list(PRESETS["Explore"].type2))
     for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
         st.session_state.setdefault(name, value)
-    side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
+    preset_choice(side)
     side.header("Type-1: detectors × CAMs")
-    detectors = side.multiselect("Detectors", list(DETECTORS), key=f"{KEY}_detectors")
+    unavailable = {name: spec for name, spec in DETECTORS.items() if spec.unavailable_reason}
+    detectors = side.multiselect(
+        "Detectors",
+        list(DETECTORS),
+        format_func=lambda name: f"{name} (not installed)" if name in unavailable else name,
+        key=f"{KEY}_detectors",
+    )
+    install_hints(side, unavailable, detectors)
     methods = side.multiselect(
         "CAM methods",
         list(CAM_METHODS),
@@ -139,6 +256,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         weights = widgets.detector_weights(KEY, detectors)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
     classifier_choices = classifier_view.sidebar(KEY)
+    explain_detection, explain_class = explain_choice(side)
     side.header("Type-2: where people look")
     type2_names = side.multiselect(
         "Models",
@@ -203,8 +321,12 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         working_size=512 if working else None,
         consensus=consensus,
         consensus_sigma=float(consensus_sigma),
+        explain_detection=explain_detection,
+        explain_class=explain_class,
     )
-    return classifier_view.with_classifiers(settings, classifier_choices)
+    settings = classifier_view.with_classifiers(settings, classifier_choices)
+    st.session_state[f"{KEY}_settings"] = settings
+    return settings
 
 
 def job_key(sample: Sample, settings: Settings) -> tuple[str, str]:
@@ -244,8 +366,7 @@ def follow(job: ComputeJob) -> None:
             shown = snapshot.done
             show_fixations = st.session_state.get(f"{KEY}_show_fix", True)
             with grid.container():
-                score = snapshot.partial.settings.score_threshold
-                show_grid(overview_panels(snapshot.partial, show_fixations, score))
+                show_overview(snapshot.partial, show_fixations)
     for slot in (status, stop, grid):
         slot.empty()
 
@@ -278,33 +399,60 @@ def forget_job() -> None:
     st.session_state.pop(JOB, None)
 
 
-def overview_panels(
-    bundle: analysis.Bundle, show_fixations: bool, score: float
-) -> list[tuple[str, np.ndarray]]:
-    image = bundle.sample.image
-    panels = []
-    for label, detections in bundle.detections.items():
-        kept = detections.above(score)
-        title = f"{label}: {len(kept)} detections ≥ {score:.2f}"
-        panels.append((title, viz.draw_detections(image, kept)))
-    for label, entry in bundle.maps.items():
-        panels.append((label, viz.overlay(image, entry.values, colormap=MAP_COLORMAP)))
-    for reference in bundle.references.values():
-        if reference.label in bundle.maps:
-            continue
-        picture = viz.overlay(image, reference.values, colormap=REFERENCE_COLORMAP)
-        if show_fixations and bundle.sample.fixations is not None:
-            picture = viz.draw_fixations(picture, bundle.sample.fixations)
-        panels.append((reference.label, picture))
-    return panels
+def show_notes(notes: list[str]) -> None:
+    """What the page wants said but that does not block the view, folded into one expander."""
+    if notes:
+        with st.expander(f"Notes ({len(notes)})", expanded=False):
+            for note in notes:
+                st.caption(f"ℹ️ {note}")
 
 
-def show_grid(panels: list[tuple[str, np.ndarray]], columns: int = 4) -> None:
-    for start in range(0, len(panels), columns):
-        for column, (title, picture) in zip(
-            st.columns(columns), panels[start : start + columns], strict=False
-        ):
-            column.image(picture, caption=title, width="stretch")
+def show_rows(rows: list[matrix.Row], jpeg: Callable[[matrix.Cell], bytes], columns: int) -> None:
+    """Matrix rows: the row's title, then one picture per column (every row as wide)."""
+    for row in rows:
+        st.markdown(f"**{row.title}**")
+        for column, cell in zip(st.columns(columns), row.cells, strict=False):
+            if cell is None:
+                continue
+            if cell.kind == matrix.MISSING:
+                column.caption(cell.title)
+            else:
+                column.image(jpeg(cell), caption=cell.title, width="stretch")
+
+
+def overview_args(bundle: analysis.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
+    """The cache key and inputs of an overview panel (``ui.panels``)."""
+    options = panel_cache.options(bundle, cell, show_fixations)
+    return cached.bundle_key(bundle), cell, options, bundle
+
+
+def show_overview(bundle: analysis.Bundle, show_fixations: bool) -> list[matrix.Row]:
+    """The overview matrix (each panel painted and encoded once per content); its rows."""
+    rows = matrix.overview_rows(bundle)
+    show_rows(
+        rows,
+        lambda cell: panel_cache.overview_jpeg(*overview_args(bundle, cell, show_fixations)),
+        matrix.width(rows),
+    )
+    return rows
+
+
+def export_rows(
+    rows: list[matrix.Row], pictures: Callable[[matrix.Cell], np.ndarray]
+) -> list[viz.PanelRow]:
+    """The rows with their pictures, as ``viz.grid_figure`` draws a matrix."""
+    return [
+        (
+            row.title,
+            [
+                None
+                if cell is None or cell.kind == matrix.MISSING
+                else (cell.title, pictures(cell))
+                for cell in row.cells
+            ],
+        )
+        for row in rows
+    ]
 
 
 def format_table(long: pd.DataFrame) -> None:
@@ -363,12 +511,12 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", True, key=f"{KEY}_show_fix"
     )
-    panels = overview_panels(bundle, show_fixations, bundle.settings.score_threshold)
-    show_grid(panels)
+    key = cached.bundle_key(bundle)
+    rows = show_overview(bundle, show_fixations)
+    columns = matrix.width(rows)
     if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
-    key = cached.bundle_key(bundle)
     arrays = {**bundle.values, **bundle.reference_values}
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}
@@ -379,8 +527,13 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
-    agreement_panels = [(f"{name} vs {reference}", pic) for name, pic in view.pictures.items()]
-    show_grid(agreement_panels)
+    agreement_rows = matrix.agreement_rows(rows, reference, percent)
+    shown = (reference, percent, ties)
+    show_rows(
+        agreement_rows,
+        lambda cell: panel_cache.agreement_jpeg(key, cell, shown, view.pictures[cell.key]),
+        columns,
+    )
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
     against_maps = long[long["reference"] != "fixations"]
     if not against_maps.empty:
@@ -400,7 +553,12 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     table = analysis.describe(long.assign(top_percent=percent), bundle)
     table = table.assign(**analysis.reproduction_columns(bundle))
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
-    export(panels + agreement_panels, table, sample.id, title)
+    grid = export_rows(
+        rows, lambda cell: panel_cache.picture(*overview_args(bundle, cell, show_fixations))
+    )
+    export(
+        grid + export_rows(agreement_rows, lambda c: view.pictures[c.key]), table, sample.id, title
+    )
 
 
 def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
@@ -424,7 +582,7 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
     )
 
 
-def grid_png(panels: list[tuple[str, np.ndarray]], title: str) -> bytes:
+def grid_png(panels: list[viz.PanelRow], title: str) -> bytes:
     """The exported grid: the panels, a legend of the agreement colours and the colour bars."""
     grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
     return viz.png_bytes(grid)
@@ -455,8 +613,8 @@ def main() -> None:
             + "\n".join(f"- {cause}" for cause in causes)
         )
         return
-    for note in [*analysis.unchosen(settings), *bundle.skipped, *bundle.notes]:
-        st.caption(f"ℹ️ {note}")
+    remember_detections(bundle)
+    show_notes([*analysis.unchosen(settings), *bundle.skipped, *bundle.notes])
     agreement_view(bundle)
     classifier_view.classifier_section(bundle)
     finegrained_section(bundle)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from saliency_core import agreement, gaze, observers
-from saliency_core.cams import CAM_METHODS, Detections
+from saliency_core.cams import CAM_METHODS, Detections, Explain
 from saliency_core.classifier_pipeline import (
     CLASSIFIER_KIND,
     ClassifiedMap,
@@ -77,6 +77,11 @@ class CamJob:
     def label(self) -> str:
         return f"{self.choice.label} · {self.method}"
 
+    def explain(self, settings: Settings) -> Explain:
+        """What the map explains: the settings' choice for methods that use targets, the
+        default for class-agnostic ones (which ignore it: one cached map serves every choice)."""
+        return settings.explain if CAM_METHODS[self.method].uses_targets else Explain()
+
     def target_score(self, score_threshold: float) -> float:
         """The detections' score cut for the CAM targets: the setting for gradient methods,
         :data:`STUDY_SCORE` for the others (which ignore targets)."""
@@ -131,6 +136,9 @@ class Bundle:
     """Classifier label (e.g. "ResNet-50 (UNTRAINED)") -> its top-5 predictions."""
     classified: dict[str, ClassifiedMap] = field(default_factory=dict)
     """Classifier map label -> its job and the classes it explains."""
+    explained: dict[str, np.ndarray] = field(default_factory=dict)
+    """Detector choice label -> indices into its detections that its target-using CAMs explain
+    (absent when only class-agnostic methods ran)."""
 
     @property
     def values(self) -> dict[str, np.ndarray]:
@@ -143,15 +151,20 @@ class Bundle:
         return {ref.label: ref.values for ref in self.references.values()}
 
 
-CamFunction = Callable[[Sample, DetectorChoice, str, str, float], CamResult]
+CamFunction = Callable[[Sample, DetectorChoice, str, str, float, Explain], CamResult]
 Type2Function = Callable[[Sample, Type2Job], gaze.Type2Map]
 ClassifierFunction = Callable[[Sample, ClassifierJob], ClassifierResult]
 
 
 def direct_cam(
-    sample: Sample, choice: DetectorChoice, method: str, layer: str, score: float
+    sample: Sample,
+    choice: DetectorChoice,
+    method: str,
+    layer: str,
+    score: float,
+    explain: Explain | None = None,
 ) -> CamResult:
-    return compute_cam(sample.image, choice, method, layer, score)
+    return compute_cam(sample.image, choice, method, layer, score, explain=explain)
 
 
 def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
@@ -185,6 +198,10 @@ def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str
     """The detector choices of ``settings`` (with untrained twins) and why any is left out."""
     choices, skipped = [], []
     for name in settings.detectors:
+        missing = DETECTORS[name].unavailable_reason
+        if missing:
+            skipped.append(missing + ".")
+            continue
         path = settings.weights_file(name)
         if settings.weights is WeightSource.FILE and not path:
             skipped.append(
@@ -342,6 +359,7 @@ def compute_bundle(
     bundle = Bundle(sample, settings)
     jobs, bundle.skipped = planned_steps(settings)
     total = len(jobs)
+    bundle.notes += explain_notes(settings, [job for job in jobs if isinstance(job, CamJob)])
     type2_maps: dict[str, ReferenceMap] = {}
     last_cheap = max((i for i, job in enumerate(jobs) if step_rank(job) <= 1), default=-1)
     if last_cheap < 0:
@@ -401,7 +419,8 @@ def _finish(bundle: Bundle, type2_maps: dict[str, ReferenceMap], references: boo
 
 def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
     score = job.target_score(bundle.settings.score_threshold)
-    result = functions.cam(bundle.sample, job.choice, job.method, job.layer, score)
+    explain = job.explain(bundle.settings)
+    result = functions.cam(bundle.sample, job.choice, job.method, job.layer, score, explain)
     bundle.maps[result.label] = MapEntry(
         result.label,
         result.cam,
@@ -414,6 +433,8 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
         notes=list(result.notes),
     )
     bundle.detections[job.choice.label] = result.detections
+    if CAM_METHODS[job.method].uses_targets:
+        bundle.explained[job.choice.label] = np.asarray(result.explained, np.int64)
     bundle.notes += [f"{result.label}: {note}" for note in result.notes]
 
 
@@ -435,6 +456,21 @@ def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierJob)
     bundle.predictions[job.choice.label] = list(result.predictions)
     bundle.classified[job.label] = ClassifiedMap(job, list(result.explained))
     bundle.notes += [f"{job.label}: {note}" for note in notes]
+
+
+def explain_notes(settings: Settings, jobs: Iterable[CamJob]) -> list[str]:
+    """One note when the settings explain a chosen detection or class and some of the methods
+    are class-agnostic (they ignore the choice)."""
+    if settings.explain == Explain():
+        return []
+    agnostic = [m for m in settings.cams if not CAM_METHODS[m].uses_targets]
+    if not agnostic or not any(job.method in agnostic for job in jobs):
+        return []
+    verb = "is" if len(agnostic) == 1 else "are"
+    return [
+        f"{', '.join(agnostic)} {verb} class-agnostic: the maps do not depend on what is "
+        f"explained ({settings.explain.describe(settings.score_threshold)})."
+    ]
 
 
 def _add_type2(

@@ -78,6 +78,7 @@ class DetectorSpec(ABC):
 
     ``packages`` are the import names an optional entry needs and ``install`` the command that
     installs them; without them the entry stays listed with :attr:`unavailable_reason`.
+    ``licence`` names an optional package's licence where it binds the user (e.g. AGPL-3.0).
     """
 
     name: str
@@ -86,6 +87,7 @@ class DetectorSpec(ABC):
     notes: str = ""
     packages: tuple[str, ...] = ()
     install: str = ""
+    licence: str = ""
 
     @property
     def default_target(self) -> str:

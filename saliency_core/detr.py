@@ -244,6 +244,7 @@ def _spec(name: str, repo_id: str, backbone: str, depth: str) -> DetrSpec:
         notes="Hugging Face transformers; 100 object queries, no NMS.",
         packages=("transformers", "timm"),
         install=f"pip install -r {REQUIREMENTS}",
+        licence="Apache-2.0",
     )
 
 

@@ -8,6 +8,10 @@ image resized to 512×512, EigenCAM at Faster R-CNN's ``backbone.body.layer4`` a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
 from saliency_core.settings import Settings
 
 PRESETS: dict[str, Settings] = {
@@ -33,3 +37,81 @@ STUDY_NOTES = (
     "maps may have been inverted. Saliency Explorer orients each map so that strongly activated "
     "pixels come out high, so its numbers can differ from the study's on such images.",
 )
+
+PRESET_FIELDS = (
+    "detectors",
+    "cams",
+    "target",
+    "score_threshold",
+    "working_size",
+    "study_input_range",
+    "top_percent",
+    "ties",
+)
+"""The settings a preset sets; every other field keeps the user's value."""
+
+FIELD_LABELS = {
+    "detectors": "detectors",
+    "cams": "CAM methods",
+    "target": "target layer",
+    "score_threshold": "score threshold",
+    "working_size": "working size",
+    "study_input_range": "study input range",
+    "top_percent": "top-p%",
+    "ties": "top-p% ties",
+}
+"""Human-readable names of :data:`PRESET_FIELDS`."""
+
+TIE_NAMES = {"no-overshoot": "never more than p%", "include": "include ties (study)"}
+
+
+def apply_preset(settings: Settings, name: str) -> Settings:
+    """``settings`` with the :data:`PRESET_FIELDS` of preset ``name``."""
+    preset = PRESETS[name]
+    return settings.with_changes(**{field: getattr(preset, field) for field in PRESET_FIELDS})
+
+
+def format_value(field: str, value: Any) -> str:
+    """A setting's value as a person reads it: lists joined, "on"/"off", sizes in px, p in %."""
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if field == "working_size":
+        return "as loaded" if value is None else f"{value}×{value} px"
+    if field == "top_percent":
+        return f"{value:g}%"
+    if field == "ties":
+        return TIE_NAMES.get(value, str(value))
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field's value before and after, formatted (:func:`format_value`)."""
+
+    field: str
+    old: str
+    new: str
+
+
+def changes(
+    old: Settings, new: Settings, fields: Iterable[str] = PRESET_FIELDS
+) -> tuple[list[Change], list[Change]]:
+    """The ``fields`` whose value differs between ``old`` and ``new``, and those kept."""
+    changed, kept = [], []
+    for field in fields:
+        before, after = getattr(old, field), getattr(new, field)
+        entry = Change(field, format_value(field, before), format_value(field, after))
+        (changed if before != after else kept).append(entry)
+    return changed, kept
+
+
+def describe_changes(old: Settings, new: Settings, fields: Iterable[str] = PRESET_FIELDS) -> str:
+    """ "Changed: label: old → new; …. Kept: label: value; …." over ``fields``."""
+    changed, kept = changes(old, new, fields)
+    moved = "; ".join(f"{FIELD_LABELS.get(c.field, c.field)}: {c.old} → {c.new}" for c in changed)
+    same = "; ".join(f"{FIELD_LABELS.get(c.field, c.field)}: {c.new}" for c in kept)
+    return f"Changed: {moved or 'nothing'}. Kept: {same or 'nothing'}."

@@ -13,12 +13,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from saliency_core.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
 from saliency_core.weights import WeightSource
+
+if TYPE_CHECKING:
+    from saliency_core.cams import Explain
 
 TARGETS = ("study default", "FPN")
 """CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
@@ -75,6 +78,11 @@ class Settings:
     classifier_input_size: int | None = None
     classifier_class: int | None = None
     classifier_top_k: int = 1
+    explain_detection: int | None = None
+    """Gradient and perturbation CAMs explain only this detection: its rank by decreasing score
+    (0 = the best), whatever its score. None: all detections ≥ ``score_threshold``."""
+    explain_class: str | None = None
+    """Gradient and perturbation CAMs explain only this class's detections ≥ the threshold."""
 
     def __post_init__(self) -> None:
         for name in LIST_FIELDS:
@@ -84,6 +92,13 @@ class Settings:
             object.__setattr__(self, name, _weight_source(getattr(self, name), name))
         object.__setattr__(self, "weights_files", tuple(sorted(dict(self.weights_files).items())))
         _check(self)
+
+    @property
+    def explain(self) -> Explain:
+        """What class-discriminative CAMs explain, as :class:`saliency_core.cams.Explain`."""
+        from saliency_core.cams import Explain
+
+        return Explain(detection=self.explain_detection, category=self.explain_class)
 
     def weights_file(self, detector: str) -> str | None:
         """The state-dict file given for ``detector`` (``weights="file"``), or None."""
@@ -193,6 +208,14 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"input_size must be ≥ 32 px, got {settings.input_size}")
     if settings.consensus_sigma < 0:
         raise SettingsError(f"consensus_sigma must be ≥ 0 px, got {settings.consensus_sigma}")
+    if settings.explain_detection is not None and settings.explain_class is not None:
+        raise SettingsError("explain one detection (explain_detection) or one class, not both")
+    if settings.explain_detection is not None and settings.explain_detection < 0:
+        raise SettingsError(
+            f"explain_detection is a rank (0 = the best), got {settings.explain_detection}"
+        )
+    if settings.explain_class == "":
+        raise SettingsError("explain_class: give a class name, or leave it out")
     _check_classifier_target(settings)
 
 
@@ -256,6 +279,8 @@ QUERY_KEYS: dict[str, str] = {
     "classifier_input_size": "clssize",
     "classifier_class": "clsc",
     "classifier_top_k": "clsk",
+    "explain_detection": "xdet",
+    "explain_class": "xcls",
 }
 """Setting -> short query parameter. File paths (weights files) are never put in a URL."""
 LIST_SEPARATOR = "~"
@@ -269,6 +294,7 @@ INTEGER_FIELDS = (
     "classifier_input_size",
     "classifier_class",
     "classifier_top_k",
+    "explain_detection",
 )
 
 

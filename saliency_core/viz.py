@@ -148,8 +148,27 @@ def draw_fixations(rgb: np.ndarray, points: np.ndarray, radius: int | None = Non
     return out
 
 
+Panel = tuple[str, np.ndarray]
+"""A captioned picture of a grid."""
+PanelRow = tuple[str, Sequence[Panel | None]]
+"""A titled row of a matrix grid; None leaves a column empty."""
+
+
+def _grid_rows(
+    panels: Sequence[Panel] | Sequence[PanelRow], columns: int
+) -> tuple[list[tuple[str | None, list[Panel | None]]], int]:
+    """(rows, columns): a flat list wrapped at ``columns``, or a matrix's titled rows as they
+    are (columns: the longest row's)."""
+    if all(isinstance(item[1], np.ndarray) for item in panels):
+        count = max(1, min(columns, len(panels)))
+        flat = list(panels)
+        return [(None, flat[k : k + count]) for k in range(0, len(flat), count)], count
+    rows = [(title, list(cells)) for title, cells in panels]
+    return rows, max([1, *(len(cells) for _, cells in rows)])
+
+
 def grid_figure(
-    panels: Sequence[tuple[str, np.ndarray]],
+    panels: Sequence[Panel] | Sequence[PanelRow],
     columns: int = 4,
     tile: int = 320,
     title: str | None = None,
@@ -158,31 +177,44 @@ def grid_figure(
 ) -> np.ndarray:
     """A titled grid of panels (each scaled to ``tile`` px wide) as one RGB image.
 
+    ``panels`` is a flat list of (caption, picture), wrapped at ``columns``, or a matrix: a
+    list of (row title, [(caption, picture) or None, …]) drawn one titled row per line with as
+    many columns as the longest row (the Explore grid, :mod:`saliency_core.matrix`).
     ``title`` is drawn above the grid; ``legend`` adds the agreement colours
     (:data:`AGREEMENT_COLOURS`) and ``colorbars`` (label -> colormap name of :data:`COLORMAPS`)
     one colour bar each (0 → 1, the maps' min-max scaled values) below it.
     """
-    columns = max(1, min(columns, len(panels)))
-    font = _font(14)
+    rows, columns = _grid_rows(panels, columns)
+    font, row_font = _font(14), _font(16)
     title_h = 40
-    heights = [round(tile * p.shape[0] / p.shape[1]) for _, p in panels]
-    cell_h = max(heights) + title_h
-    rows = -(-len(panels) // columns)
+    shown = [panel for _, cells in rows for panel in cells if panel is not None]
+    if not shown:
+        raise ValueError("The grid has no picture to draw.")
+    cell_h = max(round(tile * p.shape[0] / p.shape[1]) for _, p in shown) + title_h
+    heights = [cell_h + 8 + (24 if row_title else 0) for row_title, _ in rows]
     width = columns * (tile + 8) + 8
     header = 34 if title else 0
     footer = (28 if legend else 0) + 44 * len(colorbars or {})
-    sheet = Image.new("RGB", (width, header + rows * (cell_h + 8) + 8 + footer), "white")
+    sheet = Image.new("RGB", (width, header + sum(heights) + 8 + footer), "white")
     draw = ImageDraw.Draw(sheet)
     if title:
         draw.text((8, 8), title, fill=(0, 0, 0), font=_font(18))
-    for index, ((text, panel), height) in enumerate(zip(panels, heights, strict=True)):
-        x = 8 + (index % columns) * (tile + 8)
-        y = header + 8 + (index // columns) * (cell_h + 8)
-        resized = cv2.resize(panel, (tile, height), interpolation=cv2.INTER_AREA)
-        sheet.paste(Image.fromarray(resized), (x, y + title_h))
-        for line_no, line in enumerate(_wrap(text, draw, font, tile)[:2]):
-            draw.text((x, y + 2 + 18 * line_no), line, fill=(20, 20, 20), font=font)
-    y = header + rows * (cell_h + 8) + 8
+    y = header + 8
+    for (row_title, cells), row_height in zip(rows, heights, strict=True):
+        if row_title:
+            draw.text((8, y), _wrap(row_title, draw, row_font, width - 16)[0], (0, 0, 0), row_font)
+        top = y + (24 if row_title else 0)
+        for column, cell in enumerate(cells):
+            if cell is None:
+                continue
+            text, panel = cell
+            x = 8 + column * (tile + 8)
+            height = round(tile * panel.shape[0] / panel.shape[1])
+            resized = cv2.resize(panel, (tile, height), interpolation=cv2.INTER_AREA)
+            sheet.paste(Image.fromarray(resized), (x, top + title_h))
+            for line_no, line in enumerate(_wrap(text, draw, font, tile)[:2]):
+                draw.text((x, top + 2 + 18 * line_no), line, fill=(20, 20, 20), font=font)
+        y += row_height
     if legend:
         _draw_legend(draw, (8, y), font)
         y += 28
@@ -257,6 +289,21 @@ def swipe(before: np.ndarray, after: np.ndarray, fraction: float, line: int = 2)
     if 0 < split < width:
         picture[:, max(0, split - line) : split] = DIVIDER
     return picture
+
+
+def jpeg_bytes(rgb: np.ndarray, max_width: int | None = None, quality: int = 90) -> bytes:
+    """Encode an RGB array as JPEG (``quality`` 0–100), first shrunk to ``max_width`` px wide
+    (aspect kept, area interpolation) when it is wider: what a grid panel needs on screen."""
+    height, width = rgb.shape[:2]
+    if max_width is not None and width > max_width:
+        size = (max_width, max(1, round(height * max_width / width)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError(f"could not encode a {width}×{height} picture as JPEG")
+    return encoded.tobytes()
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:

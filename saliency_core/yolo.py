@@ -247,6 +247,7 @@ def _spec(name: str, yaml: str, weights_file: str, neck: tuple[int, int, int]) -
         notes="Ultralytics (AGPL-3.0); n size.",
         packages=("ultralytics",),
         install=f"pip install --no-deps -r {REQUIREMENTS}",
+        licence="AGPL-3.0",
     )
 
 

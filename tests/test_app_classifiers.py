@@ -39,8 +39,10 @@ def test_explore_shows_a_classifiers_top5_its_map_and_road_on_demand():
     captions = " ".join(c.value for c in at.caption)
     assert f"Explained class index(es) — GradCAM: {top5['index'][0]} (top-1)" in captions
     assert "Untrained (random) weights" in captions
-    # the classifier's map is in the grid and in the metric tables like any type-1 map
-    assert LABEL in [image.caption for element in at.get("image") for image in element.proto.imgs]
+    # the classifier's map is in the grid (a row of its own, a column per method) and in the
+    # metric tables like any type-1 map
+    shown = [image.caption for element in at.get("image") for image in element.proto.imgs]
+    assert any(caption.startswith("GradCAM @ ") for caption in shown), shown
     metrics = frames(at)[0]
     assert LABEL in metrics.index.get_level_values("map")
     assert at.query_params["cls"] == "ResNet-50" and at.query_params["clssize"] == "64"

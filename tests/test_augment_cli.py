@@ -192,9 +192,9 @@ def test_a_failing_image_is_logged_and_the_run_goes_on(dataset, tmp_path, monkey
     real_cam = analysis.compute_cam
     img_c = load_image(dataset / "images" / "img_c.jpg").rgb
 
-    def spike_for_c(rgb, choice, *args):
+    def spike_for_c(rgb, choice, *args, **kwargs):
         """img_c's CAM: one hot pixel on zeros (its top 2.5% cannot be isolated)."""
-        result = real_cam(rgb, choice, *args)
+        result = real_cam(rgb, choice, *args, **kwargs)
         if np.array_equal(rgb, img_c):
             spike = np.zeros_like(result.cam)
             spike[5, 5] = 1.0

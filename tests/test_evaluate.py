@@ -98,6 +98,7 @@ def test_the_table_has_exactly_the_expected_rows(finished: ResultsFolder):
     manifest = finished.manifest()
     assert manifest["status"] == "complete" and manifest["images"] == 4
     assert manifest["packages"]["torch"] and manifest["timings_s"]["type-1"] > 0
+    assert manifest["device"] == "cpu" and manifest["cudnn_tf32"] is None  # only on CUDA
 
 
 def test_values_equal_the_single_image_functions(dataset: Dataset, finished: ResultsFolder):

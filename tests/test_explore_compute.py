@@ -44,7 +44,7 @@ class Fake:
         self.calls: list[str] = []
         self.gate = gate
 
-    def cam(self, sample, choice: DetectorChoice, method: str, layer: str, score: float):
+    def cam(self, sample, choice: DetectorChoice, method: str, layer: str, score: float, explain):
         if self.gate is not None and self.calls:
             self.gate.wait(10)
         self.calls.append(method)
@@ -211,9 +211,9 @@ def test_downloads_are_built_only_when_clicked(monkeypatch: pytest.MonkeyPatch):
     real_grid, real_download = viz.grid_figure, DeltaGenerator.download_button
     datas: dict[str, object] = {}
 
-    def counting_grid(panels, *args, **kwargs):
-        grids.append(len(panels))
-        return real_grid(panels, *args, **kwargs)
+    def counting_grid(rows, *args, **kwargs):
+        grids.append(sum(len([cell for cell in cells if cell]) for _, cells in rows))
+        return real_grid(rows, *args, **kwargs)
 
     def recording(self, label, data, *args, **kwargs):
         datas[label] = data

@@ -236,7 +236,7 @@ def test_map_settings_keep_only_what_one_thumbnail_needs():
 
 
 def fake_cam(values: np.ndarray):
-    def cam(sample, choice, method, layer, score) -> CamResult:
+    def cam(sample, choice, method, layer, score, explain) -> CamResult:
         empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0), [])
         return CamResult(values, empty, f"{choice.label} · {method} @ {layer}", False)
 

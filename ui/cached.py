@@ -15,6 +15,7 @@ import streamlit as st
 
 from saliency_core import analysis, classifier_pipeline, datasets, gaze, pipeline
 from saliency_core.agreement import RankedMap
+from saliency_core.cams import Explain
 from saliency_core.images import Sample, image_hash
 from saliency_core.viz import AgreementPainter
 from saliency_core.weights import file_stamp
@@ -30,9 +31,11 @@ def cam(
     method: str,
     target: str | None,
     score_threshold: float,
+    explain: Explain | None = None,
 ) -> pipeline.CamResult:
     stamp = file_stamp(choice.weights_path)
-    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold)
+    explain = explain or Explain()
+    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, explain)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
@@ -44,9 +47,10 @@ def _cam(
     method: str,
     target: str | None,
     score_threshold: float,
+    explain: Explain,
 ) -> pipeline.CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
-    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold)
+    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, explain=explain)
 
 
 def classifier_map(
@@ -126,16 +130,18 @@ def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
     return datasets.Dataset(dataset_name, datasets.Path(root)).thumbnail(stem)
 
 
-def _bundle_cam(
-    sample: Sample, choice: pipeline.DetectorChoice, method: str, layer: str, score: float
+def _quiet_cam(
+    sample: Sample,
+    choice: pipeline.DetectorChoice,
+    method: str,
+    layer: str,
+    score: float,
+    explain: Explain | None = None,
 ) -> pipeline.CamResult:
-    fetch_detector(choice)
-    return cam(sample.key, sample.image, choice, method, layer, score)
+    return cam(sample.key, sample.image, choice, method, layer, score, explain)
 
 
-def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
-    if gaze.TYPE2_MODELS[job.model].needs_weights:
-        fetch_deepgaze(job.source)
+def _quiet_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
     return type2(
         sample.key,
         sample.image,
@@ -147,11 +153,40 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
     )
 
 
+def _quiet_classifier(
+    sample: Sample, job: classifier_pipeline.ClassifierJob
+) -> classifier_pipeline.ClassifierResult:
+    return classifier_map(sample.key, sample.image, job)
+
+
+QUIET = analysis.MapFunctions(cam=_quiet_cam, type2=_quiet_type2, classifier=_quiet_classifier)
+"""The pipeline's map functions through these caches, drawing nothing (for a background
+thread: the page fetches pretrained weights, with a bar, before it starts one)."""
+
+
+def _bundle_cam(
+    sample: Sample,
+    choice: pipeline.DetectorChoice,
+    method: str,
+    layer: str,
+    score: float,
+    explain: Explain | None = None,
+) -> pipeline.CamResult:
+    fetch_detector(choice)
+    return _quiet_cam(sample, choice, method, layer, score, explain)
+
+
+def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
+    if gaze.TYPE2_MODELS[job.model].needs_weights:
+        fetch_deepgaze(job.source)
+    return _quiet_type2(sample, job)
+
+
 def _bundle_classifier(
     sample: Sample, job: classifier_pipeline.ClassifierJob
 ) -> classifier_pipeline.ClassifierResult:
     fetch_classifier(job.choice)
-    return classifier_map(sample.key, sample.image, job)
+    return _quiet_classifier(sample, job)
 
 
 FUNCTIONS = analysis.MapFunctions(

@@ -15,32 +15,9 @@ from dataclasses import dataclass, field
 from saliency_core import analysis, eta
 from saliency_core.analysis import Bundle, Job
 from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult, DetectorChoice
 from saliency_core.settings import Settings
 from ui import cached
 from ui.jobs import BackgroundJob
-
-
-def _cam(
-    sample: Sample, choice: DetectorChoice, method: str, layer: str, score: float
-) -> CamResult:
-    return cached.cam(sample.key, sample.image, choice, method, layer, score)
-
-
-def _type2(sample: Sample, job: analysis.Type2Job):
-    return cached.type2(
-        sample.key,
-        sample.image,
-        job.model,
-        job.source.value,
-        job.weights_file,
-        job.study_input_range,
-        job.max_side,
-    )
-
-
-QUIET = analysis.MapFunctions(cam=_cam, type2=_type2)
-"""The app's cached map functions, without drawing (for a thread)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +67,7 @@ class ComputeJob(BackgroundJob[Progress, Outcome]):
         key: Hashable,
         sample: Sample,
         settings: Settings,
-        functions: analysis.MapFunctions = QUIET,
+        functions: analysis.MapFunctions = cached.QUIET,
         times: eta.StepTimes = eta.TIMES,
     ) -> None:
         steps, _ = analysis.planned_steps(settings)

@@ -19,7 +19,7 @@ import torch
 
 from saliency_core import analysis
 from saliency_core.backend import default_device
-from saliency_core.cams import batchable
+from saliency_core.cams import Explain, batchable
 from saliency_core.images import Sample
 from saliency_core.pipeline import CamResult, DetectorChoice, compute_cams
 from saliency_core.settings import Settings
@@ -28,7 +28,7 @@ GPU_BATCH = 8
 """Images per detector pass on CUDA (about 1 GiB of activations per 512² image for the
 ResNet-50 FPN detectors' gradient methods)."""
 
-Key = tuple[str, DetectorChoice, str, str, float]
+Key = tuple[str, DetectorChoice, str, str, float, Explain]
 
 
 def default_batch_size(device: torch.device | None = None) -> int:
@@ -54,20 +54,34 @@ class BatchedCams:
             if not batchable(job.method):
                 continue
             score = job.target_score(settings.score_threshold)
+            explain = job.explain(settings)
             for group in groups.values():
                 if len(group) < 2:
                     continue
                 try:
                     results = compute_cams(
-                        [sample.image for sample in group], job.choice, job.method, job.layer, score
+                        [sample.image for sample in group],
+                        job.choice,
+                        job.method,
+                        job.layer,
+                        score,
+                        explain=explain,
                     )
                 except Exception:  # noqa: BLE001 - each image retries alone and reports its error
                     continue
                 for sample, result in zip(group, results, strict=True):
-                    self.results[(sample.id, job.choice, job.method, job.layer, score)] = result
+                    key = (sample.id, job.choice, job.method, job.layer, score, explain)
+                    self.results[key] = result
 
     def __call__(
-        self, sample: Sample, choice: DetectorChoice, method: str, layer: str, score: float
+        self,
+        sample: Sample,
+        choice: DetectorChoice,
+        method: str,
+        layer: str,
+        score: float,
+        explain: Explain | None = None,
     ) -> CamResult:
-        result = self.results.pop((sample.id, choice, method, layer, score), None)
-        return result or analysis.direct_cam(sample, choice, method, layer, score)
+        explain = explain or Explain()
+        result = self.results.pop((sample.id, choice, method, layer, score, explain), None)
+        return result or analysis.direct_cam(sample, choice, method, layer, score, explain)

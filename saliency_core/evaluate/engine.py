@@ -23,6 +23,7 @@ from itertools import islice
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from saliency_core import agreement, analysis
 from saliency_core.backend import default_device
@@ -284,6 +285,9 @@ def check_resume(folder: ResultsFolder, identity: dict) -> None:
 
 
 def environment() -> dict:
+    """What a run's numbers may depend on besides its settings: Python, platform, device (and on
+    CUDA whether cuDNN may use TF32, which moves untrained detectors' maps by up to ~0.07; see
+    benchmarks/README), package versions."""
     versions = {}
     for package in PACKAGES:
         try:
@@ -294,6 +298,7 @@ def environment() -> dict:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "device": str(default_device()),
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32 if default_device().type == "cuda" else None,
         "packages": versions,
     }
 

@@ -1,0 +1,219 @@
+"""The Explore grid as a matrix: which panel goes where (titles and contents, no pictures).
+
+One row per detector choice (untrained twins are rows of their own): its detections, then one
+column per CAM method in the settings' order; one row per classifier, a column per method. The
+type-2 maps and the references (fixation density, attention mask) form one reference row above
+them, and the consensus its own row.
+Every row has the same number of columns on screen and in the exported PNG, so a method's
+maps stand one above the other and every picture has the same size. The references are one row
+rather than a column repeated beside each detector: they do not depend on the detector, and
+repeating them would multiply the pictures sent without showing anything new.
+
+The agreement view (map vs the chosen reference) follows the same rows and columns
+(:func:`agreement_rows`). The page draws the rows, the export (``viz.grid_figure``) takes the
+same rows with their pictures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from saliency_core import analysis, viz
+from saliency_core.cams import Detections
+from saliency_core.classifier_pipeline import CLASSIFIER_KIND, classifier_choices
+from saliency_core.weights import WeightSource
+
+DETECTIONS, MAP, REFERENCE, AGREEMENT, MISSING = (
+    "detections",
+    "map",
+    "reference",
+    "agreement",
+    "missing",
+)
+"""Cell kinds: a detector's boxes, a map overlay, a reference overlay, a map's top-p% agreement
+with the chosen reference, and a map that was not computed (the Notes say why)."""
+MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
+"""The overlays' colour maps (``viz.overlay``): maps and references."""
+REFERENCE_ROW = "Type-2 maps and references"
+CONSENSUS_ROW = "Consensus"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One panel: its caption, its kind and what it shows (a ``bundle.detections`` key for
+    detections, a ``bundle.maps`` label for maps and agreements, a ``bundle.references`` key
+    for references, empty for a missing map)."""
+
+    title: str
+    kind: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    """A titled row of cells; ``None`` leaves a column empty (columns stay aligned)."""
+
+    title: str
+    cells: tuple[Cell | None, ...]
+
+
+def _row(title: str, cells: Iterable[Cell | None]) -> Row | None:
+    """The row without trailing empty cells, or None when nothing is left."""
+    kept = list(cells)
+    while kept and kept[-1] is None:
+        kept.pop()
+    return Row(title, tuple(kept)) if kept else None
+
+
+def shown_detections(
+    detections: Detections, score: float, explained: np.ndarray | None = None
+) -> tuple[Detections, np.ndarray | None]:
+    """The detections drawn in a detections panel and which of them to mark as explained.
+
+    Drawn: those with score ≥ ``score`` plus the explained ones (a chosen detection may score
+    lower). The explained ones are marked (indices into the drawn detections) only when they
+    are not simply every drawn box, i.e. when a choice or a fallback singled some out.
+    """
+    keep = detections.scores >= score
+    chosen = np.zeros(len(detections), bool)
+    if explained is not None and len(explained):
+        chosen[np.asarray(explained, np.int64)] = True
+    keep |= chosen
+    indices = np.flatnonzero(keep)
+    drawn = Detections(
+        detections.boxes[indices],
+        detections.scores[indices],
+        detections.labels[indices],
+        [detections.names[k] for k in indices],
+        None if detections.masks is None else detections.masks[indices],
+    )
+    marked = np.flatnonzero(chosen[indices])
+    if not len(marked) or len(marked) == len(indices):
+        return drawn, None
+    return drawn, marked
+
+
+def detections_title(bundle: analysis.Bundle, label: str, score: float) -> str:
+    """The detections panel's caption: how many boxes ≥ the score, and what is explained."""
+    detections = bundle.detections[label]
+    title = f"detections ≥ {score:.2f}: {int((detections.scores >= score).sum())}"
+    explained = bundle.explained.get(label)
+    if explained is None or not len(explained):
+        return title
+    if bundle.settings.explain_detection is not None:
+        k = int(explained[0])
+        title += f" · explained: {detections.names[k]} {detections.scores[k]:.2f}"
+    elif bundle.settings.explain_class is not None:
+        title += f" · explained: {bundle.settings.explain_class} ({len(explained)})"
+    return title
+
+
+def overview_rows(bundle: analysis.Bundle, score: float | None = None) -> list[Row]:
+    """The overview's rows: references, then one per detector choice and one per classifier
+    choice, then the consensus."""
+    score = bundle.settings.score_threshold if score is None else score
+    rows: list[Row | None] = [_reference_row(bundle)]
+    type1 = [entry for entry in bundle.maps.values() if entry.kind == "type-1"]
+    for choice in analysis.detector_choices(bundle.settings)[0]:
+        trained = choice.source is not WeightSource.UNTRAINED
+        if choice.label not in bundle.detections:
+            continue
+        cells: list[Cell | None] = [
+            Cell(detections_title(bundle, choice.label, score), DETECTIONS, choice.label)
+        ]
+        for method in bundle.settings.cams:
+            entry = next(
+                (
+                    e
+                    for e in type1
+                    if e.detector == choice.name and e.trained == trained and e.method == method
+                ),
+                None,
+            )
+            if entry is None:
+                cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))
+            else:
+                cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
+        rows.append(_row(choice.label, cells))
+    rows += _classifier_rows(bundle)
+    consensus = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "consensus"]
+    rows.append(_row(CONSENSUS_ROW, consensus))
+    return [row for row in rows if row is not None]
+
+
+def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
+    """One row per classifier choice: one column per classifier method (its top-5 are shown
+    below the agreement view)."""
+    maps = [entry for entry in bundle.maps.values() if entry.kind == CLASSIFIER_KIND]
+    rows = []
+    for choice in classifier_choices(bundle.settings)[0]:
+        cells: list[Cell | None] = []
+        for method in bundle.settings.classifier_methods:
+            entry = next(
+                (e for e in maps if e.label.startswith(f"{choice.label} · {method}")), None
+            )
+            if entry is None:
+                cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))
+            else:
+                cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
+        rows.append(_row(choice.label, cells))
+    return rows
+
+
+def _reference_row(bundle: analysis.Bundle) -> Row | None:
+    cells = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "type-2"]
+    cells += [
+        Cell(ref.label, REFERENCE, key)
+        for key, ref in bundle.references.items()
+        if ref.label not in bundle.maps
+    ]
+    return _row(REFERENCE_ROW, cells)
+
+
+def agreement_rows(rows: Iterable[Row], reference: str, percent: float) -> list[Row]:
+    """The same rows with each map cell as its top-``percent``% agreement with ``reference``
+    (a reference label); detections, reference and missing cells become empty columns, and the
+    reference compared with itself is left out."""
+    result = []
+    for row in rows:
+        cells = [
+            Cell(cell.title, AGREEMENT, cell.key)
+            if cell is not None and cell.kind == MAP and cell.key != reference
+            else None
+            for cell in row.cells
+        ]
+        kept = _row(f"{row.title} · top {percent:g}% vs {reference}", cells)
+        if kept is not None:
+            result.append(kept)
+    return result
+
+
+def width(rows: Iterable[Row]) -> int:
+    """The number of columns every row is drawn with (the longest row's; at least 2)."""
+    return max([2, *(len(row.cells) for row in rows)])
+
+
+def paint(
+    bundle: analysis.Bundle, cell: Cell, score: float, show_fixations: bool = True
+) -> np.ndarray:
+    """The picture of an overview cell (detections, map or reference) as uint8 RGB at the
+    image's size; agreement pictures come from ``agreement.threshold_view``."""
+    image = bundle.sample.image
+    if cell.kind == DETECTIONS:
+        drawn, marked = shown_detections(
+            bundle.detections[cell.key], score, bundle.explained.get(cell.key)
+        )
+        return viz.draw_detections(image, drawn, explained=marked)
+    if cell.kind == MAP:
+        return viz.overlay(image, bundle.maps[cell.key].values, colormap=MAP_COLORMAP)
+    if cell.kind == REFERENCE:
+        picture = viz.overlay(
+            image, bundle.references[cell.key].values, colormap=REFERENCE_COLORMAP
+        )
+        if show_fixations and bundle.sample.fixations is not None:
+            picture = viz.draw_fixations(picture, bundle.sample.fixations)
+        return picture
+    raise ValueError(f"A {cell.kind} cell has no overview picture.")
