@@ -1,10 +1,32 @@
-"""Test session set-up: the type-2 disk cache lives in a fresh temporary folder."""
+"""Test session set-up: the type-2 disk cache lives in a fresh temporary folder; the
+``model_calls`` fixture counts detector runs."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 
+import pytest
+import streamlit as st
+
+from saliency_core import pipeline
+
 
 def pytest_configure(config) -> None:
     os.environ["SALIENCY_CACHE_DIR"] = tempfile.mkdtemp(prefix="saliency-test-cache-")
+
+
+@pytest.fixture
+def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts every detector run made through the pipeline (caches cleared first)."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls: list[str] = []
+    real = pipeline.run_cams
+
+    def counting(detector, *args, **kwargs):
+        calls.append(detector.spec.name)
+        return real(detector, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "run_cams", counting)
+    return calls

@@ -22,22 +22,6 @@ def explore() -> AppTest:
     return at.switch_page("app_pages/1_Explore.py")
 
 
-@pytest.fixture
-def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Counts every detector run made through the pipeline (caches cleared first)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    calls: list[str] = []
-    real = pipeline.run_cams
-
-    def counting(detector, *args, **kwargs):
-        calls.append(detector.spec.name)
-        return real(detector, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "run_cams", counting)
-    return calls
-
-
 def table_values(at: AppTest, index: int) -> np.ndarray:
     return np.asarray(at.dataframe[index].value, dtype=float)
 

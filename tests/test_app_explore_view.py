@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
-
-from saliency_core import pipeline
 
 TIMEOUT = 300
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -22,22 +18,6 @@ def explore(**params: str) -> AppTest:
     at.query_params.update(params)
     at.run()
     return at.switch_page("app_pages/1_Explore.py").run()
-
-
-@pytest.fixture
-def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Counts every detector run made through the pipeline (caches cleared first)."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    calls: list[str] = []
-    real = pipeline.run_cams
-
-    def counting(detector, *args, **kwargs):
-        calls.append(detector.spec.name)
-        return real(detector, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "run_cams", counting)
-    return calls
 
 
 def notes_expander(at: AppTest):
