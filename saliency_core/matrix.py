@@ -1,13 +1,12 @@
 """The Explore grid as a matrix: which panel goes where (titles and contents, no pictures).
 
 One row per detector choice (untrained twins are rows of their own): its detections, then one
-column per CAM method in the settings' order; one row per classifier, a column per method. The
-type-2 maps and the references (fixation density, attention mask) form one reference row above
-them, and the consensus its own row.
-Every row has the same number of columns on screen and in the exported PNG, so a method's
-maps stand one above the other and every picture has the same size. The references are one row
-rather than a column repeated beside each detector: they do not depend on the detector, and
-repeating them would multiply the pictures sent without showing anything new.
+column per CAM method in the settings' order; one row per classifier, a column per method; the
+consensus its own row. The references (type-2 reference maps, fixation density, attention mask)
+stand beside every such row in fixed columns, so each map is read next to what it is compared
+with; the type-2 maps form one row above. Every row has the same number of columns on screen
+and in the exported PNG, so a method's maps stand one above the other and every picture has
+the same size (a repeated reference is painted and encoded once: ``ui.panels`` caches by cell).
 
 The agreement view (map vs the chosen reference) follows the same rows and columns
 (:func:`agreement_rows`). The page draws the rows, the export (``viz.grid_figure``) takes the
@@ -38,6 +37,7 @@ with the chosen reference, and a map that was not computed (the Notes say why)."
 MAP_COLORMAP, REFERENCE_COLORMAP = "jet", "inferno"
 """The overlays' colour maps (``viz.overlay``): maps and references."""
 REFERENCE_ROW = "Type-2 maps and references"
+TYPE2_ROW = "Type-2 maps"
 CONSENSUS_ROW = "Consensus"
 
 
@@ -112,10 +112,11 @@ def detections_title(bundle: analysis.Bundle, label: str, score: float) -> str:
 
 
 def overview_rows(bundle: analysis.Bundle, score: float | None = None) -> list[Row]:
-    """The overview's rows: references, then one per detector choice and one per classifier
-    choice, then the consensus."""
+    """The overview's rows: the type-2 maps, then one per detector choice and one per
+    classifier choice, then the consensus, each model row with the references beside it in
+    fixed columns. Without a model row, one row holds the type-2 maps and the references."""
     score = bundle.settings.score_threshold if score is None else score
-    rows: list[Row | None] = [_reference_row(bundle)]
+    models: list[Row | None] = []
     type1 = [entry for entry in bundle.maps.values() if entry.kind == "type-1"]
     for choice in analysis.detector_choices(bundle.settings)[0]:
         trained = choice.source is not WeightSource.UNTRAINED
@@ -137,11 +138,25 @@ def overview_rows(bundle: analysis.Bundle, score: float | None = None) -> list[R
                 cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))
             else:
                 cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
-        rows.append(_row(choice.label, cells))
-    rows += _classifier_rows(bundle)
+        models.append(_row(choice.label, cells))
+    models += _classifier_rows(bundle)
     consensus = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "consensus"]
-    rows.append(_row(CONSENSUS_ROW, consensus))
-    return [row for row in rows if row is not None]
+    models.append(_row(CONSENSUS_ROW, consensus))
+    rows = [row for row in models if row is not None]
+    type2 = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "type-2"]
+    references = [
+        Cell(ref.label, REFERENCE, key)
+        for key, ref in bundle.references.items()
+        if rows or ref.label not in bundle.maps
+    ]
+    if not rows:
+        return [row for row in [_row(REFERENCE_ROW, type2 + references)] if row is not None]
+    span = max(len(row.cells) for row in rows)
+    beside = [
+        Row(row.title, (*row.cells, *[None] * (span - len(row.cells)), *references)) for row in rows
+    ]
+    top = _row(TYPE2_ROW, type2)
+    return ([top] if top is not None else []) + beside
 
 
 def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
@@ -161,16 +176,6 @@ def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
                 cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
         rows.append(_row(choice.label, cells))
     return rows
-
-
-def _reference_row(bundle: analysis.Bundle) -> Row | None:
-    cells = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "type-2"]
-    cells += [
-        Cell(ref.label, REFERENCE, key)
-        for key, ref in bundle.references.items()
-        if ref.label not in bundle.maps
-    ]
-    return _row(REFERENCE_ROW, cells)
 
 
 def agreement_rows(rows: Iterable[Row], reference: str, percent: float) -> list[Row]:

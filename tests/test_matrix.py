@@ -69,19 +69,23 @@ def bundle() -> analysis.Bundle:
     return result
 
 
-def test_one_row_per_detector_choice_with_one_column_per_method(bundle):
+REFERENCES = (
+    Cell(DEEPGAZE, REFERENCE, "deepgaze"),
+    Cell("fixation density", REFERENCE, "fixations"),
+)
+
+
+def test_one_row_per_detector_choice_with_the_references_beside_it(bundle):
     rows = matrix.overview_rows(bundle)
     assert rows == [
-        Row(
-            "Type-2 maps and references",
-            (Cell(DEEPGAZE, MAP, DEEPGAZE), Cell("fixation density", REFERENCE, "fixations")),
-        ),
+        Row("Type-2 maps", (Cell(DEEPGAZE, MAP, DEEPGAZE),)),
         Row(
             TRAINED,
             (
                 Cell("detections ≥ 0.50: 2", DETECTIONS, TRAINED),
                 Cell("EigenCAM @ layer4", MAP, f"{TRAINED} · EigenCAM @ layer4"),
                 Cell("GradCAM @ layer4", MAP, f"{TRAINED} · GradCAM @ layer4"),
+                *REFERENCES,
             ),
         ),
         Row(
@@ -90,6 +94,7 @@ def test_one_row_per_detector_choice_with_one_column_per_method(bundle):
                 Cell("detections ≥ 0.50: 0", DETECTIONS, TWIN),
                 Cell("EigenCAM @ layer4", MAP, f"{TWIN} · EigenCAM @ layer4"),
                 Cell("GradCAM: not computed (see Notes)", MISSING),
+                *REFERENCES,
             ),
         ),
         Row(
@@ -100,12 +105,27 @@ def test_one_row_per_detector_choice_with_one_column_per_method(bundle):
                     MAP,
                     "consensus of type-1 maps (UNTRAINED inputs)",
                 ),
+                None,  # the references stay in the same columns in every row
+                None,
+                *REFERENCES,
             ),
         ),
     ]
-    assert matrix.width(rows) == 3
-    assert [len(row.cells) for row in matrix.overview_rows(bundle, score=0.05)] == [2, 3, 3, 1]
+    assert matrix.width(rows) == 5
+    assert [len(row.cells) for row in matrix.overview_rows(bundle, score=0.05)] == [1, 5, 5, 5]
     assert matrix.overview_rows(bundle, score=0.05)[2].cells[0].title == "detections ≥ 0.05: 1"
+
+
+def test_without_a_model_one_row_holds_the_type2_maps_and_the_references(bundle):
+    bundle.settings = bundle.settings.with_changes(detectors=(), cams=(), consensus=False)
+    bundle.maps = {DEEPGAZE: bundle.maps[DEEPGAZE]}
+    bundle.detections = {}
+    assert matrix.overview_rows(bundle) == [
+        Row(
+            "Type-2 maps and references",
+            (Cell(DEEPGAZE, MAP, DEEPGAZE), Cell("fixation density", REFERENCE, "fixations")),
+        )
+    ]
 
 
 def test_the_agreement_rows_keep_the_columns_and_leave_out_the_reference_itself(bundle):
@@ -125,7 +145,7 @@ def test_the_agreement_rows_keep_the_columns_and_leave_out_the_reference_itself(
         Cell("EigenCAM @ layer4", AGREEMENT, f"{TWIN} · EigenCAM @ layer4"),
     )
     against_fixations = matrix.agreement_rows(matrix.overview_rows(bundle), "fixation density", 10)
-    assert against_fixations[0].title == "Type-2 maps and references · top 10% vs fixation density"
+    assert against_fixations[0].title == "Type-2 maps · top 10% vs fixation density"
     assert against_fixations[0].cells == (Cell(DEEPGAZE, AGREEMENT, DEEPGAZE),)
 
 
@@ -167,14 +187,14 @@ def test_the_export_draws_the_same_matrix(bundle):
         for row in rows
     ]
     sheet = viz.grid_figure(pictures, tile=48)
-    # 3 columns of 48 px + 8 px gaps; 4 titled rows of (24 + 40 + 32 + 8) px (32: 16×24 at 48 px)
-    assert sheet.shape == (8 + 4 * (24 + 40 + 32 + 8), 3 * (48 + 8) + 8, 3)
+    # 5 columns of 48 px + 8 px gaps; 4 titled rows of (24 + 40 + 32 + 8) px (32: 16×24 at 48 px)
+    assert sheet.shape == (8 + 4 * (24 + 40 + 32 + 8), 5 * (48 + 8) + 8, 3)
     # the twin's missing GradCAM leaves its cell white; the trained row's GradCAM is drawn
     row_top = 8 + 2 * 104 + 24 + 40
     assert (sheet[row_top : row_top + 32, 8 + 2 * 56 : 8 + 2 * 56 + 48] == 255).all()
     assert not (sheet[row_top - 104 : row_top - 72, 8 + 2 * 56 : 8 + 2 * 56 + 48] == 255).all()
     flat = viz.grid_figure(
-        [(c.title, matrix.paint(bundle, c, 0.5)) for c in rows[1].cells], tile=48
+        [(c.title, matrix.paint(bundle, c, 0.5)) for c in rows[1].cells[:3]], tile=48
     )
     assert flat.shape == (8 + 40 + 32 + 8, 3 * 56 + 8, 3), "a flat list still wraps"
 
@@ -194,4 +214,5 @@ def test_a_classifier_is_a_row_with_one_column_per_method(bundle):
         Cell("GradCAM @ layer4", MAP, "ResNet-50 (UNTRAINED) · GradCAM"),
         Cell("Guided Backprop: not computed (see Notes)", MISSING),
         Cell("EigenCAM @ layer4", MAP, "ResNet-50 (UNTRAINED) · EigenCAM"),
+        *REFERENCES,
     )
