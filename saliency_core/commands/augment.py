@@ -237,7 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="telea/ns: neighbourhood radius (px)",
     )
     erasing.add_argument(
-        "--dip-iterations", type=int, default=dip["iterations"], help="dip: Adam steps per image"
+        "--dip-iterations",
+        type=int,
+        default=dip["iterations"],
+        help="dip: Adam steps per image (default: chosen for the device and working size, "
+        "about a minute per image on a CPU at ≤ 512 px, the paper's 3000 on CUDA)",
     )
     erasing.add_argument(
         "--dip-lr", type=float, default=dip["learning_rate"], help="dip: learning rate"
