@@ -9,24 +9,19 @@ Models are built once per (classifier, weights, input side, device) and shared t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 
-from saliency_core import accuracy, faithfulness
+from saliency_core import accuracy
 from saliency_core.backend import MODELS, Locked, default_device
 from saliency_core.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
 from saliency_core.classify import Prediction, explain, method_unsupported
 from saliency_core.pipeline import guard_memory
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource, display_label, file_stamp
-
-if TYPE_CHECKING:
-    from saliency_core.analysis import Bundle
 
 CLASSIFIER_KIND = "classifier"
 """``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
@@ -173,48 +168,6 @@ def accuracy_record(choice: ClassifierChoice) -> dict[str, object]:
         "top1_accuracy": None if math.isnan(value) else value,
         "reason": reason,
     }
-
-
-ROAD_COLUMNS = [
-    "map",
-    "classifier",
-    "method",
-    "order",
-    "percentile",
-    "removed",
-    "change",
-    "target_class",
-    "note",
-]
-
-
-def road_table(
-    bundle: Bundle,
-    percentiles: Sequence[float] = faithfulness.ROAD_PERCENTILES,
-    device: torch.device | None = None,
-) -> pd.DataFrame:
-    """ROAD (:func:`saliency_core.faithfulness.classifier_road`) of every classifier map of
-    ``bundle``, each against its own classifier and its explained class (for a top-k map, the
-    first of the k: ROAD scores one class's softmax probability). Expensive: per map, order and
-    percentile one sparse solve and two forwards. Columns :data:`ROAD_COLUMNS`."""
-    frames = []
-    for label, run in bundle.classified.items():
-        entry = get_classifier(run.job.choice, device)
-        note = "" if len(run.explained) == 1 else f"scored on class {run.explained[0]} only"
-        with entry.lock:
-            table = faithfulness.classifier_road(
-                entry.value,
-                bundle.sample.image,
-                {label: bundle.maps[label].values},
-                run.explained[0],
-                percentiles,
-            )
-        frames.append(
-            table.assign(classifier=run.job.choice.label, method=run.job.method, note=note)
-        )
-    if not frames:
-        return pd.DataFrame(columns=ROAD_COLUMNS)
-    return pd.concat(frames, ignore_index=True)[ROAD_COLUMNS]
 
 
 @dataclass(frozen=True)

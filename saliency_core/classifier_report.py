@@ -1,4 +1,5 @@
-"""Accuracy vs. agreement over a run (Oyama & Yamanaka): one point per classifier map.
+"""Classifier maps' tables: accuracy vs. agreement over a run (Oyama & Yamanaka), one point per
+classifier map; and ROAD faithfulness of a bundle's classifier maps, beside their agreement.
 
 x is the ImageNet top-1 accuracy (%) of the classifier's weights, recorded by the engine in the
 run's manifest (``classifier_accuracy``, read from the weights' metadata, no model loaded);
@@ -10,13 +11,15 @@ accuracy (untrained weights, a weights file) or no defined agreement is left out
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
-from saliency_core.analysis import FIXATION_POINTS
-from saliency_core.classifier_pipeline import CLASSIFIER_KIND
+from saliency_core import faithfulness
+from saliency_core.analysis import FIXATION_POINTS, Bundle
+from saliency_core.classifier_pipeline import CLASSIFIER_KIND, get_classifier
 
 PREFERRED = (
     ("NSS", FIXATION_POINTS),
@@ -105,3 +108,45 @@ def road_beside_agreement(road: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataF
     )
     agree = agree[list(dict.fromkeys(metrics["column"]))]
     return faithful.join(agree, how="left").reset_index()
+
+
+ROAD_COLUMNS = [
+    "map",
+    "classifier",
+    "method",
+    "order",
+    "percentile",
+    "removed",
+    "change",
+    "target_class",
+    "note",
+]
+
+
+def road_table(
+    bundle: Bundle,
+    percentiles: Sequence[float] = faithfulness.ROAD_PERCENTILES,
+    device: torch.device | None = None,
+) -> pd.DataFrame:
+    """ROAD (:func:`saliency_core.faithfulness.classifier_road`) of every classifier map of
+    ``bundle``, each against its own classifier and its explained class (for a top-k map, the
+    first of the k: ROAD scores one class's softmax probability). Expensive: per map, order and
+    percentile one sparse solve and two forwards. Columns :data:`ROAD_COLUMNS`."""
+    frames = []
+    for label, run in bundle.classified.items():
+        entry = get_classifier(run.job.choice, device)
+        note = "" if len(run.explained) == 1 else f"scored on class {run.explained[0]} only"
+        with entry.lock:
+            table = faithfulness.classifier_road(
+                entry.value,
+                bundle.sample.image,
+                {label: bundle.maps[label].values},
+                run.explained[0],
+                percentiles,
+            )
+        frames.append(
+            table.assign(classifier=run.job.choice.label, method=run.job.method, note=note)
+        )
+    if not frames:
+        return pd.DataFrame(columns=ROAD_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[ROAD_COLUMNS]

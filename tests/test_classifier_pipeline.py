@@ -158,8 +158,8 @@ def test_a_chosen_class_is_explained_and_named_in_the_label(sample: Sample):
 
 
 def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: analysis.Bundle):
-    table = classifier_pipeline.road_table(bundle, percentiles=(50,))
-    assert list(table.columns) == classifier_pipeline.ROAD_COLUMNS
+    table = classifier_report.road_table(bundle, percentiles=(50,))
+    assert list(table.columns) == classifier_report.ROAD_COLUMNS
     assert list(table["map"]) == [label for label in bundle.maps for _ in range(2)]
     assert list(table["order"]) == ["most relevant first", "least relevant first"] * 2
     assert (table["removed"] == 50).all() and table["change"].between(-1, 1).all()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import pandas as pd
 import streamlit as st
 
-from saliency_core import analysis, classifier_pipeline, classifier_report, faithfulness
+from saliency_core import analysis, classifier_report, faithfulness
 from saliency_core.accuracy import accuracy_scatter
 from saliency_core.classifiers import CLASSIFIERS
 from saliency_core.classify import METHOD_COSTS
@@ -165,7 +165,7 @@ def road_cost(bundle: analysis.Bundle) -> str:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _road(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
-    return classifier_pipeline.road_table(_bundle)
+    return classifier_report.road_table(_bundle)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
