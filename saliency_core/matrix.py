@@ -160,8 +160,8 @@ def overview_rows(bundle: analysis.Bundle, score: float | None = None) -> list[R
 
 
 def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
-    """One row per classifier choice: one column per classifier method (its top-5 are shown
-    below the agreement view)."""
+    """One row per classifier choice, titled with its top-5 predictions (class and softmax
+    probability): one column per classifier method."""
     maps = [entry for entry in bundle.maps.values() if entry.kind == CLASSIFIER_KIND]
     rows = []
     for choice in classifier_choices(bundle.settings)[0]:
@@ -174,7 +174,9 @@ def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
                 cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))
             else:
                 cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
-        rows.append(_row(choice.label, cells))
+        predictions = bundle.predictions.get(choice.label, [])
+        top = ", ".join(f"{p.name} {p.probability:.2f}" for p in predictions)
+        rows.append(_row(f"{choice.label} · top-5: {top}" if top else choice.label, cells))
     return rows
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from saliency_core import analysis, matrix, viz
 from saliency_core.cams import Detections
+from saliency_core.classify import Prediction
 from saliency_core.images import Sample
 from saliency_core.matrix import AGREEMENT, DETECTIONS, MAP, MISSING, REFERENCE, Cell, Row
 from saliency_core.references import ReferenceMap
@@ -210,6 +211,12 @@ def test_a_classifier_is_a_row_with_one_column_per_method(bundle):
         bundle.maps[label] = entry(label, "classifier", False, method, "layer4")
     rows = matrix.overview_rows(bundle)
     assert [row.title for row in rows][-2:] == ["ResNet-50 (UNTRAINED)", "Consensus"]
+    bundle.predictions["ResNet-50 (UNTRAINED)"] = [
+        Prediction(713, "photocopier", 0.8267),
+        Prediction(750, "quilt", 0.05),
+    ]
+    titled = matrix.overview_rows(bundle)[-2].title
+    assert titled == "ResNet-50 (UNTRAINED) · top-5: photocopier 0.83, quilt 0.05"
     assert rows[-2].cells == (
         Cell("GradCAM @ layer4", MAP, "ResNet-50 (UNTRAINED) · GradCAM"),
         Cell("Guided Backprop: not computed (see Notes)", MISSING),
