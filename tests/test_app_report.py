@@ -220,6 +220,27 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     assert Dataset("toy", places["data"]).ids[:1] == ["a"]
 
 
+def test_a_run_of_a_classifier_alone_can_be_started_on_the_page(places: dict[str, Path]):
+    """No detector, ResNet-50 (untrained, 64 px) with GradCAM: the run writes classifier rows."""
+    at = open_report()
+    at.selectbox(key="report_run_dataset").set_value("toy")
+    at.multiselect(key="report_run_detectors").set_value([]).run()
+    assert at.button(key="report_run_start").disabled, "nothing to run yet"
+    at.multiselect(key="report_run_classifiers").set_value(["ResNet-50"]).run()
+    at.selectbox(key="report_run_cls_size").set_value("64 px")
+    at.number_input(key="report_run_limit").set_value(1)
+    at.text_input(key="report_run_out").set_value("classifier-run").run()
+    assert at.multiselect(key="report_run_cls_methods").value == ["GradCAM"]
+    at.button(key="report_run_start").click().run()
+    assert not at.exception, at.exception
+    job = at.session_state["report_run_job"]
+    assert job.wait(TIMEOUT) and not job.result.cancelled
+    folder = ResultsFolder(places["results"] / "classifier-run")
+    settings = folder.manifest()["settings"]
+    assert settings["classifiers"] == ["ResNet-50"] and settings["detectors"] == []
+    assert set(folder.table()["kind"]) >= {"classifier"}
+
+
 def chart_titled(at: AppTest, title: str) -> dict:
     for element in at.get("plotly_chart"):
         figure = json.loads(element.proto.spec)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from saliency_core import analysis, classifier_report, faithfulness
 from saliency_core.accuracy import accuracy_scatter
@@ -80,8 +81,13 @@ def _side_label(size: int | None) -> str:
 
 def sidebar(key: str) -> ClassifierChoices:
     """The sidebar's "Classifiers" section (nothing more is drawn until one is chosen)."""
-    side = st.sidebar
-    side.header("Classifiers")
+    st.sidebar.header("Classifiers")
+    return choose(key, st.sidebar)
+
+
+def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
+    """The classifier widgets in ``side`` (the sidebar, or a column of the report's run form);
+    nothing more than the classifier list is drawn until one is chosen."""
     names = side.multiselect(
         "Classifiers (ImageNet)",
         list(CLASSIFIERS),
@@ -106,7 +112,7 @@ def sidebar(key: str) -> ClassifierChoices:
             path = side.text_input(f"State-dict file for {name}", key=f"{key}_cls_path_{name}")
             if path:
                 files.append((name, path))
-    size = _input_side(f"{key}_cls_size")
+    size = _input_side(f"{key}_cls_size", side)
     target = side.radio("Explain", TARGETS, key=f"{key}_cls_target", horizontal=True)
     target_class, top_k = None, 1
     if target == TARGETS[1]:
@@ -120,12 +126,12 @@ def sidebar(key: str) -> ClassifierChoices:
     )
 
 
-def _input_side(key: str) -> int | None:
+def _input_side(key: str, side: DeltaGenerator) -> int | None:
     options = list(INPUT_SIDES)
     current = st.session_state.get(key)
     if isinstance(current, str) and current not in options and current.endswith(" px"):
         options.append(current)
-    label = st.sidebar.selectbox("Classifier input side", options, key=key)
+    label = side.selectbox("Classifier input side", options, key=key)
     return INPUT_SIDES[label] if label in INPUT_SIDES else int(label.removesuffix(" px"))
 
 

@@ -17,7 +17,7 @@ from saliency_core.evaluate import engine
 from saliency_core.references import REFERENCES
 from saliency_core.settings import Settings
 from saliency_core.weights import WeightSource
-from ui import results, widgets
+from ui import classifier_view, results, widgets
 from ui.errors import report as report_error
 
 KEY = "report"
@@ -53,6 +53,7 @@ def run_panel(root: Path) -> None:
         cams = st.multiselect("CAM methods", list(CAM_METHODS), ["EigenCAM"], key=f"{KEY}_run_cams")
         size = widgets.input_size(f"{KEY}_run_size")
         weights = widgets.detector_weights(f"{KEY}_run", detectors)
+        classifiers = classifier_view.choose(f"{KEY}_run", left)
     with right:
         default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
         references = st.multiselect(
@@ -80,11 +81,16 @@ def run_panel(root: Path) -> None:
         references=tuple(references),
         working_size=512 if working else None,
     )
+    settings = classifier_view.with_classifiers(settings, classifiers)
     options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)
     out = report.output_folder(root, out_name)
-    ready = bool(detectors and cams and references)
+    models = (detectors and cams) or (classifiers.classifiers and classifiers.methods)
+    ready = bool(models and references)
     if not ready:
-        st.caption("Choose at least one detector, one CAM method and one reference.")
+        st.caption(
+            "Choose at least one detector and one CAM method (or a classifier and a method), "
+            "and one reference."
+        )
     start, stop = st.columns(2)
     start.button(
         "Start the run",
