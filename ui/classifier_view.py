@@ -68,15 +68,11 @@ def widget_values(key: str, settings: Settings) -> dict:
         f"{key}_classifiers": list(settings.classifiers),
         f"{key}_cls_methods": list(settings.classifier_methods),
         f"{key}_cls_weights": settings.classifier_weights,
-        f"{key}_cls_size": _side_label(settings.classifier_input_size),
+        f"{key}_cls_size": widgets.size_label(settings.classifier_input_size, INPUT_SIDES),
         f"{key}_cls_target": target,
         f"{key}_cls_class": settings.classifier_class or 0,
         f"{key}_cls_k": min(max(settings.classifier_top_k, 2), 10),
     }
-
-
-def _side_label(size: int | None) -> str:
-    return next((label for label, value in INPUT_SIDES.items() if value == size), f"{size} px")
 
 
 def sidebar(key: str) -> ClassifierChoices:
@@ -112,7 +108,7 @@ def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
             path = side.text_input(f"State-dict file for {name}", key=f"{key}_cls_path_{name}")
             if path:
                 files.append((name, path))
-    size = _input_side(f"{key}_cls_size", side)
+    size = widgets.input_size(f"{key}_cls_size", side, "Classifier input side", INPUT_SIDES)
     target = side.radio("Explain", TARGETS, key=f"{key}_cls_target", horizontal=True)
     target_class, top_k = None, 1
     if target == TARGETS[1]:
@@ -124,15 +120,6 @@ def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
     return ClassifierChoices(
         tuple(names), tuple(methods), source, tuple(files), size, target_class, top_k
     )
-
-
-def _input_side(key: str, side: DeltaGenerator) -> int | None:
-    options = list(INPUT_SIDES)
-    current = st.session_state.get(key)
-    if isinstance(current, str) and current not in options and current.endswith(" px"):
-        options.append(current)
-    label = side.selectbox("Classifier input side", options, key=key)
-    return INPUT_SIDES[label] if label in INPUT_SIDES else int(label.removesuffix(" px"))
 
 
 # --- Explore: top-5 and faithfulness ----------------------------------------------------------

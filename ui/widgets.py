@@ -177,18 +177,23 @@ def detector_weights(key: str, names: list[str]) -> DetectorWeights:
     return DetectorWeights(source, tuple(files), bool(twins))
 
 
-def size_label(size: int | None) -> str:
-    """The input-size widget's label for ``size`` (a size from a link may be none of the offered
-    ones: it is shown as it is, e.g. "64 px")."""
-    return next((label for label, value in INPUT_SIZES.items() if value == size), f"{size} px")
+def size_label(size: int | None, sizes: dict[str, int | None] = INPUT_SIZES) -> str:
+    """The size widget's label for ``size`` among ``sizes`` (label -> px); a size from a link
+    may be none of the offered ones: it is shown as it is, e.g. "64 px"."""
+    return next((label for label, value in sizes.items() if value == size), f"{size} px")
 
 
-def input_size(key: str, container=st) -> int | None:
-    """A "Detector input size" selectbox; a size set from a link or another page that is none of
-    :data:`INPUT_SIZES` is offered too, so the view is kept exactly."""
-    options = list(INPUT_SIZES)
+def input_size(
+    key: str,
+    container=st,
+    title: str = "Detector input size",
+    sizes: dict[str, int | None] = INPUT_SIZES,
+) -> int | None:
+    """A size selectbox over ``sizes`` (label -> px); a size set from a link or another page
+    that is none of them is offered too, so the view is kept exactly."""
+    options = list(sizes)
     current = st.session_state.get(key)
     if isinstance(current, str) and current not in options and current.endswith(" px"):
         options.append(current)
-    label = container.selectbox("Detector input size", options, key=key)
-    return INPUT_SIZES[label] if label in INPUT_SIZES else int(label.removesuffix(" px"))
+    label = container.selectbox(title, options, key=key)
+    return sizes[label] if label in sizes else int(label.removesuffix(" px"))
