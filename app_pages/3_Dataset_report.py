@@ -349,39 +349,28 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
     st.subheader("Downloads")
     stem = folder.root.name
     root = str(folder.root)
-    csv, parquet, summary_csv, latex = st.columns(4)
-    csv.download_button(
-        "Per-image table (CSV)",
-        lambda: table.to_csv(index=False),
-        f"{stem}_metrics.csv",
-        "text/csv",
-        on_click="ignore",
-        key=f"{KEY}_dl_csv",
+    files = (  # (button, builds the bytes when clicked, file name, MIME type, key)
+        (
+            "Per-image table (CSV)",
+            lambda: table.to_csv(index=False),
+            "metrics.csv",
+            "text/csv",
+            "csv",
+        ),
+        (
+            "Per-image table (Parquet)",
+            lambda: results.parquet_bytes(root, fingerprint),
+            "metrics.parquet",
+            "application/vnd.apache.parquet",
+            "parquet",
+        ),
+        ("Summary (CSV)", lambda: long.to_csv(index=False), "summary.csv", "text/csv", "summary"),
+        ("Summary (LaTeX)", lambda: summary.to_latex(long), "summary.tex", "text/x-tex", "latex"),
     )
-    parquet.download_button(
-        "Per-image table (Parquet)",
-        lambda: results.parquet_bytes(root, fingerprint),
-        f"{stem}_metrics.parquet",
-        "application/vnd.apache.parquet",
-        on_click="ignore",
-        key=f"{KEY}_dl_parquet",
-    )
-    summary_csv.download_button(
-        "Summary (CSV)",
-        lambda: long.to_csv(index=False),
-        f"{stem}_summary.csv",
-        "text/csv",
-        on_click="ignore",
-        key=f"{KEY}_dl_summary",
-    )
-    latex.download_button(
-        "Summary (LaTeX)",
-        lambda: summary.to_latex(long),
-        f"{stem}_summary.tex",
-        "text/x-tex",
-        on_click="ignore",
-        key=f"{KEY}_dl_latex",
-    )
+    for column, (label, data, name, mime, key) in zip(st.columns(len(files)), files, strict=True):
+        column.download_button(
+            label, data, f"{stem}_{name}", mime, on_click="ignore", key=f"{KEY}_dl_{key}"
+        )
 
 
 def show_report(folder: ResultsFolder) -> None:

@@ -288,6 +288,7 @@ def environment() -> dict:
     """What a run's numbers may depend on besides its settings: Python, platform, device (and on
     CUDA whether cuDNN may use TF32, which moves untrained detectors' maps by up to ~0.07; see
     benchmarks/README), package versions."""
+    device = default_device()
     versions = {}
     for package in PACKAGES:
         try:
@@ -297,8 +298,8 @@ def environment() -> dict:
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "device": str(default_device()),
-        "cudnn_tf32": torch.backends.cudnn.allow_tf32 if default_device().type == "cuda" else None,
+        "device": str(device),
+        "cudnn_tf32": torch.backends.cudnn.allow_tf32 if device.type == "cuda" else None,
         "packages": versions,
     }
 
