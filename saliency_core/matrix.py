@@ -168,7 +168,7 @@ def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
         cells: list[Cell | None] = []
         for method in bundle.settings.classifier_methods:
             entry = next(
-                (e for e in maps if e.label.startswith(f"{choice.label} · {method}")), None
+                (e for e in maps if e.detector == choice.name and e.method == method), None
             )
             if entry is None:
                 cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))

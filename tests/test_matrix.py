@@ -206,9 +206,11 @@ def test_a_classifier_is_a_row_with_one_column_per_method(bundle):
     bundle.settings = bundle.settings.with_changes(
         classifiers=("ResNet-50",), classifier_methods=("GradCAM", "Guided Backprop", "EigenCAM")
     )
-    for method in ("GradCAM", "EigenCAM"):
+    # GradCAM++'s map comes first and its label starts like GradCAM's: not GradCAM's cell
+    for method in ("GradCAM++", "GradCAM", "EigenCAM"):
         label = f"ResNet-50 (UNTRAINED) · {method}"
         bundle.maps[label] = entry(label, "classifier", False, method, "layer4")
+        bundle.maps[label].detector = "ResNet-50"
     rows = matrix.overview_rows(bundle)
     assert [row.title for row in rows][-2:] == ["ResNet-50 (UNTRAINED)", "Consensus"]
     bundle.predictions["ResNet-50 (UNTRAINED)"] = [
