@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -33,7 +33,6 @@ from saliency_core.classifier_pipeline import (
 from saliency_core.classify import CLASSIFIER_CAM_METHODS, Prediction
 from saliency_core.detectors import DETECTORS
 from saliency_core.gaze.centerbias import centre_bias
-from saliency_core.gaze.deepgaze import fetch_checkpoint
 from saliency_core.gaze.maps import min_max
 from saliency_core.gradient_saliency import GRADIENT_METHODS
 from saliency_core.images import Sample
@@ -167,15 +166,20 @@ def direct_cam(
     return compute_cam(sample.image, choice, method, layer, score, explain=explain)
 
 
-def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
-    return gaze.predict_type2(
+def direct_type2s(samples: Sequence[Sample], job: Type2Job) -> list[gaze.Type2Map]:
+    """The job's maps of ``samples``, a network's same-sized images in one forward."""
+    return gaze.predict_type2s(
         job.model,
-        sample.image,
+        [sample.image for sample in samples],
         source=job.source,
         weights_path=job.weights_file,
         max_side=job.max_side,
         study_input_range=job.study_input_range,
     )
+
+
+def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
+    return direct_type2s([sample], job)[0]
 
 
 def direct_classifier(sample: Sample, job: ClassifierJob) -> ClassifierResult:
@@ -254,17 +258,16 @@ def type2_jobs(settings: Settings) -> list[Type2Job]:
 def fetch_weights(
     settings: Settings, progress_factory: Callable[[str], Callable] | None = None
 ) -> None:
-    """Build every detector once and fetch DeepGaze IIE's checkpoint when pretrained weights are
-    asked for (``progress_factory(label)`` gives each download's bar): a missing file fails here,
-    before any image, with the message saying where it goes."""
+    """Build every detector, classifier and type-2 network once, downloading pretrained weights
+    on first use (``progress_factory(label)`` gives each download's bar): a missing file fails
+    here, before any image, with the message saying where it goes."""
     bar = progress_factory or (lambda label: None)
     for choice in detector_choices(settings)[0]:
         get_detector(choice, progress=bar(choice.label))
     for choice in classifier_choices(settings)[0]:
         get_classifier(choice, progress=bar(choice.label))
-    needs = [job for job in type2_jobs(settings) if gaze.TYPE2_MODELS[job.model].needs_weights]
-    if needs and settings.type2_weights is WeightSource.PRETRAINED:
-        fetch_checkpoint(bar("DeepGaze IIE"))
+    for job in type2_jobs(settings):
+        gaze.load_type2(job.model, job.source, job.weights_file, progress=bar(job.model))
 
 
 def unchosen(settings: Settings) -> list[str]:

@@ -15,7 +15,15 @@ import torch
 from torch import nn
 
 from saliency_core import backend
-from saliency_core.gaze import TYPE2_MODELS, centerbias, deepgaze, inference
+from saliency_core.gaze import (
+    TYPE2_MODELS,
+    centerbias,
+    deepgaze,
+    inference,
+    load_type2,
+    predict_type2,
+    predict_type2s,
+)
 from saliency_core.gaze.centerbias import gaussian_centre_bias
 from saliency_core.gaze.deepgaze import (
     CHECKPOINT_NAME,
@@ -195,7 +203,8 @@ def test_official_package_entry_runs_through_the_same_wrapper(tmp_path, monkeypa
     official = build_official_deepgaze()
     assert official.pretrained and not official.training and not official.scale.requires_grad
     rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
-    prediction = inference.predict_official_deepgaze(rgb, inference.Type2Request(device="cpu"))
+    request = inference.Type2Request(device="cpu")
+    [prediction] = inference.run_deepgaze([rgb], request, inference.official_variant(request))
     assert prediction.label == "DeepGaze IIE (official package, pretrained)"
     assert any("Gaussian" in note for note in prediction.notes)
     np.testing.assert_allclose(prediction.log_density, gaussian_centre_bias((HEIGHT, WIDTH)))
@@ -210,6 +219,80 @@ def test_out_of_memory_becomes_a_readable_error(monkeypatch):
     monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
     rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     request = inference.Type2Request(device="cpu", max_side=512)
-    with pytest.raises(RuntimeError, match=r"out of memory .* 96×64 px input.*max_side") as caught:
-        inference.run_deepgaze(rgb, request, "oom", _OutOfMemory, "test", False)
+    variant = inference.Variant("oom", _OutOfMemory, "test", False)
+    with pytest.raises(
+        RuntimeError, match=r"out of memory .* a 96×64 px input.*max_side"
+    ) as caught:
+        inference.run_deepgaze([rgb], request, variant)
     assert isinstance(caught.value.__cause__, torch.OutOfMemoryError)
+    with pytest.raises(RuntimeError, match=r"2 images of 96×64 px input.*batch size"):
+        inference.run_deepgaze([rgb, rgb], request, variant)
+
+
+class _Brightness(nn.Module):
+    """Log density = 5 × grey level (0..1) + centre bias: every image gets its own map."""
+
+    def forward(self, image: torch.Tensor, centerbias: torch.Tensor) -> torch.Tensor:
+        return (image.mean(dim=1) / 255 * 5 + centerbias)[:, None]
+
+
+def _counting_forwards(monkeypatch) -> list[int]:
+    forwards: list[int] = []
+    run = inference._run
+    monkeypatch.setattr(
+        inference, "_run", lambda m, image, bias: forwards.append(len(image)) or run(m, image, bias)
+    )
+    return forwards
+
+
+def _three_images() -> list[np.ndarray]:
+    rng = np.random.default_rng(3)
+    sizes = [(HEIGHT, WIDTH), (80, 64), (HEIGHT, WIDTH)]
+    return [rng.integers(0, 256, (*size, 3), dtype=np.uint8) for size in sizes]
+
+
+def test_a_batch_runs_one_forward_per_size_and_keeps_each_image_its_map(monkeypatch):
+    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    forwards = _counting_forwards(monkeypatch)
+    images = [*_three_images(), np.zeros((40, 50, 3), dtype=np.uint8)]  # upscaled to 64 px
+    request = inference.Type2Request(device="cpu", study_input_range=True)
+    variant = inference.Variant("brightness", _Brightness, "toy", False)
+    batch = inference.run_deepgaze(images, request, variant)
+    assert forwards == [2, 1, 1]  # the two 96×64 images share a pass
+    for rgb, got in zip(images, batch, strict=True):
+        [alone] = inference.run_deepgaze([rgb], request, variant)
+        assert got.log_density.shape == rgb.shape[:2]
+        assert got.notes == alone.notes and inference.STUDY_INPUT_NOTE in got.notes
+        np.testing.assert_allclose(got.log_density, alone.log_density, atol=1e-6)
+    assert batch[3].notes[0].startswith("upscaled to 80×64 px for inference")
+    assert np.abs(batch[0].log_density - batch[2].log_density).max() > 0.01
+
+
+def test_deepgaze_in_a_batch_matches_one_image_at_a_time(monkeypatch):
+    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    forwards = _counting_forwards(monkeypatch)
+    images = _three_images()
+    batch = predict_type2s("DeepGaze IIE", images, device="cpu")
+    assert forwards == [2, 1]
+    for rgb, got in zip(images, batch, strict=True):
+        alone = predict_type2("DeepGaze IIE", rgb, device="cpu")
+        assert (got.label, got.notes) == (alone.label, alone.notes)
+        # Convolutions pick other kernels for 2 images than for 1 (float32 rounding, ~1e-6 in
+        # the features); the untrained readout amplifies that to ~5e-3 in log density.
+        np.testing.assert_allclose(got.log_density, alone.log_density, atol=0.01)
+
+
+def test_load_type2_builds_the_network_once_before_any_image(monkeypatch):
+    cache = backend.ModelCache()
+    monkeypatch.setattr(inference, "MODELS", cache)
+    builds = []
+    monkeypatch.setattr(
+        inference, "build_deepgaze", lambda *args: builds.append(args) or _CentreBiasOnly(False)
+    )
+    load_type2("Spectral residual")  # weight-free: nothing to build
+    assert len(cache) == 0
+    load_type2("DeepGaze IIE", "untrained", device="cpu")
+    assert len(cache) == 1 and len(builds) == 1
+    rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    predict_type2("DeepGaze IIE", rgb, device="cpu")
+    assert len(builds) == 1

@@ -1,8 +1,8 @@
-"""Running DeepGaze IIE on one RGB image: sizing, centre bias, cached model, device, OOM."""
+"""Running DeepGaze IIE on RGB images: sizing, centre bias, cached model, batches, device, OOM."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from saliency_core.backend import MODELS, default_device, is_out_of_memory
+from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
 from saliency_core.gaze.centerbias import centre_bias
 from saliency_core.gaze.deepgaze import build_deepgaze, build_official_deepgaze
 from saliency_core.images import resize_map
@@ -68,59 +68,92 @@ def _resized(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, list[str]]:
 
 
 def _run(model: nn.Module, image: torch.Tensor, centerbias: torch.Tensor) -> np.ndarray:
-    """Forward pass (inference mode) → float32 (H, W) log density on the CPU."""
+    """Forward pass (inference mode) → float32 (B, H, W) log densities on the CPU."""
     try:
         with torch.inference_mode():
-            return model(image, centerbias)[0, 0].float().cpu().numpy()
+            return model(image, centerbias)[:, 0].float().cpu().numpy()
     except Exception as error:
         if not is_out_of_memory(error):
             raise
         if image.is_cuda:
             torch.cuda.empty_cache()
-        height, width = image.shape[-2:]
+        count, _, height, width = image.shape
+        images = f"{count} images of " if count > 1 else "a "
         raise RuntimeError(
-            f"DeepGaze IIE ran out of memory on {image.device} for a {width}×{height} px input. "
-            "Lower the maximum inference side (max_side) or run on the CPU "
-            "(SALIENCY_DEVICE=cpu)."
+            f"DeepGaze IIE ran out of memory on {image.device} for {images}{width}×{height} px "
+            "input. Lower the maximum inference side (max_side) or the batch size, or run on the "
+            "CPU (SALIENCY_DEVICE=cpu)."
         ) from error
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One DeepGaze IIE: its model-cache key, builder, label and whether its centre bias may
+    download the MIT1003 template."""
+
+    key: Hashable
+    build: Callable[[], nn.Module]
+    label: str
+    download_centre_bias: bool
+
+
+def _device(request: Type2Request) -> torch.device:
+    return torch.device(request.device) if request.device is not None else default_device()
+
+
+def load_variant(variant: Variant, request: Type2Request) -> Locked[nn.Module]:
+    """The variant on the request's device from the shared model cache (built on first use)."""
+    device = _device(request)
+    return MODELS.get(
+        ("type2", variant.key, str(device)), lambda: variant.build().to(device).eval()
+    )
+
+
 def run_deepgaze(
-    rgb: np.ndarray,
-    request: Type2Request,
-    key: Hashable,
-    build: Callable[[], nn.Module],
-    label: str,
-    download_centre_bias: bool,
-) -> Prediction:
-    """Predict with the model cached under ``key`` (built by ``build`` on first use)."""
-    device = torch.device(request.device) if request.device is not None else default_device()
-    entry = MODELS.get(("type2", key, str(device)), lambda: build().to(device).eval())
-    small, notes = _resized(rgb, request.max_side)
-    bias = centre_bias(small.shape[:2], download=download_centre_bias)
-    if not bias.from_template:
-        notes.append(f"centre bias: {bias.label} fallback (MIT1003 template not found)")
-    # uint8 crosses to the device (4× less than float32) and is converted there.
-    image = torch.from_numpy(np.ascontiguousarray(small)).to(device).permute(2, 0, 1)[None]
-    image = image.to(dtype=torch.float32, memory_format=torch.contiguous_format)
-    if request.study_input_range:
-        image = image / 255.0
-        notes.append(STUDY_INPUT_NOTE)
-    centerbias = torch.from_numpy(np.array(bias.log_density))[None].to(device)
-    with entry.lock:
-        log_density = _run(entry.value, image, centerbias)
-    if log_density.shape != rgb.shape[:2]:
-        log_density = resize_map(log_density, rgb.shape[:2])
-    return Prediction(log_density, label, notes)
+    images: Sequence[np.ndarray], request: Type2Request, variant: Variant
+) -> list[Prediction]:
+    """Predict every RGB image of ``images`` with ``variant``: images of one inference size
+    share one forward pass and one centre bias; each map is resized back to its image."""
+    device = _device(request)
+    entry = load_variant(variant, request)
+    prepared = [_resized(rgb, request.max_side) for rgb in images]
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, (small, _) in enumerate(prepared):
+        groups.setdefault(small.shape, []).append(index)
+    predictions: list[Prediction | None] = [None] * len(images)
+    for shape, members in groups.items():
+        bias = centre_bias(shape[:2], download=variant.download_centre_bias)
+        shared = (
+            []
+            if bias.from_template
+            else [f"centre bias: {bias.label} fallback (MIT1003 template not found)"]
+        )
+        if request.study_input_range:
+            shared.append(STUDY_INPUT_NOTE)
+        # uint8 crosses to the device (4× less than float32) and is converted there.
+        stacked = np.stack([prepared[index][0] for index in members])
+        batch = torch.from_numpy(stacked).to(device).permute(0, 3, 1, 2)
+        batch = batch.to(dtype=torch.float32, memory_format=torch.contiguous_format)
+        if request.study_input_range:
+            batch = batch / 255.0
+        centerbias = torch.from_numpy(np.array(bias.log_density)).to(device)
+        centerbias = centerbias.expand(len(members), *centerbias.shape)
+        with entry.lock:
+            log_densities = _run(entry.value, batch, centerbias)
+        for index, log_density in zip(members, log_densities, strict=True):
+            shape_back = images[index].shape[:2]
+            if log_density.shape != shape_back:
+                log_density = resize_map(log_density, shape_back)
+            notes = [*prepared[index][1], *shared]
+            predictions[index] = Prediction(np.ascontiguousarray(log_density), variant.label, notes)
+    return predictions
 
 
-def predict_deepgaze(rgb: np.ndarray, request: Type2Request) -> Prediction:
-    """DeepGaze IIE (this package's implementation) with the requested weight source."""
+def deepgaze_variant(request: Type2Request) -> Variant:
+    """This package's DeepGaze IIE with the requested weight source."""
     source = WeightSource(request.source)
     path = str(Path(request.weights_path).resolve()) if request.weights_path else None
-    return run_deepgaze(
-        rgb,
-        request,
+    return Variant(
         key=("DeepGaze IIE", source.value, path, file_stamp(path)),
         build=lambda: build_deepgaze(source, path, request.progress),
         label=f"DeepGaze IIE ({display_label(source)})",
@@ -128,11 +161,9 @@ def predict_deepgaze(rgb: np.ndarray, request: Type2Request) -> Prediction:
     )
 
 
-def predict_official_deepgaze(rgb: np.ndarray, request: Type2Request) -> Prediction:
+def official_variant(request: Type2Request) -> Variant:
     """DeepGaze IIE from the official ``deepgaze_pytorch`` package (always pretrained)."""
-    return run_deepgaze(
-        rgb,
-        request,
+    return Variant(
         key=("DeepGaze IIE (official package)",),
         build=build_official_deepgaze,
         label="DeepGaze IIE (official package, pretrained)",
