@@ -401,20 +401,21 @@ def run(
     )
 
 
-def _failure(stem: str, error: Exception) -> tuple[str, str]:
+def failure(stem: str, error: Exception) -> tuple[str, str]:
+    """How an image that could not be evaluated is reported: (stem, "Error: message")."""
     return stem, f"{error.__class__.__name__}: {error}"
 
 
 def local_executor(
     stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
 ) -> Iterator[ImageResult | tuple[str, str]]:
-    """This process, decoding ahead; type-2 maps from the disk cache; detector passes batched
-    (:mod:`~saliency_core.evaluate.batching`; one image at a time on CPU). Pipelined: an image
+    """This process, decoding ahead; type-2 maps from the disk cache; detector and DeepGaze IIE
+    passes batched (:func:`compute_batch`; one image at a time on CPU). Pipelined: an image
     is scored in a second thread while the models run on the next ones (numpy and torch release
     the GIL), so on a GPU the metrics no longer wait for the forwards, nor these for them."""
     size = options.batch_size or default_batch_size()
-    cams = BatchedCams()
-    functions = analysis.MapFunctions(cam=cams, type2=DiskType2Cache())
+    cams, type2 = BatchedCams(), DiskType2Cache()
+    functions = analysis.MapFunctions(cam=cams, type2=type2)
     loading = prefetch(dataset, stems, depth=max(PREFETCH, size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as scorer:
         scoring: tuple[str, Future] | None = None
@@ -424,24 +425,22 @@ def local_executor(
             try:
                 return future.result()
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                return _failure(stem, error)
+                return failure(stem, error)
 
         while batch := list(islice(loading, size)):
             samples: dict[str, Sample | tuple[str, str]] = {}
             try:
                 for stem, future in batch:
                     samples[stem] = _decoded(stem, future, settings, timings)
-                if size > 1:
-                    with timings.stage("type-1"):
-                        ready = [s for s in samples.values() if isinstance(s, Sample)]
-                        cams.compute(ready, settings)
+                ready = [sample for sample in samples.values() if isinstance(sample, Sample)]
+                compute_batch(ready, settings, cams, type2, timings)
                 for stem, sample in samples.items():
                     failed = sample if isinstance(sample, tuple) else None
                     if failed is None:
                         try:
                             bundle, image_timings = compute_maps(sample, settings, functions)
                         except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                            failed = _failure(stem, error)
+                            failed = failure(stem, error)
                     if scoring is not None:
                         yield collect()
                         scoring = None
@@ -459,6 +458,24 @@ def local_executor(
             yield collect()
 
 
+def compute_batch(
+    samples: list[Sample],
+    settings: Settings,
+    cams: BatchedCams,
+    type2: DiskType2Cache,
+    timings: Timings,
+) -> None:
+    """The batchable CAMs and the missing type-2 maps of ``samples`` (at the working size), one
+    forward per model for each group of same-sized images; ``cams`` and ``type2`` then serve
+    them to :func:`compute_maps`. Nothing to do for fewer than two images."""
+    if len(samples) < 2:
+        return
+    with timings.stage("type-1"):
+        cams.compute(samples, settings)
+    with timings.stage("type-2"):
+        type2.compute(samples, settings)
+
+
 def _decoded(
     stem: str, future: Future, settings: Settings, timings: Timings
 ) -> Sample | tuple[str, str]:
@@ -467,4 +484,4 @@ def _decoded(
         with timings.stage("decode (waiting for the loader)"):
             return analysis.prepare_sample(future.result(), settings)
     except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-        return _failure(stem, error)
+        return failure(stem, error)

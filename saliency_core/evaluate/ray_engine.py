@@ -2,17 +2,21 @@
 
 Each actor is one model replica: it builds the detectors and DeepGaze once (its process's model
 cache) and keeps its own type-2 disk cache; one actor per GPU when the cluster has GPUs, else one
-per CPU (with one torch thread each). The driver writes every result as the local engine does,
-so the table is the same. Ray is optional: ``pip install -r requirements-ray.txt``.
+per CPU (with one torch thread each). Actors get images in batches (``Options.batch_size``, else
+8 per GPU actor and 1 per CPU actor), whose detector and DeepGaze IIE passes run together as in
+the local engine (:func:`engine.compute_batch`). The driver writes every result as the local
+engine does, so the table is the same. Ray is optional: ``pip install -r requirements-ray.txt``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from saliency_core.datasets import Dataset
+from saliency_core.evaluate.batching import GPU_BATCH
 from saliency_core.evaluate.engine import ImageResult, Options, Timings
 from saliency_core.extras import require
 from saliency_core.settings import Settings
@@ -32,6 +36,7 @@ class _Worker:
         import torch
 
         from saliency_core import analysis
+        from saliency_core.evaluate.batching import BatchedCams
         from saliency_core.evaluate.type2_cache import DiskType2Cache
 
         if threads:
@@ -39,16 +44,42 @@ class _Worker:
         self.dataset = Dataset(name, Path(root))
         self.settings = Settings.from_dict(settings)
         self.options = Options(**options)
-        self.functions = analysis.MapFunctions(type2=DiskType2Cache())
+        self.cams, self.type2 = BatchedCams(), DiskType2Cache()
+        self.functions = analysis.MapFunctions(cam=self.cams, type2=self.type2)
 
-    def evaluate(self, stem: str) -> ImageResult | tuple[str, str]:
+    def evaluate(self, stems: list[str]) -> list[ImageResult | tuple[str, str]]:
+        """A batch of images: decoded, their batchable maps computed together, then each one's
+        bundle and scores; an image that fails is reported and the others go on."""
+        from saliency_core import analysis
         from saliency_core.evaluate import engine
+        from saliency_core.images import Sample
 
-        try:
-            sample = self.dataset.load(stem)
-            return engine.evaluate_image(sample, self.settings, self.functions, self.options)
-        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-            return stem, f"{error.__class__.__name__}: {error}"
+        samples: dict[str, Sample | tuple[str, str]] = {}
+        for stem in stems:
+            try:
+                samples[stem] = analysis.prepare_sample(self.dataset.load(stem), self.settings)
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                samples[stem] = engine.failure(stem, error)
+        batch = Timings()
+        ready = [sample for sample in samples.values() if isinstance(sample, Sample)]
+        engine.compute_batch(ready, self.settings, self.cams, self.type2, batch)
+        results: list[ImageResult | tuple[str, str]] = []
+        for stem, sample in samples.items():
+            if isinstance(sample, tuple):
+                results.append(sample)
+                continue
+            try:
+                result = engine.evaluate_image(sample, self.settings, self.functions, self.options)
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                results.append(engine.failure(stem, error))
+                continue
+            results.append(replace(result, seconds=_added(result.seconds, batch.stages)))
+            batch = Timings()  # the batch's passes are counted once, with its first image
+        return results
+
+
+def _added(seconds: dict[str, float], more: dict[str, float]) -> dict[str, float]:
+    return {name: seconds.get(name, 0.0) + more.get(name, 0.0) for name in {*seconds, *more}}
 
 
 def _runtime_env(address: str | None) -> dict:
@@ -106,5 +137,8 @@ def _map(ray, stems, dataset: Dataset, settings: Settings, options: Options):
         },
         0 if gpus else 1,
     )
-    pool = ActorPool([actor.remote(*args) for _ in range(replicas)])
-    yield from pool.map_unordered(lambda worker, stem: worker.evaluate.remote(stem), stems)
+    size = options.batch_size or (GPU_BATCH if gpus else 1)
+    batches = [stems[start : start + size] for start in range(0, len(stems), size)]
+    pool = ActorPool([actor.remote(*args) for _ in range(min(replicas, len(batches)))])
+    for results in pool.map_unordered(lambda worker, batch: worker.evaluate.remote(batch), batches):
+        yield from results

@@ -1,5 +1,7 @@
 """Type-2 maps cached on disk, keyed by (image hash, model, weights, weights-file stamp, input
 range): a rerun, or a run with other detectors, reuses every DeepGaze IIE map it has computed.
+The engine fills it a batch of images at a time (:meth:`DiskType2Cache.compute`: one forward
+per model for same-sized images) before asking for each image's maps.
 
 The cache lives in ``$SALIENCY_CACHE_DIR/type2`` (default ``~/.cache/saliency_explorer/type2``).
 Each entry is one ``.npz`` (the float32 log density, its label and notes), written atomically.
@@ -10,14 +12,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from saliency_core.analysis import Type2Job, direct_type2
+from saliency_core.analysis import Type2Job, direct_type2, direct_type2s, type2_jobs
 from saliency_core.atomic import write_atomically
 from saliency_core.gaze.maps import Type2Map, type2_map
 from saliency_core.images import Sample
+from saliency_core.settings import Settings
 from saliency_core.weights import file_stamp
 
 CACHE_VARIABLE = "SALIENCY_CACHE_DIR"
@@ -44,11 +48,12 @@ def entry_key(sample: Sample, job: Type2Job) -> str:
 class DiskType2Cache:
     """A :class:`~saliency_core.analysis.MapFunctions` ``type2`` function with a disk cache.
 
-    ``hits`` and ``misses`` count lookups (the engine's manifest reports them).
+    ``hits`` and ``misses`` count the maps read from disk and those computed.
     """
 
     def __init__(self, root: Path | None = None) -> None:
         self._root = root
+        self._fresh: dict[Path, Type2Map] = {}
         self.hits = 0
         self.misses = 0
 
@@ -57,8 +62,31 @@ class DiskType2Cache:
         """The given folder, else :func:`cache_dir` at the time of the lookup."""
         return self._root or cache_dir()
 
+    def _path(self, sample: Sample, job: Type2Job) -> Path:
+        return self.root / f"{entry_key(sample, job)}.npz"
+
+    def compute(self, samples: Sequence[Sample], settings: Settings) -> None:
+        """Every type-2 map of ``settings`` that ``samples`` lack on disk, in one batch per
+        model, stored and kept for the next lookup of each. A failed batch is left to the
+        per-image lookups, which report their own errors."""
+        self._fresh.clear()  # the previous batch's: served, or left by an image that failed
+        for job in type2_jobs(settings):
+            missing = [sample for sample in samples if not self._path(sample, job).is_file()]
+            if len(missing) < 2:
+                continue
+            try:
+                maps = direct_type2s(missing, job)
+            except Exception:  # noqa: BLE001 - each image retries alone and reports its error
+                continue
+            for sample, predicted in zip(missing, maps, strict=True):
+                path = self._path(sample, job)
+                self._store(path, predicted)
+                self._fresh[path] = predicted
+
     def __call__(self, sample: Sample, job: Type2Job) -> Type2Map:
-        path = self.root / f"{entry_key(sample, job)}.npz"
+        path = self._path(sample, job)
+        if (fresh := self._fresh.pop(path, None)) is not None:
+            return fresh
         if path.is_file():
             try:
                 with np.load(path) as stored:
@@ -68,8 +96,12 @@ class DiskType2Cache:
                 return predicted
             except (OSError, ValueError, KeyError):
                 path.unlink(missing_ok=True)  # a damaged entry is recomputed
-        self.misses += 1
         predicted = direct_type2(sample, job)
+        self._store(path, predicted)
+        return predicted
+
+    def _store(self, path: Path, predicted: Type2Map) -> None:
+        self.misses += 1
         meta = json.dumps({"label": predicted.label, "notes": predicted.notes})
 
         def save(temporary: Path) -> None:
@@ -77,4 +109,3 @@ class DiskType2Cache:
                 np.savez(handle, log_density=predicted.log_density, meta=np.array(meta))
 
         write_atomically(path, save)
-        return predicted
