@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--batch-size",
         type=int,
-        help="images per detector pass (default: 8 on a GPU, 1 on CPU)",
+        help="images per detector and DeepGaze IIE pass (default: 8 on a GPU, 1 on CPU)",
     )
     data.add_argument("--config", type=Path, help="settings file (.toml or .json)")
     data.add_argument(

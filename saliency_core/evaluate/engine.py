@@ -1,11 +1,12 @@
 """The dataset engine: every image of a dataset through the one pipeline, saved as it goes.
 
-:func:`evaluate_image` is the per-image work (the same for the local and the Ray engine):
-:func:`~saliency_core.analysis.compute_bundle`, then every map against every reference and the
-fixations (:func:`~saliency_core.analysis.metrics_table`) and the IoU at every integer top-p%.
-:func:`run` drives it over a dataset: models load once (the shared model cache), images are
-decoded ahead in a background thread, type-2 maps come from a disk cache, each image's rows are
-written atomically as it finishes, and a rerun skips the images already written.
+The per-image work, the same for the local and the Ray engine (:func:`evaluate_image` does it
+for one image): :func:`compute_maps` (:func:`~saliency_core.analysis.compute_bundle`, a batch's
+detector and DeepGaze passes run together by :class:`BatchMaps`), then :func:`score`: every map
+against every reference and the fixations and the IoU at every integer top-p%. :func:`run`
+drives it over a dataset: models load once (the shared model cache), images are decoded ahead in
+a background thread, type-2 maps come from a disk cache, each image's rows are written
+atomically as it finishes, and a rerun skips the images already written.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ class Options:
     finegrained: bool = True
     """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
     batch_size: int | None = None
-    """Images per detector pass (None: ``batching.default_batch_size``, 8 on CUDA, 1 on CPU).
+    """Images per detector and DeepGaze IIE pass (None: ``batching.default_batch_size``: 8 on CUDA,
+    1 on CPU).
     Not part of a run's identity: results equal one image at a time within float tolerance."""
 
     def __post_init__(self) -> None:
@@ -410,78 +412,91 @@ def local_executor(
     stems: list[str], dataset: Dataset, settings: Settings, options: Options, timings: Timings
 ) -> Iterator[ImageResult | tuple[str, str]]:
     """This process, decoding ahead; type-2 maps from the disk cache; detector and DeepGaze IIE
-    passes batched (:func:`compute_batch`; one image at a time on CPU). Pipelined: an image
-    is scored in a second thread while the models run on the next ones (numpy and torch release
+    passes batched (:class:`BatchMaps`; one image at a time on CPU). Pipelined: an image is
+    scored in a second thread while the models run on the next ones (numpy and torch release
     the GIL), so on a GPU the metrics no longer wait for the forwards, nor these for them."""
     size = options.batch_size or default_batch_size()
-    cams, type2 = BatchedCams(), DiskType2Cache()
-    functions = analysis.MapFunctions(cam=cams, type2=type2)
+    maps = BatchMaps()
     loading = prefetch(dataset, stems, depth=max(PREFETCH, size))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as scorer:
         scoring: tuple[str, Future] | None = None
-
-        def collect() -> ImageResult | tuple[str, str]:
-            stem, future = scoring
-            try:
-                return future.result()
-            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                return failure(stem, error)
-
-        while batch := list(islice(loading, size)):
-            samples: dict[str, Sample | tuple[str, str]] = {}
-            try:
-                for stem, future in batch:
-                    samples[stem] = _decoded(stem, future, settings, timings)
-                ready = [sample for sample in samples.values() if isinstance(sample, Sample)]
-                compute_batch(ready, settings, cams, type2, timings)
-                for stem, sample in samples.items():
-                    failed = sample if isinstance(sample, tuple) else None
-                    if failed is None:
-                        try:
-                            bundle, image_timings = compute_maps(sample, settings, functions)
-                        except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                            failed = failure(stem, error)
+        try:
+            while batch := list(islice(loading, size)):
+                loaders = [(stem, future.result) for stem, future in batch]
+                for item in maps.bundles(loaders, settings, timings):
                     if scoring is not None:
-                        yield collect()
+                        yield _scored(*scoring)
                         scoring = None
-                    if failed is not None:
-                        yield failed
-                        continue
-                    scoring = (stem, scorer.submit(score, bundle, options, image_timings))
-            except GeneratorExit:  # the caller stopped reading (a Stop): nothing more to give
-                raise
-            except BaseException:  # Ctrl-C: the image already scored is still saved
-                if scoring is not None:
-                    yield collect()
-                raise
+                    if isinstance(item, Computed):
+                        job = scorer.submit(score, item.bundle, options, item.timings)
+                        scoring = (item.stem, job)
+                    else:
+                        yield item
+        except GeneratorExit:  # the caller stopped reading (a Stop): nothing more to give
+            raise
+        except BaseException:  # Ctrl-C: the image already scored is still saved
+            if scoring is not None:
+                yield _scored(*scoring)
+            raise
         if scoring is not None:
-            yield collect()
+            yield _scored(*scoring)
 
 
-def compute_batch(
-    samples: list[Sample],
-    settings: Settings,
-    cams: BatchedCams,
-    type2: DiskType2Cache,
-    timings: Timings,
-) -> None:
-    """The batchable CAMs and the missing type-2 maps of ``samples`` (at the working size), one
-    forward per model for each group of same-sized images; ``cams`` and ``type2`` then serve
-    them to :func:`compute_maps`. Nothing to do for fewer than two images."""
-    if len(samples) < 2:
-        return
-    with timings.stage("type-1"):
-        cams.compute(samples, settings)
-    with timings.stage("type-2"):
-        type2.compute(samples, settings)
-
-
-def _decoded(
-    stem: str, future: Future, settings: Settings, timings: Timings
-) -> Sample | tuple[str, str]:
-    """The loader's sample at the working size, or (stem, why it could not be read)."""
+def _scored(stem: str, job: Future) -> ImageResult | tuple[str, str]:
     try:
-        with timings.stage("decode (waiting for the loader)"):
-            return analysis.prepare_sample(future.result(), settings)
+        return job.result()
     except Exception as error:  # noqa: BLE001 - one bad image must not end the run
         return failure(stem, error)
+
+
+@dataclass(frozen=True)
+class Computed:
+    """An image's maps, ready to be scored."""
+
+    stem: str
+    bundle: analysis.Bundle
+    timings: Timings
+
+
+@dataclass
+class BatchMaps:
+    """A run's map functions: a batch's batchable CAMs and its missing type-2 maps computed
+    together (one forward per model for each group of same-sized images), then served image by
+    image to :func:`compute_maps`."""
+
+    cams: BatchedCams = field(default_factory=BatchedCams)
+    type2: DiskType2Cache = field(default_factory=DiskType2Cache)
+
+    @property
+    def functions(self) -> analysis.MapFunctions:
+        return analysis.MapFunctions(cam=self.cams, type2=self.type2)
+
+    def bundles(
+        self, loaders: list[tuple[str, Callable[[], Sample]]], settings: Settings, timings: Timings
+    ) -> Iterator[Computed | tuple[str, str]]:
+        """Each (stem, load) of ``loaders`` decoded to the working size, the batch's passes run,
+        then each image's :class:`Computed` maps, or (stem, why it failed): one bad image never
+        stops the others."""
+        samples: dict[str, Sample | tuple[str, str]] = {}
+        for stem, load in loaders:
+            try:
+                with timings.stage("decode (waiting for the loader)"):
+                    samples[stem] = analysis.prepare_sample(load(), settings)
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                samples[stem] = failure(stem, error)
+        ready = [sample for sample in samples.values() if isinstance(sample, Sample)]
+        if len(ready) > 1:
+            with timings.stage("type-1"):
+                self.cams.compute(ready, settings)
+            with timings.stage("type-2"):
+                self.type2.compute(ready, settings)
+        for stem, sample in samples.items():
+            if isinstance(sample, tuple):
+                yield sample
+                continue
+            try:
+                bundle, image_timings = compute_maps(sample, settings, self.functions)
+            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
+                yield failure(stem, error)
+                continue
+            yield Computed(stem, bundle, image_timings)

@@ -1,10 +1,10 @@
-"""Scale-out on Ray: the per-image work (:func:`engine.evaluate_image`) on model-holding actors.
+"""Scale-out on Ray: the engine's per-image work (maps, then :func:`engine.score`) on actors.
 
 Each actor is one model replica: it builds the detectors and DeepGaze once (its process's model
 cache) and keeps its own type-2 disk cache; one actor per GPU when the cluster has GPUs, else one
 per CPU (with one torch thread each). Actors get images in batches (``Options.batch_size``, else
 8 per GPU actor and 1 per CPU actor), whose detector and DeepGaze IIE passes run together as in
-the local engine (:func:`engine.compute_batch`). The driver writes every result as the local
+the local engine (:class:`engine.BatchMaps`). The driver writes every result as the local
 engine does, so the table is the same. Ray is optional: ``pip install -r requirements-ray.txt``.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from saliency_core.datasets import Dataset
@@ -35,46 +36,36 @@ class _Worker:
     def __init__(self, root: str, name: str, settings: dict, options: dict, threads: int) -> None:
         import torch
 
-        from saliency_core import analysis
-        from saliency_core.evaluate.batching import BatchedCams
-        from saliency_core.evaluate.type2_cache import DiskType2Cache
+        from saliency_core.evaluate.engine import BatchMaps
 
         if threads:
             torch.set_num_threads(threads)
         self.dataset = Dataset(name, Path(root))
         self.settings = Settings.from_dict(settings)
         self.options = Options(**options)
-        self.cams, self.type2 = BatchedCams(), DiskType2Cache()
-        self.functions = analysis.MapFunctions(cam=self.cams, type2=self.type2)
+        self.maps = BatchMaps()
 
     def evaluate(self, stems: list[str]) -> list[ImageResult | tuple[str, str]]:
-        """A batch of images: decoded, their batchable maps computed together, then each one's
-        bundle and scores; an image that fails is reported and the others go on."""
-        from saliency_core import analysis
+        """A batch of images (:meth:`engine.BatchMaps.bundles`), each then scored; an image that
+        fails is reported and the others go on. The batch's own passes are counted with its
+        first image's timings."""
         from saliency_core.evaluate import engine
-        from saliency_core.images import Sample
 
-        samples: dict[str, Sample | tuple[str, str]] = {}
-        for stem in stems:
-            try:
-                samples[stem] = analysis.prepare_sample(self.dataset.load(stem), self.settings)
-            except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                samples[stem] = engine.failure(stem, error)
         batch = Timings()
-        ready = [sample for sample in samples.values() if isinstance(sample, Sample)]
-        engine.compute_batch(ready, self.settings, self.cams, self.type2, batch)
+        loaders = [(stem, partial(self.dataset.load, stem)) for stem in stems]
         results: list[ImageResult | tuple[str, str]] = []
-        for stem, sample in samples.items():
-            if isinstance(sample, tuple):
-                results.append(sample)
+        for item in self.maps.bundles(loaders, self.settings, batch):
+            if not isinstance(item, engine.Computed):
+                results.append(item)
                 continue
             try:
-                result = engine.evaluate_image(sample, self.settings, self.functions, self.options)
+                results.append(engine.score(item.bundle, self.options, item.timings))
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
-                results.append(engine.failure(stem, error))
-                continue
-            results.append(replace(result, seconds=_added(result.seconds, batch.stages)))
-            batch = Timings()  # the batch's passes are counted once, with its first image
+                results.append(engine.failure(item.stem, error))
+        for index, result in enumerate(results):
+            if isinstance(result, ImageResult):
+                results[index] = replace(result, seconds=_added(result.seconds, batch.stages))
+                break
         return results
 
 
