@@ -335,7 +335,8 @@ def test_an_interrupt_during_set_up_prints_the_resume_hint(tmp_path, capsys, mon
     assert capsys.readouterr().err == "Interrupted: run the same command again to resume.\n"
 
 
-def test_an_interrupt_while_importing_prints_the_resume_hint(monkeypatch, capsys):
+@pytest.mark.parametrize("command", ["augment", "evaluate"])
+def test_an_interrupt_while_importing_prints_the_resume_hint(command, monkeypatch, capsys):
     import runpy
     import sys
 
@@ -345,9 +346,9 @@ def test_an_interrupt_while_importing_prints_the_resume_hint(monkeypatch, capsys
         def __getattr__(self, name):
             raise KeyboardInterrupt
 
-    monkeypatch.setitem(sys.modules, "saliency_core.commands.augment", Importing())
+    monkeypatch.setitem(sys.modules, f"saliency_core.commands.{command}", Importing())
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_module("saliency_core.augment", run_name="__main__")
+        runpy.run_module(f"saliency_core.{command}", run_name="__main__")
     assert exit_info.value.code == 130
     assert capsys.readouterr().err == "Interrupted: run the same command again to resume.\n"
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
+from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
 from saliency_core.datasets import DatasetError
 from saliency_core.extras import MissingDependencyError
 from saliency_core.settings import SettingsError
@@ -21,8 +22,6 @@ USER_ERRORS = (
     ValueError,
 )
 """Errors whose message is meant for the user: printed as one line, exit code 1."""
-EXIT_INTERRUPTED = 130
-RESUME_MESSAGE = "Interrupted: run the same command again to resume."
 
 
 def comma_list(text: str) -> list[str]:
