@@ -16,6 +16,8 @@ from typing import Generic, TypeVar
 
 import torch
 
+from saliency_core.weights import ModelChoice, file_stamp
+
 T = TypeVar("T")
 
 MAX_MODELS_VARIABLE = "SALIENCY_MAX_MODELS"
@@ -123,3 +125,29 @@ class ModelCache:
 
 
 MODELS = ModelCache()
+
+
+def shared_model(
+    kind: str,
+    choice: ModelChoice,
+    load: Callable[..., T],
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cache: ModelCache = MODELS,
+) -> Locked[T]:
+    """The shared, locked ``kind`` model for ``choice`` on ``device`` (default:
+    :func:`default_device`), built on first use by ``load(name, source, weights_path,
+    input_size=, device=, progress=)``; a weights file rewritten on disk is loaded again."""
+    device = device or default_device()
+    key = (kind, choice, str(device), file_stamp(choice.weights_path))
+    return cache.get(
+        key,
+        lambda: load(
+            choice.name,
+            choice.source,
+            choice.weights_path,
+            input_size=choice.input_size,
+            device=device,
+            progress=progress,
+        ),
+    )

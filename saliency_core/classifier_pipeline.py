@@ -16,34 +16,20 @@ import numpy as np
 import torch
 
 from saliency_core import accuracy
-from saliency_core.backend import MODELS, Locked, default_device
+from saliency_core.backend import MODELS, Locked, shared_model
 from saliency_core.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
 from saliency_core.classify import Prediction, explain, method_unsupported
 from saliency_core.pipeline import guard_memory
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource, display_label, file_stamp
+from saliency_core.weights import ModelChoice, WeightSource
 
 CLASSIFIER_KIND = "classifier"
 """``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
 ``detector`` column holds the classifier's name."""
 
 
-@dataclass(frozen=True)
-class ClassifierChoice:
+class ClassifierChoice(ModelChoice):
     """Which classifier, with which weights, at which input side (None: the weights' 224)."""
-
-    name: str
-    source: WeightSource = WeightSource.UNTRAINED
-    weights_path: str | None = None
-    input_size: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({display_label(self.source)})"
-
-    @property
-    def trained(self) -> bool:
-        return self.source is not WeightSource.UNTRAINED
 
 
 @dataclass(frozen=True)
@@ -124,19 +110,7 @@ def get_classifier(
     progress: Callable[[int, int], None] | None = None,
 ) -> Locked[LoadedClassifier]:
     """The shared, locked classifier for ``choice`` (built, or downloaded, on first use)."""
-    device = device or default_device()
-    key = ("classifier", choice, str(device), file_stamp(choice.weights_path))
-    return MODELS.get(
-        key,
-        lambda: load_classifier(
-            choice.name,
-            choice.source,
-            choice.weights_path,
-            input_size=choice.input_size,
-            device=device,
-            progress=progress,
-        ),
-    )
+    return shared_model("classifier", choice, load_classifier, device, progress, MODELS)
 
 
 def compute_classifier_map(

@@ -14,10 +14,10 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from saliency_core.backend import MODELS, Locked, default_device, is_out_of_memory
+from saliency_core.backend import MODELS, Locked, is_out_of_memory, shared_model
 from saliency_core.cams import Detections, Explain, detect, run_cams
 from saliency_core.detectors import LoadedDetector, load_detector
-from saliency_core.weights import WeightSource, display_label, file_stamp
+from saliency_core.weights import ModelChoice
 
 T = TypeVar("T")
 UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
@@ -27,18 +27,8 @@ class ComputeError(RuntimeError):
     """A computation failed for a reason the user can act on (the message says how)."""
 
 
-@dataclass(frozen=True)
-class DetectorChoice:
+class DetectorChoice(ModelChoice):
     """Which detector, with which weights, at which internal input size."""
-
-    name: str
-    source: WeightSource = WeightSource.UNTRAINED
-    weights_path: str | None = None
-    input_size: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({display_label(self.source)})"
 
 
 @dataclass
@@ -60,19 +50,7 @@ def get_detector(
     progress: Callable[[int, int], None] | None = None,
 ) -> Locked[LoadedDetector]:
     """The shared, locked detector for ``choice`` (built on first use)."""
-    device = device or default_device()
-    key = ("detector", choice, str(device), file_stamp(choice.weights_path))
-    return MODELS.get(
-        key,
-        lambda: load_detector(
-            choice.name,
-            choice.source,
-            choice.weights_path,
-            input_size=choice.input_size,
-            device=device,
-            progress=progress,
-        ),
-    )
+    return shared_model("detector", choice, load_detector, device, progress, MODELS)
 
 
 def guard_memory(what: str, run: Callable[[], T]) -> T:

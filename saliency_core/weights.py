@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -91,6 +92,25 @@ def display_label(source: WeightSource | str) -> str:
     return {"pretrained": "pretrained", "file": "weights file", "untrained": "UNTRAINED"}[
         WeightSource(source).value
     ]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model (a registry name), with which weights, at which input size (None: the
+    weights' own)."""
+
+    name: str
+    source: WeightSource = WeightSource.UNTRAINED
+    weights_path: str | None = None
+    input_size: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({display_label(self.source)})"
+
+    @property
+    def trained(self) -> bool:
+        return self.source is not WeightSource.UNTRAINED
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
