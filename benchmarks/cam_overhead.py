@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,16 +28,6 @@ from saliency_core.images import resize_image  # noqa: E402
 from saliency_core.viz import AgreementPainter  # noqa: E402
 
 SIZE = 512
-
-
-def timed(function) -> float:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    function()
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-    return time.perf_counter() - start
 
 
 def overhead(name: str, image: np.ndarray, repeats: int, device: torch.device) -> tuple:

@@ -22,12 +22,13 @@ Last line: ``RESULT engine_speedup=<(a)>``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
+from _timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,25 +55,20 @@ STUDY_TABLES = (
 """The study's Tables 2–4: seven detectors' EigenCAM maps against DeepGaze IIE."""
 
 
-def synchronise() -> None:
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-
-
 def study_loop(samples, detectors) -> float:
     """The notebooks' order of work; returns seconds."""
-    synchronise()
-    started = time.perf_counter()
-    for name in detectors:
-        detector = load_detector(name, "untrained", device=default_device())
-        for sample in samples:
-            detect(detector, sample.image)  # the detection pass (boxes for the targets)
-            cam = run_cam(detector, sample.image, "EigenCAM").cam  # a separate CAM pass
-            reference = predict_type2("DeepGaze IIE", sample.image).display
-            metrics.mae(cam, reference)
-            metrics.top_percent_iou(cam, reference, 10)
-    synchronise()
-    return time.perf_counter() - started
+
+    def work() -> None:
+        for name in detectors:
+            detector = load_detector(name, "untrained", device=default_device())
+            for sample in samples:
+                detect(detector, sample.image)  # the detection pass (boxes for the targets)
+                cam = run_cam(detector, sample.image, "EigenCAM").cam  # a separate CAM pass
+                reference = predict_type2("DeepGaze IIE", sample.image).display
+                metrics.mae(cam, reference)
+                metrics.top_percent_iou(cam, reference, 10)
+
+    return timed(work)
 
 
 def floor(samples, detectors) -> float:
@@ -81,38 +77,33 @@ def floor(samples, detectors) -> float:
     for detector in loaded:
         detect(detector, samples[0].image)  # warm-up
     predict_type2("DeepGaze IIE", samples[0].image)
-    synchronise()
-    started = time.perf_counter()
-    for sample in samples:
-        for detector in loaded:
-            detect(detector, sample.image)
-        predict_type2("DeepGaze IIE", sample.image)
-    synchronise()
-    return time.perf_counter() - started
+
+    def work() -> None:
+        for sample in samples:
+            for detector in loaded:
+                detect(detector, sample.image)
+            predict_type2("DeepGaze IIE", sample.image)
+
+    return timed(work)
 
 
 def engine_run(dataset, settings: Settings, limit: int, batch_size: int) -> tuple[float, float]:
     """(total seconds, of which model loading) of a fresh run (empty type-2 cache)."""
     with tempfile.TemporaryDirectory() as folder:
-        import os
-
         os.environ["SALIENCY_CACHE_DIR"] = str(Path(folder) / "cache")
         MODELS.clear()
-        synchronise()
-        started = time.perf_counter()
-        report = engine.run(
-            dataset,
-            settings,
-            Path(folder) / "out",
-            engine.Options(
-                metrics=("MAE", "IoU"), limit=limit, finegrained=False, batch_size=batch_size
-            ),
+        options = engine.Options(
+            metrics=("MAE", "IoU"), limit=limit, finegrained=False, batch_size=batch_size
         )
-        synchronise()
+        reports = []
+        seconds = timed(
+            lambda: reports.append(engine.run(dataset, settings, Path(folder) / "out", options))
+        )
+        [report] = reports
         assert not report.errors, report.errors
-        stages = ", ".join(f"{name} {seconds:.2f}" for name, seconds in report.timings.items())
+        stages = ", ".join(f"{name} {spent:.2f}" for name, spent in report.timings.items())
         print(f"engine, batch {batch_size}: stages (s; scoring overlaps the models): {stages}")
-        return time.perf_counter() - started, report.timings["model loading"]
+        return seconds, report.timings["model loading"]
 
 
 def main() -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metrics_suite import suite_ms  # noqa: E402 - benchmarks/ is this script's folder
@@ -27,17 +27,6 @@ from saliency_core.gaze import predict_type2  # noqa: E402
 from saliency_core.gaze.centerbias import centre_bias  # noqa: E402
 from saliency_core.gaze.deepgaze import CHECKPOINT_NAME, build_deepgaze  # noqa: E402
 from saliency_core.weights import WeightSource, hub_checkpoint_dir  # noqa: E402
-
-
-def timed(function, device: torch.device) -> float:
-    """Wall-clock seconds of one call, with CUDA work finished before and after."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -70,8 +59,8 @@ def main() -> None:
         wrapper()
     bare_times, wrapper_times = [], []
     for _ in range(max(5, args.runs)):
-        bare_times.append(timed(bare, device))
-        wrapper_times.append(timed(wrapper, device))
+        bare_times.append(timed(bare))
+        wrapper_times.append(timed(wrapper))
 
     bare_median = statistics.median(bare_times)
     wrapper_median = statistics.median(wrapper_times)
