@@ -142,10 +142,13 @@ def run_deepgaze(
             log_densities = _run(entry.value, batch, centerbias)
         for index, log_density in zip(members, log_densities, strict=True):
             shape_back = images[index].shape[:2]
+            # its own array (resized, or copied): a view would keep the whole batch alive
             if log_density.shape != shape_back:
                 log_density = resize_map(log_density, shape_back)
+            else:
+                log_density = log_density.copy()
             notes = [*prepared[index][1], *shared]
-            predictions[index] = Prediction(np.ascontiguousarray(log_density), variant.label, notes)
+            predictions[index] = Prediction(log_density, variant.label, notes)
     return predictions
 
 
