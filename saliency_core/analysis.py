@@ -270,6 +270,13 @@ def fetch_weights(
         gaze.load_type2(job.model, job.source, job.weights_file, progress=bar(job.model))
 
 
+def models_needed(settings: Settings) -> int:
+    """How many models ``settings`` keep busy: detectors (with untrained twins), classifiers
+    and type-2 networks (the weight-free type-2 models hold none)."""
+    networks = [job for job in type2_jobs(settings) if gaze.TYPE2_MODELS[job.model].variant]
+    return len(detector_choices(settings)[0]) + len(classifier_choices(settings)[0]) + len(networks)
+
+
 def unchosen(settings: Settings) -> list[str]:
     """What the settings leave out that the user probably meant to choose, with the fix."""
     notes = []

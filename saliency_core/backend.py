@@ -10,7 +10,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -112,6 +113,22 @@ class ModelCache:
                 while len(self._entries) > self.capacity:
                     self._entries.popitem(last=False)
             return entry
+
+    @contextmanager
+    def room_for(self, count: int) -> Iterator[None]:
+        """Hold at least ``count`` models until the block ends (a dataset run uses every model
+        for every image: with less room it would rebuild them one after another), then the
+        usual capacity again, dropping the least recently used models beyond it."""
+        with self._guard:
+            before = self.capacity
+            self.capacity = max(before, count)
+        try:
+            yield
+        finally:
+            with self._guard:
+                self.capacity = before
+                while len(self._entries) > self.capacity:
+                    self._entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._guard:

@@ -344,3 +344,26 @@ def test_batched_detector_and_deepgaze_passes_give_the_same_table(tmp_path, monk
     np.testing.assert_allclose(many["value"], one["value"], atol=0.02, equal_nan=True)
     with pytest.raises(ValueError, match="batch size must be ≥ 1"):
         engine.Options(batch_size=0)
+
+
+def test_every_model_loads_once_even_beyond_the_model_cache_capacity(
+    dataset, tmp_path, monkeypatch
+):
+    """Two detectors with room for one model (SALIENCY_MAX_MODELS=1, as the app may run): the
+    run holds both for its duration instead of rebuilding them for every image, then gives
+    the room back."""
+    from saliency_core import backend, pipeline
+
+    builds: list[str] = []
+    load = pipeline.load_detector
+    monkeypatch.setattr(
+        pipeline, "load_detector", lambda name, *a, **k: builds.append(name) or load(name, *a, **k)
+    )
+    monkeypatch.setattr(backend.MODELS, "capacity", 1)
+    backend.MODELS.clear()
+    report = engine.run(dataset, SETTINGS, tmp_path / "out", engine.Options(finegrained=False))
+    assert report.errors == {} and report.computed == 4
+    assert sorted(builds) == sorted(DETECTORS)
+    assert backend.MODELS.capacity == 1 and len(backend.MODELS) == 1
+    assert analysis.models_needed(SETTINGS.with_changes(type2=("DeepGaze IIE",))) == 3
+    assert analysis.models_needed(SETTINGS.with_changes(type2=("Spectral residual",))) == 2

@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from saliency_core import agreement, analysis
-from saliency_core.backend import default_device
+from saliency_core.backend import MODELS, default_device
 from saliency_core.classifier_pipeline import accuracy_record, classifier_choices
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
@@ -362,23 +362,25 @@ def run(
     errors: dict[str, str] = {}
     cancelled = False
     clock = time.perf_counter()
-    if todo and executor is None:  # the Ray engine's actors load their own
-        with timings.stage("model loading"):
-            analysis.fetch_weights(settings, download_progress)
-    results = (executor or local_executor)(todo, dataset, settings, options, timings)
-    for index, result in enumerate(results):
-        if isinstance(result, ImageResult):
-            with timings.stage("write"):
-                folder.write_image(result.stem, result.table, result.curves, result.extras)
-            timings.add(result.seconds)
-            stem = result.stem
-        else:
-            stem, errors[stem] = result
-        if progress is not None:
-            progress(index + 1, len(todo), stem)
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
+    # Every image uses every model: all stay loaded for the run, whatever the app's cap.
+    with MODELS.room_for(analysis.models_needed(settings)):
+        if todo and executor is None:  # the Ray engine's actors load their own
+            with timings.stage("model loading"):
+                analysis.fetch_weights(settings, download_progress)
+        results = (executor or local_executor)(todo, dataset, settings, options, timings)
+        for index, result in enumerate(results):
+            if isinstance(result, ImageResult):
+                with timings.stage("write"):
+                    folder.write_image(result.stem, result.table, result.curves, result.extras)
+                timings.add(result.seconds)
+                stem = result.stem
+            else:
+                stem, errors[stem] = result
+            if progress is not None:
+                progress(index + 1, len(todo), stem)
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
     folder.write_errors(errors)
     table, curves = folder.collect()
     folder.write_tables(table, curves)

@@ -36,12 +36,16 @@ class _Worker:
     def __init__(self, root: str, name: str, settings: dict, options: dict, threads: int) -> None:
         import torch
 
+        from saliency_core.analysis import models_needed
+        from saliency_core.backend import MODELS
         from saliency_core.evaluate.engine import BatchMaps
 
         if threads:
             torch.set_num_threads(threads)
         self.dataset = Dataset(name, Path(root))
         self.settings = Settings.from_dict(settings)
+        # This process serves the run alone: room for every model it uses, for good.
+        MODELS.capacity = max(MODELS.capacity, models_needed(self.settings))
         self.options = Options(**options)
         self.maps = BatchMaps()
 
