@@ -34,9 +34,9 @@ from torchvision.transforms.v2 import functional as TF
 from saliency_core.detectors import TargetLayer
 from saliency_core.download import download_checkpoint
 from saliency_core.weights import (
+    Labelled,
     MissingWeightsError,
     WeightSource,
-    display_label,
     hub_checkpoint_dir,
     load_state_dict_file,
     load_strict,
@@ -181,7 +181,7 @@ CLASSIFIERS: dict[str, ClassifierSpec] = {
 
 
 @dataclass
-class LoadedClassifier:
+class LoadedClassifier(Labelled):
     """A built classifier in eval mode with the facts needed to run and label it."""
 
     spec: ClassifierSpec
@@ -192,12 +192,8 @@ class LoadedClassifier:
     input_size: int
 
     @property
-    def label(self) -> str:
-        return f"{self.spec.name} ({display_label(self.source)})"
-
-    @property
-    def trained(self) -> bool:
-        return self.source is not WeightSource.UNTRAINED
+    def name(self) -> str:
+        return self.spec.name
 
 
 def get_classifier_spec(name: str) -> ClassifierSpec:

@@ -33,9 +33,9 @@ from saliency_core.detector_spec import (
 )
 from saliency_core.download import download_checkpoint
 from saliency_core.weights import (
+    Labelled,
     MissingWeightsError,
     WeightSource,
-    display_label,
     hub_checkpoint_dir,
     load_state_dict_file,
     load_strict,
@@ -227,7 +227,7 @@ DETECTORS: dict[str, DetectorSpec] = {
 
 
 @dataclass
-class LoadedDetector:
+class LoadedDetector(Labelled):
     """A built detector in eval mode with the facts needed to label its results."""
 
     spec: DetectorSpec
@@ -237,12 +237,8 @@ class LoadedDetector:
     device: torch.device
 
     @property
-    def label(self) -> str:
-        return f"{self.spec.name} ({display_label(self.source)})"
-
-    @property
-    def trained(self) -> bool:
-        return self.source is not WeightSource.UNTRAINED
+    def name(self) -> str:
+        return self.spec.name
 
 
 def get_spec(name: str) -> DetectorSpec:

@@ -94,15 +94,12 @@ def display_label(source: WeightSource | str) -> str:
     ]
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model (a registry name), with which weights, at which input size (None: the
-    weights' own)."""
+class Labelled:
+    """``label`` ("<name> (UNTRAINED)", …) and ``trained`` of a model with a ``name`` and a
+    weight ``source``: untrained models are marked wherever they are shown."""
 
     name: str
-    source: WeightSource = WeightSource.UNTRAINED
-    weights_path: str | None = None
-    input_size: int | None = None
+    source: WeightSource
 
     @property
     def label(self) -> str:
@@ -111,6 +108,17 @@ class ModelChoice:
     @property
     def trained(self) -> bool:
         return self.source is not WeightSource.UNTRAINED
+
+
+@dataclass(frozen=True)
+class ModelChoice(Labelled):
+    """Which model (a registry name), with which weights, at which input size (None: the
+    weights' own)."""
+
+    name: str
+    source: WeightSource = WeightSource.UNTRAINED
+    weights_path: str | None = None
+    input_size: int | None = None
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
