@@ -261,7 +261,8 @@ def test_the_command_writes_the_tables_and_refuses_bad_input(dataset, tmp_path, 
 
 
 def test_the_ray_engine_gives_the_same_table(dataset, finished, tmp_path):
-    """Two actors, batches of 3 images (a, b, c and d): the local engine's table."""
+    """Two actors, batches of 3 images (a, b, c and d): the local engine's table with the same
+    batches, to the last bit, and the one-image-at-a-time table within float tolerance."""
     pytest.importorskip("ray")
     from saliency_core.evaluate.ray_engine import ray_executor
 
@@ -270,14 +271,18 @@ def test_the_ray_engine_gives_the_same_table(dataset, finished, tmp_path):
     report = engine.run(dataset, SETTINGS, out, options, executor=ray_executor(num_cpus=2))
     assert report.errors == {} and report.computed == 4
     assert report.timings["type-1"] > 0
-    for ray_table, local in (
+    local = ResultsFolder(tmp_path / "local")
+    engine.run(dataset, SETTINGS, local.root, options)
+    pd.testing.assert_frame_equal(ResultsFolder(out).table(), local.table())
+    pd.testing.assert_frame_equal(ResultsFolder(out).curves(), local.curves())
+    for ray_table, single in (
         (ResultsFolder(out).table(), finished.table()),
         (ResultsFolder(out).curves(), finished.curves()),
     ):
-        value = "value" if "value" in local else "iou"
-        pd.testing.assert_frame_equal(ray_table.drop(columns=value), local.drop(columns=value))
+        value = "value" if "value" in single else "iou"
+        pd.testing.assert_frame_equal(ray_table.drop(columns=value), single.drop(columns=value))
         # batched passes equal single ones within float tolerance (test above)
-        np.testing.assert_allclose(ray_table[value], local[value], atol=0.02, equal_nan=True)
+        np.testing.assert_allclose(ray_table[value], single[value], atol=0.02, equal_nan=True)
     import ray
 
     assert not ray.is_initialized(), "the local Ray must be shut down"
