@@ -68,13 +68,10 @@ class _Worker:
                 results.append(engine.failure(item.stem, error))
         for index, result in enumerate(results):
             if isinstance(result, ImageResult):
-                results[index] = replace(result, seconds=_added(result.seconds, batch.stages))
+                batch.add(result.seconds)
+                results[index] = replace(result, seconds=batch.stages)
                 break
         return results
-
-
-def _added(seconds: dict[str, float], more: dict[str, float]) -> dict[str, float]:
-    return {name: seconds.get(name, 0.0) + more.get(name, 0.0) for name in {*seconds, *more}}
 
 
 def _runtime_env(address: str | None) -> dict:
