@@ -99,20 +99,10 @@ TYPE2_MODELS: dict[str, Type2Model] = {
 """Type-2 models by name; the official-package entry is listed only when it is installed."""
 
 
-def _request(
-    name: str,
-    source: WeightSource | str,
-    weights_path: str | None,
-    max_side: int,
-    study_input_range: bool,
-    device: str | torch.device | None,
-    progress: Callable[[int, int], None] | None,
-) -> Type2Request:
+def _entry(name: str) -> Type2Model:
     if name not in TYPE2_MODELS:
         raise ValueError(f"Unknown type-2 model {name!r}; choose from {sorted(TYPE2_MODELS)}")
-    return Type2Request(
-        WeightSource(source), weights_path, max_side, study_input_range, device, progress
-    )
+    return TYPE2_MODELS[name]
 
 
 def _check_image(rgb: np.ndarray) -> None:
@@ -140,10 +130,13 @@ def predict_type2s(
     bug); ``device`` defaults to ``backend.default_device()``; ``progress(bytes_done,
     bytes_total)`` reports a first-use weights download.
     """
-    request = _request(name, source, weights_path, max_side, study_input_range, device, progress)
+    model = _entry(name)
+    request = Type2Request(
+        WeightSource(source), weights_path, max_side, study_input_range, device, progress
+    )
     for rgb in images:
         _check_image(rgb)
-    predictions = TYPE2_MODELS[name].predict(images, request)
+    predictions = model.predict(images, request)
     return [type2_map(p.log_density, p.label, p.notes) for p in predictions]
 
 
@@ -161,7 +154,7 @@ def load_type2(
 ) -> None:
     """Build a network of :data:`TYPE2_MODELS` into the shared model cache now (nothing for a
     weight-free model), so the first image does not pay for it."""
-    request = _request(name, source, weights_path, 1024, False, device, progress)
-    variant = TYPE2_MODELS[name].variant
+    variant = _entry(name).variant
+    request = Type2Request(WeightSource(source), weights_path, device=device, progress=progress)
     if variant is not None:
         load_variant(variant(request), request)
