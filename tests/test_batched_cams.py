@@ -36,7 +36,9 @@ def test_a_batch_gives_each_image_its_own_pass(images, name, method):
     for image, together in zip(images, batched, strict=True):
         alone = C.run_cam(detector, image, method, score_threshold=0.05)
         assert together.cam.shape == image.shape[:2]
-        np.testing.assert_allclose(together.cam, alone.cam, atol=1e-4)
+        # float32 kernels differ with the batch size (~1e-6 in the features); a min-max
+        # normalised gradient map amplifies that to ~1e-4 (measured 1.4e-4 for HiResCAM)
+        np.testing.assert_allclose(together.cam, alone.cam, atol=1e-3)
         np.testing.assert_allclose(together.detections.scores, alone.detections.scores, atol=1e-4)
         np.testing.assert_array_equal(together.explained, alone.explained)
         assert together.notes == alone.notes

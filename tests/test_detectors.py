@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from optional_extras import require
 
 from saliency_core import detectors as D
 from saliency_core.cams import run_cam
@@ -26,11 +26,15 @@ def image() -> np.ndarray:
     return rgb
 
 
-@pytest.mark.parametrize("name", list(D.DETECTORS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=[pytest.mark.extras] if spec.packages else [])
+        for name, spec in D.DETECTORS.items()
+    ],
+)
 def test_every_detector_builds_untrained_and_yields_boxes_and_cams(name: str, image: np.ndarray):
-    reason = D.DETECTORS[name].unavailable_reason
-    if reason and not os.environ.get("CI"):  # CI installs the optional packages
-        pytest.skip(reason)
+    require(D.DETECTORS[name].unavailable_reason)
     detector = D.load_detector(name, "untrained", input_size=SIZE)
     assert detector.label == f"{name} (UNTRAINED)" and not detector.trained
     assert detector.categories[1] == "person"

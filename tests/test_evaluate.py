@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from optional_extras import require_module
 from PIL import Image
 
 from saliency_core import analysis, fixations, metrics
@@ -260,10 +261,11 @@ def test_the_command_writes_the_tables_and_refuses_bad_input(dataset, tmp_path, 
     assert code == 1 and "unknown 'YOLO'" in capsys.readouterr().err
 
 
+@pytest.mark.extras
 def test_the_ray_engine_gives_the_same_table(dataset, finished, tmp_path):
     """Two actors, batches of 3 images (a, b, c and d): the local engine's table with the same
     batches, to the last bit, and the one-image-at-a-time table within float tolerance."""
-    pytest.importorskip("ray")
+    require_module("ray", "requirements-ray.txt")
     from saliency_core.evaluate.ray_engine import ray_executor
 
     out = tmp_path / "ray"
