@@ -11,12 +11,17 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(RUN_STAMP): requirements.txt | $(PY)
+# the pinned requirements, then the project itself (editable: `.venv/bin/saliency`, imports)
+INSTALL_SELF := $(PY) -m pip install -q --no-deps --no-build-isolation -e .
+
+$(RUN_STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -q -r requirements.txt
+	$(INSTALL_SELF)
 	touch $@
 
-$(TEST_STAMP): requirements.txt requirements-dev.txt | $(PY)
+$(TEST_STAMP): requirements.txt requirements-dev.txt requirements-test.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(INSTALL_SELF)
 	touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)

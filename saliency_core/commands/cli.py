@@ -1,0 +1,32 @@
+"""``saliency <command> …``: the one command-line entry point (a console script), one
+subcommand per command module; ``python -m saliency_core.evaluate|augment`` stay as shims."""
+
+from __future__ import annotations
+
+import argparse
+
+from saliency_core.commands.launch import run
+
+COMMANDS: dict[str, str] = {
+    "evaluate": "score every image of a dataset: maps against references and fixations, tables",
+    "augment": "human-centred augmentation of a dataset (selective erasing or inpainting)",
+}
+"""Subcommand -> one line of help; ``saliency_core.commands.<name>.main(argv)`` runs it."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saliency",
+        description="Saliency Explorer's commands; `saliency COMMAND --help` lists its flags.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in COMMANDS.items():
+        # the command's own parser reads the rest, --help included
+        commands.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``argv`` (default: the process's arguments) to its subcommand."""
+    parsed, rest = build_parser().parse_known_args(argv)
+    return run(parsed.command, rest)
