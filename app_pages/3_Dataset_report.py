@@ -127,6 +127,8 @@ def summary_section(long, table) -> None:
         "floor row (the centre-bias prior, which knows nothing of the image) is what every score "
         f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
     )
+    for note in report.ceiling_notes(table):
+        st.caption(f"⚠️ {note}")
     notes = report.undefined_notes(table)
     if notes:
         with st.expander(f"Why some values are {report.NA}"):

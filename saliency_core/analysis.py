@@ -693,12 +693,14 @@ CEILING_KIND = "ceiling"
 def ceiling_table(
     bundle: Bundle, percent: float | None = None, names: Iterable[str] | None = None
 ) -> pd.DataFrame:
-    """The human inter-observer ceiling ("people vs people", leave-one-subject-out) of the
-    sample's fixations, in :data:`TABLE_COLUMNS`: each subject's fixations scored against the
-    density of the others (fixation metrics; IoU of the top-p% against the subject's density),
-    averaged over subjects (the IoU only when the fixation density is a reference). Empty
-    without fixations; NaN rows with the reason when the fixations carry no subject ids or
-    fewer than 2 subjects. ``names`` keeps only those metrics ("IoU" for the top-p% IoU)."""
+    """The human inter-observer ceiling of the sample's fixations
+    (:func:`saliency_core.observers.inter_observer_ceiling`: a gold-standard density fitted by
+    cross-validated log-likelihood; fixation metrics leave one subject out, the top-p% IoU splits
+    the subjects in halves, the IoU only when the fixation density is a reference), in
+    :data:`TABLE_COLUMNS`. A value worse than the centre-bias floor's keeps its value with
+    ``reason`` "below the floor with N subjects: not a ceiling". Empty without fixations; NaN rows
+    with the reason when the fixations carry no subject ids or fewer than 2 subjects. ``names``
+    keeps only those metrics ("IoU" for the top-p% IoU)."""
     table = bundle.sample.fixation_table()
     wanted = [
         metric
@@ -722,6 +724,7 @@ def ceiling_table(
     )
     is_iou = rows["metric"] == "IoU@top-p%"
     return rows.assign(
+        reason=rows["reason"].where(rows["value"].isna(), rows["notice"]),
         metric=rows["metric"].where(~is_iou, iou_metric(percent)),
         top_percent=np.where(is_iou, float(percent), np.nan),
         reference_key=np.where(is_iou, "fixations", FIXATION_POINTS),

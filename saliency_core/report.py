@@ -270,6 +270,24 @@ def undefined_notes(table: pd.DataFrame, limit: int = 20) -> list[str]:
     return notes
 
 
+def ceiling_notes(table: pd.DataFrame) -> list[str]:
+    """Where the human ceiling is no ceiling: "map, metric vs reference: <notice> on k of n
+    image(s)" for each notice its rows carry with a value (e.g. "below the floor with 3 subjects:
+    not a ceiling", :func:`saliency_core.observers.below_floor`)."""
+    ceiling = table[table["kind"] == analysis.CEILING_KIND]
+    noticed = ceiling[ceiling["value"].notna() & ceiling["reason"].notna()]
+    cells = ceiling.groupby(["map", "metric", "reference_key"], sort=False).size()
+    counts = noticed.groupby(["map", "metric", "reference_key", "reason"], sort=False).size()
+    notes = []
+    for (map_label, metric, reference, reason), count in counts.items():
+        total = int(cells[map_label, metric, reference])
+        notes.append(
+            f"{map_label}, {metric} vs {reference}: {reason} on {count} of {total} "
+            f"image{'s' * (total != 1)}"
+        )
+    return notes
+
+
 # --- charts ----------------------------------------------------------------------------------
 
 

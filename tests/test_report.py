@@ -174,6 +174,20 @@ def test_undefined_values_are_explained():
     assert report.undefined_notes(TABLE[TABLE["value"].notna()]) == []
 
 
+def test_a_ceiling_below_the_floor_is_named_with_its_images():
+    people = "people (leave-one-subject-out)"
+    below = "below the floor with 2 subjects: not a ceiling"
+    rows = per_image([(i, people, "fixation points", "NSS", 0.5) for i in ("a", "b", "c")])
+    rows["kind"] = "ceiling"
+    rows["reason"] = [below, None, below]
+    rows.loc[2, "value"] = NAN  # an undefined value is explained elsewhere, not counted here
+    rows.loc[2, "reason"] = "needs fixations of at least 2 subjects"
+    assert report.ceiling_notes(rows) == [
+        f"{people}, NSS vs fixation points: {below} on 1 of 3 images"
+    ]
+    assert report.ceiling_notes(TABLE) == []
+
+
 def test_distribution_figure_has_one_trace_per_map_without_undefined_values():
     figure = report.distribution_figure(TABLE, "mask", "IoU@top-10%")
     names = [trace.name for trace in figure.data]

@@ -29,10 +29,11 @@ DRAWN_KEY = f"{KEY}_drawn"
 MASK_COMPONENTS = "attention mask's connected components"
 PEOPLE = {"fixation counts": "fixations", "fixation density": "density"}
 LOSO_NOTE = (
-    "People vs people: each subject's fixations scored against the fixation density of all the "
-    "other subjects (leave-one-subject-out), averaged over subjects: how well one person "
-    "predicts another, the ceiling a map can hope for. The centre-bias floor knows nothing of "
-    "the image, only where people tend to look: a map below it adds nothing."
+    "People vs people: each subject's fixations scored against a gold-standard density of all "
+    "the other subjects (kernel density mixed with the centre bias and a uniform term, fitted by "
+    "cross-validated likelihood; leave-one-subject-out), averaged over subjects: how well one "
+    "person predicts another, the ceiling a map can hope for. The centre-bias floor knows "
+    "nothing of the image, only where people tend to look: a map below it adds nothing."
 )
 
 
@@ -244,3 +245,5 @@ def people_view(bundle: analysis.Bundle, key: str) -> None:
     st.caption(LOSO_NOTE + f" IG is relative to the centre bias ({bundle.baseline_label}).")
     for row in long[long["value"].isna()].drop_duplicates(["map", "reason"]).itertuples():
         st.caption(f"n/a — {row.map}, {row.metric}: {row.reason}")
+    for row in long[long["value"].notna() & long["reason"].notna()].itertuples():
+        st.caption(f"⚠️ {row.map}, {row.metric}: {row.reason}")  # a ceiling below the floor
