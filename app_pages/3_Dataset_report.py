@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from saliency_core import agreement, charts, datasets, report, roots, temporal
+from saliency_core import agreement, charts, csvfiles, datasets, report, roots, temporal
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.settings import Settings
@@ -281,10 +281,7 @@ def _tag_key(folder: ResultsFolder, stem: str) -> str:
 
 
 def _save_tags(folder: ResultsFolder, stem: str, key: str) -> None:
-    tags = folder.tags()
-    current = dict(zip(tags["image"], tags["tags"], strict=True))
-    current[stem] = ", ".join(report.parse_tags(st.session_state[key]))
-    folder.write_tags(current)
+    folder.set_tags(stem, ", ".join(report.parse_tags(st.session_state[key])))
 
 
 @dataclass(frozen=True)
@@ -350,7 +347,7 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
     files = (  # (button, builds the bytes when clicked, file name, MIME type, key)
         (
             "Per-image table (CSV)",
-            lambda: table.to_csv(index=False),
+            lambda: csvfiles.csv_text(table),
             "metrics.csv",
             "text/csv",
             "csv",
@@ -362,7 +359,7 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
             "application/vnd.apache.parquet",
             "parquet",
         ),
-        ("Summary (CSV)", lambda: long.to_csv(index=False), "summary.csv", "text/csv", "summary"),
+        ("Summary (CSV)", lambda: csvfiles.csv_text(long), "summary.csv", "text/csv", "summary"),
         ("Summary (LaTeX)", lambda: summary.to_latex(long), "summary.tex", "text/x-tex", "latex"),
     )
     for column, (label, data, name, mime, key) in zip(st.columns(len(files)), files, strict=True):

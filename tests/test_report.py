@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -393,6 +394,38 @@ def test_a_symlink_inside_the_results_root_pointing_outside_is_refused(
     monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
     assert report.find_results_folders(results) == [results / "link", results / "real"]
     assert report.open_results_folder(results / "link", results).root == fake.resolve()
+
+
+def test_sessions_tagging_at_once_keep_every_tag(tmp_path: Path):
+    """11 writers started together, each tagging 2 images (one read–merge–write each): every
+    tag is kept (the unlocked read–merge–write kept 4 to 6 of 22), and a second write of
+    an image's tags replaces them, an empty one removes them."""
+    writers, images = 11, 2
+    start = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def tag(writer: int) -> None:
+        start.wait()
+        try:
+            for image in range(images):
+                ResultsFolder(tmp_path).set_tags(f"img{writer:02d}_{image}", f"by {writer}")
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=tag, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    tags = ResultsFolder(tmp_path).tags()
+    expected = [[f"img{w:02d}_{i}", f"by {w}"] for w in range(writers) for i in range(images)]
+    assert tags.values.tolist() == expected
+    ResultsFolder(tmp_path).set_tags("img00_0", "clutter, text")
+    ResultsFolder(tmp_path).set_tags("img00_1", " ")
+    tags = report.tag_lists(ResultsFolder(tmp_path).tags())
+    assert tags["img00_0"] == ("clutter", "text") and "img00_1" not in tags
+    assert len(tags) == writers * images - 1
 
 
 def test_a_single_map_is_not_marked_best():
