@@ -9,9 +9,9 @@ from typing import Any
 
 import streamlit as st
 
-from saliency_core import agreement, charts, datasets, report, temporal
+from saliency_core import agreement, charts, csvfiles, datasets, report, roots, temporal
 from saliency_core.evaluate import summary
-from saliency_core.evaluate.store import ResultsError, ResultsFolder, is_results_folder
+from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.settings import Settings
 from ui import results, run_panel
 from ui.classifier_view import accuracy_section
@@ -45,19 +45,20 @@ def pick_folder(root: Path) -> ResultsFolder | None:
             format_func=lambda path: _relative(Path(path), root),
         )
     typed = side.text_input(
-        "Or a results folder path", key=f"{KEY}_path", help="A folder written by a run."
+        "Or a results folder path",
+        key=f"{KEY}_path",
+        help=f"A folder written by a run, under {root} (${report.RESULTS_DIR_VARIABLE}); its "
+        f"dataset must lie under ${datasets.DATA_DIR_VARIABLE} or be the sample set. Folders "
+        f"elsewhere are refused unless the app was started with {roots.OPT_IN}.",
     )
     path = Path(typed).expanduser() if typed.strip() else (Path(listed) if listed else None)
     if path is None:
         return None
-    if not is_results_folder(path):
-        st.error(
-            f"{path} is not a results folder (it has no manifest.json). Pick a listed folder or "
-            "start a run below.",
-            icon="⚠️",
-        )
+    try:
+        return report.open_results_folder(path, root)
+    except ValueError as error:  # outside the root, or no manifest: the message says which
+        st.error(str(error), icon="⚠️")
         return None
-    return ResultsFolder(path)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -228,10 +229,7 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     better = report.direction(bool(metric_rows["higher_is_better"].iloc[0]))
     pictures = run_data.dataset is not None
     if not pictures:
-        st.warning(
-            f"The run's dataset folder {run_data.root} is gone: values only, no pictures.",
-            icon="⚠️",
-        )
+        st.warning(f"{run_data.missing} Values only, no pictures.", icon="⚠️")
     else:
         st.caption(
             f"Top {percent:g}% agreement: yellow both · red the map only · blue the reference "
@@ -285,10 +283,7 @@ def _tag_key(folder: ResultsFolder, stem: str) -> str:
 
 
 def _save_tags(folder: ResultsFolder, stem: str, key: str) -> None:
-    tags = folder.tags()
-    current = dict(zip(tags["image"], tags["tags"], strict=True))
-    current[stem] = ", ".join(report.parse_tags(st.session_state[key]))
-    folder.write_tags(current)
+    folder.set_tags(stem, ", ".join(report.parse_tags(st.session_state[key])))
 
 
 @dataclass(frozen=True)
@@ -354,7 +349,7 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
     files = (  # (button, builds the bytes when clicked, file name, MIME type, key)
         (
             "Per-image table (CSV)",
-            lambda: table.to_csv(index=False),
+            lambda: csvfiles.csv_text(table),
             "metrics.csv",
             "text/csv",
             "csv",
@@ -366,7 +361,7 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
             "application/vnd.apache.parquet",
             "parquet",
         ),
-        ("Summary (CSV)", lambda: long.to_csv(index=False), "summary.csv", "text/csv", "summary"),
+        ("Summary (CSV)", lambda: csvfiles.csv_text(long), "summary.csv", "text/csv", "summary"),
         ("Summary (LaTeX)", lambda: summary.to_latex(long), "summary.tex", "text/x-tex", "latex"),
     )
     for column, (label, data, name, mime, key) in zip(st.columns(len(files)), files, strict=True):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from saliency_core import agreement, gaze, observers
+from saliency_core import agreement, csvfiles, gaze, observers
 from saliency_core.cams import CAM_METHODS, Detections, Explain
 from saliency_core.classifier_pipeline import (
     CLASSIFIER_KIND,
@@ -666,10 +666,11 @@ def reproduction_columns(bundle: Bundle) -> dict[str, object]:
 
 def csv_text(table: pd.DataFrame) -> str:
     """``table`` as CSV text: an undefined value is written "NaN" (read back as NaN) with its
-    reason in ``reason``; negative zero is written as 0 (no "-0.0" for IG and friends)."""
+    reason in ``reason``; negative zero is written as 0 (no "-0.0" for IG and friends); text a
+    spreadsheet would run as a formula is neutralised (:mod:`saliency_core.csvfiles`)."""
     values = pd.to_numeric(table["value"], errors="coerce") + 0.0  # −0.0 + 0.0 = +0.0
     written = values.astype(object).where(values.notna(), "NaN")
-    return table.assign(value=written).to_csv(index=False)
+    return csvfiles.csv_text(table.assign(value=written))
 
 
 FLOOR_KIND = "baseline"

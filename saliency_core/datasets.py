@@ -3,8 +3,10 @@
 A dataset is a folder with ``images/`` and optional ``masks/<stem>.png`` (human attention masks,
 e.g. the PASCAL VOC 2012 masks of the ML-Interpretability-Evaluation-Benchmark) and
 ``fixations/<stem>.csv`` (columns ``x,y`` in pixels, optional ``subject,onset_s,duration_s``).
-User datasets come from ``SALIENCY_DATA_DIR``: either one dataset folder or a folder of them.
-Only files under a dataset's root are ever read (symbolic links out of it are refused).
+User datasets come from ``SALIENCY_DATA_DIR``: one or several folders (joined by ``os.pathsep``),
+each a dataset folder or a folder of them. Only files under a dataset's root are ever read
+(symbolic links out of it are refused), and a dataset named by a results folder's manifest is
+opened only under a dataset root (:func:`open_dataset_folder`, :mod:`saliency_core.roots`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from saliency_core import roots
 from saliency_core.fixations import read_fixation_table, read_fixations, rescale_points
 from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask, to_normalised
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_DIR = ASSETS / "sample"
 SAMPLE_NAME = "NUS Scene sample (50 images, real fixations)"
-DATA_DIR_VARIABLE = "SALIENCY_DATA_DIR"
+DATA_DIR_VARIABLE = roots.DATA_DIR_VARIABLE
 MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FIXATIONS_NOT_LOADED = "Fixations not loaded (no fixation metrics for this image):"
 """Notice prefix when an image's own fixation file cannot be read; the reason follows."""
@@ -186,19 +189,31 @@ class DatasetScan:
 
 
 def scan_user_datasets(root: str | Path | None = None) -> DatasetScan:
-    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``): that folder, or its children.
+    """Datasets under ``root`` (default ``$SALIENCY_DATA_DIR``; several folders joined by
+    ``os.pathsep``), in order.
 
-    A child folder that resolves outside ``root`` (a symbolic link elsewhere) is skipped with
-    a notice: only files under the data folder are read.
+    Each root is a dataset folder or a folder of them. A root that is not a folder, and a child
+    folder that resolves outside its root (a symbolic link elsewhere), are skipped with a notice:
+    only files under the data folders are read. A name already listed gets its root appended.
     """
-    root = root or os.environ.get(DATA_DIR_VARIABLE)
-    if not root:
-        return DatasetScan([], [])
-    root = Path(root).expanduser()
+    environ = {DATA_DIR_VARIABLE: str(root)} if root else os.environ
+    folders = roots.data_roots(environ)
+    found: dict[str, Dataset] = {}
+    notices: list[str] = []
+    for folder in folders:
+        datasets, skipped = _scan_root(folder)
+        notices += skipped
+        for dataset in datasets:
+            name = dataset.name if dataset.name not in found else f"{dataset.name} ({folder})"
+            found[name] = Dataset(name, dataset.root)
+    return DatasetScan(list(found.values()), notices)
+
+
+def _scan_root(root: Path) -> tuple[list[Dataset], list[str]]:
     if not root.is_dir():
-        raise DatasetError(f"{DATA_DIR_VARIABLE}={root} is not a folder.")
+        return [], [f"{DATA_DIR_VARIABLE}: {root} is not a folder; skipped."]
     if (root / "images").is_dir():
-        return DatasetScan([Dataset(root.name, root)], [])
+        return [Dataset(root.name, root)], []
     found, notices = [], []
     for child in sorted(root.iterdir()):
         if not (child.is_dir() and (child / "images").is_dir()):
@@ -210,7 +225,19 @@ def scan_user_datasets(root: str | Path | None = None) -> DatasetScan:
             )
             continue
         found.append(Dataset(child.name, child))
-    return DatasetScan(found, notices)
+    return found, notices
+
+
+def dataset_roots() -> list[Path]:
+    """Where datasets may be read from: the sample set and ``$SALIENCY_DATA_DIR``'s folders."""
+    return [SAMPLE_DIR, *roots.data_roots()]
+
+
+def open_dataset_folder(path: str | Path) -> Path:
+    """``path`` resolved, when it lies under a dataset root (or any path is allowed,
+    :func:`saliency_core.roots.any_path_allowed`); else :class:`roots.OutsideRootsError`."""
+    where = f"the dataset folders ({DATA_DIR_VARIABLE} and the sample set)"
+    return roots.confine(path, dataset_roots(), where)
 
 
 def user_datasets(root: str | Path | None = None) -> list[Dataset]:

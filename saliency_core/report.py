@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from saliency_core import agreement, analysis, temporal, viz
+from saliency_core import agreement, analysis, roots, temporal, viz
 from saliency_core.classifier_pipeline import CLASSIFIER_KIND
-from saliency_core.datasets import Dataset
+from saliency_core.datasets import Dataset, open_dataset_folder
 from saliency_core.evaluate import summary as summaries
 from saliency_core.evaluate.store import (
     CURVE_TABLE,
     MANIFEST,
     PARTS,
     TABLE,
+    ResultsError,
     ResultsFolder,
     is_results_folder,
 )
@@ -66,14 +67,39 @@ def results_dir(environ: Mapping[str, str] = os.environ) -> Path:
 
 def find_results_folders(root: Path, depth: int = 2) -> list[Path]:
     """Results folders (with a manifest) at ``root`` and up to ``depth`` levels below it,
-    sorted by path; an absent ``root`` has none."""
-    if not root.is_dir():
+    sorted by path; an absent ``root`` has none, and a folder linking out of ``root`` is not
+    listed (:func:`open_results_folder` would refuse it)."""
+    return sorted(_find(root, root, depth)) if root.is_dir() else []
+
+
+def _find(folder: Path, root: Path, depth: int) -> list[Path]:
+    try:
+        _confine_results(folder, root)
+    except roots.OutsideRootsError:
         return []
-    found = [root] if is_results_folder(root) else []
+    found = [folder] if is_results_folder(folder) else []
     if depth > 0:
-        for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            found += find_results_folders(child, depth - 1)
-    return sorted(found)
+        children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for child in children:
+            found += _find(child, root, depth - 1)
+    return found
+
+
+def _confine_results(path: Path, root: Path) -> Path:
+    return roots.confine(path, [root], f"the results folder ${RESULTS_DIR_VARIABLE} ({root})")
+
+
+def open_results_folder(path: str | Path, root: Path) -> ResultsFolder:
+    """The results folder at ``path`` (resolved), which must lie under ``root`` (or any path is
+    allowed, :func:`saliency_core.roots.any_path_allowed`) and hold a manifest; else a one-line
+    :class:`ResultsError` or :class:`saliency_core.roots.OutsideRootsError` saying why."""
+    resolved = _confine_results(Path(path), root)
+    if not is_results_folder(resolved):
+        raise ResultsError(
+            f"{path} is not a results folder (it has no {MANIFEST}). Pick a listed folder or "
+            "start a run below."
+        )
+    return ResultsFolder(resolved)
 
 
 def folder_fingerprint(root: Path) -> str:
@@ -109,28 +135,35 @@ class RunDataset:
     dataset: Dataset | None
     listed: bool
     root: str
+    missing: str = ""
+    """Why there is no dataset (values only, no pictures); empty when there is one."""
 
 
 def run_dataset(manifest: Mapping, available: Mapping[str, Dataset]) -> RunDataset:
     """The listed dataset whose folder the run read, else the folder itself if it still exists
-    (not listed: add it with ``SALIENCY_DATA_DIR``), else None."""
+    under a dataset root (not listed: add it with ``SALIENCY_DATA_DIR``), else None and why."""
     root = str(manifest.get("dataset", ""))
     if not root:
-        return RunDataset(None, False, root)
+        return RunDataset(None, False, root, "The run's manifest names no dataset folder.")
     for dataset in available.values():
         if str(dataset.root.resolve()) == root:
             return RunDataset(dataset, True, root)
-    path = Path(root)
+    try:
+        path = open_dataset_folder(root)
+    except roots.OutsideRootsError as error:
+        return RunDataset(None, False, root, f"The run's dataset folder {error}")
     if (path / "images").is_dir():
         return RunDataset(Dataset(path.name, path), False, root)
-    return RunDataset(None, False, root)
+    return RunDataset(None, False, root, f"The run's dataset folder {root} is gone.")
 
 
 def output_folder(results_root: Path, name: str) -> Path:
-    """``results_root/name`` for a run started from the page; ``name`` is one folder name."""
+    """``results_root/name`` for a run started from the page; ``name`` is one folder name, and
+    the folder (a symbolic link followed) must lie under ``results_root``."""
     name = name.strip()
     if not name or name in (".", "..") or "/" in name or "\\" in name:
         raise ValueError(f"output folder name {name!r}: give one folder name, no slashes")
+    _confine_results(results_root / name, results_root)
     return results_root / name
 
 

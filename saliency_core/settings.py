@@ -9,9 +9,11 @@ bookmarked view are the same object.
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,50 @@ MAX_WORKING_SIZE = 4096
 
 class SettingsError(ValueError):
     """Settings that cannot run; the message names the field and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts: finite, ``low`` ≤ value ≤ ``high`` (``low`` itself
+    excluded when ``open_low``), a whole number when ``integer``; ``unit`` for messages."""
+
+    low: float
+    high: float
+    integer: bool = False
+    open_low: bool = False
+    unit: str = ""
+
+    def __str__(self) -> str:
+        unit = f" {self.unit}" if self.unit else ""
+        if self.integer:
+            return f"a whole number in {self.low}..{self.high}{unit}"
+        return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}]{unit}"
+
+    def holds(self, value: Any) -> bool:
+        kind = Integral if self.integer else Real
+        if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value):
+            return False
+        above = value > self.low if self.open_low else value >= self.low
+        return above and value <= self.high
+
+
+RANGES: dict[str, Range] = {
+    "input_size": Range(32, 2048, integer=True, unit="px"),
+    "score_threshold": Range(0, 1),
+    "type2_max_side": Range(32, 4096, integer=True, unit="px"),
+    "top_percent": Range(0, 100, open_low=True),
+    "sigma": Range(0, 1000, unit="px"),
+    "working_size": Range(8, MAX_WORKING_SIZE, integer=True, unit="px"),
+    "consensus_sigma": Range(0, 1000, unit="px"),
+    "classifier_input_size": Range(32, 1024, integer=True, unit="px"),
+    "classifier_class": Range(0, 99_999, integer=True),
+    "classifier_top_k": Range(1, 1000, integer=True),
+    "explain_detection": Range(0, 999, integer=True),
+}
+"""Every numeric setting's one declaration of its range: :class:`Settings` refuses a value
+outside it, whatever the front end (URL, TOML/JSON, command-line flags); the widgets take their
+bounds from it. The bounds keep a link from asking for unbounded work (a 12,000 px classifier
+input, a 10^8-long list of detection ranks)."""
 
 
 @dataclass(frozen=True)
@@ -191,44 +237,27 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             f"target: {settings.target!r} is not one of {', '.join([*TARGETS, *sorted(layers)])}"
         )
-    if settings.type2_max_side < 32:
-        raise SettingsError(f"type2_max_side must be ≥ 32 px, got {settings.type2_max_side}")
     if settings.ties not in TIES:
         raise SettingsError(f"ties: {settings.ties!r} is not one of {', '.join(TIES)}")
-    if not 0 < settings.top_percent <= 100:
-        raise SettingsError(f"top_percent must be in (0, 100], got {settings.top_percent}")
-    if not 0 <= settings.score_threshold <= 1:
-        raise SettingsError(f"score_threshold must be in [0, 1], got {settings.score_threshold}")
-    if settings.sigma is not None and settings.sigma < 0:
-        raise SettingsError(f"sigma must be ≥ 0 px, got {settings.sigma}")
-    size = settings.working_size
-    if size is not None and not 8 <= size <= MAX_WORKING_SIZE:
-        raise SettingsError(f"working_size must be in 8..{MAX_WORKING_SIZE} px, got {size}")
-    if settings.input_size is not None and settings.input_size < 32:
-        raise SettingsError(f"input_size must be ≥ 32 px, got {settings.input_size}")
-    if settings.consensus_sigma < 0:
-        raise SettingsError(f"consensus_sigma must be ≥ 0 px, got {settings.consensus_sigma}")
+    _check_ranges(settings)
     if settings.explain_detection is not None and settings.explain_class is not None:
         raise SettingsError("explain one detection (explain_detection) or one class, not both")
-    if settings.explain_detection is not None and settings.explain_detection < 0:
-        raise SettingsError(
-            f"explain_detection is a rank (0 = the best), got {settings.explain_detection}"
-        )
     if settings.explain_class == "":
         raise SettingsError("explain_class: give a class name, or leave it out")
     _check_classifier_target(settings)
 
 
+def _check_ranges(settings: Settings) -> None:
+    """Each numeric setting within its :data:`RANGES` entry (None where None is the default)."""
+    defaults = {f.name: f.default for f in fields(Settings)}
+    for name, allowed in RANGES.items():
+        value = getattr(settings, name)
+        if (value is None and defaults[name] is None) or allowed.holds(value):
+            continue
+        raise SettingsError(f"{name} must be {allowed}, got {value!r}")
+
+
 def _check_classifier_target(settings: Settings) -> None:
-    size = settings.classifier_input_size
-    if size is not None and size < 32:
-        raise SettingsError(f"classifier_input_size must be ≥ 32 px, got {size}")
-    if settings.classifier_class is not None and settings.classifier_class < 0:
-        raise SettingsError(
-            f"classifier_class must be a class index ≥ 0, got {settings.classifier_class}"
-        )
-    if settings.classifier_top_k < 1:
-        raise SettingsError(f"classifier_top_k must be ≥ 1, got {settings.classifier_top_k}")
     if settings.classifier_class is not None and settings.classifier_top_k != 1:
         raise SettingsError(
             "classifier_class and classifier_top_k > 1 exclude each other: explain one chosen "
@@ -287,15 +316,7 @@ LIST_SEPARATOR = "~"
 """Joins list values in a query parameter (registry names contain commas and spaces, not ~)."""
 
 
-INTEGER_FIELDS = (
-    "input_size",
-    "working_size",
-    "type2_max_side",
-    "classifier_input_size",
-    "classifier_class",
-    "classifier_top_k",
-    "explain_detection",
-)
+INTEGER_FIELDS = tuple(name for name, allowed in RANGES.items() if allowed.integer)
 
 
 def _encode(value: Any) -> str:

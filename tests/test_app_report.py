@@ -174,9 +174,32 @@ def test_empty_states_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert not at.exception
     [info] = [i.value for i in at.info if "No results folder" in i.value]
     assert "python -m saliency_core.evaluate --dataset DIR --out" in info
-    at.sidebar.text_input(key="report_path").set_value(str(tmp_path)).run()
+    (tmp_path / "none yet" / "empty").mkdir(parents=True)
+    at.sidebar.text_input(key="report_path").set_value(str(tmp_path / "none yet/empty")).run()
     assert not at.exception
     assert any("is not a results folder" in e.value for e in at.error)
+
+
+def test_a_folder_outside_the_results_root_is_refused_where_the_path_box_is(
+    places: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A copy of a real run outside $SALIENCY_RESULTS_DIR: refused with the opt-in named, and the
+    path box's help says so (the opt-in opens such a copy in the time-and-objects test)."""
+    monkeypatch.delenv("SALIENCY_ALLOW_ANY_PATH", raising=False)
+    copy = tmp_path / "copied-run"
+    shutil.copytree(places["results"] / "toy-run", copy)
+    at = open_report()
+    box = at.sidebar.text_input(key="report_path")
+    assert f"under {places['results']} ($SALIENCY_RESULTS_DIR)" in box.help
+    assert "SALIENCY_ALLOW_ANY_PATH=1" in box.help
+    box.set_value(str(copy)).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        f"{copy} is outside the results folder $SALIENCY_RESULTS_DIR ({places['results']}): "
+        "refused (the app reads only under its configured folders). On a single-user machine, "
+        "start the app with SALIENCY_ALLOW_ANY_PATH=1 to open any folder."
+    ]
+    assert not gallery_items(at)
 
 
 def test_a_run_started_on_the_page_stops_and_is_shown(
@@ -250,8 +273,9 @@ def chart_titled(at: AppTest, title: str) -> dict:
 
 
 def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
-    places: dict[str, Path], tmp_path: Path
+    places: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")  # the copy below lies outside the root
     at = open_report()
     at.sidebar.selectbox(key="report_folder").set_value(str(places["results"] / "toy-run")).run()
     assert not at.exception, at.exception

@@ -255,3 +255,31 @@ def test_augmenting_an_augmented_dataset_keeps_its_own_log_and_settings(dataset,
     _, rows = read_log(second)
     assert [(row["stem"], row["decision"]) for row in rows] == [("img_a", "keep")]
     assert run(first, second, *arguments) == 0, "resuming the second run was refused"
+
+
+def test_an_image_named_like_a_formula_is_neutralised_in_the_log_and_resumed(
+    dataset, tmp_path, monkeypatch
+):
+    """``=cmd|calc.jpg``: its log row starts with ``'=cmd|calc`` (a spreadsheet shows text),
+    and a second run reads the stem back exactly, so it skips the finished image."""
+    stem = "=cmd|calc"
+    for folder, suffix in (("images", ".jpg"), ("masks", ".png")):
+        (dataset / folder / f"img_a{suffix}").rename(dataset / folder / f"{stem}{suffix}")
+    for other in ("img_b", "img_c"):
+        (dataset / "images" / f"{other}.jpg").unlink()
+    out = tmp_path / "out"
+    processed: list[str] = []
+    process_image = cli.process_image
+
+    def counting(dataset, stem, *args):
+        processed.append(stem)
+        return process_image(dataset, stem, *args)
+
+    monkeypatch.setattr(cli, "process_image", counting)
+    assert run(dataset, out, "--reference", "mask", *NEVER) == 0
+    with (out / cli.LOG_NAME).open(newline="") as handle:
+        header, row = list(csv.reader(handle))
+    assert header[0] == "stem" and row[0] == "'=cmd|calc"
+    assert run(dataset, out, "--reference", "mask", *NEVER) == 0
+    assert processed == [stem], "the second run found the logged image done"
+    assert (out / "images" / f"{stem}.jpg").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,42 @@ def test_a_folder_of_datasets(tmp_path: Path):
     write_image(tmp_path / "two" / "images" / "y.png")
     (tmp_path / "not_a_dataset").mkdir()
     assert [d.name for d in datasets.user_datasets(tmp_path)] == ["one", "two"]
-    with pytest.raises(DatasetError, match="is not a folder"):
-        datasets.user_datasets(tmp_path / "missing")
+    missing = datasets.scan_user_datasets(tmp_path / "missing")
+    assert missing.datasets == []
+    assert missing.notices == [
+        f"SALIENCY_DATA_DIR: {tmp_path / 'missing'} is not a folder; skipped."
+    ]
+
+
+def test_several_data_roots_joined_by_the_path_separator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """SALIENCY_DATA_DIR=a:b (";" on Windows): a folder of datasets, a dataset folder, a missing
+    folder (a notice, the others still listed) and a name already taken (its root appended)."""
+    write_image(tmp_path / "lab" / "one" / "images" / "x.png")
+    write_image(tmp_path / "lab" / "two" / "images" / "y.png")
+    write_image(tmp_path / "other" / "one" / "images" / "z.png")
+    write_image(tmp_path / "three" / "images" / "w.png")
+    folders = [tmp_path / "lab", tmp_path / "gone", tmp_path / "three", tmp_path / "other"]
+    monkeypatch.setenv(datasets.DATA_DIR_VARIABLE, os.pathsep.join(map(str, folders)) + os.pathsep)
+    scan = datasets.scan_user_datasets()
+    assert [(d.name, d.root) for d in scan.datasets] == [
+        ("one", tmp_path / "lab" / "one"),
+        ("two", tmp_path / "lab" / "two"),
+        ("three", tmp_path / "three"),
+        (f"one ({tmp_path / 'other'})", tmp_path / "other" / "one"),
+    ]
+    assert scan.notices == [f"SALIENCY_DATA_DIR: {tmp_path / 'gone'} is not a folder; skipped."]
+    assert list(datasets.all_datasets())[1:] == [d.name for d in scan.datasets]
+    assert datasets.all_datasets()[f"one ({tmp_path / 'other'})"].ids == ["z"]
+    assert datasets.dataset_roots() == [datasets.SAMPLE_DIR, *folders]
+    # every root confines what a manifest may name; the sample set is a root too
+    inside = tmp_path / "three" / "images"
+    assert datasets.open_dataset_folder(inside) == inside.resolve()
+    assert datasets.open_dataset_folder(datasets.SAMPLE_DIR) == datasets.SAMPLE_DIR.resolve()
+    monkeypatch.delenv("SALIENCY_ALLOW_ANY_PATH", raising=False)
+    with pytest.raises(ValueError, match="is outside the dataset folders"):
+        datasets.open_dataset_folder(tmp_path)
 
 
 def test_paths_never_leave_the_dataset_root(tmp_path: Path):

@@ -254,7 +254,7 @@ def test_the_command_writes_the_tables_and_refuses_bad_input(dataset, tmp_path, 
     printed = capsys.readouterr()
     assert "MAE vs mask" in printed.out
     assert command.main(["--dataset", str(dataset.root), "--out", str(out), "--sigma", "-1"]) == 1
-    assert "sigma must be ≥ 0" in capsys.readouterr().err
+    assert "sigma must be in [0, 1000] px, got -1.0" in capsys.readouterr().err
     assert command.main(["--dataset", str(tmp_path), "--out", str(out)]) == 1
     assert "no images/ folder" in capsys.readouterr().err
     code = command.main(["--dataset", str(dataset.root), "--out", str(out), "--detectors", "YOLO"])

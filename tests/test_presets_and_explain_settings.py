@@ -63,10 +63,118 @@ def test_explain_settings_round_trip_through_toml_json_and_the_url(tmp_path):
     ("values", "message"),
     [
         ({"explain_detection": 0, "explain_class": "dog"}, "one detection .* or one class"),
-        ({"explain_detection": -1}, "explain_detection is a rank"),
+        ({"explain_detection": -1}, r"explain_detection must be a whole number in 0\.\.999"),
         ({"explain_class": ""}, "give a class name"),
     ],
 )
 def test_impossible_explain_settings_are_refused(values: dict, message: str):
     with pytest.raises(SettingsError, match=message):
         Settings(**values)
+
+
+# --- every numeric setting has one declared range, enforced by every front end ---------------
+
+OUT_OF_RANGE = [
+    ("clssize", "99999999", "classifier_input_size must be a whole number in 32..1024 px"),
+    ("insize", "99999", "input_size must be a whole number in 32..2048 px"),
+    ("clsk", "100000", "classifier_top_k must be a whole number in 1..1000"),
+    ("xdet", "99999999", "explain_detection must be a whole number in 0..999"),
+    ("clsc", "-1", "classifier_class must be a whole number in 0..99999"),
+    ("t2side", "8", "type2_max_side must be a whole number in 32..4096 px"),
+    ("size", "4", "working_size must be a whole number in 8..4096 px"),
+    ("sigma", "nan", "sigma must be in [0, 1000] px"),
+    ("sigma", "1e308", "sigma must be in [0, 1000] px"),
+    ("sigma", "-inf", "sigma must be in [0, 1000] px"),
+    ("cons_sigma", "inf", "consensus_sigma must be in [0, 1000] px"),
+    ("score", "nan", "score_threshold must be in [0, 1]"),
+    ("p", "0", "top_percent must be in (0, 100]"),
+]
+
+
+@pytest.mark.parametrize(("key", "text", "rule"), OUT_OF_RANGE)
+def test_out_of_range_and_non_finite_url_values_are_ignored_with_a_message(key, text, rule):
+    base = Settings(sigma=5.0, classifiers=("ResNet-50",))
+    settings, notes = from_query({key: text, "det": "FCOS R50-FPN"}, base)
+    assert settings == base.with_changes(detectors=("FCOS R50-FPN",)), "the rest is restored"
+    got = {"1e308": "1e+308"}.get(text, "0.0" if key == "p" else text)  # as Python prints it
+    assert notes == [f"URL parameter {key}={text!r} ignored: {rule}, got {got}"]
+
+
+def test_the_range_bounds_themselves_are_accepted():
+    from saliency_core.settings import RANGES
+
+    for name, allowed in RANGES.items():
+        for value in (allowed.high, *(() if allowed.open_low else (allowed.low,))):
+            changes = {name: value} if name != "classifier_class" else {name: int(value)}
+            assert getattr(Settings(**changes), name) == value
+
+
+def test_settings_files_refuse_out_of_range_non_finite_and_fractional_values(tmp_path):
+    cases = {
+        "sigma = nan\n": "sigma must be in [0, 1000] px, got nan",
+        "classifier_input_size = 12000\n": (
+            "classifier_input_size must be a whole number in 32..1024 px, got 12000"
+        ),
+        "working_size = 512.5\n": "working_size must be a whole number in 8..4096 px, got 512.5",
+        "input_size = true\n": "input_size must be a whole number in 32..2048 px, got True",
+    }
+    for text, message in cases.items():
+        path = tmp_path / "s.toml"
+        path.write_text(text)
+        with pytest.raises(SettingsError) as refused:
+            load_settings(path)
+        assert str(refused.value) == message
+    path = tmp_path / "s.json"
+    path.write_text('{"classifier_top_k": 100000}')
+    with pytest.raises(SettingsError, match=r"^classifier_top_k must be a whole number in 1\.\."):
+        load_settings(path)
+
+
+def test_command_line_flags_refuse_out_of_range_values(tmp_path, capsys):
+    from saliency_core.commands import augment, evaluate
+
+    out = str(tmp_path / "out")
+    code = evaluate.main(["--dataset", "sample", "--out", out, "--classifier-input-size", "12000"])
+    assert code == 1 and not (tmp_path / "out").exists()
+    assert capsys.readouterr().err == (
+        "error: classifier_input_size must be a whole number in 32..1024 px, got 12000\n"
+    )
+    assert evaluate.main(["--dataset", "sample", "--out", out, "--sigma", "nan"]) == 1
+    assert capsys.readouterr().err == "error: sigma must be in [0, 1000] px, got nan\n"
+    (tmp_path / "data" / "images").mkdir(parents=True)
+    arguments = ["--dataset", str(tmp_path / "data"), "--out", out, "--reference", "mask"]
+    arguments += ["--detector", "FCOS R50-FPN", "--weights", "untrained", "--cam", "EigenCAM"]
+    with pytest.raises(SystemExit) as refused:
+        augment.main([*arguments, "--input-size", "99999"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("input_size must be a whole number in 32..2048 px, got 99999")
+
+
+def test_widgets_take_their_bounds_from_the_declared_ranges():
+    """The classifier's free-entry widgets (class index, k) are bounded by RANGES."""
+    from streamlit.testing.v1 import AppTest
+
+    def page() -> None:
+        import streamlit as st
+
+        from ui import classifier_view
+
+        st.session_state.setdefault("k_classifiers", ["ResNet-50"])
+        st.session_state.setdefault("k_cls_target", st.session_state.get("target"))
+        classifier_view.choose("k", st.sidebar)
+
+    from saliency_core.settings import RANGES
+    from ui.classifier_view import TARGETS
+
+    at = AppTest.from_function(page)
+    at.session_state["target"] = TARGETS[1]
+    at.run()
+    index = at.sidebar.number_input(key="k_cls_class")
+    allowed = RANGES["classifier_class"]
+    assert (index.min, index.max) == (allowed.low, allowed.high) == (0, 99_999)
+    at = AppTest.from_function(page)
+    at.session_state["target"] = TARGETS[2]
+    at.run()
+    k = at.sidebar.slider(key="k_cls_k")
+    assert (k.min, k.max) == (2, 10) and RANGES["classifier_top_k"].holds(int(k.max))

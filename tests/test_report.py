@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -328,9 +329,10 @@ def test_results_folders_are_found_and_their_changes_seen(tmp_path: Path):
             report.output_folder(tmp_path, bad)
 
 
-def test_run_dataset_is_found_by_its_folder(tmp_path: Path):
+def test_run_dataset_is_found_by_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from saliency_core.datasets import Dataset
 
+    monkeypatch.setenv("SALIENCY_DATA_DIR", str(tmp_path))
     (tmp_path / "toy" / "images").mkdir(parents=True)
     listed = Dataset("toy", tmp_path / "toy")
     manifest = {"dataset": str((tmp_path / "toy").resolve())}
@@ -338,9 +340,106 @@ def test_run_dataset_is_found_by_its_folder(tmp_path: Path):
         listed, True, manifest["dataset"]
     )
     unlisted = report.run_dataset(manifest, {})
-    assert unlisted.dataset == Dataset("toy", tmp_path / "toy") and not unlisted.listed
+    assert unlisted.dataset == Dataset("toy", (tmp_path / "toy").resolve()) and not unlisted.listed
     gone = report.run_dataset({"dataset": str(tmp_path / "gone")}, {})
     assert gone.dataset is None and gone.root.endswith("gone")
+    assert gone.missing == f"The run's dataset folder {tmp_path / 'gone'} is gone."
+
+
+OUTSIDE_DATA = (
+    " is outside the dataset folders (SALIENCY_DATA_DIR and the sample set): refused (the app "
+    "reads only under its configured folders). On a single-user machine, start the app with "
+    "SALIENCY_ALLOW_ANY_PATH=1 to open any folder."
+)
+
+
+def fake_run(folder: Path, dataset: Path) -> Path:
+    """A results folder whose manifest names ``dataset`` (a folder with one image)."""
+    (dataset / "images").mkdir(parents=True)
+    (dataset / "images" / "secret.png").write_bytes(b"not read")
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(f'{{"dataset": "{dataset}"}}')
+    return folder
+
+
+def test_a_fake_manifest_outside_the_roots_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A manifest written outside $SALIENCY_RESULTS_DIR is refused; one inside it that names a
+    dataset outside the dataset roots gets no pictures; SALIENCY_ALLOW_ANY_PATH=1 allows both."""
+    monkeypatch.delenv("SALIENCY_ALLOW_ANY_PATH", raising=False)
+    results, data = tmp_path / "results", tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("SALIENCY_DATA_DIR", str(data))
+    fake = fake_run(tmp_path / "elsewhere" / "run", tmp_path / "private")
+    with pytest.raises(ValueError) as refused:
+        report.open_results_folder(fake, results)
+    assert str(refused.value) == (
+        f"{fake} is outside the results folder $SALIENCY_RESULTS_DIR ({results}): refused (the "
+        "app reads only under its configured folders). On a single-user machine, start the app "
+        "with SALIENCY_ALLOW_ANY_PATH=1 to open any folder."
+    )
+    inside = fake_run(results / "run", tmp_path / "private2")
+    assert report.open_results_folder(inside, results).root == inside.resolve()
+    run = report.run_dataset(ResultsFolder(inside).manifest(), {})
+    assert run.dataset is None and not run.listed
+    assert run.missing == f"The run's dataset folder {tmp_path / 'private2'}{OUTSIDE_DATA}"
+    monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
+    assert report.open_results_folder(fake, results).root == fake.resolve()
+    opened = report.run_dataset(ResultsFolder(inside).manifest(), {}).dataset
+    assert opened is not None and opened.ids == ["secret"]
+
+
+def test_a_symlink_inside_the_results_root_pointing_outside_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv("SALIENCY_ALLOW_ANY_PATH", raising=False)
+    results = tmp_path / "results"
+    fake_run(results / "real", tmp_path / "data")
+    fake = fake_run(tmp_path / "elsewhere", tmp_path / "private")
+    (results / "link").symlink_to(fake, target_is_directory=True)
+    assert report.find_results_folders(results) == [results / "real"]
+    with pytest.raises(ValueError, match=r"link is outside the results folder"):
+        report.open_results_folder(results / "link", results)
+    with pytest.raises(ValueError, match=r"link is outside the results folder"):
+        report.output_folder(results, "link")  # a run from the page would write out there
+    with pytest.raises(ValueError, match="is not a results folder"):
+        report.open_results_folder(results, results)
+    monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
+    assert report.find_results_folders(results) == [results / "link", results / "real"]
+    assert report.open_results_folder(results / "link", results).root == fake.resolve()
+
+
+def test_sessions_tagging_at_once_keep_every_tag(tmp_path: Path):
+    """11 writers started together, each tagging 2 images (one read–merge–write each): every
+    tag is kept (the unlocked read–merge–write kept 4 to 6 of 22), and a second write of
+    an image's tags replaces them, an empty one removes them."""
+    writers, images = 11, 2
+    start = threading.Barrier(writers)
+    failures: list[BaseException] = []
+
+    def tag(writer: int) -> None:
+        start.wait()
+        try:
+            for image in range(images):
+                ResultsFolder(tmp_path).set_tags(f"img{writer:02d}_{image}", f"by {writer}")
+        except BaseException as error:  # noqa: BLE001 - reported by the assertion below
+            failures.append(error)
+
+    threads = [threading.Thread(target=tag, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    tags = ResultsFolder(tmp_path).tags()
+    expected = [[f"img{w:02d}_{i}", f"by {w}"] for w in range(writers) for i in range(images)]
+    assert tags.values.tolist() == expected
+    ResultsFolder(tmp_path).set_tags("img00_0", "clutter, text")
+    ResultsFolder(tmp_path).set_tags("img00_1", " ")
+    tags = report.tag_lists(ResultsFolder(tmp_path).tags())
+    assert tags["img00_0"] == ("clutter", "text") and "img00_1" not in tags
+    assert len(tags) == writers * images - 1
 
 
 def test_a_single_map_is_not_marked_best():

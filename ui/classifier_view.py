@@ -18,7 +18,7 @@ from saliency_core import analysis, classifier_report, faithfulness
 from saliency_core.accuracy import accuracy_scatter
 from saliency_core.classifiers import CLASSIFIERS
 from saliency_core.classify import METHOD_COSTS
-from saliency_core.settings import Settings
+from saliency_core.settings import RANGES, Settings
 from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.errors import report
@@ -112,11 +112,15 @@ def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
     target = side.radio("Explain", TARGETS, key=f"{key}_cls_target", horizontal=True)
     target_class, top_k = None, 1
     if target == TARGETS[1]:
+        index = RANGES["classifier_class"]
         target_class = int(
-            side.number_input("Class index (ImageNet: 0–999)", 0, 99_999, key=f"{key}_cls_class")
+            side.number_input(
+                "Class index (ImageNet: 0–999)", index.low, index.high, key=f"{key}_cls_class"
+            )
         )
     elif target == TARGETS[2]:
-        top_k = int(side.slider("k (the sum of the top-k logits)", 2, 10, key=f"{key}_cls_k"))
+        most = min(10, RANGES["classifier_top_k"].high)
+        top_k = int(side.slider("k (the sum of the top-k logits)", 2, most, key=f"{key}_cls_k"))
     return ClassifierChoices(
         tuple(names), tuple(methods), source, tuple(files), size, target_class, top_k
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def _from_dataset(key: str) -> Sample | None:
         names,
         index=names.index(wanted) if wanted in names else 0,
         key=f"{key}_dataset",
-        help=f"Add your own with {datasets.DATA_DIR_VARIABLE}=/path (images/, masks/, fixations/).",
+        help=f"Add your own with {datasets.DATA_DIR_VARIABLE}=/path (images/, masks/, "
+        f"fixations/); several folders joined by {os.pathsep!r}.",
     )
     dataset = available[name]
     ids = dataset.ids

@@ -10,7 +10,6 @@ in ``OUT/augment_log.csv``. A second run with the same settings resumes where th
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from saliency_core import analysis, fixations
+from saliency_core import analysis, csvfiles, fixations
 from saliency_core.atomic import save_image_atomic
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
@@ -349,10 +348,7 @@ def copy_annotations(dataset: Path, out: Path) -> int:
 
 
 def _read_log(path: Path) -> list[dict[str, str]]:
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    return csvfiles.read_rows(path) if path.is_file() else []
 
 
 def _finished(row: dict[str, str], out: Path) -> bool:
@@ -365,12 +361,12 @@ def _log_writer(path: Path, kept_rows: list[dict[str, str]]) -> Iterator[Callabl
     """Replace the log by ``kept_rows`` (atomically), then yield ``write(row)`` (flushed)."""
     staged = path.with_suffix(".csv.tmp")
     with staged.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer = csvfiles.DictWriter(handle, LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(kept_rows)
     os.replace(staged, path)
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer = csvfiles.DictWriter(handle, LOG_COLUMNS)
 
         def write(row: dict) -> None:
             writer.writerow(row)

@@ -12,13 +12,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 from tqdm import tqdm
 
 from saliency_core.cams import CAM_METHODS
 from saliency_core.classifiers import CLASSIFIERS
 from saliency_core.classify import METHOD_COSTS
 from saliency_core.commands.common import comma_list, download_bar, float_list, run_command
+from saliency_core.csvfiles import read_csv
 from saliency_core.datasets import Dataset, sample_dataset
 from saliency_core.detectors import DETECTORS
 from saliency_core.evaluate import engine, summary
@@ -246,7 +246,7 @@ def executor_for(options: dict[str, Any]):
 
 def print_summary(folder: ResultsFolder) -> None:
     """The run's summary (written by the engine) as a table on stdout."""
-    wide = summary.wide(pd.read_csv(folder.root / f"{SUMMARY}.csv"))
+    wide = summary.wide(read_csv(folder.root / f"{SUMMARY}.csv"))
     if not wide.empty:
         print(wide.to_string(index=False))
 

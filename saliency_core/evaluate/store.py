@@ -15,10 +15,12 @@ Layout of ``OUT/``::
     regions.parquet        every regions part, concatenated (absent when there is none)
     summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
     tags.csv               free-text tags per image (the Dataset report page)
+    .tags.lock             held while one session updates tags.csv (:meth:`ResultsFolder.set_tags`)
 
 Every file is written to a temporary name in the same folder and renamed
 (:func:`saliency_core.atomic.write_atomically`): a killed run never leaves half a part, and the next
-run skips finished images.
+run skips finished images. Every CSV goes through :mod:`saliency_core.csvfiles` (cells a
+spreadsheet would run as formulas are neutralised; the Parquet files keep the exact values).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
 
 from saliency_core.atomic import write_atomically
+from saliency_core.csvfiles import read_csv, write_csv
 from saliency_core.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -42,6 +46,7 @@ TABLE = "metrics"
 CURVE_TABLE = "iou_curves.parquet"
 SUMMARY = "summary"
 TAGS = "tags.csv"
+TAGS_LOCK = ".tags.lock"
 TEMPORAL = "temporal"
 REGIONS = "regions"
 EXTRA_TABLES = (TEMPORAL, REGIONS)
@@ -96,11 +101,11 @@ class ResultsFolder:
 
     def write_errors(self, errors: dict[str, str]) -> None:
         frame = pd.DataFrame(sorted(errors.items()), columns=ERROR_COLUMNS)
-        write_atomically(self.root / ERRORS, lambda p: frame.to_csv(p, index=False))
+        write_csv(self.root / ERRORS, frame)
 
     def errors(self) -> pd.DataFrame:
         path = self.root / ERRORS
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=ERROR_COLUMNS)
+        return read_csv(path) if path.is_file() else pd.DataFrame(columns=ERROR_COLUMNS)
 
     def collect(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Every part and every curve part, concatenated (sorted by image)."""
@@ -108,7 +113,7 @@ class ResultsFolder:
 
     def write_tables(self, table: pd.DataFrame, curves: pd.DataFrame) -> None:
         write_atomically(self.root / f"{TABLE}.parquet", lambda p: table.to_parquet(p, index=False))
-        write_atomically(self.root / f"{TABLE}.csv", lambda p: table.to_csv(p, index=False))
+        write_csv(self.root / f"{TABLE}.csv", table)
         write_atomically(self.root / CURVE_TABLE, lambda p: curves.to_parquet(p, index=False))
 
     def write_extra_tables(self) -> None:
@@ -134,7 +139,7 @@ class ResultsFolder:
         return pd.read_parquet(path) if path.is_file() else self.collect()[1]
 
     def write_summary(self, summary: pd.DataFrame, latex: str) -> None:
-        write_atomically(self.root / f"{SUMMARY}.csv", lambda p: summary.to_csv(p, index=False))
+        write_csv(self.root / f"{SUMMARY}.csv", summary)
         write_atomically(self.root / f"{SUMMARY}.tex", lambda p: p.write_text(latex))
 
     def manifest(self) -> dict:
@@ -157,13 +162,25 @@ class ResultsFolder:
         path = self.root / TAGS
         if not path.is_file():
             return pd.DataFrame(columns=TAG_COLUMNS)
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        return read_csv(path, dtype=str, keep_default_na=False)
 
     def write_tags(self, tags: dict[str, str]) -> None:
-        """Free-text tags per image (empty tags dropped)."""
+        """Free-text tags per image (empty tags dropped), replacing every tag: a session
+        updating one image's tags calls :meth:`set_tags`."""
         rows = sorted((image, text.strip()) for image, text in tags.items() if text.strip())
         frame = pd.DataFrame(rows, columns=TAG_COLUMNS)
-        write_atomically(self.root / TAGS, lambda p: frame.to_csv(p, index=False))
+        write_csv(self.root / TAGS, frame)
+
+    def set_tags(self, image: str, text: str) -> None:
+        """Set one image's tags (empty text removes them), keeping every other image's.
+
+        The read–merge–write runs under an exclusive lock on ``.tags.lock`` and the file is
+        replaced atomically, so sessions tagging at once never lose each other's tags.
+        """
+        with FileLock(self.root / TAGS_LOCK):
+            tags = self.tags()
+            current = dict(zip(tags["image"], tags["tags"], strict=True))
+            self.write_tags(current | {image: text})
 
 
 def _concat(folder: Path) -> pd.DataFrame:
