@@ -527,7 +527,7 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
-    agreement_rows = matrix.agreement_rows(rows, reference, percent)
+    agreement_rows = matrix.agreement_rows(rows, reference, percent, view.constant)
     shown = (reference, percent, ties)
     show_rows(
         agreement_rows,

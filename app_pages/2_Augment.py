@@ -24,6 +24,7 @@ from saliency_core.augment import (
 )
 from saliency_core.augment.dip import (
     CPU_BUDGET_S,
+    CPU_SECONDS_PER_ITERATION,
     CPU_SECONDS_PER_MEGAPIXEL,
     STUDY_ITERATIONS,
     default_iterations,
@@ -424,8 +425,10 @@ def deep_image_prior(sample: Sample, erased: Erased) -> None:
                 key=f"{KEY}_dip_iters",
                 help=f"Default for {default_device().type} at {working[1]}×{working[0]}: "
                 f"{default}. On a CPU the default run is sized to about "
-                f"{CPU_BUDGET_S:.0f} s ({CPU_SECONDS_PER_MEGAPIXEL} s per iteration per "
-                f"megapixel, measured); on CUDA it is the paper's {STUDY_ITERATIONS}.",
+                f"{CPU_BUDGET_S:.0f} s on a quiet 2-core machine ({CPU_SECONDS_PER_ITERATION} s "
+                f"+ {CPU_SECONDS_PER_MEGAPIXEL} s per megapixel per iteration, measured); a "
+                "loaded one takes several times longer (the ETA says how long after the first "
+                f"iteration). On CUDA it is the paper's {STUDY_ITERATIONS}.",
             )
         ),
         "learning_rate": float(

@@ -305,6 +305,8 @@ class ThresholdView:
 
     iou: pd.DataFrame
     pictures: dict[str, np.ndarray]
+    constant: frozenset[str] = frozenset()
+    """The constant maps: their top-p% singles nothing out (their panels say so)."""
 
 
 def threshold_view(
@@ -322,4 +324,5 @@ def threshold_view(
     pictures = {
         name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
     }
-    return ThresholdView(_iou_rows(maps, references, masks), pictures)
+    constant = frozenset(name for name, values in maps.items() if values.constant)
+    return ThresholdView(_iou_rows(maps, references, masks), pictures, constant)

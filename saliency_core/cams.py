@@ -257,6 +257,10 @@ class CamEntry:
     cam_class: type[BaseCAM]
     uses_gradients: bool
     cost: str
+    forwards: float | None
+    """The cost in forward passes of the model (a backward ≈ one forward), what the ETAs scale
+    a timed step by (:mod:`saliency_core.eta`); None when it depends on more than the model (the
+    target layer's channels): no estimate until one has run."""
     description: str
     kwargs: dict = field(default_factory=dict)
     expensive: bool = False
@@ -308,6 +312,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             OrientedEigenCAM,
             False,
             "1 forward",
+            1.0,
             "First principal component of the target layer's activations (class-agnostic).",
         ),
         CamMethod(
@@ -315,6 +320,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             OrientedEigenGradCAM,
             True,
             "1 forward + 1 backward",
+            2.0,
             "First principal component of gradients × activations.",
         ),
         CamMethod(
@@ -322,6 +328,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             GradCAM,
             True,
             "1 forward + 1 backward",
+            2.0,
             "Activations weighted by spatially averaged gradients (Selvaraju et al., 2017).",
         ),
         CamMethod(
@@ -329,6 +336,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             GradCAMPlusPlus,
             True,
             "1 forward + 1 backward",
+            2.0,
             "Second-order weighting of positive gradients (Chattopadhay et al., 2018).",
         ),
         CamMethod(
@@ -336,6 +344,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             XGradCAM,
             True,
             "1 forward + 1 backward",
+            2.0,
             "Gradients normalised by activations (Fu et al., 2020).",
         ),
         CamMethod(
@@ -343,6 +352,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             HiResCAM,
             True,
             "1 forward + 1 backward",
+            2.0,
             "Element-wise gradients × activations, faithful to the model (Draelos & Carin, 2020).",
         ),
         CamMethod(
@@ -350,6 +360,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             LayerCAM,
             True,
             "1 forward + 1 backward",
+            2.0,
             "Positive gradients × activations per location (Jiang et al., 2021).",
         ),
         CamMethod(
@@ -357,6 +368,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             AblationCAM,
             False,
             "1 forward per ablated channel (~20% of channels)",
+            None,
             "Score drop when channels are zeroed (Desai & Ramaswamy, 2020). Slow on CPU.",
             kwargs={"batch_size": 4, "ratio_channels_to_ablate": 0.1},
             expensive=True,
@@ -366,6 +378,7 @@ CAM_METHODS: dict[str, CamMethod] = {
             ScoreCAM,
             False,
             "1 forward per channel",
+            None,
             "Score of the input masked by each activation map (Wang et al., 2020). Very slow.",
             expensive=True,
         ),

@@ -99,6 +99,7 @@ CLASSIFIER_CAM_METHODS: dict[str, ClassifierCamMethod] = {
             FullGrad,
             True,
             "1 forward + 1 full backward (input and every bias layer)",
+            2.0,
             "Input × gradient plus bias × gradient of every Conv2d/BatchNorm2d layer "
             "(Srinivas & Fleuret, 2019); ignores the target layer.",
         ),
@@ -222,6 +223,13 @@ METHOD_COSTS: dict[str, str] = {
     },
 }
 """Every classifier method (CAMs, then Captum's gradient maps) and its cost in passes."""
+
+METHOD_FORWARDS: dict[str, float | None] = {
+    **{name: entry.forwards for name, entry in CLASSIFIER_CAM_METHODS.items()},
+    **{name: entry.forwards + 1 for name, entry in GRADIENT_METHODS.items()},
+}
+""":data:`METHOD_COSTS` in forward passes of the classifier (a backward ≈ one forward), what the
+ETAs scale a timed step by; None where it depends on the layer (AblationCAM, ScoreCAM)."""
 
 
 def method_unsupported(method: str, spec: ClassifierSpec) -> str | None:

@@ -1,11 +1,14 @@
 """Time estimates for the steps of :func:`saliency_core.analysis.compute_bundle`.
 
-A step's duration is remembered per kind (detector, input size and CAM method; or type-2 model)
-in a :class:`StepTimes` record. A kind not yet timed is estimated from the fastest timed CAM of
-its detector times the method's relative cost (:data:`RELATIVE_COST`: a backward pass to the
-target layer costs about one forward); a perturbation method (AblationCAM, ScoreCAM: many
-forwards, their number depends on the layer) or an untimed type-2 model has no estimate until one
-has run. Cache hits (under :data:`CACHE_HIT_S`) are not recorded: they say nothing about a
+A step's duration is remembered per kind (model, input size and method) in a
+:class:`StepTimes` record. A kind not yet timed is estimated from the fastest timed step of the
+same model, per forward pass, times the step's cost in forward passes, which every registry
+entry declares (``forwards``: :data:`~saliency_core.cams.CAM_METHODS`,
+:data:`~saliency_core.classify.METHOD_FORWARDS` for classifier CAMs and Captum's gradient maps,
+:data:`~saliency_core.gaze.TYPE2_MODELS`). A method whose cost depends on more than the model
+(AblationCAM, ScoreCAM: one forward per channel of the layer), an untimed type-2 network, or a
+method no registry knows has no estimate until one has run: a missing estimate never raises.
+Cache hits (under :data:`CACHE_HIT_S`) are not recorded: they say nothing about a
 computation's cost.
 """
 
@@ -13,62 +16,82 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
 
-from saliency_core.analysis import Job, Type2Job
+from saliency_core.analysis import CamJob, Job, Type2Job
 from saliency_core.cams import CAM_METHODS
+from saliency_core.classifier_pipeline import ClassifierJob
+from saliency_core.classify import METHOD_FORWARDS
+from saliency_core.gaze import TYPE2_MODELS
 
-RELATIVE_COST = {"gradient-free": 1.0, "gradient": 2.0}
-"""Cost of one step relative to the detector's gradient-free CAM (one forward pass)."""
 CACHE_HIT_S = 0.05
 """A step faster than this (seconds) was served from a cache."""
 
 
-def step_kind(job: Job) -> Hashable:
-    """What a step's duration depends on (besides the image and the device)."""
-    if isinstance(job, Type2Job):
-        return ("type-2", job.model, job.max_side)
-    return ("cam", job.choice.name, job.choice.input_size, job.method)
+def _detector_step(job: CamJob) -> tuple[Hashable, float | None]:
+    entry = CAM_METHODS.get(job.method)
+    kind = ("detector", job.choice.name, job.choice.input_size, job.method)
+    return kind, None if entry is None else entry.forwards
 
 
-def _family(method: str) -> str | None:
-    """The method's :data:`RELATIVE_COST` key (None for perturbation methods)."""
-    entry = CAM_METHODS[method]
-    if entry.expensive:
-        return None
-    return "gradient" if entry.uses_gradients else "gradient-free"
+def _classifier_step(job: ClassifierJob) -> tuple[Hashable, float | None]:
+    kind = ("classifier", job.choice.name, job.choice.input_size, job.method)
+    return kind, METHOD_FORWARDS.get(job.method)
+
+
+def _type2_step(job: Type2Job) -> tuple[Hashable, float | None]:
+    entry = TYPE2_MODELS.get(job.model)
+    return ("type-2", job.model, job.max_side, ""), None if entry is None else entry.forwards
+
+
+STEP_COSTS: dict[type, Callable[[Any], tuple[Hashable, float | None]]] = {
+    CamJob: _detector_step,
+    ClassifierJob: _classifier_step,
+    Type2Job: _type2_step,
+}
+"""Job type -> (the step's kind: family, model, input size, method; its cost in forwards)."""
+
+
+def step_cost(job: Job) -> tuple[Hashable, float | None]:
+    """What a step's duration depends on (besides the image and the device), whose first three
+    items name the model, and its cost in forward passes of that model (None: not known)."""
+    cost = STEP_COSTS.get(type(job))
+    return cost(job) if cost else ((type(job).__name__,), None)
 
 
 class StepTimes:
     """Measured seconds per step kind (the last measurement wins); thread-safe."""
 
     def __init__(self) -> None:
-        self._seconds: dict[Hashable, float] = {}
+        self._seconds: dict[Hashable, tuple[float, float | None]] = {}
+        """Kind -> (seconds, the step's cost in forwards)."""
         self._lock = threading.Lock()
 
     def record(self, job: Job, seconds: float) -> None:
         """Remember how long ``job`` took (ignored for a cache hit)."""
         if seconds >= CACHE_HIT_S:
+            kind, forwards = step_cost(job)
             with self._lock:
-                self._seconds[step_kind(job)] = seconds
+                self._seconds[kind] = (seconds, forwards)
 
     def estimate(self, job: Job) -> float | None:
-        """Seconds ``job`` will probably take, or None when nothing says."""
+        """Seconds ``job`` will probably take, or None when nothing says: its kind's last time,
+        else min over the model's timed steps of (seconds / forwards) × the job's forwards."""
+        kind, forwards = step_cost(job)
         with self._lock:
-            known = self._seconds.get(step_kind(job))
-            if known is not None or isinstance(job, Type2Job):
-                return known
-            forward = [
-                seconds / RELATIVE_COST[family]
-                for kind, seconds in self._seconds.items()
-                if kind[0] == "cam"
-                and kind[1:3] == (job.choice.name, job.choice.input_size)
-                and (family := _family(kind[3])) is not None
+            if kind in self._seconds:
+                return self._seconds[kind][0]
+            per_forward = [
+                seconds / timed
+                for other, (seconds, timed) in self._seconds.items()
+                if other[:3] == kind[:3] and timed
             ]
-        family = _family(job.method)
-        if family is None or not forward:
+        if forwards == 0:
+            return 0.0
+        if forwards is None or not per_forward:
             return None
-        return min(forward) * RELATIVE_COST[family]
+        return min(per_forward) * forwards
 
     def remaining(self, jobs: Sequence[Job], elapsed: float) -> tuple[float, bool]:
         """Seconds left for ``jobs`` (the first one running for ``elapsed`` s), and whether every

@@ -93,6 +93,8 @@ class GradientMethod:
     name: str
     attribute: Callable[[ClassSetScore, torch.Tensor, torch.Tensor], np.ndarray]
     cost: str
+    forwards: float
+    """:attr:`cost` in forward passes of the model (a backward ≈ one forward)."""
     description: str
     needs_relu: bool = False
     expensive: bool = False
@@ -113,12 +115,14 @@ GRADIENT_METHODS: dict[str, GradientMethod] = {
             "Gradient",
             vanilla_gradient,
             "1 forward + 1 backward",
+            2.0,
             "Vanilla gradient |∂s/∂x| (Simonyan et al., 2014).",
         ),
         GradientMethod(
             "SmoothGrad",
             smoothgrad,
             f"{SMOOTHGRAD_SAMPLES} forwards + {SMOOTHGRAD_SAMPLES} backwards",
+            2.0 * SMOOTHGRAD_SAMPLES,
             f"Mean |gradient| over {SMOOTHGRAD_SAMPLES} noisy copies, σ = "
             f"{SMOOTHGRAD_NOISE:.0%} of the input range (Smilkov et al., 2017).",
             expensive=True,
@@ -127,6 +131,7 @@ GRADIENT_METHODS: dict[str, GradientMethod] = {
             "Integrated Gradients",
             integrated_gradients,
             f"{IG_STEPS} forwards + {IG_STEPS} backwards",
+            2.0 * IG_STEPS,
             f"Path integral of gradients from a black image, {IG_STEPS} steps "
             "(Sundararajan et al., 2017).",
             expensive=True,
@@ -135,6 +140,7 @@ GRADIENT_METHODS: dict[str, GradientMethod] = {
             "Guided Backprop",
             guided_backprop,
             "1 forward + 1 backward",
+            2.0,
             "Gradient with negative gradients zeroed at each ReLU (Springenberg et al., 2015).",
             needs_relu=True,
         ),

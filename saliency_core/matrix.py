@@ -15,7 +15,7 @@ same rows with their pictures.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,14 +180,22 @@ def _classifier_rows(bundle: analysis.Bundle) -> list[Row | None]:
     return rows
 
 
-def agreement_rows(rows: Iterable[Row], reference: str, percent: float) -> list[Row]:
+CONSTANT_MAP = "constant map"
+"""Added to an agreement panel's title when its map is constant (its top-p% singles nothing
+out: no pixel under the default tie rule, every pixel under the study's)."""
+
+
+def agreement_rows(
+    rows: Iterable[Row], reference: str, percent: float, constant: Collection[str] = ()
+) -> list[Row]:
     """The same rows with each map cell as its top-``percent``% agreement with ``reference``
     (a reference label); detections, reference and missing cells become empty columns, and the
-    reference compared with itself is left out."""
+    reference compared with itself is left out. The ``constant`` maps' titles end in
+    ":data:`CONSTANT_MAP`"."""
     result = []
     for row in rows:
         cells = [
-            Cell(cell.title, AGREEMENT, cell.key)
+            Cell(_agreement_title(cell, constant), AGREEMENT, cell.key)
             if cell is not None and cell.kind == MAP and cell.key != reference
             else None
             for cell in row.cells
@@ -196,6 +204,10 @@ def agreement_rows(rows: Iterable[Row], reference: str, percent: float) -> list[
         if kept is not None:
             result.append(kept)
     return result
+
+
+def _agreement_title(cell: Cell, constant: Collection[str]) -> str:
+    return f"{cell.title} · {CONSTANT_MAP}" if cell.key in constant else cell.title
 
 
 def width(rows: Iterable[Row]) -> int:

@@ -158,8 +158,10 @@ TIES_NO_OVERSHOOT = "no-overshoot"
 """Default tie policy: when the pixels tied at the threshold would make the top-p% mask exceed
 ⌈p% · n⌉ pixels, only the pixels strictly above the tied value are taken (the mask may then be
 smaller than p%; :func:`top_percent_selection` reports the share actually selected) — unless
-none lies above it (the ties are the map's maximum, e.g. a binary attention mask covering more
-than p%): an empty mask singles nothing out, so the tied maximum is taken whole."""
+none lies above it and some lie below (the ties are the maximum of a map that has others, e.g. a
+binary attention mask covering more than p%): an empty mask would single nothing out, so the
+tied maximum is taken whole. A constant map is one tie block above nothing: it selects nothing
+(below p = 100)."""
 TIES_INCLUDE = "include"
 """The study's rule: ``m >= percentile(m, 100 − p)``, every tie at the threshold included, so
 the mask can exceed p% (a map with 80% zeros: its top 25% is every pixel)."""
@@ -189,10 +191,12 @@ def _pixel_limit(percent: float, size: int) -> int:
 def strict_cut(at_least: int, above: int, percent: float, size: int, ties: str) -> bool:
     """Whether the mask is ``m > t`` instead of ``m >= t``: under TIES_NO_OVERSHOOT, when the
     ``at_least`` = |{m >= t}| pixels exceed the pixel limit (only ties can make them do so) and
-    some (``above`` = |{m > t}| > 0) lie strictly above the tied value."""
+    either some (``above`` = |{m > t}| > 0) lie strictly above the tied value or the tie is the
+    whole map (``at_least = size``, a constant map: the strict mask is then empty)."""
     if ties not in TIE_POLICIES:
         raise ValueError(f"ties must be one of {TIE_POLICIES}, got {ties!r}")
-    return ties == TIES_NO_OVERSHOOT and at_least > _pixel_limit(percent, size) and above > 0
+    overshoot = at_least > _pixel_limit(percent, size)
+    return ties == TIES_NO_OVERSHOOT and overshoot and (above > 0 or at_least == size)
 
 
 def few_above_minimum(above_minimum: int, percent: float, size: int) -> str | None:
@@ -208,8 +212,9 @@ def top_percent_selection(
     Threshold t = ``np.percentile(m, 100 − percent)`` (linear interpolation, as the study).
     ``ties`` = TIES_INCLUDE: mask = m ≥ t (the study's rule). TIES_NO_OVERSHOOT (default): the
     same unless the mask would hold more than ⌈p% · n⌉ pixels, which only ties at t cause; then
-    mask = m > t (if that is not empty: ties at the maximum are kept whole). Without ties both
-    policies agree. ``percent = 100`` selects every pixel, ``percent = 0`` none. Flag
+    mask = m > t (if that is not empty: ties at the maximum of a non-constant map are kept
+    whole; a constant map selects nothing). Without ties both policies agree. ``percent = 100``
+    selects every pixel, ``percent = 0`` none. Flag
     FEW_ABOVE_MINIMUM when fewer than p% of the pixels lie above the minimum (a constant map
     included). Outside [0, 100] or an unknown policy: ValueError.
     """
@@ -242,7 +247,8 @@ def top_percent_iou(
     ``ties``: the tie policy of :func:`top_percent_selection` (TIES_INCLUDE: the study's).
 
     The study's default is 10% (its ``percentile(map, 90)`` threshold). Undefined for a constant
-    map (its mask is every pixel, singling nothing out) and for two empty masks (``percent = 0``).
+    map (its mask singles nothing out: no pixel, or every one under TIES_INCLUDE) and for two
+    empty masks (``percent = 0``).
     """
     a, b = _pair(a, b, ("saliency", "reference"))
     _check_non_constant(a)

@@ -18,6 +18,46 @@ def test_ranked_masks_equal_the_metric_definition(percent: float):
     np.testing.assert_array_equal(ranked.mask(percent), metrics.top_percent_mask(values, percent))
 
 
+@pytest.mark.parametrize("level", [0.0, 0.7])
+@pytest.mark.parametrize(
+    ("ties", "percent", "selected"),
+    [
+        # the one tie block (20 px) exceeds ⌈p% · 20⌉ px and nothing lies above it: excluded
+        (metrics.TIES_NO_OVERSHOOT, 10, 0),
+        (metrics.TIES_NO_OVERSHOOT, 50, 0),
+        (metrics.TIES_NO_OVERSHOOT, 100, 20),  # 20 px ≤ ⌈100% · 20⌉: no overshoot
+        # the study's m ≥ percentile(m, 100 − p): every tie, so every pixel
+        (metrics.TIES_INCLUDE, 10, 20),
+        (metrics.TIES_INCLUDE, 50, 20),
+    ],
+)
+def test_a_constant_map_selects_what_its_tie_rule_says(level, ties, percent, selected):
+    """Issue 20 §6: "never more than p%" selected 100% of a constant map."""
+    flat = np.full((4, 5), level)
+    expected = np.full((4, 5), selected == 20)
+    ranked = agreement.RankedMap(flat)
+    np.testing.assert_array_equal(ranked.mask(percent, ties), expected)
+    assert ranked.selected_share(percent, ties) == selected / 20
+    selection = metrics.top_percent_selection(flat, percent, ties)
+    np.testing.assert_array_equal(selection.mask, expected)
+    assert selection.share == selected / 20 and selection.flag == metrics.FEW_ABOVE_MINIMUM
+
+
+@pytest.mark.parametrize(
+    ("values", "percent", "expected"),
+    [
+        # ties at the maximum of a map that has lower values (a binary mask): kept whole
+        ([0.0, 1.0, 1.0, 1.0], 25, [False, True, True, True]),
+        # a tie block below the maximum that would exceed ⌈50% · 4⌉ = 2 px: excluded
+        ([0.0, 0.5, 0.5, 1.0], 50, [False, False, False, True]),
+    ],
+)
+def test_never_more_than_p_percent_excludes_an_overshooting_tie_block(values, percent, expected):
+    row = np.array([values])
+    assert agreement.RankedMap(row).mask(percent).tolist() == [expected]
+    assert metrics.top_percent_mask(row, percent).tolist() == [expected]
+
+
 def test_ranked_iou_matches_the_metric_and_explains_nan():
     rng = np.random.default_rng(2)
     a, b = rng.random((20, 20)), rng.random((20, 20))
@@ -89,6 +129,20 @@ def test_threshold_view_draws_each_map_against_the_shown_reference():
     assert set(view.pictures) == {"a", "b"} and view.pictures["a"].shape == (16, 16, 3)
     expected = metrics.top_percent_iou(maps["a"].values, maps["ref"].values, 25)
     assert view.iou.set_index("map").loc["a", "value"] == pytest.approx(expected)
+
+
+def test_a_constant_maps_panel_selects_nothing_and_is_named():
+    ref = np.zeros((4, 5))
+    ref[0] = 1.0  # its top 25% = row 0
+    ranked = {"flat": agreement.RankedMap(np.zeros((4, 5))), "ref": agreement.RankedMap(ref)}
+    paint = viz.AgreementPainter(np.full((4, 5, 3), 100, np.uint8))
+    view = agreement.threshold_view(
+        paint, {"flat": ranked["flat"]}, {"ref": ranked["ref"]}, "ref", 25
+    )
+    assert view.constant == {"flat"}
+    # no red (map only) and no yellow (both): the reference's row alone, in blue
+    np.testing.assert_array_equal(view.pictures["flat"], paint(np.zeros((4, 5), bool), ref > 0))
+    assert view.iou["reason"].tolist() == [metrics.CONSTANT_MAP]
 
 
 def test_pictures():

@@ -67,8 +67,9 @@ def test_deep_image_prior_states_its_working_size_and_shows_the_first_preview_an
         )
         for text in (el.value for el in at.caption)
     )
-    # 60 s / (2.3 s × 0.016384 padded megapixels) = 1592.2: the default follows the working size
-    assert at.number_input(key="augment_dip_iters").value == 1590
+    # 60 s / (0.02 s + 2.3 s × 0.016384 padded megapixels) = 1040.2: the default follows the
+    # working size
+    assert at.number_input(key="augment_dip_iters").value == 1040
     at.number_input(key="augment_dip_every").set_value(1000).run()
     [run] = [button for button in at.button if button.label == "Run Deep Image Prior"]
     run.click().run()
@@ -80,7 +81,7 @@ def test_deep_image_prior_states_its_working_size_and_shows_the_first_preview_an
     at.run()
     assert not at.exception, at.exception
     [bar] = at.progress
-    assert bar.text.startswith("iteration ") and "/1590 · " in bar.text, bar.text
+    assert bar.text.startswith("iteration ") and "/1040 · " in bar.text, bar.text
     assert " s/it · ETA " in bar.text
     captions = [caption for image in at.image for caption in image.captions]
     assert "Inpainted (Deep Image Prior, preview after iteration 1)" in captions, captions

@@ -57,3 +57,30 @@ def test_explore_shows_a_classifiers_top5_its_map_and_road_on_demand():
     assert changes.shape == (1, 6) and np.all(np.abs(changes) <= 1)
     assert {"IoU@top-10% vs human fixation density", "NSS vs fixations"} <= set(table.columns)
     assert np.isfinite(table["NSS vs fixations"]).all()
+
+
+def test_explore_with_a_captum_method_renders_while_and_after_it_runs():
+    """Issue 20 §6: the ETA of a running Captum step raised KeyError('Integrated Gradients')
+    (it looked every method up among the detector CAMs), so the page failed while it ran."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=300)
+    at.query_params.update(
+        {
+            "dataset": "NUS Scene sample (50 images, real fixations)",
+            "image": "002",
+            "det": "SSDlite320 MobileNetV3",
+            "insize": "96",
+            "cam": "EigenCAM",
+            "t2": "Centre bias (Gaussian)",
+            "cls": "ResNet-50",
+            "clssize": "64",
+            "clsm": "GradCAM~Integrated Gradients",
+        }
+    )
+    at.run()
+    at.switch_page("app_pages/1_Explore.py").run()
+    assert not at.exception, at.exception
+    assert at.session_state["explore_cls_methods"] == ["GradCAM", "Integrated Gradients"]
+    metrics = frames(at)[0]
+    assert "ResNet-50 (UNTRAINED) · Integrated Gradients" in metrics.index.get_level_values("map")

@@ -96,13 +96,17 @@ def _square(size: int) -> np.ndarray:
 
 
 def test_default_iterations_fit_a_minute_on_a_cpu_and_the_papers_count_on_cuda():
-    # 60 s / (2.3 s per padded megapixel × megapixels), to a multiple of 10, in [20, 3000]
-    assert default_iterations("cpu", (512, 512)) == 100  # 60 / (2.3 × 0.262) = 99.5
-    assert default_iterations("cpu", (384, 512)) == 130  # 60 / (2.3 × 0.197) = 132.7
+    # 60 s / (0.02 s + 2.3 s per padded megapixel × megapixels), to a multiple of 10, in
+    # [20, 3000]
+    assert default_iterations("cpu", (512, 512)) == 100  # 60 / (0.02 + 2.3 × 0.262) = 96.3
+    assert default_iterations("cpu", (384, 512)) == 130  # 60 / (0.02 + 2.3 × 0.197) = 127.1
     assert default_iterations("cpu", (358, 512)) == 130  # padded to 384 × 512
-    assert default_iterations("cpu", (256, 256)) == 400  # 60 / (2.3 × 0.0655) = 398.1
+    assert default_iterations("cpu", (256, 256)) == 350  # 60 / (0.02 + 2.3 × 0.0655) = 351.4
+    # issue 20 §6: 128 px ran 1,590 iterations (the fixed cost per iteration left out)
+    assert default_iterations("cpu", (128, 128)) == 1040  # 60 / (0.02 + 2.3 × 0.0164) = 1040.2
+    assert default_iterations("cpu", (96, 128)) == 1240  # 60 / (0.02 + 2.3 × 0.0123) = 1243.4
     assert default_iterations("cpu", (1536, 2048)) == 20  # 8.3 → 10, raised to the minimum
-    assert default_iterations("cpu", (24, 32)) == 3000  # padded 64², capped at the paper's
+    assert default_iterations("cpu", (24, 32)) == 2040  # padded 64²: 60 / 0.0294 = 2039.6
     assert default_iterations("cuda", (2048, 2048)) == 3000
     assert default_iterations("cuda", (64, 64)) == 3000
 
@@ -119,7 +123,7 @@ def test_dip_without_an_iteration_count_uses_the_devices_default():
 
     result = inpaint(image, mask, "Deep Image Prior", max_side=32, progress=progress, cancel=stop)
     assert result.working_shape == (24, 32)
-    assert totals == [default_iterations("cpu", (24, 32))] == [3000]
+    assert totals == [default_iterations("cpu", (24, 32))] == [2040]
     assert result.stopped_early and result.iterations_run == 1
 
 

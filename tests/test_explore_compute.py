@@ -114,7 +114,8 @@ def test_the_eta_uses_what_each_kind_of_step_took():
     times.record(eigen, 1.5)
     assert times.estimate(eigen) == 1.5
     assert times.estimate(grad) == 3.0, "a backward costs about one forward"
-    assert times.estimate(ablation) is None and times.estimate(centre) is None
+    assert times.estimate(ablation) is None, "its cost depends on the layer's channels"
+    assert times.estimate(centre) == 0.0, "a weight-free type-2 model runs no network"
     times.record(centre, 0.25)
     assert times.remaining([eigen, centre, grad], elapsed=1.0) == (0.5 + 0.25 + 3.0, True)
     assert times.remaining([grad, ablation], elapsed=4.0) == (0.0, False)

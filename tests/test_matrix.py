@@ -150,6 +150,16 @@ def test_the_agreement_rows_keep_the_columns_and_leave_out_the_reference_itself(
     assert against_fixations[0].cells == (Cell(DEEPGAZE, AGREEMENT, DEEPGAZE),)
 
 
+def test_a_constant_maps_agreement_panel_says_so(bundle):
+    """Issue 20 §6: an untrained GradCAM's constant map showed a solid panel with no word."""
+    constant = {f"{TRAINED} · GradCAM @ layer4"}
+    rows = matrix.agreement_rows(matrix.overview_rows(bundle), DEEPGAZE, 10, constant)
+    assert rows[0].cells[1:] == (
+        Cell("EigenCAM @ layer4", AGREEMENT, f"{TRAINED} · EigenCAM @ layer4"),
+        Cell("GradCAM @ layer4 · constant map", AGREEMENT, f"{TRAINED} · GradCAM @ layer4"),
+    )
+
+
 def test_a_chosen_detection_below_the_threshold_is_drawn_and_marked(bundle):
     found = detections([0.9, 0.6, 0.2])
     drawn, marked = matrix.shown_detections(found, 0.5, np.array([2]))

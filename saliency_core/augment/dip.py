@@ -11,8 +11,9 @@ long before the network could fit noise. σ is the noise regularisation std.
 Working size: the fit runs on the image downscaled to a longer side ≤ ``max_side`` (by default
 512 px on a CPU, the full image up to 2048 px on CUDA:
 :mod:`saliency_core.augment.working_size`), and the result is resized back and used inside the
-mask only. One iteration costs about ``CPU_SECONDS_PER_MEGAPIXEL`` s per padded megapixel on a
-CPU, so the default iteration count depends on the device and the working size
+mask only. One iteration costs about ``CPU_SECONDS_PER_ITERATION`` s plus
+``CPU_SECONDS_PER_MEGAPIXEL`` s per padded megapixel on a quiet CPU (a loaded one is several
+times slower), so the default iteration count depends on the device and the working size
 (:func:`default_iterations`).
 
 Architecture — the paper's "skip" encoder–decoder, scaled down:
@@ -60,10 +61,14 @@ MIN_PADDED_SIDE = 2 ** (len(CHANNELS) + 1)
 STUDY_ITERATIONS = 3000
 """The paper's inpainting iteration count, the default on CUDA."""
 CPU_BUDGET_S = 60.0
-"""A default run on a CPU is sized to take about this long (s)."""
+"""A default run on a quiet CPU is sized to take about this long (s)."""
+CPU_SECONDS_PER_ITERATION = 0.02
+"""Fixed seconds per iteration on a CPU (operator dispatch and the optimiser step, whatever the
+size): one thread's CPU time per iteration is 19 ms + 3.8 s per padded megapixel at 128×96,
+128², 256×192 and 512×384 (benchmarks/README.md); it dominates at small working sizes."""
 CPU_SECONDS_PER_MEGAPIXEL = 2.3
-"""Seconds per iteration per padded megapixel on a CPU: 1.63 it/s at 512² (2.34) and 7.4 it/s
-at 256² (2.06) on the 2-core development machine (benchmarks/inpaint.py)."""
+"""Seconds per iteration per padded megapixel on a quiet CPU: 1.63 it/s at 512² (2.34) and
+7.4 it/s at 256² (2.06) on the 2-core development machine (benchmarks/inpaint.py)."""
 MIN_ITERATIONS = 20
 
 
@@ -150,14 +155,16 @@ def padded_side(side: int) -> int:
 def default_iterations(device_type: str, shape: tuple[int, int]) -> int:
     """The default iteration count for a working ``shape`` (height, width) on a device type.
 
-    CUDA: ``STUDY_ITERATIONS``. Elsewhere: ``CPU_BUDGET_S / (CPU_SECONDS_PER_MEGAPIXEL × padded
-    megapixels)`` rounded to a multiple of 10, clamped to [MIN_ITERATIONS, STUDY_ITERATIONS]
-    (512×512: 100; 512×384: 130; 256×256: 400).
+    CUDA: ``STUDY_ITERATIONS``. Elsewhere: ``CPU_BUDGET_S / (CPU_SECONDS_PER_ITERATION +
+    CPU_SECONDS_PER_MEGAPIXEL × padded megapixels)`` rounded to a multiple of 10, clamped to
+    [MIN_ITERATIONS, STUDY_ITERATIONS] (512×512: 100; 512×384: 130; 256×256: 350; 128×128:
+    1040).
     """
     if device_type == "cuda":
         return STUDY_ITERATIONS
     megapixels = padded_side(shape[0]) * padded_side(shape[1]) / 1e6
-    count = 10 * round(CPU_BUDGET_S / (CPU_SECONDS_PER_MEGAPIXEL * megapixels) / 10)
+    seconds = CPU_SECONDS_PER_ITERATION + CPU_SECONDS_PER_MEGAPIXEL * megapixels
+    count = 10 * round(CPU_BUDGET_S / seconds / 10)
     return min(max(count, MIN_ITERATIONS), STUDY_ITERATIONS)
 
 

@@ -48,6 +48,9 @@ class Type2Model:
     needs_weights: bool
     description: str
     predict: Predict
+    forwards: float
+    """The cost in forward passes of its own network (1; the ETAs use its timed run), 0 for a
+    weight-free model (milliseconds: estimated as 0 s)."""
     variant: Callable[[Type2Request], Variant] | None = None
 
 
@@ -62,7 +65,7 @@ def _network(name: str, description: str, variant: Callable[[Type2Request], Vari
     def predict(images: Sequence[np.ndarray], request: Type2Request) -> list[Prediction]:
         return run_deepgaze(images, request, variant(request))
 
-    return Type2Model(name, True, description, predict, variant)
+    return Type2Model(name, True, description, predict, 1.0, variant)
 
 
 _ENTRIES = (
@@ -76,12 +79,14 @@ _ENTRIES = (
         needs_weights=False,
         description=f"Content-free centre prior: {GAUSSIAN_LABEL}",
         predict=_baseline("Centre bias (Gaussian)", centre_bias_baseline),
+        forwards=0.0,
     ),
     Type2Model(
         "Spectral residual",
         needs_weights=False,
         description="Spectral residual (Hou & Zhang, CVPR 2007), computed at 64 px width",
         predict=_baseline("Spectral residual", spectral_residual),
+        forwards=0.0,
     ),
 )
 _OPTIONAL_ENTRIES = (
