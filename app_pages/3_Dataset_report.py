@@ -50,7 +50,12 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     path = Path(typed).expanduser() if typed.strip() else (Path(listed) if listed else None)
     if path is None:
         return None
-    if not is_results_folder(path):
+    try:
+        usable = is_results_folder(path)
+    except OSError as error:  # e.g. a path too long for the file system: named, page goes on
+        report_error(error, "The results folder")
+        return None
+    if not usable:
         st.error(
             f"{path} is not a results folder (it has no manifest.json). Pick a listed folder or "
             "start a run below.",
