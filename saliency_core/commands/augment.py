@@ -3,8 +3,9 @@
 ``python -m saliency_core.augment --dataset DIR --detector NAME --weights SOURCE --cam METHOD
 --reference deepgaze|fixations|mask --out DIR [--inpaint telea|ns|dip]`` writes
 ``OUT/images/<stem>`` (augmented, or copied unchanged when the rule keeps the image), copies every
-other file of the dataset unchanged (annotations, masks, fixations), and logs one CSV row per image
-in ``OUT/augment_log.csv``. A second run with the same settings resumes where the first stopped.
+other file of the dataset unchanged (annotations, masks, fixations; an image's own ``<stem>.*``
+files only with its output, so a failed image leaves none), and logs one CSV row per image in
+``OUT/augment_log.csv``. A second run with the same settings resumes where the first stopped.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
             "optionally inpainted. Writes OUT/images/<stem> (PNG by default), copies every other "
             "file of the dataset unchanged (annotations such as Pascal VOC XML in annotations/ or "
             "Annotations/, masks, fixations, non-image files next to the images), and logs one "
-            f"row per image in OUT/{LOG_NAME}. Images the rule keeps are copied unchanged. "
+            f"row per image in OUT/{LOG_NAME}. Images the rule keeps are copied unchanged. An "
+            "image's own files (<stem>.* outside images/) are copied only with its output: an "
+            "image that fails leaves none. "
             "BOUNDING BOXES ARE UNCHANGED by the augmentation: pixels are replaced in place and "
             "nothing is moved, resized or cropped (images are never downscaled), so the copied "
             "annotations stay valid. Re-running with the same settings resumes: images already "
