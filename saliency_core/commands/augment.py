@@ -108,13 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
             "optionally inpainted. Writes OUT/images/<stem> (PNG by default), copies every other "
             "file of the dataset unchanged (annotations such as Pascal VOC XML in annotations/ or "
             "Annotations/, masks, fixations, non-image files next to the images), and logs one "
-            f"row per image in OUT/{LOG_NAME}. Images the rule keeps are copied unchanged. An "
-            "image's own files (<stem>.* outside images/) are copied only with its output: an "
-            "image that fails leaves none. "
+            f"row per image in OUT/{LOG_NAME}. Images the rule keeps are copied unchanged. "
             "BOUNDING BOXES ARE UNCHANGED by the augmentation: pixels are replaced in place and "
             "nothing is moved, resized or cropped (images are never downscaled), so the copied "
             "annotations stay valid. Re-running with the same settings resumes: images already "
-            "logged with their output present are skipped."
+            "logged with their output present are skipped. An image's own files (<stem>.* "
+            "outside images/) are copied only with its output: an image that fails leaves none."
         ),
     )
     data = parser.add_argument_group("data")
