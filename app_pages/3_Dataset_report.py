@@ -58,6 +58,8 @@ def pick_folder(root: Path) -> ResultsFolder | None:
         return report.open_results_folder(path, root)
     except ValueError as error:  # outside the root, or no manifest: the message says which
         st.error(str(error), icon="⚠️")
+    except OSError as error:  # e.g. a path too long for the file system: named, page goes on
+        report_error(error, "The results folder")
         return None
 
 

@@ -25,13 +25,17 @@ def _temporary_name(path: Path) -> Path:
 
 def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
     """Call ``write(temporary_path)`` (which creates and fills that file), then rename it onto
-    ``path`` (creating its folder); the temporary file is removed on any failure."""
+    ``path`` (creating its folder); the temporary file is removed on any failure, and a
+    file-system error is raised again as an OSError naming ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = _temporary_name(path)
     try:
         write(temporary)
         os.replace(temporary, path)
+    except OSError as error:  # named after the destination (a full disk's error names no file)
+        temporary.unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from error
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

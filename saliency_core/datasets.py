@@ -12,16 +12,28 @@ opened only under a dataset root (:func:`open_dataset_folder`, :mod:`saliency_co
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from saliency_core import roots
 from saliency_core.fixations import read_fixation_table, read_fixations, rescale_points
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask, to_normalised
+from saliency_core.images import (
+    ACCEPTED_SUFFIXES,
+    MASK_NOT_LOADED,
+    MAX_SIDE,
+    Sample,
+    image_size,
+    load_image,
+    load_optional_mask,
+    to_normalised,
+)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 SAMPLE_DIR = ASSETS / "sample"
@@ -31,7 +43,13 @@ MASK_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 FIXATIONS_NOT_LOADED = "Fixations not loaded (no fixation metrics for this image):"
 """Notice prefix when an image's own fixation file cannot be read; the reason follows."""
 OTHER_FIXATIONS_SKIPPED = "Another image's fixations were left out of sAUC's negatives:"
-"""Notice prefix for each unreadable fixation file of another image; the reason follows."""
+"""Notice prefix for each other image whose fixation file or image cannot be read; the file and
+the reason follow."""
+OPTIONAL_INPUTS = ("mask", "fixations", "other_fixations")
+"""What :meth:`Dataset.load` can read besides the image (all by default)."""
+
+
+T = TypeVar("T")
 
 
 class DatasetError(ValueError):
@@ -93,42 +111,53 @@ class Dataset:
     def has_fixations(self) -> bool:
         return (self.root / "fixations").is_dir()
 
-    def load(self, stem: str) -> Sample:
-        """The image with its mask and fixations (scaled along if the image was downscaled).
+    def load(
+        self, stem: str, max_side: int = MAX_SIDE, inputs: Collection[str] = OPTIONAL_INPUTS
+    ) -> Sample:
+        """The image (long side bounded by ``max_side``) with those of its :data:`OPTIONAL_INPUTS`
+        named in ``inputs`` (fixations scaled along if the image was downscaled).
 
-        A fixation file that cannot be read does not block the image: the sample is loaded
-        without fixations (so without fixation metrics) and a notice says why. Other images'
-        unreadable fixation files are left out of ``other_fixations``, each with a notice.
+        Only the image itself can fail the load. A mask or fixation file that cannot be read
+        leaves the sample without it, with a notice naming the file; other images' unreadable
+        files are left out of ``other_fixations``, each with a notice (:func:`_read_other`).
+        Other fixations are read only when the image has fixations of its own.
         """
-        loaded = load_image(self.image_path(stem))
-        notices = list(loaded.notices)
-        mask = fixations = others = columns = None
-        if (mask_file := self.mask_path(stem)) is not None:
-            mask, mask_notices = load_mask(mask_file, loaded.rgb.shape[:2])
-            notices += mask_notices
-        if (fixation_file := self.fixations_path(stem)) is not None:
-            try:
-                table = read_fixation_table(fixation_file)
-                fixations = table[["x", "y"]].to_numpy(dtype=np.float64)
-                columns = table.drop(columns=["x", "y"])
-            except ValueError as error:
-                notices.append(f"{FIXATIONS_NOT_LOADED} {error}")
-        if fixations is not None:
-            original = _original_size(self.image_path(stem))
-            if original is not None and original != loaded.rgb.shape[:2]:
-                fixations = rescale_points(fixations, original, loaded.rgb.shape[:2])
-            others, other_notices = self.other_fixations_with_notices(stem)
-            notices += other_notices
-        return Sample(
-            id=stem,
-            image=loaded.rgb,
-            source=self.name,
-            mask=mask,
-            fixations=fixations,
-            other_fixations=others,
-            notices=notices,
-            fixation_columns=columns,
-        )
+        loaded = load_image(self.image_path(stem), max_side)
+        shape = loaded.rgb.shape[:2]
+        sample = Sample(stem, loaded.rgb, self.name, notices=list(loaded.notices))
+        if "mask" in inputs:
+            sample.mask, notices = self._mask(stem, shape)
+            sample.notices += notices
+        if "fixations" in inputs:
+            table, notices = self._fixation_table(stem)
+            sample.notices += notices
+            if table is not None:
+                points = table[["x", "y"]].to_numpy(dtype=np.float64)
+                original = loaded.original_shape or shape
+                if original != shape:
+                    points = rescale_points(points, original, shape)
+                sample.fixations = points
+                sample.fixation_columns = table.drop(columns=["x", "y"])
+        if "other_fixations" in inputs and sample.fixations is not None:
+            sample.other_fixations, notices = self.other_fixations_with_notices(stem)
+            sample.notices += notices
+        return sample
+
+    def _mask(self, stem: str, shape: tuple[int, int]) -> tuple[np.ndarray | None, list[str]]:
+        """The image's mask at ``shape`` (None without one) and notices; never raises."""
+        try:
+            path = self.mask_path(stem)
+        except DatasetError as error:
+            return None, [f"{MASK_NOT_LOADED} {error}"]
+        return (None, []) if path is None else load_optional_mask(path, path.name, shape)
+
+    def _fixation_table(self, stem: str) -> tuple[pd.DataFrame | None, list[str]]:
+        """The image's fixation table (None without a readable one) and notices; never raises."""
+        try:
+            path = self.fixations_path(stem)
+            return (None if path is None else read_fixation_table(path)), []
+        except (ValueError, OSError) as error:  # DatasetError is a ValueError too
+            return None, [f"{FIXATIONS_NOT_LOADED} {error}"]
 
     def thumbnail(self, stem: str, side: int = 160) -> np.ndarray:
         """A small RGB preview (long side ``side`` px)."""
@@ -146,8 +175,9 @@ class Dataset:
     ) -> tuple[np.ndarray | None, list[str]]:
         """(fixations of up to ``limit`` other images in normalised coordinates, notices).
 
-        An unreadable fixation file (empty, missing x/y, non-numeric…) or image only excludes
-        itself: it is skipped with a notice naming the file and the problem.
+        Any failure to read another image's fixation file or image header (empty or malformed
+        CSV, corrupt image, decompression bomb, …) only excludes that image: it is skipped with
+        a notice naming the file and the problem.
         """
         others: list[np.ndarray] = []
         notices: list[str] = []
@@ -155,25 +185,33 @@ class Dataset:
             if other == stem or len(others) >= limit:
                 continue
             try:
-                path = self.fixations_path(other)
-                size = _original_size(self.image_path(other))
-                if path is not None and size is not None:
-                    others.append(to_normalised(read_fixations(path), size))
-            except ValueError as error:  # DatasetError is a ValueError too
+                points = self._normalised_fixations(other)
+            except DatasetError as error:
                 notices.append(f"{OTHER_FIXATIONS_SKIPPED} {error}")
+                continue
+            if points is not None:
+                others.append(points)
         return (np.concatenate(others) if others else None), notices
 
+    def _normalised_fixations(self, stem: str) -> np.ndarray | None:
+        """``stem``'s fixations in [0, 1] coordinates of its image (None without a fixation
+        file); DatasetError naming the file that could not be read."""
+        path = self.fixations_path(stem)
+        if path is None:
+            return None
+        points = _read_other(path, read_fixations)
+        return to_normalised(points, _read_other(self.image_path(stem), image_size))
 
-def _original_size(path: Path) -> tuple[int, int] | None:
-    """(H, W) of an image file after EXIF orientation, read from its header only."""
-    from PIL import Image, ImageOps
 
+def _read_other(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)`` for a file of another image than the one being loaded: whatever goes
+    wrong becomes a DatasetError naming the file, so it costs that file only."""
     try:
-        with Image.open(path) as image:
-            oriented = ImageOps.exif_transpose(image) if image.getexif().get(0x0112) else image
-            return oriented.height, oriented.width
-    except OSError:
-        return None
+        return read(path)
+    except Exception as error:  # noqa: BLE001 - any failure there only excludes that file
+        message = str(error) or error.__class__.__name__
+        named = message if path.name in message else f"{path.name}: {message}"
+        raise DatasetError(named) from error
 
 
 def sample_dataset() -> Dataset:

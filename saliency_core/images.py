@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +51,11 @@ ACCEPTED_FORMATS = {
 """Pillow format names accepted (by content, whatever the file name), with the name shown to
 users; MPO is the multi-picture JPEG of some cameras. Anything else (GIF, ICO, …) is refused."""
 NOT_READABLE = "This file is not an image format we can read"
+TOO_LARGE = f"The image is too large to decode safely (limit {MAX_PIXELS / 1e6:.0f} MP)."
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+"""EXIF orientations that swap width and height (rotations by 90° or 270°)."""
+MASK_NOT_LOADED = "Mask not loaded (no mask metrics for this image):"
+"""Notice prefix when an image's mask cannot be read; the mask's name and the reason follow."""
 
 
 class ImageLoadError(ValueError):
@@ -58,8 +64,12 @@ class ImageLoadError(ValueError):
 
 @dataclass
 class LoadedImage:
+    """The decoded ``rgb`` (H, W, 3), what was changed, and ``original_shape``: the file's
+    (H, W) after EXIF orientation, before any downscaling."""
+
     rgb: np.ndarray
     notices: list[str] = field(default_factory=list)
+    original_shape: tuple[int, int] | None = None
 
 
 @dataclass
@@ -149,9 +159,39 @@ def _decoded_bytes(image: Image.Image) -> int:
     return image.width * image.height * DECODED_BYTES_PER_PIXEL.get(image.mode, 4)
 
 
+@contextmanager
+def _decoding_errors() -> Iterator[None]:
+    """Turn Pillow's decoding failures into :class:`ImageLoadError` messages for users."""
+    try:
+        yield
+    except ImageLoadError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(TOO_LARGE) from error
+    except UnidentifiedImageError as error:
+        raise ImageLoadError(f"{NOT_READABLE}.") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageLoadError(f"The image file is corrupt or truncated ({error}).") from error
+
+
+def _check_header(image: Image.Image) -> None:
+    """Refuse, from the header alone, formats outside :data:`ACCEPTED_FORMATS` and sizes over
+    :data:`MAX_PIXELS` or :data:`MAX_DECODE_BYTES`."""
+    if image.format not in ACCEPTED_FORMATS:
+        accepted = ", ".join(dict.fromkeys(ACCEPTED_FORMATS.values()))
+        raise ImageLoadError(f"{NOT_READABLE} ({image.format}; accepted: {accepted}).")
+    if image.width * image.height > MAX_PIXELS:
+        raise ImageLoadError(TOO_LARGE)
+    if (needed := _decoded_bytes(image)) > MAX_DECODE_BYTES:
+        raise ImageLoadError(
+            f"The image ({image.width}×{image.height} px, mode {image.mode}) would need "
+            f"{needed / 1e6:.0f} MB to decode; the limit is {MAX_DECODE_BYTES / 1e6:.0f} MB "
+            "per image. Downscale it first."
+        )
+
+
 def _open(source: bytes | str | Path) -> Image.Image:
-    """Decode after checking the header's size against :data:`MAX_PIXELS` and
-    :data:`MAX_DECODE_BYTES`.
+    """Decode after checking the header (:func:`_check_header`).
 
     PIL itself refuses images over twice its own limit while opening; the explicit check
     (no change to PIL's global limit, so it is safe with concurrent sessions) covers the rest.
@@ -159,30 +199,23 @@ def _open(source: bytes | str | Path) -> Image.Image:
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     if not data:
         raise ImageLoadError("The file is empty.")
-    too_large = f"The image is too large to decode safely (limit {MAX_PIXELS / 1e6:.0f} MP)."
-    try:
+    with _decoding_errors():
         image = Image.open(io.BytesIO(data))
-        if image.format not in ACCEPTED_FORMATS:
-            accepted = ", ".join(dict.fromkeys(ACCEPTED_FORMATS.values()))
-            raise ImageLoadError(f"{NOT_READABLE} ({image.format}; accepted: {accepted}).")
-        if image.width * image.height > MAX_PIXELS:
-            raise ImageLoadError(too_large)
-        if (needed := _decoded_bytes(image)) > MAX_DECODE_BYTES:
-            raise ImageLoadError(
-                f"The image ({image.width}×{image.height} px, mode {image.mode}) would need "
-                f"{needed / 1e6:.0f} MB to decode; the limit is {MAX_DECODE_BYTES / 1e6:.0f} MB "
-                "per image. Downscale it first."
-            )
+        _check_header(image)
         image.load()
-    except Image.DecompressionBombError as error:
-        raise ImageLoadError(too_large) from error
-    except UnidentifiedImageError as error:
-        raise ImageLoadError(f"{NOT_READABLE}.") from error
-    except (OSError, SyntaxError, ValueError) as error:
-        if isinstance(error, ImageLoadError):
-            raise
-        raise ImageLoadError(f"The image file is corrupt or truncated ({error}).") from error
     return image
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(H, W) of an image file after EXIF orientation, read from its header only.
+
+    Refuses what :func:`load_image` refuses from the header (format, :data:`MAX_PIXELS`,
+    :data:`MAX_DECODE_BYTES`) with the same :class:`ImageLoadError` messages.
+    """
+    with _decoding_errors(), Image.open(path) as image:
+        _check_header(image)
+        transposed = image.getexif().get(0x0112) in TRANSPOSING_ORIENTATIONS
+        return (image.width, image.height) if transposed else (image.height, image.width)
 
 
 def _bands(image: Image.Image) -> Iterator[tuple[slice, Image.Image]]:
@@ -312,7 +345,7 @@ def load_image(source: bytes | str | Path, max_side: int = MAX_SIDE) -> LoadedIm
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     _check_shape(pixels, original, max_side)
     rgb = cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB) if pixels.ndim == 2 else pixels
-    return LoadedImage(rgb=rgb, notices=notices)
+    return LoadedImage(rgb=rgb, notices=notices, original_shape=(original[1], original[0]))
 
 
 def load_mask(source: bytes | str | Path, shape: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
@@ -327,6 +360,17 @@ def load_mask(source: bytes | str | Path, shape: tuple[int, int]) -> tuple[np.nd
         )
         gray = resize_map(gray, shape)
     return np.clip(gray, 0.0, 1.0).astype(np.float32), notices
+
+
+def load_optional_mask(
+    source: bytes | str | Path, name: str, shape: tuple[int, int]
+) -> tuple[np.ndarray | None, list[str]]:
+    """:func:`load_mask`, or (None, [a notice naming ``name``, the mask file, and why]) when it
+    cannot be read: a bad mask costs only the mask, never its image."""
+    try:
+        return load_mask(source, shape)
+    except (ValueError, OSError) as error:  # ImageLoadError is a ValueError
+        return None, [f"{MASK_NOT_LOADED} {name}: {error}"]
 
 
 def resize_map(values: np.ndarray, shape: tuple[int, int], nearest: bool = False) -> np.ndarray:

@@ -35,7 +35,8 @@ class Reference:
     ``type2_model`` names the type-2 model whose prediction is the reference (None for human
     data); ``missing(sample)`` says why the sample has no such reference (None when it has);
     ``build(sample, sigma, type2_maps)`` makes it (``type2_maps``: model name -> display map,
-    label and notes, computed by the caller).
+    label and notes, computed by the caller); ``needs`` the sample's optional inputs it is
+    built from (``datasets.OPTIONAL_INPUTS``: a mask or fixation file is read only for them).
     """
 
     key: str
@@ -44,6 +45,7 @@ class Reference:
     build: Callable[[Sample, float | None, Mapping[str, ReferenceMap]], ReferenceMap]
     type2_model: str | None = None
     human: bool = False
+    needs: tuple[str, ...] = ()
 
 
 def fixation_sigma(sample: Sample, sigma: float | None) -> float:
@@ -114,9 +116,15 @@ REFERENCES: dict[str, Reference] = {
         _no_fixations,
         _fixation_density,
         human=True,
+        needs=("fixations",),
     ),
     "mask": Reference(
-        "mask", "the attention mask masks/<stem>.png", _no_mask, _attention_mask, human=True
+        "mask",
+        "the attention mask masks/<stem>.png",
+        _no_mask,
+        _attention_mask,
+        human=True,
+        needs=("mask",),
     ),
 }
 

@@ -122,16 +122,12 @@ def test_paths_never_leave_the_dataset_root(tmp_path: Path):
         dataset.image_path("nothing")
 
 
-def test_fixations_follow_a_downscaled_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from saliency_core import images
-
-    monkeypatch.setattr(images, "MAX_SIDE", 50)
-    monkeypatch.setattr(datasets, "load_image", lambda p: images.load_image(p, max_side=50))
+def test_fixations_follow_a_downscaled_image(tmp_path: Path):
     root = tmp_path / "big"
     write_image(root / "images" / "z.png", size=(100, 60))
     (root / "fixations").mkdir()
     (root / "fixations" / "z.csv").write_text("x,y,subject\n80,40,1\n")
-    sample = Dataset("big", root).load("z")
+    sample = Dataset("big", root).load("z", max_side=50)
     assert sample.image.shape == (30, 50, 3)
     np.testing.assert_allclose(sample.fixations, [[39.75, 19.75]])  # fixations.rescale_points
 

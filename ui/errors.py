@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from saliency_core import file_errors
 from saliency_core.datasets import DatasetError
 from saliency_core.images import ImageLoadError
 from saliency_core.pipeline import ComputeError
@@ -19,9 +20,13 @@ USER_ERRORS = (ImageLoadError, MissingWeightsError, DatasetError, ComputeError, 
 
 
 def report(error: BaseException, what: str) -> None:
-    """One readable message for ``error``; unexpected errors are logged with their traceback."""
+    """One readable message for ``error`` (a file-system error names the path and says what went
+    wrong); unexpected errors are logged with their traceback."""
     if isinstance(error, USER_ERRORS):
         st.error(f"{what}: {error}", icon="⚠️")
+    elif isinstance(error, OSError):  # a file that cannot be read or written: path and reason
+        LOG.warning("%s: %s", what, error)
+        st.error(f"{what}: {file_errors.describe(error)}", icon="⚠️")
     else:
         LOG.exception("Unexpected error while %s", what)
         st.error(

@@ -10,7 +10,7 @@ import streamlit as st
 
 from saliency_core import datasets
 from saliency_core.detectors import DETECTORS, pretrained_path
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
+from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_optional_mask
 from saliency_core.weights import WeightSource
 from ui import cached
 from ui.errors import guarded, report
@@ -106,15 +106,16 @@ def _from_upload(key: str) -> Sample | None:
         return None
     try:
         loaded = load_image(upload.getvalue())
-        sample = Sample(
-            id=Path(upload.name).stem, image=loaded.rgb, source="upload", notices=loaded.notices
-        )
-        if mask_upload is not None:
-            sample.mask, notices = load_mask(mask_upload.getvalue(), loaded.rgb.shape[:2])
-            sample.notices += notices
     except Exception as error:  # noqa: BLE001 - shown as a message, the page goes on
         report(error, f"Reading {upload.name}")
         return None
+    sample = Sample(
+        id=Path(upload.name).stem, image=loaded.rgb, source="upload", notices=loaded.notices
+    )
+    if mask_upload is not None:  # a bad mask costs only itself: a notice naming it
+        shape = loaded.rgb.shape[:2]
+        sample.mask, notices = load_optional_mask(mask_upload.getvalue(), mask_upload.name, shape)
+        sample.notices += notices
     return sample
 
 

@@ -3,8 +3,9 @@
 ``python -m saliency_core.augment --dataset DIR --detector NAME --weights SOURCE --cam METHOD
 --reference deepgaze|fixations|mask --out DIR [--inpaint telea|ns|dip]`` writes
 ``OUT/images/<stem>`` (augmented, or copied unchanged when the rule keeps the image), copies every
-other file of the dataset unchanged (annotations, masks, fixations), and logs one CSV row per image
-in ``OUT/augment_log.csv``. A second run with the same settings resumes where the first stopped.
+other file of the dataset unchanged (annotations, masks, fixations; an image's own ``<stem>.*``
+files only with its output, so a failed image leaves none), and logs one CSV row per image in
+``OUT/augment_log.csv``. A second run with the same settings resumes where the first stopped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from saliency_core import analysis, csvfiles, fixations
+from saliency_core import analysis, csvfiles
 from saliency_core.atomic import save_image_atomic
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
@@ -37,7 +38,7 @@ from saliency_core.commands.common import download_bar, run_command
 from saliency_core.datasets import Dataset
 from saliency_core.detectors import DETECTORS
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask
+from saliency_core.images import ACCEPTED_SUFFIXES, Sample
 from saliency_core.references import REFERENCES
 from saliency_core.settings import Settings, SettingsError
 from saliency_core.weights import MissingWeightsError, WeightSource
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
             "BOUNDING BOXES ARE UNCHANGED by the augmentation: pixels are replaced in place and "
             "nothing is moved, resized or cropped (images are never downscaled), so the copied "
             "annotations stay valid. Re-running with the same settings resumes: images already "
-            "logged with their output present are skipped."
+            "logged with their output present are skipped. An image's own files (<stem>.* "
+            "outside images/) are copied only with its output: an image that fails leaves none."
         ),
     )
     data = parser.add_argument_group("data")
@@ -317,24 +319,36 @@ def _check_resume(out: Path, settings: dict[str, Any]) -> str | None:
     )
 
 
-def copy_annotations(dataset: Path, out: Path) -> int:
-    """Copy every file of ``dataset`` except the images in ``images/`` unchanged; returns the count.
+def dataset_files(dataset: Path, stems: Collection[str]) -> dict[str | None, list[Path]]:
+    """Every file of ``dataset`` except the images in ``images/``, relative to it, by the image
+    stem it belongs to (a file named ``<stem>.*`` anywhere: ``masks/<stem>.png``,
+    ``fixations/<stem>.csv``, ``annotations/<stem>.xml``, …) or None (every other file).
 
-    Files already copied (same size and modification time) are left alone; files that resolve
-    outside the dataset (symbolic links out of it) are skipped, as the app never reads them. The
-    log and settings of an earlier run (when ``dataset`` is itself an output) are not copied:
-    they would replace this run's own.
+    Files that resolve outside the dataset (symbolic links out of it) are left out, as the app
+    never reads them, and so are the log and settings of an earlier run (when ``dataset`` is
+    itself an output): they would replace this run's own.
     """
     root = dataset.resolve()
     run_files = {LOG_NAME, SETTINGS_NAME, f"{Path(LOG_NAME).stem}.csv.tmp"}
-    copied = 0
+    files: dict[str | None, list[Path]] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         is_image = relative.parts[0] == IMAGES and path.suffix.lower() in ACCEPTED_SUFFIXES
         is_run_file = relative.as_posix() in run_files
         if not path.is_file() or is_image or is_run_file or not path.resolve().is_relative_to(root):
             continue
-        target = out / relative
+        files.setdefault(path.stem if path.stem in stems else None, []).append(relative)
+    return files
+
+
+def copy_files(dataset: Path, out: Path, files: Iterable[Path]) -> int:
+    """Copy ``files`` (relative paths) from ``dataset`` to ``out`` unchanged; returns the count.
+
+    Files already copied (same size and modification time) are left alone.
+    """
+    copied = 0
+    for relative in files:
+        path, target = dataset / relative, out / relative
         source = path.stat()
         if target.is_file() and (target.stat().st_size, target.stat().st_mtime_ns) == (
             source.st_size,
@@ -345,6 +359,17 @@ def copy_annotations(dataset: Path, out: Path) -> int:
         shutil.copy2(path, target)
         copied += 1
     return copied
+
+
+def _left_out(out: Path, files: list[Path]) -> str:
+    """Remove the copies of a failed image's own ``files`` from ``out`` (an earlier run may
+    have copied them), so the output never has a stem without its image; says so."""
+    for relative in files:
+        (out / relative).unlink(missing_ok=True)
+    if not files:
+        return "Left out of the output."
+    names = ", ".join(relative.as_posix() for relative in files)
+    return f"Left out of the output with its own files ({names})."
 
 
 def _read_log(path: Path) -> list[dict[str, str]]:
@@ -410,28 +435,30 @@ def settings_of(args: argparse.Namespace) -> Settings:
     )
 
 
-def full_size_sample(dataset: Dataset, stem: str) -> tuple[Sample, Path]:
-    """The image at its own size (never downscaled: boxes stay valid), its mask and fixations."""
-    source = dataset.image_path(stem)
-    loaded = load_image(source, max_side=NO_DOWNSCALE)
-    sample = Sample(stem, loaded.rgb, dataset.name, notices=list(loaded.notices))
-    if (mask_path := dataset.mask_path(stem)) is not None:
-        sample.mask, notices = load_mask(mask_path, loaded.rgb.shape[:2])
-        sample.notices += notices
-    if (fixation_path := dataset.fixations_path(stem)) is not None:
-        sample.fixations = fixations.read_fixations(fixation_path)
-    return sample, source
+def full_size_sample(dataset: Dataset, stem: str, reference: str) -> tuple[Sample, Path]:
+    """The image at its own size (never downscaled: boxes stay valid) with only the inputs
+    ``reference`` is built from (a mask or fixation file is never read for another reference,
+    and one that cannot be read is a notice), and the image's path."""
+    inputs = REFERENCES[reference].needs
+    return dataset.load(stem, max_side=NO_DOWNSCALE, inputs=inputs), dataset.image_path(stem)
 
 
 def process_image(
-    dataset: Dataset, stem: str, args: argparse.Namespace, settings: Settings, rule: EraseRule
+    dataset: Dataset,
+    stem: str,
+    args: argparse.Namespace,
+    settings: Settings,
+    rule: EraseRule,
+    own_files: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Augment one image and write its output; returns its log row (raises on failure)."""
+    """Augment one image and write its output, its ``own_files`` (relative paths of its mask,
+    fixations, annotations…) copied just before it; returns its log row (raises on failure)."""
     started = time.perf_counter()
-    sample, source = full_size_sample(dataset, stem)
+    sample, source = full_size_sample(dataset, stem, args.reference)
     bundle = analysis.compute_bundle(sample, settings, FUNCTIONS)
     if args.reference not in bundle.references:
-        raise ValueError(" ".join(bundle.skipped) or f"no {args.reference} reference")
+        why = [*bundle.skipped, *sample.notices] or [f"no {args.reference} reference"]
+        raise ValueError(" ".join(why))
     cam = next(entry for entry in bundle.maps.values() if entry.kind == "type-1")
     reference = bundle.references[args.reference]
     method, parameters = INPAINT_OPTIONS[args.inpaint] if args.inpaint else (None, {})
@@ -448,6 +475,7 @@ def process_image(
             progress=_dip_progress(bar),
         )
     decision = augmented.decision
+    copy_files(dataset.root, args.out, own_files)
     if decision.erase:
         suffix = ".png" if args.format == "png" else source.suffix
         output = Path(IMAGES) / f"{stem}{suffix}"
@@ -481,17 +509,20 @@ def run(args: argparse.Namespace) -> int:
     rule = _erase_rule(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / SETTINGS_NAME).write_text(json.dumps(_settings(args), indent=2) + "\n")
-    copied = copy_annotations(args.dataset, args.out)
+    files = dataset_files(args.dataset, dataset.ids)
+    copied = copy_files(args.dataset, args.out, files.get(None, []))
     log_path = args.out / LOG_NAME
     rows = _read_log(log_path)
     stems = dataset.ids[: args.limit]
     done = {row["stem"] for row in rows if _finished(row, args.out)}
     todo = [stem for stem in stems if stem not in done]
     kept_rows = [row for row in rows if row["stem"] not in todo]
+    for stem in done & set(stems):
+        copied += copy_files(args.dataset, args.out, files.get(stem, []))
     print(
         f"{choice.label} · {args.cam} vs. {args.reference} · rule: erase when {rule.describe()}\n"
         f"{len(stems)} images: {len(stems) - len(todo)} already done, {len(todo)} to do; "
-        f"{copied} other files copied.",
+        f"{copied} other files copied (an image's own files go with it).",
         file=sys.stderr,
     )
     # builds the models once (downloading pretrained weights with a bar; fails on missing ones)
@@ -501,7 +532,7 @@ def run(args: argparse.Namespace) -> int:
         for stem in bar:
             started = time.perf_counter()
             try:
-                row = process_image(dataset, stem, args, settings, rule)
+                row = process_image(dataset, stem, args, settings, rule, files.get(stem, []))
             except (MissingWeightsError, KeyboardInterrupt):
                 raise
             except Exception as error:  # noqa: BLE001 - one bad image must not stop the run
@@ -510,6 +541,7 @@ def run(args: argparse.Namespace) -> int:
                     "decision": "error",
                     "reason": f"{error.__class__.__name__}: {error}",
                     "seconds": round(time.perf_counter() - started, 3),
+                    "notes": _left_out(args.out, files.get(stem, [])),
                 }
             write({"stem": stem, **row})
             counts[row["decision"]] += 1

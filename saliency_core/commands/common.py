@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
+from saliency_core import file_errors
 from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
 from saliency_core.datasets import DatasetError
 from saliency_core.extras import MissingDependencyError
@@ -60,8 +61,7 @@ def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> i
         print(interrupted, file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as error:  # e.g. an unwritable output folder: the path and the reason
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        print(f"error: {file_errors.describe(error)}", file=sys.stderr)
         return 1
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
