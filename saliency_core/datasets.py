@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from saliency_core.fixations import read_fixation_table, read_fixations, rescale_points
+from saliency_core.fixations import read_fixation_file, read_fixations, rescale_points
 from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_mask, to_normalised
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -94,8 +94,10 @@ class Dataset:
         """The image with its mask and fixations (scaled along if the image was downscaled).
 
         A fixation file that cannot be read does not block the image: the sample is loaded
-        without fixations (so without fixation metrics) and a notice says why. Other images'
-        unreadable fixation files are left out of ``other_fixations``, each with a notice.
+        without fixations (so without fixation metrics) and a notice says why; its rows without a
+        usable x/y, and its rows' unusable onsets, are left out with a notice
+        (:func:`~saliency_core.fixations.read_fixation_file`). Other images' unreadable fixation
+        files are left out of ``other_fixations``, each with a notice.
         """
         loaded = load_image(self.image_path(stem))
         notices = list(loaded.notices)
@@ -105,9 +107,10 @@ class Dataset:
             notices += mask_notices
         if (fixation_file := self.fixations_path(stem)) is not None:
             try:
-                table = read_fixation_table(fixation_file)
-                fixations = table[["x", "y"]].to_numpy(dtype=np.float64)
-                columns = table.drop(columns=["x", "y"])
+                read = read_fixation_file(fixation_file)
+                fixations = read.table[["x", "y"]].to_numpy(dtype=np.float64)
+                columns = read.table.drop(columns=["x", "y"])
+                notices += read.notices
             except ValueError as error:
                 notices.append(f"{FIXATIONS_NOT_LOADED} {error}")
         if fixations is not None:
