@@ -218,3 +218,14 @@ def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path)
             raise RuntimeError("a detector map fails the image")
 
         engine.evaluate_image(dataset.load("a"), SETTINGS, analysis.MapFunctions(cam=cam))
+
+
+def test_a_retried_image_leaves_no_stale_notices(tmp_path: Path):
+    folder = ResultsFolder(tmp_path)
+    rows = pd.DataFrame({"image": ["x"], "value": [1.0]})
+    notices = engine.notices_table("x", ["Fixations file x.csv: 1 row dropped"])
+    folder.write_image("x", rows, rows, {"notices": notices})
+    assert folder.notices().values.tolist() == [["x", "Fixations file x.csv: 1 row dropped"]]
+    folder.write_image("x", rows, rows, {})  # the file was fixed, the image computed again
+    assert folder.write_notices().empty
+    assert pd.read_csv(tmp_path / "notices.csv").columns.tolist() == ["image", "notice"]
