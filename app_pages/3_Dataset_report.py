@@ -109,6 +109,18 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
             st.dataframe(errors, hide_index=True)
 
 
+def notices_section(folder: ResultsFolder) -> None:
+    """The run's notices: what each image's results leave out or changed, and why."""
+    notices = folder.notices()
+    if len(notices):
+        with st.expander(f"Notices ({len(notices)})"):
+            st.caption(
+                "What the results leave out or changed, per image (e.g. fixation rows without "
+                "x/y, an optional analysis that could not run, a resized mask): notices.csv."
+            )
+            st.dataframe(notices, hide_index=True, width="stretch", key=f"{KEY}_notices")
+
+
 def summary_section(long, table) -> None:
     st.subheader("Summary")
     view = report.summary_table(long, report.map_labels(table))
@@ -382,6 +394,8 @@ def show_report(folder: ResultsFolder) -> None:
         return
     table = results.table(root, fingerprint)
     run_header(folder, table, settings)
+    with guarded("The notices"):
+        notices_section(folder)
     if table.empty:
         st.info("This run has not finished any image yet: rerun it, or start it from the page.")
         return

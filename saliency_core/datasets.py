@@ -23,7 +23,11 @@ import numpy as np
 import pandas as pd
 
 from saliency_core import roots
-from saliency_core.fixations import read_fixation_table, read_fixations, rescale_points
+from saliency_core.fixations import (
+    read_fixation_file,
+    read_fixations,
+    rescale_points,
+)
 from saliency_core.images import (
     ACCEPTED_SUFFIXES,
     MASK_NOT_LOADED,
@@ -118,7 +122,9 @@ class Dataset:
         named in ``inputs`` (fixations scaled along if the image was downscaled).
 
         Only the image itself can fail the load. A mask or fixation file that cannot be read
-        leaves the sample without it, with a notice naming the file; other images' unreadable
+        leaves the sample without it, with a notice naming the file; a fixation file's rows without
+        a usable x/y, and its unusable onsets, are left out with a notice
+        (:func:`~saliency_core.fixations.read_fixation_file`); other images' unreadable
         files are left out of ``other_fixations``, each with a notice (:func:`_read_other`).
         Other fixations are read only when the image has fixations of its own.
         """
@@ -155,7 +161,10 @@ class Dataset:
         """The image's fixation table (None without a readable one) and notices; never raises."""
         try:
             path = self.fixations_path(stem)
-            return (None if path is None else read_fixation_table(path)), []
+            if path is None:
+                return None, []
+            read = read_fixation_file(path)  # rows without a usable x/y dropped, with notices
+            return read.table, list(read.notices)
         except (ValueError, OSError) as error:  # DatasetError is a ValueError too
             return None, [f"{FIXATIONS_NOT_LOADED} {error}"]
 

@@ -8,6 +8,8 @@ row, origin at the top-left; integer coordinates are pixel centres). :func:`to_p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -19,12 +21,14 @@ from saliency_core.metrics import TIES_INCLUDE, fixation_map, to_pixel_coords, t
 
 __all__ = [
     "DEGREES_PER_IMAGE",
+    "FixationFile",
     "attention_mask",
     "default_sigma",
     "density_map",
     "display",
     "fixation_map",
     "points_by_subject",
+    "read_fixation_file",
     "read_fixation_table",
     "read_fixations",
     "rescale_points",
@@ -41,13 +45,23 @@ ONSET_COLUMN = "onset_s"
 NO_SUBJECTS = f"the fixations carry no subject ids (no {SUBJECT_COLUMN!r} column)"
 
 
-def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
-    """Read a fixation CSV (path or file object) into a DataFrame with float ``x``, ``y`` columns.
+@dataclass(frozen=True)
+class FixationFile:
+    """A fixation CSV as read: its usable rows, and a notice for each thing left out."""
+
+    table: pd.DataFrame
+    notices: tuple[str, ...] = ()
+
+
+def read_fixation_file(source: str | Path | IO) -> FixationFile:
+    """Read a fixation CSV (path or file object): float ``x``, ``y`` columns and the others as read.
 
     Needs columns ``x`` and ``y`` (pixels); ``subject``, ``onset_s``, ``duration_s`` and any other
-    columns are kept as read. Header names are matched after stripping spaces. A header-only file
-    gives an empty table. Raises ValueError naming the problem for an empty or unparsable file,
-    missing ``x``/``y`` columns, or a missing or non-numeric coordinate (with its data row).
+    columns are kept. Header names are matched after stripping spaces; a header-only file gives
+    an empty table. A row without a usable ``x``/``y`` (empty, NaN, text, infinite) is dropped
+    with a notice naming its data rows; the rest of the file is kept. ``onset_s`` is normalised
+    by :func:`_onset_seconds`. Raises ValueError naming the problem for an empty or unparsable
+    file, missing ``x``/``y`` columns, or when no data row has a usable ``x``/``y``.
     """
     name = source if isinstance(source, str | Path) else getattr(source, "name", "fixation file")
     try:
@@ -63,21 +77,100 @@ def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
             f"{name}: missing column(s) {', '.join(missing)}; expected a header with x,y "
             f"(found: {', '.join(table.columns)})"
         )
-    for column in REQUIRED_COLUMNS:
-        values = pd.to_numeric(table[column], errors="coerce")
-        bad = values.isna()
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raw = table[column].iloc[row]
-            problem = "is missing" if pd.isna(raw) else f"must be numeric, got {str(raw)!r}"
-            raise ValueError(f"{name}: {column} {problem} in data row {row + 1} (after the header)")
-        table[column] = values.astype(np.float64)
-    return table
+    table, notices = _usable_points(table, name)
+    table, onset_notices = _onset_seconds(table, name)
+    return FixationFile(table.reset_index(drop=True), (*notices, *onset_notices))
+
+
+def read_fixation_table(source: str | Path | IO) -> pd.DataFrame:
+    """The table of :func:`read_fixation_file` (its notices left out)."""
+    return read_fixation_file(source).table
 
 
 def read_fixations(source: str | Path | IO) -> np.ndarray:
-    """Fixations of a CSV as float64 (N, 2) ``(x, y)`` (see :func:`read_fixation_table`)."""
+    """Fixations of a CSV as float64 (N, 2) ``(x, y)`` (see :func:`read_fixation_file`)."""
     return read_fixation_table(source)[list(REQUIRED_COLUMNS)].to_numpy(dtype=np.float64)
+
+
+ROWS_NAMED = 10
+"""A notice names at most this many data rows, then counts the rest."""
+
+
+def _data_rows(rows: Sequence[str]) -> str:
+    """ "data row 3", "data rows 3, 7" or "data rows 3, 7, … and 12 more" (1-based rows after
+    the header; the first :data:`ROWS_NAMED` named)."""
+    more = len(rows) - ROWS_NAMED
+    listed = ", ".join(rows[:ROWS_NAMED]) + (f" and {more} more" if more > 0 else "")
+    return f"data {'row' if len(rows) == 1 else 'rows'} {listed}"
+
+
+def _coordinate_problem(raw: object) -> str:
+    if pd.isna(raw):
+        return "is missing"
+    number = pd.to_numeric(pd.Series([raw]), errors="coerce").iloc[0]
+    return f"must be numeric, got {str(raw)!r}" if pd.isna(number) else f"must be finite, got {raw}"
+
+
+def _usable_points(table: pd.DataFrame, name: object) -> tuple[pd.DataFrame, list[str]]:
+    """``table`` without its rows lacking a finite ``x``/``y`` (index kept: the data row - 1),
+    the coordinates as float64, and a notice counting the rows dropped."""
+    values = {
+        column: pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=np.float64)
+        for column in REQUIRED_COLUMNS
+    }
+    bad = ~np.isfinite(values["x"]) | ~np.isfinite(values["y"])
+    if bad.any() and bad.all():
+        row = int(np.flatnonzero(bad)[0])
+        column = next(c for c in REQUIRED_COLUMNS if not np.isfinite(values[c][row]))
+        problem = _coordinate_problem(table[column].iloc[row])
+        raise ValueError(
+            f"{name}: no data row has a usable x,y; {column} {problem} in data row {row + 1} "
+            "(after the header)"
+        )
+    for column in REQUIRED_COLUMNS:
+        table[column] = values[column]
+    if not bad.any():
+        return table, []
+    rows = [str(row + 1) for row in np.flatnonzero(bad)]
+    noun = "row" if len(rows) == 1 else "rows"
+    usable = f"no usable x/y: {_data_rows(rows)}"
+    notice = f"Fixations file {name}: {len(rows)} {noun} dropped ({usable})"
+    return table[~bad].copy(), [notice]
+
+
+def _onset_seconds(table: pd.DataFrame, name: object) -> tuple[pd.DataFrame, list[str]]:
+    """``onset_s`` as float64 seconds with NaN where a row has none, and notices.
+
+    Empty in every row: the column is dropped (the file has no onsets, as without the column).
+    Empty in some rows, or not a number of seconds >= 0 (text, negative, infinite): NaN, with a
+    notice naming the data rows; those fixations are left out of the time analysis only.
+    """
+    if ONSET_COLUMN not in table.columns:
+        return table, []
+    raw = table[ONSET_COLUMN]
+    blank = raw.isna().to_numpy() | raw.astype(str).str.strip().eq("").to_numpy()
+    if blank.all():
+        return table.drop(columns=ONSET_COLUMN), []
+    seconds = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(dtype=np.float64)
+    invalid = ~blank & ~(np.isfinite(seconds) & (seconds >= 0))
+    data_rows = table.index.to_numpy() + 1
+    notices = []
+    left_out = "those fixations are left out of the time analysis only"
+    if blank.any():
+        rows = [str(row) for row in data_rows[blank]]
+        notices.append(
+            f"Fixations file {name}: {ONSET_COLUMN} is empty in {len(rows)} of {len(table)} "
+            f"rows ({_data_rows(rows)}): {left_out}"
+        )
+    if invalid.any():
+        pairs = zip(data_rows[invalid], raw[invalid], strict=True)
+        rows = [f"{row} ({str(value)!r})" for row, value in pairs]
+        notices.append(
+            f"Fixations file {name}: {ONSET_COLUMN} must be a number of seconds >= 0, not in "
+            f"{_data_rows(rows)}: {left_out}"
+        )
+    table[ONSET_COLUMN] = np.where(blank | invalid, np.nan, seconds)
+    return table, notices
 
 
 def points_by_subject(table: pd.DataFrame) -> dict[object, np.ndarray]:

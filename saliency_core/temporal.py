@@ -5,8 +5,10 @@ maps' pixel grid) is split into :class:`Window` s, either by ordinal (the k-th f
 subject: :func:`split_by_ordinal`) or by onset time (``[k·w, (k+1)·w)`` seconds:
 :func:`split_by_onset`). :func:`window_metrics` scores every map against every window (NSS,
 AUC-Judd, and the top-p% IoU against the window's fixation density), :func:`peak_windows` finds
-each map's best window. Onset windows need recorded onsets: without an ``onset_s`` column the
-split raises ValueError (:data:`NO_ONSETS`) rather than guessing times.
+each map's best window. Onset windows need recorded onsets: a fixation without one (``onset_s``
+empty, not a number of seconds >= 0) is left out of them (:func:`onset_note` says how many), and
+without any the split raises ValueError (:data:`NO_ONSETS`) rather than guessing times. The
+ordinal split needs no onsets.
 
 Per dataset, the per-image tables (with an ``image`` column) are averaged by
 :func:`mean_curves` (mean per window with a seeded percentile-bootstrap CI over images) and
@@ -65,8 +67,8 @@ CURVE_COLUMNS = [
     "reason",
 ]
 NO_ONSETS = (
-    f"the fixations carry no onset times (no {ONSET_COLUMN!r} column): "
-    "agreement over time needs recorded onsets, none are guessed"
+    f"the fixations carry no onset times (the {ONSET_COLUMN!r} column is absent, empty or holds "
+    "no number of seconds >= 0): agreement over time needs recorded onsets, none are guessed"
 )
 EMPTY_WINDOW = "no fixations inside the image in this window"
 NEVER_DEFINED = "undefined in every window"
@@ -89,19 +91,29 @@ class Window:
     points: np.ndarray
 
 
-def _onsets(table: pd.DataFrame) -> np.ndarray:
-    """The onset column as float64 seconds; ValueError if absent, non-numeric, NaN or negative."""
+def onsets(table: pd.DataFrame) -> np.ndarray:
+    """The onset column as float64 seconds, NaN where a fixation has none (empty, not a number,
+    negative or infinite); all NaN without an ``onset_s`` column."""
     if ONSET_COLUMN not in table.columns:
-        raise ValueError(NO_ONSETS)
-    onsets = pd.to_numeric(table[ONSET_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(onsets) | (onsets < 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{ONSET_COLUMN} must be a number of seconds >= 0 in every row; data row {row + 1} "
-            f"(after the header) has {table[ONSET_COLUMN].iloc[row]!r}"
-        )
-    return onsets
+        return np.full(len(table), np.nan)
+    seconds = pd.to_numeric(table[ONSET_COLUMN], errors="coerce").to_numpy(dtype=np.float64)
+    return np.where(np.isfinite(seconds) & (seconds >= 0), seconds, np.nan)
+
+
+def has_onsets(table: pd.DataFrame) -> bool:
+    """Whether any fixation of ``table`` carries an onset time (onset windows can be made)."""
+    return bool(np.isfinite(onsets(table)).any())
+
+
+def onset_note(table: pd.DataFrame) -> str | None:
+    """What the onset windows leave out: "3 of 16 fixations carry no onset time: …", or None."""
+    missing = int(np.isnan(onsets(table)).sum())
+    if not missing or missing == len(table):
+        return None
+    return (
+        f"{missing} of {len(table)} fixations carry no onset time ({ONSET_COLUMN} empty or "
+        "not a number of seconds >= 0): they are left out of the onset windows"
+    )
 
 
 def _points(table: pd.DataFrame) -> np.ndarray:
@@ -111,9 +123,9 @@ def _points(table: pd.DataFrame) -> np.ndarray:
 def ordinals(table: pd.DataFrame) -> np.ndarray:
     """1-based ordinal of each fixation within its subject's scanpath, int64 (N,), table order.
 
-    Within a subject, fixations are ordered by ``onset_s`` when the column exists (ties keep file
-    order), else by file order. Raises ValueError without a ``subject`` column (a fixation's
-    ordinal needs its scanpath) or with an invalid onset.
+    Within a subject, fixations are ordered by ``onset_s`` when every fixation has an onset
+    (ties keep file order), else by file order: no onset is needed. Raises ValueError without a
+    ``subject`` column (a fixation's ordinal needs its scanpath) or with a missing subject id.
     """
     if SUBJECT_COLUMN not in table.columns:
         raise ValueError(f"fixation ordinals need subject ids: {NO_SUBJECTS}")
@@ -122,8 +134,9 @@ def ordinals(table: pd.DataFrame) -> np.ndarray:
     order = pd.DataFrame(
         {"subject": table[SUBJECT_COLUMN].to_numpy(), "row": np.arange(len(table))}
     )
-    if ONSET_COLUMN in table.columns:
-        order["onset"] = _onsets(table)
+    seconds = onsets(table)
+    if len(table) and np.isfinite(seconds).all():
+        order["onset"] = seconds
         order = order.sort_values(["onset", "row"], kind="stable")
     ranks = order.groupby("subject", sort=False).cumcount().to_numpy() + 1
     result = np.empty(len(table), dtype=np.int64)
@@ -151,17 +164,21 @@ def split_by_onset(table: pd.DataFrame, width_s: float) -> list[Window]:
 
     The windows start at 0 (stimulus onset) and end with the one holding the recording's last
     onset; windows without fixations are kept (their metrics are undefined, with the reason).
-    A table without rows gives no windows. Raises ValueError without onsets (:data:`NO_ONSETS`),
-    for an invalid onset, or for ``width_s <= 0``.
+    Fixations without an onset (:func:`onsets`) are in no window (:func:`onset_note`). A table
+    without rows gives no windows. Raises ValueError when no fixation has an onset
+    (:data:`NO_ONSETS`) or for ``width_s <= 0``.
     """
     if not width_s > 0:
         raise ValueError(f"the window width must be > 0 seconds, got {width_s}")
-    onsets = _onsets(table)
-    if onsets.size == 0:
+    if not len(table):
         return []
+    seconds = onsets(table)
+    timed = np.isfinite(seconds)
+    if not timed.any():
+        raise ValueError(NO_ONSETS)
     # rounding absorbs float error such as 0.6 / 0.2 = 2.9999999999999996
-    index = np.floor(np.round(onsets / width_s, 9)).astype(np.int64)
-    points = _points(table)
+    index = np.floor(np.round(seconds[timed] / width_s, 9)).astype(np.int64)
+    points = _points(table)[timed]
     windows = []
     for k in range(int(index.max()) + 1):
         start, end = k * width_s, (k + 1) * width_s

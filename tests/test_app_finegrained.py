@@ -7,8 +7,10 @@ import json
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 from test_app_explore import explore
 
+from saliency_core import temporal
 from ui.finegrained import parse_rectangles
 
 
@@ -104,3 +106,64 @@ def test_drawn_rectangles_join_the_typed_ones(opened):
     at.button(key="explore_fg_drawn_clear").click().run()
     assert at.session_state["explore_fg_drawn"] == []
     assert frame(at, "region", "rectangle 1")["region"].tolist() == ["rectangle 1"]
+
+
+def time_view_app(onsets: list, key: str) -> None:
+    """The time tab alone (run as an AppTest script): an 8×8 map and 4 fixations of 2
+    subjects whose onsets are ``onsets``."""
+    import numpy as np
+    import pandas as pd
+
+    from saliency_core.analysis import Bundle, MapEntry
+    from saliency_core.images import Sample
+    from saliency_core.settings import Settings
+    from ui import finegrained
+
+    points = np.array([[2.0, 2.0], [5.0, 5.0], [2.0, 3.0], [6.0, 5.0]])
+    columns = pd.DataFrame({"subject": [0, 0, 1, 1], "onset_s": onsets})
+    sample = Sample(
+        "s", np.zeros((8, 8, 3), np.uint8), "test", fixations=points, fixation_columns=columns
+    )
+    values = np.zeros((8, 8), np.float32)
+    values[2, 2] = 1.0
+    bundle = Bundle(sample, Settings())
+    bundle.maps["m"] = MapEntry("m", values, "type-1", True)
+    finegrained.time_view(bundle, key)
+
+
+ORDINAL = "ordinal (k-th fixation per subject)"
+
+
+def test_fixations_without_onsets_get_a_readable_message_and_the_ordinal_split():
+    # an onset column empty in every row (as pandas reads it: NaN)
+    at = AppTest.from_function(time_view_app, args=([np.nan] * 4, "no-onsets")).run()
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info] == [
+        f"Agreement over time is not available: {temporal.NO_ONSETS}."
+    ]
+    assert "np.float64" not in temporal.NO_ONSETS
+    at.radio(key="explore_fg_split").set_value(ORDINAL).run()
+    assert not at.exception, at.exception
+    assert not at.info
+    # fixation 1 of both subjects at (2, 2) and (5, 5), fixation 2 at (2, 3) and (6, 5)
+    [line] = [
+        t for t in chart(at, "NSS as viewing unfolds")["data"] if t["mode"] == "lines+markers"
+    ]
+    assert len(array(line["y"])) == 2
+    assert at.dataframe[0].value["window"].tolist() == ["fixation 1"]
+
+
+def test_fixations_with_some_onsets_are_split_and_the_rest_counted():
+    at = AppTest.from_function(time_view_app, args=([0.1, None, 0.7, "soon"], "some")).run()
+    assert not at.exception, at.exception
+    assert not at.info
+    assert (
+        "2 of 4 fixations carry no onset time (onset_s empty or not a number of seconds >= 0): "
+        "they are left out of the onset windows." in [c.value for c in at.caption]
+    )
+    # onsets 0.1 and 0.7 s: two windows, one fixation each; NSS peaks in the first
+    [line] = [
+        t for t in chart(at, "NSS as viewing unfolds")["data"] if t["mode"] == "lines+markers"
+    ]
+    assert len(array(line["y"])) == 2
+    assert at.dataframe[0].value["window"].tolist() == ["0–0.5 s"]

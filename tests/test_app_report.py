@@ -306,3 +306,21 @@ def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
     classes = chart_titled(at, f"{CAM}: mean log2 ratio per category")
     assert list(classes["data"][0]["y"]) == ["dog", "cat"]
     assert array(classes["data"][0]["x"]) == pytest.approx([-1.0, 1.5])
+
+
+def test_the_notices_of_a_run_are_listed(places: dict[str, Path], tmp_path: Path):
+    at = open_report()
+    assert not any(e.label.startswith("Notices") for e in at.expander), "the toy run has none"
+    copy = tmp_path / "with-notices"
+    shutil.copytree(places["results"] / "toy-run", copy)
+    rows = pd.DataFrame(
+        {"image": ["b", "(dataset)"],
+         "notice": ["Fixations file b.csv: 1 row dropped (no usable x/y: data row 3)",
+                    "No onset times in the fixations of 1 of 4 images with fixations (a): …"]}
+    )  # fmt: skip
+    rows.to_parquet(copy / "notices.parquet", index=False)
+    at.sidebar.text_input(key="report_path").input(str(copy)).run()
+    assert not at.exception, at.exception
+    [expander] = [e for e in at.expander if e.label.startswith("Notices")]
+    assert expander.label == "Notices (2)"
+    pd.testing.assert_frame_equal(expander.dataframe[0].value, rows)

@@ -16,6 +16,7 @@ from saliency_core.fixations import (
     density_map,
     display,
     fixation_map,
+    read_fixation_file,
     read_fixation_table,
     read_fixations,
     rescale_points,
@@ -72,8 +73,9 @@ def test_header_only_file_gives_no_fixations():
         ("", "the file is empty"),
         ("col,row\n1,2\n", r"missing column\(s\) x, y.*found: col, row"),
         ("x,z\n1,2\n", r"missing column\(s\) y"),
-        ("x,y\n1,2\n3,foo\n", r"y must be numeric, got 'foo' in data row 2"),
-        ("x,y\n1,2\n,4\n", "x is missing in data row 2"),
+        ("x,y\nfoo,2\n3,\n", r"no data row has a usable x,y; x must be numeric, got 'foo' in data"),
+        ("x,y\n1,inf\n", "no data row has a usable x,y; y must be finite, got inf in data row 1"),
+        ("x,y\n,4\n", "no data row has a usable x,y; x is missing in data row 1"),
         ('x,y\n1,2\n"3,4\n', "not a readable CSV"),
     ],
 )
@@ -83,6 +85,43 @@ def test_malformed_files_raise_clear_errors(content, message):
     with pytest.raises(ValueError, match=message) as error:
         read_fixations(upload)
     assert str(error.value).startswith("bad.csv: ")
+
+
+def test_rows_without_a_usable_x_y_are_dropped_and_counted_the_rest_kept():
+    upload = io.StringIO("x,y,subject\n1,2,a\n,4,a\n3,foo,b\nNaN,5,b\n6,7,b\n8,-inf,a\n")
+    upload.name = "f.csv"
+    read = read_fixation_file(upload)
+    np.testing.assert_array_equal(read.table[["x", "y"]], [[1.0, 2.0], [6.0, 7.0]])
+    assert read.table["subject"].tolist() == ["a", "b"]
+    assert read.notices == (
+        "Fixations file f.csv: 4 rows dropped (no usable x/y: data rows 2, 3, 4, 6)",
+    )
+
+
+def test_a_blank_onset_column_means_no_onsets_and_partial_or_text_onsets_are_named():
+    blank = read_fixation_file(io.StringIO("x,y,onset_s\n1,2,\n3,4,\n"))
+    assert list(blank.table.columns) == ["x", "y"] and blank.notices == ()
+    upload = io.StringIO("x,y,onset_s\n1,2,0.1\n3,4,\n,5,0.2\n6,7,soon\n8,9,-1\n10,11,0.4\n")
+    upload.name = "f.csv"
+    read = read_fixation_file(upload)
+    np.testing.assert_array_equal(read.table["onset_s"], [0.1, np.nan, np.nan, np.nan, 0.4])
+    assert read.notices == (
+        "Fixations file f.csv: 1 row dropped (no usable x/y: data row 3)",
+        "Fixations file f.csv: onset_s is empty in 1 of 5 rows (data row 2): those fixations "
+        "are left out of the time analysis only",
+        "Fixations file f.csv: onset_s must be a number of seconds >= 0, not in data rows "
+        "4 ('soon'), 5 ('-1'): those fixations are left out of the time analysis only",
+    )
+
+
+def test_a_notice_names_at_most_ten_rows():
+    text = "x,y\n1,1\n" + ",\n" * 12
+    upload = io.StringIO(text)
+    upload.name = "f.csv"
+    assert read_fixation_file(upload).notices == (
+        "Fixations file f.csv: 12 rows dropped (no usable x/y: data rows "
+        "2, 3, 4, 5, 6, 7, 8, 9, 10, 11 and 2 more)",
+    )
 
 
 # --- pixel coordinates ----------------------------------------------------------------------------

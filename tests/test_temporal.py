@@ -78,15 +78,34 @@ def test_onset_windows_boundaries_and_empty_windows():
 
 
 def test_missing_onsets_are_refused_not_guessed():
-    table = early_late_table().drop(columns="onset_s")
-    with pytest.raises(ValueError, match="no onset times"):
-        temporal.split_by_onset(table, 0.5)
-    bad = early_late_table()
-    bad.loc[2, "onset_s"] = np.nan
-    with pytest.raises(ValueError, match="data row 3"):
-        temporal.split_by_onset(bad, 0.5)
+    for table in (
+        early_late_table().drop(columns="onset_s"),
+        early_late_table().assign(onset_s=np.nan),
+        early_late_table().assign(onset_s="soon"),
+    ):
+        with pytest.raises(ValueError) as error:
+            temporal.split_by_onset(table, 0.5)
+        assert str(error.value) == temporal.NO_ONSETS
+        assert not temporal.has_onsets(table) and temporal.onset_note(table) is None
     with pytest.raises(ValueError, match="width must be > 0"):
         temporal.split_by_onset(early_late_table(), 0)
+
+
+def test_fixations_without_an_onset_are_left_out_of_the_onset_windows_only():
+    table = early_late_table()
+    table["onset_s"] = table["onset_s"].astype(object)
+    table.loc[2, "onset_s"] = np.nan  # subject 0's third fixation (0.6 s)
+    table.loc[4, "onset_s"] = "soon"  # subject 1's first (0.2 s)
+    table.loc[7, "onset_s"] = -1.0  # subject 1's last (1.4 s)
+    windows = temporal.split_by_onset(table, 0.5)
+    assert [len(w.points) for w in windows] == [2, 2, 1]
+    np.testing.assert_array_equal(windows[1].points, [[23.0, 25.0], [24.0, 24.0]])
+    assert temporal.onset_note(table) == (
+        "3 of 8 fixations carry no onset time (onset_s empty or not a number of seconds >= 0): "
+        "they are left out of the onset windows"
+    )
+    assert temporal.onset_note(early_late_table()) is None
+    assert [len(w.points) for w in temporal.split_by_ordinal(table)] == [2, 2, 2, 2]
 
 
 def test_ordinals_follow_onsets_within_each_subject_else_file_order():
@@ -100,6 +119,11 @@ def test_ordinals_follow_onsets_within_each_subject_else_file_order():
     )
     assert temporal.ordinals(table).tolist() == [3, 2, 1, 2, 1]
     assert temporal.ordinals(table.drop(columns="onset_s")).tolist() == [1, 1, 2, 3, 2]
+    # an onset missing (empty or unusable): the file order, no error
+    for missing in (np.nan, "soon"):
+        partial = table.astype({"onset_s": object})
+        partial.loc[3, "onset_s"] = missing
+        assert temporal.ordinals(partial).tolist() == [1, 1, 2, 3, 2]
     with pytest.raises(ValueError, match="subject ids"):
         temporal.ordinals(table.drop(columns="subject"))
 

@@ -106,18 +106,20 @@ def time_view(bundle: analysis.Bundle, key: str) -> None:
     )
     metric = right.selectbox("Metric", temporal.TIME_METRICS, key=f"{KEY}_metric")
     table = bundle.sample.fixation_table()
-    if split == "onset" and temporal.ONSET_COLUMN not in table.columns:
+    if split == "onset" and not temporal.has_onsets(table):
         st.info(f"Agreement over time is not available: {temporal.NO_ONSETS}.")
         return
     percent = bundle.settings.top_percent
     try:
         curves, peaks = cached_windows(key, split, float(width), percent, bundle)
-    except ValueError as error:  # no subject ids for ordinals, an invalid onset
+    except ValueError as error:  # no subject ids for ordinals
         st.info(f"Agreement over time is not available: {error}.")
         return
     if curves.empty:
         st.info("No window holds a fixation.")
         return
+    if split == "onset" and (left_out := temporal.onset_note(table)):
+        st.caption(f"{left_out}.")
     st.plotly_chart(charts.time_curve_figure(curves, metric, peaks), width="stretch")
     st.caption(
         f"Each window's fixations against every map; IoU@top-p% compares the top {percent:g}% "

@@ -22,7 +22,7 @@ from saliency_core.csvfiles import read_csv
 from saliency_core.datasets import Dataset, sample_dataset
 from saliency_core.detectors import DETECTORS
 from saliency_core.evaluate import engine, summary
-from saliency_core.evaluate.store import SUMMARY, ResultsFolder
+from saliency_core.evaluate.store import NOTICES, SUMMARY, ResultsFolder
 from saliency_core.gaze import TYPE2_MODELS
 from saliency_core.presets import PRESETS
 from saliency_core.references import REFERENCES
@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {stem}: {reason}", file=sys.stderr)
         print(
             f"{report.computed - len(report.errors)} computed, {report.skipped_done} already done, "
-            f"{len(report.errors)} skipped; results in {out}",
+            f"{len(report.errors)} skipped, {report.notices} notices ({NOTICES}.parquet); "
+            f"results in {out}",
             file=sys.stderr,
         )
         return 1 if report.errors else 0

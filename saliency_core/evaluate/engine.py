@@ -3,7 +3,11 @@
 The per-image work, the same for the local and the Ray engine (:func:`evaluate_image` does it
 for one image): :func:`compute_maps` (:func:`~saliency_core.analysis.compute_bundle`, a batch's
 detector and DeepGaze passes run together by :class:`BatchMaps`), then :func:`score`: every map
-against every reference and the fixations and the IoU at every integer top-p%. :func:`run`
+against every reference and the fixations and the IoU at every integer top-p%, then the optional
+analyses (:data:`OPTIONAL_ANALYSES` and the classifier maps), each through the image's
+:class:`~saliency_core.evaluate.optional.Guard`: one that cannot run for an image leaves a notice
+and never costs the image's main rows. The sample's notices and these go to the run's
+``notices`` table. :func:`run`
 drives it over a dataset: models load once (the shared model cache), images are decoded ahead in
 a background thread, type-2 maps come from a disk cache, each image's rows are written
 atomically as it finishes, and a rerun skips the images already written.
@@ -28,11 +32,19 @@ import torch
 
 from saliency_core import agreement, analysis
 from saliency_core.backend import MODELS, default_device
-from saliency_core.classifier_pipeline import accuracy_record, classifier_choices
+from saliency_core.classifier_pipeline import accuracy_record, classifier_choices, classifier_jobs
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.batching import BatchedCams, default_batch_size
-from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsError, ResultsFolder
+from saliency_core.evaluate.optional import Guard, OptionalAnalysis
+from saliency_core.evaluate.store import (
+    NOTICE_COLUMNS,
+    NOTICES,
+    REGIONS,
+    TEMPORAL,
+    ResultsError,
+    ResultsFolder,
+)
 from saliency_core.evaluate.type2_cache import DiskType2Cache
 from saliency_core.images import Sample
 from saliency_core.settings import Settings
@@ -110,8 +122,8 @@ class ImageResult:
     curves: pd.DataFrame
     seconds: dict[str, float]
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)
-    """Finer-grained tables by part folder (:data:`~saliency_core.evaluate.store.EXTRA_TABLES`);
-    an empty table is left out."""
+    """Finer-grained tables and the notices by part folder
+    (:data:`~saliency_core.evaluate.store.EXTRA_TABLES`); an empty table is left out."""
 
 
 def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
@@ -159,22 +171,69 @@ def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]
     )
 
 
-def compute_maps(
-    sample: Sample, settings: Settings, functions: analysis.MapFunctions
-) -> tuple[analysis.Bundle, Timings]:
-    """The image's bundle (the models' part of the work) with the centre-bias floor added."""
-    timings = Timings()
+def compute_maps(sample: Sample, settings: Settings, functions: analysis.MapFunctions) -> Computed:
+    """The image's bundle (the models' part of the work) with the centre-bias floor added. A
+    classifier's map is optional: when it fails, the image's guard notes it and the other maps
+    stand; any other map failing fails the image."""
+    timings, guard = Timings(), Guard()
     sample = analysis.prepare_sample(sample, settings)
-    bundle = analysis.compute_bundle(sample, settings, timed_functions(functions, timings))
+    optional = {job.label for job in classifier_jobs(settings)[0]}
+
+    def on_error(label: str, error: Exception) -> None:
+        if label not in optional:
+            raise error
+        guard.record(f"Classifier map {label}", error)
+
+    bundle = analysis.compute_bundle(
+        sample, settings, timed_functions(functions, timings), on_error=on_error
+    )
     analysis.add_floor(bundle)
-    return bundle, timings
+    return Computed(sample.id, bundle, timings, guard)
 
 
-def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageResult:
-    """The bundle's rows (every map × reference × metric, the floor and the human
-    inter-observer ceiling included), IoU curves, and the finer-grained tables (onset-window
-    curves of :func:`finegrained.temporal_table`, region shares of
-    :func:`finegrained.region_table`): the CPU's part of the work."""
+def _ceiling(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
+    return analysis.ceiling_table(bundle, options.top_percents[0], options.metrics)
+
+
+def _time_curves(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
+    return finegrained.temporal_table(bundle, percent=options.top_percents[0])
+
+
+def _region_shares(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
+    return finegrained.region_table(bundle)
+
+
+def _finegrained(options: Options) -> bool:
+    return options.finegrained
+
+
+TIME_CURVES = "Time curves"
+OPTIONAL_ANALYSES = (
+    OptionalAnalysis("Human ceiling", _ceiling),
+    OptionalAnalysis(TIME_CURVES, _time_curves, TEMPORAL, "time and regions", _finegrained),
+    OptionalAnalysis("Region shares", _region_shares, REGIONS, "time and regions", _finegrained),
+)
+"""The optional analyses :func:`score` runs after the main rows, each through the image's
+guard: the human inter-observer ceiling (rows of the main table), the onset-window curves
+(:func:`finegrained.temporal_table`) and the region shares (:func:`finegrained.region_table`)."""
+
+
+def _stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames with rows, concatenated (the first kept for its columns when none has)."""
+    kept = [frame for frame in frames if len(frame)]
+    return pd.concat(kept, ignore_index=True) if kept else frames[0]
+
+
+def notices_table(image: str, notices: Iterable[str]) -> pd.DataFrame:
+    """One row per notice: columns image, notice."""
+    return pd.DataFrame([(image, notice) for notice in notices], columns=NOTICE_COLUMNS)
+
+
+def score(computed: Computed, options: Options) -> ImageResult:
+    """The bundle's rows (every map × reference × metric, the floor included), IoU curves, the
+    optional analyses (:data:`OPTIONAL_ANALYSES`) and the notices (the sample's and the guard's):
+    the CPU's part of the work."""
+    bundle, timings, guard = computed.bundle, computed.timings, computed.guard
     with timings.stage("metrics"):
         ranked = analysis.rank_maps(bundle)
         percents = options.top_percents if "IoU" in options.metrics else ()
@@ -185,24 +244,18 @@ def score(bundle: analysis.Bundle, options: Options, timings: Timings) -> ImageR
             ],
             ignore_index=True,
         )
-        table = pd.concat(
-            [
-                analysis.describe(table, bundle),
-                analysis.ceiling_table(bundle, options.top_percents[0], options.metrics),
-            ],
-            ignore_index=True,
-        )
-        table = _keep_metrics(table, options.metrics)
-        table.insert(0, "image", bundle.sample.id)
         curves = curves_table(bundle, ranked)
         curves.insert(0, "image", bundle.sample.id)
-    extras = {}
-    if options.finegrained:
-        with timings.stage("time and regions"):
-            extras = {
-                TEMPORAL: finegrained.temporal_table(bundle, percent=options.top_percents[0]),
-                REGIONS: finegrained.region_table(bundle),
-            }
+        parts: dict[str | None, list[pd.DataFrame]] = {None: [analysis.describe(table, bundle)]}
+    for optional in OPTIONAL_ANALYSES:
+        if optional.wanted(options):
+            with timings.stage(optional.stage):
+                rows = guard.run(optional, bundle, options)
+            parts.setdefault(optional.part, []).append(rows)
+    table = _keep_metrics(_stack(parts.pop(None)), options.metrics)
+    table.insert(0, "image", bundle.sample.id)
+    extras = {name: _stack(frames) for name, frames in parts.items()}
+    extras[NOTICES] = notices_table(bundle.sample.id, [*bundle.sample.notices, *guard.notices])
     extras = {name: rows for name, rows in extras.items() if len(rows)}
     return ImageResult(bundle.sample.id, table, curves, timings.stages, extras)
 
@@ -215,8 +268,7 @@ def evaluate_image(
 ) -> ImageResult:
     """One image: :func:`compute_maps` then :func:`score`. Raises on failure: the caller logs
     the image and goes on."""
-    bundle, timings = compute_maps(sample, settings, functions)
-    return score(bundle, options, timings)
+    return score(compute_maps(sample, settings, functions), options)
 
 
 def prefetch(
@@ -318,6 +370,8 @@ class RunReport:
     seconds: float
     timings: dict[str, float]
     cancelled: bool = False
+    notices: int = 0
+    """Rows of the run's ``notices`` table (what the results leave out or changed, and why)."""
 
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -385,6 +439,7 @@ def run(
     table, curves = folder.collect()
     folder.write_tables(table, curves)
     folder.write_extra_tables()
+    notices = folder.write_notices(onset_notices(folder, table, options))
     long = summary.summarize(table)
     folder.write_summary(long, summary.to_latex(long))
     ended = datetime.now(UTC)
@@ -396,13 +451,50 @@ def run(
         "computed": len(todo) - len(errors) if not cancelled else None,
         "skipped_already_done": len(done),
         "errors": len(errors),
+        "notices": len(notices),
         "seconds": round(seconds, 3),
         "timings_s": {k: round(v, 3) for k, v in timings.stages.items()},
     }
     folder.write_manifest(manifest)
     return RunReport(
-        out, len(stems), len(todo), len(done), errors, seconds, timings.stages, cancelled
+        out,
+        len(stems),
+        len(todo),
+        len(done),
+        errors,
+        seconds,
+        timings.stages,
+        cancelled,
+        len(notices),
     )
+
+
+NAMED = 10
+"""A run-wide notice names at most this many images, then counts the rest."""
+
+
+def onset_notices(folder: ResultsFolder, table: pd.DataFrame, options: Options) -> list[str]:
+    """Said once per run: the images with fixation metrics but no time curves because their
+    fixations carry no onset times (an image whose time curves failed has its own notice)."""
+    if not options.finegrained or table.empty:
+        return []
+    fixation_rows = (table["reference_key"] == analysis.FIXATION_POINTS) & (
+        table["kind"] != analysis.CEILING_KIND
+    )
+    with_fixations = set(table.loc[fixation_rows, "image"])
+    timed = set(folder.extra_table(TEMPORAL, consolidated=False).get("image", ()))
+    notices = folder.extra_table(NOTICES, consolidated=False)
+    failed = set(notices.loc[notices["notice"].str.startswith(TIME_CURVES), "image"])
+    missing = sorted(with_fixations - timed - failed)
+    if not missing:
+        return []
+    more = len(missing) - NAMED
+    listed = ", ".join(missing[:NAMED]) + (f" and {more} more" if more > 0 else "")
+    return [
+        f"No onset times in the fixations of {len(missing)} of {len(with_fixations)} images "
+        f"with fixations ({listed}): onset_s is absent, empty or not a number of seconds >= 0, "
+        "so they are left out of the time analysis"
+    ]
 
 
 def failure(stem: str, error: Exception) -> tuple[str, str]:
@@ -430,7 +522,7 @@ def local_executor(
                         yield _scored(*scoring)
                         scoring = None
                     if isinstance(item, Computed):
-                        job = scorer.submit(score, item.bundle, options, item.timings)
+                        job = scorer.submit(score, item, options)
                         scoring = (item.stem, job)
                     else:
                         yield item
@@ -453,11 +545,12 @@ def _scored(stem: str, job: Future) -> ImageResult | tuple[str, str]:
 
 @dataclass(frozen=True)
 class Computed:
-    """An image's maps, ready to be scored."""
+    """An image's maps, ready to be scored, with the guard of its optional analyses."""
 
     stem: str
     bundle: analysis.Bundle
     timings: Timings
+    guard: Guard = field(default_factory=Guard)
 
 
 @dataclass
@@ -497,8 +590,8 @@ class BatchMaps:
                 yield sample
                 continue
             try:
-                bundle, image_timings = compute_maps(sample, settings, self.functions)
+                computed = compute_maps(sample, settings, self.functions)
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
                 yield failure(stem, error)
                 continue
-            yield Computed(stem, bundle, image_timings)
+            yield computed

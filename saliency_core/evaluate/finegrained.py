@@ -6,7 +6,7 @@ shares (:func:`saliency_core.regions.region_shares`) of each detector's type-1 m
 detector's regions at the settings' score threshold: its instance masks when its detections
 carry them (Mask R-CNN), else its boxes (column ``region_kind``). Both carry an ``image``
 column; an image without onsets, fixations or detections simply has no rows (never guessed
-values).
+values; the run says so in its notices).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ def temporal_table(
     bundle: Bundle, width_s: float = WINDOW_S, percent: float = 10.0
 ) -> pd.DataFrame:
     """:func:`temporal.window_metrics` of every map over ``width_s``-second onset windows
-    (:data:`TEMPORAL_COLUMNS`); empty when the sample has no fixations or no onsets."""
+    (:data:`TEMPORAL_COLUMNS`); empty when the sample has no fixations or none with an onset
+    (fixations without one are in no window: :func:`temporal.split_by_onset`)."""
     sample = bundle.sample
     table = sample.fixation_table()
-    if table is None or not len(table) or temporal.ONSET_COLUMN not in table.columns:
+    if table is None or not temporal.has_onsets(table):
         return pd.DataFrame(columns=TEMPORAL_COLUMNS)
     windows = temporal.split_by_onset(table, width_s)
     sigma = fixation_sigma(sample, bundle.settings.sigma)

@@ -63,7 +63,7 @@ class _Worker:
                 results.append(item)
                 continue
             try:
-                results.append(engine.score(item.bundle, self.options, item.timings))
+                results.append(engine.score(item, self.options))
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
                 results.append(engine.failure(item.stem, error))
         for index, result in enumerate(results):

@@ -8,11 +8,13 @@ Layout of ``OUT/``::
     curves/<stem>.parquet  IoU at every integer top-p% from 1 to 50 per (map, reference)
     temporal/<stem>.parquet  metrics per 0.5 s onset window per map (images with onsets only)
     regions/<stem>.parquet   region shares over each detector's boxes (images with boxes only)
+    notices/<stem>.parquet   what the image's results leave out or changed, and why (if anything)
     errors.csv             images skipped, with the reason (retried by the next run)
     metrics.parquet/.csv   every part, concatenated (written at the end of a run)
     iou_curves.parquet     every curve part, concatenated
     temporal.parquet       every temporal part, concatenated (absent when there is none)
     regions.parquet        every regions part, concatenated (absent when there is none)
+    notices.parquet/.csv   every notices part, concatenated, and the run's dataset-wide notices
     summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
     tags.csv               free-text tags per image (the Dataset report page)
     .tags.lock             held while one session updates tags.csv (:meth:`ResultsFolder.set_tags`)
@@ -26,7 +28,7 @@ spreadsheet would run as formulas are neutralised; the Parquet files keep the ex
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,8 +51,12 @@ TAGS = "tags.csv"
 TAGS_LOCK = ".tags.lock"
 TEMPORAL = "temporal"
 REGIONS = "regions"
-EXTRA_TABLES = (TEMPORAL, REGIONS)
+NOTICES = "notices"
+EXTRA_TABLES = (TEMPORAL, REGIONS, NOTICES)
 """Optional per-image tables: parts ``<name>/<stem>.parquet``, consolidated ``<name>.parquet``."""
+NOTICE_COLUMNS = ["image", "notice"]
+DATASET_NOTICE = "(dataset)"
+"""The ``image`` of a notice about the whole run rather than one image."""
 ERROR_COLUMNS = ["image", "reason"]
 TAG_COLUMNS = ["image", "tags"]
 
@@ -88,14 +94,21 @@ class ResultsFolder:
         curves: pd.DataFrame,
         extras: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
-        """The image's extra tables (:data:`EXTRA_TABLES`), curves and rows; the table goes last,
-        so it marks the image done."""
-        for name, rows in (extras or {}).items():
-            if name not in EXTRA_TABLES:
-                raise ValueError(f"unknown extra table {name!r}; one of {', '.join(EXTRA_TABLES)}")
-            write_atomically(
-                self.extra_part(name, stem), lambda p, r=rows: r.to_parquet(p, index=False)
+        """The image's extra tables (:data:`EXTRA_TABLES`; a part left by an earlier try of the
+        image but absent now is removed), curves and rows; the table goes last, so it marks the
+        image done."""
+        extras = extras or {}
+        unknown = sorted(set(extras) - set(EXTRA_TABLES))
+        if unknown:
+            raise ValueError(
+                f"unknown extra table {unknown[0]!r}; one of {', '.join(EXTRA_TABLES)}"
             )
+        for name in EXTRA_TABLES:
+            path = self.extra_part(name, stem)
+            if name in extras:
+                write_atomically(path, lambda p, r=extras[name]: r.to_parquet(p, index=False))
+            else:
+                path.unlink(missing_ok=True)
         write_atomically(self.curve(stem), lambda p: curves.to_parquet(p, index=False))
         write_atomically(self.part(stem), lambda p: table.to_parquet(p, index=False))
 
@@ -117,17 +130,40 @@ class ResultsFolder:
         write_atomically(self.root / CURVE_TABLE, lambda p: curves.to_parquet(p, index=False))
 
     def write_extra_tables(self) -> None:
-        """Each extra table's parts consolidated into ``<name>.parquet`` (none: no file)."""
-        for name in EXTRA_TABLES:
+        """Each finer-grained table's parts consolidated into ``<name>.parquet`` (none: no
+        file); the notices by :meth:`write_notices`."""
+        for name in (TEMPORAL, REGIONS):
             rows = _concat(self.root / name)
             if not rows.empty:
                 path = self.root / f"{name}.parquet"
                 write_atomically(path, lambda p, r=rows: r.to_parquet(p, index=False))
 
-    def extra_table(self, name: str) -> pd.DataFrame:
-        """An extra table (the consolidated file, else the parts); empty when the run has none."""
+    def write_notices(self, dataset_notices: Sequence[str] = ()) -> pd.DataFrame:
+        """Every image's notices, then ``dataset_notices`` (image :data:`DATASET_NOTICE`), as
+        ``notices.parquet`` and ``notices.csv`` (written with no rows too: nothing was left
+        out). Returns the table."""
+        run = pd.DataFrame([(DATASET_NOTICE, n) for n in dataset_notices], columns=NOTICE_COLUMNS)
+        frames = [f for f in (self.extra_table(NOTICES, consolidated=False), run) if len(f)]
+        rows = pd.concat(frames, ignore_index=True) if frames else run
+        write_atomically(
+            self.root / f"{NOTICES}.parquet", lambda p: rows.to_parquet(p, index=False)
+        )
+        write_atomically(self.root / f"{NOTICES}.csv", lambda p: rows.to_csv(p, index=False))
+        return rows
+
+    def notices(self) -> pd.DataFrame:
+        """The run's notices (columns image, notice): the consolidated table, else the parts of
+        a running run."""
+        return self.extra_table(NOTICES)
+
+    def extra_table(self, name: str, consolidated: bool = True) -> pd.DataFrame:
+        """An extra table (the consolidated file unless ``consolidated`` is False, else the
+        parts); empty when the run has none (the notices with their columns)."""
         path = self.root / f"{name}.parquet"
-        return pd.read_parquet(path) if path.is_file() else _concat(self.root / name)
+        if consolidated and path.is_file():
+            return pd.read_parquet(path)
+        rows = _concat(self.root / name)
+        return pd.DataFrame(columns=NOTICE_COLUMNS) if name == NOTICES and rows.empty else rows
 
     def table(self) -> pd.DataFrame:
         """The per-image table (the consolidated file, else the parts of a running run)."""
