@@ -221,3 +221,6 @@ def test_metrics_errors_summary_and_tags_csv_are_neutralised_parquet_exact(tmp_p
         ["b", "'" + LINK],
     ]
     assert folder.tags().values.tolist() == [[STEM, CALC], ["b", LINK]]
+    notices = folder.write_notices([CALC])
+    assert raw_rows((tmp_path / "notices.csv").read_text())[1] == ["(dataset)", "'" + CALC]
+    assert notices.values.tolist() == [["(dataset)", CALC]]

@@ -148,7 +148,7 @@ class ResultsFolder:
         write_atomically(
             self.root / f"{NOTICES}.parquet", lambda p: rows.to_parquet(p, index=False)
         )
-        write_atomically(self.root / f"{NOTICES}.csv", lambda p: rows.to_csv(p, index=False))
+        write_csv(self.root / f"{NOTICES}.csv", rows)
         return rows
 
     def notices(self) -> pd.DataFrame:
