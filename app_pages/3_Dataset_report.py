@@ -69,19 +69,24 @@ def _relative(path: Path, root: Path) -> str:
 
 def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
     manifest = folder.manifest()
-    status = manifest.get("status", "unknown")
     images = table["image"].nunique() if len(table) else 0
+    errors = folder.errors()
+    outcome = report.run_outcome(manifest, images, errors)
+    status = outcome.text() if outcome else manifest.get("status", "unknown")
     st.caption(
         f"{folder.root} · dataset {manifest.get('dataset', '?')} · {images} of "
         f"{manifest.get('images', '?')} images · status: {status} · device "
         f"{manifest.get('device', '?')}"
     )
-    if status == "running":
+    if outcome is None:
         st.info(
             "This run is still going (or was interrupted): the report shows the images finished "
             "so far. Rerunning the same command resumes it.",
             icon="ℹ️",
         )
+    elif outcome.advice():
+        show, icon = run_panel.OUTCOME_BOX[outcome.status]
+        show(f"Run {outcome.text()}. {outcome.advice()}", icon=icon)
     st.caption(
         f"Detectors: {', '.join(settings.detectors) or 'none'} ({settings.weights.value}) · "
         f"CAMs: {', '.join(settings.cams) or 'none'} · "
@@ -100,7 +105,6 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
             "result.",
             icon="⚠️",
         )
-    errors = folder.errors()
     if len(errors):
         with st.expander(f"{len(errors)} image(s) skipped with an error"):
             st.dataframe(errors, hide_index=True)
@@ -384,8 +388,7 @@ def show_report(folder: ResultsFolder) -> None:
     table = results.table(root, fingerprint)
     run_header(folder, table, settings)
     if table.empty:
-        st.info("This run has not finished any image yet: rerun it, or start it from the page.")
-        return
+        return  # the header said what happened and what to do
     curves = results.curves(root, fingerprint)
     long = results.long_summary(root, fingerprint)
     with guarded("The summary table"):

@@ -31,6 +31,7 @@ from saliency_core import agreement, analysis, temporal, viz
 from saliency_core.classifier_pipeline import CLASSIFIER_KIND
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import summary as summaries
+from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
     CURVE_TABLE,
     MANIFEST,
@@ -124,6 +125,18 @@ def run_dataset(manifest: Mapping, available: Mapping[str, Dataset]) -> RunDatas
     if (path / "images").is_dir():
         return RunDataset(Dataset(path.name, path), False, root)
     return RunDataset(None, False, root)
+
+
+def run_outcome(manifest: Mapping, scored: int, errors: pd.DataFrame) -> Outcome | None:
+    """What a finished run did (None while it runs): ``scored`` images have rows, ``errors``
+    (image, reason) were skipped, of the manifest's images."""
+    status = manifest.get("status")
+    if status in (None, "running"):
+        return None
+    reasons = dict(zip(errors["image"].astype(str), errors["reason"].astype(str), strict=True))
+    images = manifest.get("images")
+    images = int(images) if isinstance(images, int) else scored + len(reasons)
+    return Outcome(images, scored, reasons, stopped=status == "stopped")
 
 
 def output_folder(results_root: Path, name: str) -> Path:

@@ -210,7 +210,14 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     assert not at.exception, at.exception
     out = places["results"] / "page-run"
     assert job.result.cancelled and job.result.out == out
-    assert any("Run stopped" in s.value for s in at.success)
+    # the images actually scored, of the run's 3 (it said "3 images" before)
+    panel, header = [i.value for i in at.info if i.value.startswith("Run stopped")]
+    assert panel.startswith("Run stopped: 1 of 3 images scored (1 by this run, ")
+    assert header == (
+        "Run stopped: 1 of 3 images scored. "
+        "Rerun with the same settings into the same folder to resume it."
+    )
+    assert not at.success
     manifest = ResultsFolder(out).manifest()
     assert manifest["status"] == "stopped" and manifest["settings"]["input_size"] == 320
     assert ResultsFolder(out).done() == {"a"}
@@ -282,3 +289,22 @@ def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
     classes = chart_titled(at, f"{CAM}: mean log2 ratio per category")
     assert list(classes["data"][0]["y"]) == ["dog", "cat"]
     assert array(classes["data"][0]["x"]) == pytest.approx([-1.0, 1.5])
+
+
+def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(tmp_path: Path):
+    """4 corrupt images: status "failed" with the count and cause, no "finished", no "rerun it"."""
+    dataset = write_dataset(tmp_path / "corrupt")
+    for image in (dataset.root / "images").iterdir():
+        image.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    done = engine.run(dataset, SETTINGS, tmp_path / "failed-run")
+    assert done.computed == 0 and len(done.errors) == 4
+    manifest = ResultsFolder(tmp_path / "failed-run").manifest()
+    text = "failed: 0 of 4 images scored, 4 skipped (4 unreadable)"
+    assert manifest["status"] == "failed" and manifest["status_text"] == text
+    at = open_report()
+    at.sidebar.text_input(key="report_path").input(str(tmp_path / "failed-run")).run()
+    assert not at.exception, at.exception
+    assert any(f"status: {text}" in c.value for c in at.caption)
+    [error] = [e.value for e in at.error]
+    assert error.startswith(f"Run {text}. Replace or remove the unreadable files")
+    assert "rerun it" not in " ".join(m.value for m in [*at.info, *at.error, *at.success])

@@ -338,3 +338,31 @@ def test_a_single_map_is_not_marked_best():
         False,
         True,
     ]
+
+
+def test_a_runs_status_counts_scored_and_skipped_images_by_cause():
+    unreadable = "ImageLoadError: The file is empty."
+    failed = report.Outcome(5, 0, {stem: unreadable for stem in "abcde"})
+    assert failed.status == "failed"
+    assert failed.text() == "failed: 0 of 5 images scored, 5 skipped (5 unreadable)"
+    assert failed.advice().startswith("Replace or remove the unreadable files")
+    assert "a rerun cannot help them" in failed.advice()
+    mixed = report.Outcome(5, 2, {"a": unreadable, "b": "RuntimeError: boom", "c": unreadable})
+    assert mixed.text() == "partial: 2 of 5 images scored, 3 skipped (2 unreadable, 1 RuntimeError)"
+    assert mixed.advice().endswith(
+        "; a rerun retries the other skipped images (see their reasons)."
+    )
+    assert report.Outcome(4, 4).text() == "complete: 4 of 4 images scored"
+    assert report.Outcome(4, 4).advice() == ""
+    stopped = report.Outcome(15, 3, stopped=True)
+    assert stopped.text() == "stopped: 3 of 15 images scored" and "resume" in stopped.advice()
+
+
+def test_the_report_reads_a_runs_outcome_from_its_manifest_and_errors():
+    reasons = ["ImageLoadError: x", "ImageLoadError: y"]
+    errors = pd.DataFrame({"image": ["a", "b"], "reason": reasons})
+    outcome = report.run_outcome({"status": "complete", "images": 2}, 0, errors)
+    assert outcome.text() == "failed: 0 of 2 images scored, 2 skipped (2 unreadable)"
+    assert report.run_outcome({"status": "running", "images": 2}, 0, errors) is None
+    no_errors = errors.iloc[:0]
+    assert report.run_outcome({"status": "stopped", "images": 9}, 3, no_errors).status == "stopped"

@@ -25,6 +25,13 @@ CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it e
 JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
 COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
+OUTCOME_BOX = {
+    "complete": (st.success, "✅"),
+    "partial": (st.warning, "⚠️"),
+    "failed": (st.error, "❌"),
+    "stopped": (st.info, "⏹️"),
+}
+"""How a finished run's outcome (:attr:`engine.RunReport.outcome`) is shown."""
 
 
 def take_chosen(found: list[str]) -> str | None:
@@ -146,11 +153,12 @@ def run_progress(job: results.RunJob, was_running: bool) -> None:
             report_error(job.error, "The run")
             return
         done = job.result
-        how = "stopped (rerun to resume)" if done.cancelled else "finished"
-        st.success(
-            f"Run {how}: {done.images} images, {done.skipped_done} already done, "
-            f"{len(done.errors)} skipped with an error, {done.seconds:.0f} s → {done.out}",
-            icon="✅",
+        outcome = done.outcome
+        show, icon = OUTCOME_BOX[outcome.status]
+        show(
+            f"Run {outcome.text()} ({done.computed} by this run, {done.seconds:.0f} s) → "
+            f"{done.out}; the report below says what to do next, if anything.",
+            icon=icon,
         )
     except Exception as error:  # noqa: BLE001 - a fragment rerun has no outer guard
         report_error(error, "The run's progress")
