@@ -110,14 +110,17 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
             st.dataframe(errors, hide_index=True)
 
 
-def summary_section(long, table) -> None:
+def summary_section(long, table, settings: Settings) -> None:
     st.subheader("Summary")
     view = report.summary_table(long, report.map_labels(table))
     if view.values.empty:
         st.info("No rows yet: the run has not finished any image.")
         return
     show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
-    shown = view.with_ci() if show_ci else view.values
+    shown = view.with_ci() if show_ci else view.values.copy()
+    row_notes = report.row_notes(view, table)
+    if any(row_notes):
+        shown.insert(shown.columns.get_loc("n images") + 1, "notes", row_notes)
     styler = agreement.styled(shown, view.metric_columns)
     styler = styler.apply(
         lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),
@@ -130,7 +133,10 @@ def summary_section(long, table) -> None:
         "Means over images (click a column to sort). Green: the best map in each column. The "
         "floor row (the centre-bias prior, which knows nothing of the image) is what every score "
         f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
+        + (" Hover a note to read it whole." if any(row_notes) else "")
     )
+    for note in report.reference_notes(settings):
+        st.caption(note)
     notes = report.undefined_notes(table)
     if notes:
         with st.expander(f"Why some values are {report.NA}"):
@@ -345,6 +351,8 @@ def _gallery_item(
             icon="🔍",
             query_params=report.explore_query(run_data.dataset.name, row.image, settings),
         )
+        for note in report.explore_settings(settings)[1]:
+            st.caption(note)
     elif run_data.dataset is not None:
         st.caption(f"List this dataset with {datasets.DATA_DIR_VARIABLE} to open it in Explore.")
 
@@ -392,7 +400,7 @@ def show_report(folder: ResultsFolder) -> None:
     curves = results.curves(root, fingerprint)
     long = results.long_summary(root, fingerprint)
     with guarded("The summary table"):
-        summary_section(long, table)
+        summary_section(long, table, settings)
     with guarded("The charts"):
         charts_section(table, curves)
     with guarded("Accuracy vs. agreement"):

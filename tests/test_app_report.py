@@ -308,3 +308,37 @@ def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(tmp_path: Path
     [error] = [e.value for e in at.error]
     assert error.startswith(f"Run {text}. Replace or remove the unreadable files")
     assert "rerun it" not in " ".join(m.value for m in [*at.info, *at.error, *at.success])
+
+
+def test_every_na_in_the_summary_has_its_reason_beside_it():
+    at = open_report()
+    table = at.dataframe[0].value.set_index("map")
+    ceiling = table.loc["people (leave-one-subject-out)"]
+    assert ceiling["MAE vs mask"] == "n/a"
+    assert ceiling["notes"] == (
+        "n/a: MAE, CC, SIM, KLD vs fixations; every metric vs mask — "
+        + report.ABSENT_REASONS["ceiling"]
+    )
+    assert table.loc[CAM, "notes"] == ""
+    assert any("Hover a note to read it whole." in c.value for c in at.caption)
+
+
+def test_a_run_against_untrained_deepgaze_says_it_is_the_floor_and_links_with_it(
+    places: dict[str, Path], tmp_path: Path
+):
+    """The run's deepgaze reference: the report says what it is, and Explore gets the model."""
+    settings = SETTINGS.with_changes(references=("deepgaze", "fixations"))
+    out = tmp_path / "deepgaze-run"
+    engine.run(Dataset("toy", places["data"]), settings, out, engine.Options(limit=1))
+    at = open_report()
+    at.sidebar.text_input(key="report_path").input(str(out)).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}." in captions
+    [link] = [link for link in at.get("page_link") if link.proto.label == "Open in Explore"]
+    params = dict(parse_qsl(link.proto.query_string, keep_blank_values=True))
+    restored, notes = from_query(params)
+    assert notes == [] and restored == settings.with_changes(type2=("DeepGaze IIE",))
+    assert "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it." in (
+        captions
+    )

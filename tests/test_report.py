@@ -366,3 +366,88 @@ def test_the_report_reads_a_runs_outcome_from_its_manifest_and_errors():
     assert report.run_outcome({"status": "running", "images": 2}, 0, errors) is None
     no_errors = errors.iloc[:0]
     assert report.run_outcome({"status": "stopped", "images": 9}, 3, no_errors).status == "stopped"
+
+
+CEILING = "people (leave-one-subject-out)"
+DEEPGAZE = "DeepGaze IIE (UNTRAINED)"
+
+
+def with_rows(table: pd.DataFrame, label: str, kind: str, method: str, weights: str, cells):
+    """``table`` plus rows of one more map: (image, reference_key, metric, value) ``cells``."""
+    rows = pd.DataFrame(cells, columns=["image", "reference_key", "metric", "value"])
+    rows = rows.assign(map=label, kind=kind, method=method, weights=weights, detector="")
+    rows = rows.assign(target="", trained=weights != "untrained", reason=None)
+    rows["higher_is_better"] = rows["metric"].map({"IoU@top-10%": True, "MAE": False})
+    return pd.concat([table, rows], ignore_index=True)
+
+
+def test_every_na_cell_of_the_summary_says_why_next_to_its_row():
+    table = per_image(
+        [
+            ("a", CAM_A, "mask", "IoU@top-10%", NAN),  # every image undefined: its reason
+            ("a", CAM_A, "mask", "MAE", 0.2),
+            ("a", CAM_A, "deepgaze", "MAE", 0.3),
+            ("a", FLOOR, "mask", "IoU@top-10%", 0.2),
+            ("a", FLOOR, "mask", "MAE", 0.1),
+            ("a", FLOOR, "deepgaze", "MAE", 0.01),
+        ]
+    )
+    table = with_rows(table, CEILING, "ceiling", "people", "", [("a", "mask", "IoU@top-10%", 0.9)])
+    table = with_rows(
+        table, DEEPGAZE, "type-2", "DeepGaze IIE", "untrained", [("a", "mask", "MAE", 0.1)]
+    )
+    from saliency_core.evaluate import summary
+
+    view = report.summary_table(summary.summarize(table), report.map_labels(table))
+    notes = dict(zip(view.values["map"], report.row_notes(view, table), strict=True))
+    assert notes[CAM_A] == "n/a: IoU@top-10% vs mask — constant map"
+    assert notes[FLOOR] == ""
+    assert notes[CEILING] == (
+        "n/a: MAE vs deepgaze; MAE vs mask — " + report.ABSENT_REASONS["ceiling"]
+    )
+    assert notes[DEEPGAZE] == (
+        f"{DEEPGAZE}: {report.UNTRAINED_GAZE_NOTE} · "
+        "n/a: MAE vs deepgaze — the map is this reference · "
+        "n/a: IoU@top-10% vs mask — not computed for this map"
+    )
+    assert "i.e. the floor" in report.UNTRAINED_GAZE_NOTE
+
+
+def test_a_type2_reference_without_weights_is_said_to_be_the_floor():
+    untrained = Settings(references=("deepgaze", "fixations"), type2_weights=WeightSource.UNTRAINED)
+    assert report.reference_notes(untrained) == [
+        f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}."
+    ]
+    assert report.reference_notes(untrained.with_changes(references=("centre-bias",))) == []
+    trained = untrained.with_changes(type2_weights=WeightSource.PRETRAINED)
+    assert report.reference_notes(trained) == []
+
+
+def test_the_explore_link_builds_the_runs_type2_references():
+    """Explore builds a type-2 reference only from a chosen type-2 model: the link adds it."""
+    settings = Settings(
+        detectors=("FCOS R50-FPN",), input_size=64, type2=(), references=("deepgaze", "fixations")
+    )
+    query = report.explore_query("toy", "b", settings)
+    restored, notes = from_query(query)
+    assert notes == [] and restored.type2 == ("DeepGaze IIE",)
+    assert restored == settings.with_changes(type2=("DeepGaze IIE",))
+    assert report.explore_settings(settings)[1] == [
+        "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it."
+    ]
+    already = settings.with_changes(type2=("DeepGaze IIE",))
+    assert report.explore_settings(already) == (already, [])
+
+
+def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
+    """The peaks table printed the literal "None" (a window never defined, a defined reason)."""
+    from saliency_core import agreement
+
+    peaks = pd.DataFrame(
+        {"map": ["A", "B"], "window": ["0–0.5 s", None], "value": [1.23456, NAN],
+         "reason": [None, "no fixation in any window"]}
+    )  # fmt: skip
+    shown = agreement.readable(peaks)
+    assert shown["window"].tolist() == ["0–0.5 s", "n/a"]
+    assert shown["value"].tolist() == ["1.235", "n/a"]
+    assert shown["reason"].tolist() == ["", "no fixation in any window"]
