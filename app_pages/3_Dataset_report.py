@@ -270,13 +270,15 @@ def _gallery_filters(ranked, tags, scope: str) -> object:
     value_range = None
     if len(values) and values.min() < values.max():
         low, high = float(values.min()), float(values.max())
+        step = report.slider_step(low, high)
         value_range = left.slider(
             "Value range",
             low,
             high,
             (low, high),
+            step=step,
             key=f"{KEY}_gallery_range_{scope}",
-            format="%.3f",
+            format=report.slider_format(step),
         )
     include = middle.checkbox(
         f"Include {report.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."

@@ -531,6 +531,22 @@ def filter_images(
     return ranked[keep.to_numpy()].reset_index(drop=True)
 
 
+def slider_step(low: float, high: float, steps: int = 100) -> float:
+    """A step for a slider over [low, high]: (high − low) / ``steps`` rounded down to 1, 2 or 5
+    × 10^k (0.0048 / 100 → 0.00002), so one key press moves a small part of the range."""
+    span = (high - low) / steps
+    if not np.isfinite(span) or span <= 0:
+        return 0.01
+    power = 10.0 ** np.floor(np.log10(span))
+    mantissa = max(m for m in (1, 2, 5) if m * power <= span * (1 + 1e-9))
+    return float(f"{mantissa * power:.1e}")
+
+
+def slider_format(step: float) -> str:
+    """A printf format showing the decimals ``step`` needs (at least 3)."""
+    return f"%.{max(3, int(-np.floor(np.log10(step))))}f"
+
+
 def page_count(items: int, per_page: int) -> int:
     return max(1, -(-items // per_page))
 

@@ -21,6 +21,7 @@ from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.settings import Settings, from_query
+from ui import run_panel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/3_Dataset_report.py"
@@ -161,6 +162,8 @@ def test_value_range_filter_narrows_the_gallery(places: dict[str, Path]):
     low, high = float(ranked["value"].min()), float(ranked["value"].max())
     middle = float(np.median(ranked["value"]))
     [value_range] = [s for s in at.slider if s.label == "Value range"]
+    # the step follows the range (it was 0.01 whatever the range: one key press dropped an image)
+    assert value_range.step == report.slider_step(low, high) < (high - low) / 50
     value_range.set_value((low, middle)).run()
     assert not at.exception
     shown = [item.split(" · ")[1].split("**")[0] for item in gallery_items(at)]
@@ -342,3 +345,17 @@ def test_a_run_against_untrained_deepgaze_says_it_is_the_floor_and_links_with_it
     assert "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it." in (
         captions
     )
+
+
+def test_the_output_folder_follows_the_dataset_until_it_is_edited():
+    at = open_report()
+    datasets = at.selectbox(key="report_run_dataset")
+    first = datasets.value
+    assert first != "toy" and "toy" in datasets.options
+    assert at.text_input(key="report_run_out").value == run_panel._slug(first)
+    at.selectbox(key="report_run_dataset").set_value("toy").run()
+    assert at.text_input(key="report_run_out").value == "toy"
+    at.text_input(key="report_run_out").input("held-out").run()
+    at.selectbox(key="report_run_dataset").set_value(first).run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="report_run_out").value == "held-out"

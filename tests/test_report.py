@@ -451,3 +451,12 @@ def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
     assert shown["window"].tolist() == ["0–0.5 s", "n/a"]
     assert shown["value"].tolist() == ["1.235", "n/a"]
     assert shown["reason"].tolist() == ["", "no fixation in any window"]
+
+
+def test_the_value_range_slider_steps_by_a_hundredth_of_the_range_rounded_to_1_2_5():
+    assert report.slider_step(0.0, 0.0048) == 2e-05  # was 0.01: more than the whole range
+    assert report.slider_step(0.0, 1.0) == 0.01
+    assert report.slider_step(0.2, 0.7) == 0.005
+    assert report.slider_step(-3.5, 4.1) == 0.05
+    assert report.slider_step(0.0, 250.0) == 2.0
+    assert report.slider_format(2e-05) == "%.5f" and report.slider_format(0.05) == "%.3f"

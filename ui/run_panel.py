@@ -75,7 +75,8 @@ def run_panel(root: Path) -> None:
         limit = st.number_input(
             "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
         )
-        out_name = st.text_input(f"Output folder (under {root})", _slug(name), key=f"{KEY}_run_out")
+        _follow_default(f"{KEY}_run_out", _slug(name))
+        out_name = st.text_input(f"Output folder (under {root})", key=f"{KEY}_run_out")
     settings = Settings(
         detectors=tuple(detectors),
         weights=weights.source,
@@ -115,6 +116,15 @@ def run_panel(root: Path) -> None:
             "The run resumes where an earlier run into the same folder stopped (same settings); "
             f"the command line does the same: `{COMMAND.format(root=root)}`."
         )
+
+
+def _follow_default(key: str, default: str) -> None:
+    """The widget ``key`` shows ``default`` (derived from another choice) unless the user has
+    typed something else: its value follows the default while it still equals the last one."""
+    last = f"{key}_default"
+    if st.session_state.get(key, st.session_state.get(last)) == st.session_state.get(last):
+        st.session_state[key] = default
+    st.session_state[last] = default
 
 
 def _human(dataset: datasets.Dataset) -> dict[str, bool]:
