@@ -460,3 +460,20 @@ def test_the_value_range_slider_steps_by_a_hundredth_of_the_range_rounded_to_1_2
     assert report.slider_step(-3.5, 4.1) == 0.05
     assert report.slider_step(0.0, 250.0) == 2.0
     assert report.slider_format(2e-05) == "%.5f" and report.slider_format(0.05) == "%.3f"
+
+
+def test_a_run_started_from_the_report_shows_the_time_left_as_explore_does():
+    from ui.results import RunProgress, progress_text
+
+    assert progress_text(RunProgress(0, 5, "")) == (
+        0.0,
+        "Loading the models, then the first image…",
+    )
+    first = RunProgress(1, 5, "a", 0.0, 100.0)
+    assert progress_text(first, now=102.0) == (
+        0.2,
+        "1/5 images (last: a) · time left not known yet",
+    )
+    # 2 images in 8 s after the first: 4 s each, 2 left, 1 s since the last ended → 7 s
+    third = RunProgress(3, 5, "c", 8.0, 100.0)
+    assert progress_text(third, now=101.0) == (0.6, "3/5 images (last: c) · about 7 s left")
