@@ -313,8 +313,9 @@ def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(tmp_path: Path
     assert "rerun it" not in " ".join(m.value for m in [*at.info, *at.error, *at.success])
 
 
-def test_every_na_in_the_summary_has_its_reason_beside_it():
+def test_every_na_in_the_summary_has_its_reason_beside_it(places: dict[str, Path]):
     at = open_report()
+    at.sidebar.selectbox(key="report_folder").set_value(str(places["results"] / "toy-run")).run()
     table = at.dataframe[0].value.set_index("map")
     ceiling = table.loc["people (leave-one-subject-out)"]
     assert ceiling["MAE vs mask"] == "n/a"
