@@ -72,19 +72,24 @@ def _relative(path: Path, root: Path) -> str:
 
 def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
     manifest = folder.manifest()
-    status = manifest.get("status", "unknown")
     images = table["image"].nunique() if len(table) else 0
+    errors = folder.errors()
+    outcome = report.run_outcome(manifest, images, errors)
+    status = outcome.text() if outcome else manifest.get("status", "unknown")
     st.caption(
         f"{folder.root} · dataset {manifest.get('dataset', '?')} · {images} of "
         f"{manifest.get('images', '?')} images · status: {status} · device "
         f"{manifest.get('device', '?')}"
     )
-    if status == "running":
+    if outcome is None:
         st.info(
             "This run is still going (or was interrupted): the report shows the images finished "
             "so far. Rerunning the same command resumes it.",
             icon="ℹ️",
         )
+    elif outcome.advice():
+        show, icon = run_panel.OUTCOME_BOX[outcome.status]
+        show(f"Run {outcome.text()}. {outcome.advice()}", icon=icon)
     st.caption(
         f"Detectors: {', '.join(settings.detectors) or 'none'} ({settings.weights.value}) · "
         f"CAMs: {', '.join(settings.cams) or 'none'} · "
@@ -103,7 +108,6 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
             "result.",
             icon="⚠️",
         )
-    errors = folder.errors()
     if len(errors):
         with st.expander(f"{len(errors)} image(s) skipped with an error"):
             st.dataframe(errors, hide_index=True)
@@ -121,14 +125,17 @@ def notices_section(folder: ResultsFolder) -> None:
             st.dataframe(notices, hide_index=True, width="stretch", key=f"{KEY}_notices")
 
 
-def summary_section(long, table) -> None:
+def summary_section(long, table, settings: Settings) -> None:
     st.subheader("Summary")
     view = report.summary_table(long, report.map_labels(table))
     if view.values.empty:
         st.info("No rows yet: the run has not finished any image.")
         return
     show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
-    shown = view.with_ci() if show_ci else view.values
+    shown = view.with_ci() if show_ci else view.values.copy()
+    row_notes = report.row_notes(view, table)
+    if any(row_notes):
+        shown.insert(shown.columns.get_loc("n images") + 1, "notes", row_notes)
     styler = agreement.styled(shown, view.metric_columns)
     styler = styler.apply(
         lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),
@@ -141,9 +148,12 @@ def summary_section(long, table) -> None:
         "Means over images (click a column to sort). Green: the best map in each column. The "
         "floor row (the centre-bias prior, which knows nothing of the image) is what every score "
         f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
+        + (" Hover a note to read it whole." if any(row_notes) else "")
     )
     for note in report.ceiling_notes(table):
         st.caption(f"⚠️ {note}")
+    for note in report.reference_notes(settings):
+        st.caption(note)
     notes = report.undefined_notes(table)
     if notes:
         with st.expander(f"Why some values are {report.NA}"):
@@ -274,13 +284,15 @@ def _gallery_filters(ranked, tags, scope: str) -> object:
     value_range = None
     if len(values) and values.min() < values.max():
         low, high = float(values.min()), float(values.max())
+        step = report.slider_step(low, high)
         value_range = left.slider(
             "Value range",
             low,
             high,
             (low, high),
+            step=step,
             key=f"{KEY}_gallery_range_{scope}",
-            format="%.3f",
+            format=report.slider_format(step),
         )
     include = middle.checkbox(
         f"Include {report.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
@@ -352,6 +364,8 @@ def _gallery_item(
             icon="🔍",
             query_params=report.explore_query(run_data.dataset.name, row.image, settings),
         )
+        for note in report.explore_settings(settings)[1]:
+            st.caption(note)
     elif run_data.dataset is not None:
         st.caption(f"List this dataset with {datasets.DATA_DIR_VARIABLE} to open it in Explore.")
 
@@ -397,12 +411,11 @@ def show_report(folder: ResultsFolder) -> None:
     with guarded("The notices"):
         notices_section(folder)
     if table.empty:
-        st.info("This run has not finished any image yet: rerun it, or start it from the page.")
-        return
+        return  # the header said what happened and what to do
     curves = results.curves(root, fingerprint)
     long = results.long_summary(root, fingerprint)
     with guarded("The summary table"):
-        summary_section(long, table)
+        summary_section(long, table, settings)
     with guarded("The charts"):
         charts_section(table, curves)
     with guarded("Accuracy vs. agreement"):

@@ -261,15 +261,20 @@ class Summary:
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each numeric column that holds a NaN written out by :func:`format_value`.
+    """``frame`` with each numeric column that holds a NaN written out by :func:`format_value`,
+    and missing text shown as "n/a" (as "" in a ``reason`` column: a defined value needs none).
 
     Streamlit's grid draws a missing value as "None" whatever a Styler says, so such a column
     is shown as text ("n/a"); complete columns stay numbers and sort as numbers.
     """
     shown = frame.copy()
     for column in shown.columns:
-        if pd.api.types.is_numeric_dtype(shown[column]) and shown[column].isna().any():
+        if not shown[column].isna().any():
+            continue
+        if pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = shown[column].map(format_value)
+        else:
+            shown[column] = shown[column].fillna("" if column == "reason" else NOT_AVAILABLE)
     return shown
 
 

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from saliency_core import agreement, analysis, roots, temporal, viz
+from saliency_core import agreement, analysis, gaze, roots, temporal, viz
 from saliency_core.classifier_pipeline import CLASSIFIER_KIND
 from saliency_core.datasets import Dataset, open_dataset_folder
 from saliency_core.evaluate import summary as summaries
+from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
     CURVE_TABLE,
     MANIFEST,
@@ -155,6 +156,18 @@ def run_dataset(manifest: Mapping, available: Mapping[str, Dataset]) -> RunDatas
     if (path / "images").is_dir():
         return RunDataset(Dataset(path.name, path), False, root)
     return RunDataset(None, False, root, f"The run's dataset folder {root} is gone.")
+
+
+def run_outcome(manifest: Mapping, scored: int, errors: pd.DataFrame) -> Outcome | None:
+    """What a finished run did (None while it runs): ``scored`` images have rows, ``errors``
+    (image, reason) were skipped, of the manifest's images."""
+    status = manifest.get("status")
+    if status in (None, "running"):
+        return None
+    reasons = dict(zip(errors["image"].astype(str), errors["reason"].astype(str), strict=True))
+    images = manifest.get("images")
+    images = int(images) if isinstance(images, int) else scored + len(reasons)
+    return Outcome(images, scored, reasons, stopped=status == "stopped")
 
 
 def output_folder(results_root: Path, name: str) -> Path:
@@ -321,6 +334,96 @@ def ceiling_notes(table: pd.DataFrame) -> list[str]:
     return notes
 
 
+ABSENT_REASONS = {
+    "ceiling": "the people ceiling (each subject against the others) is scored only with the "
+    "fixation metrics and the top-p% IoU against the fixation density",
+}
+"""Why a kind of row has no value at all in some columns (none of its images was scored there)."""
+UNTRAINED_GAZE_NOTE = (
+    "without trained weights its map is its centre bias, i.e. the floor (CC ≈ 1.000 with the "
+    "floor row): a sanity check, not a prediction of where people look"
+)
+
+
+def _undefined_weights(method: str, weights: str) -> bool:
+    """A type-2 model that needs weights, run without them."""
+    model = gaze.TYPE2_MODELS.get(method)
+    return model is not None and model.needs_weights and weights == "untrained"
+
+
+def _absent_reason(row: pd.Series, reference_key: str) -> str:
+    """Why ``row`` has no value against ``reference_key`` when no image was scored there."""
+    reference = REFERENCES.get(reference_key)
+    if reference is not None and reference.type2_model == row["method"]:
+        return "the map is this reference"
+    return ABSENT_REASONS.get(row["kind"], "not computed for this map")
+
+
+def _cell_reason(reasons: pd.Series) -> str:
+    """The most frequent reason of a cell's undefined per-image values."""
+    known = reasons.dropna().astype(str)
+    return known.mode().iloc[0] if len(known) else "no reason recorded"
+
+
+def _columns_text(columns: list[str], by_reference: Mapping[str, list[str]]) -> str:
+    """ "MAE, CC vs mask" or "every metric vs mask"; references joined by "; "."""
+    parts = []
+    for reference, names in by_reference.items():
+        mine = [name for name in names if name in columns]
+        if not mine:
+            continue
+        metrics = [name.split(" vs ")[0] for name in mine]
+        listed = "every metric" if len(mine) == len(names) > 1 else ", ".join(metrics)
+        parts.append(f"{listed} vs {reference}")
+    return "; ".join(parts)
+
+
+def row_notes(view: SummaryTable, table: pd.DataFrame) -> list[str]:
+    """One text per summary row: what to know about the map (a type-2 model without its
+    weights) and why each of its n/a cells is undefined (the per-image reasons, else why the
+    row has no value there), e.g. "n/a: every metric vs mask — the people ceiling is …";
+    parts joined by " · "."""
+    by_reference: dict[str, list[str]] = {}
+    for name in view.metric_columns:
+        by_reference.setdefault(name.split(" vs ", 1)[1], []).append(name)
+    labels = map_labels(table).set_index("map")
+    notes = []
+    for _, row in view.values.iterrows():
+        info = labels.loc[row["map"]] if row["map"] in labels.index else row
+        parts = []
+        if _undefined_weights(str(info.get("method", "")), str(info.get("weights", ""))):
+            parts.append(f"{row['map']}: {UNTRAINED_GAZE_NOTE}")
+        reasons: dict[str, list[str]] = {}
+        rows = table[table["map"] == row["map"]]
+        for column in view.metric_columns:
+            if np.isfinite(row[column]):
+                continue
+            metric, reference_key = column.split(" vs ", 1)
+            cell = rows[(rows["reference_key"] == reference_key) & (rows["metric"] == metric)]
+            reason = (
+                _cell_reason(cell["reason"]) if len(cell) else _absent_reason(info, reference_key)
+            )
+            reasons.setdefault(reason, []).append(column)
+        parts += [
+            f"{NA}: {_columns_text(columns, by_reference)} — {reason}"
+            for reason, columns in reasons.items()
+        ]
+        notes.append(" · ".join(parts))
+    return notes
+
+
+def reference_notes(settings: Settings) -> list[str]:
+    """What to know about the run's references: a type-2 model's reference without its
+    weights is the floor in disguise."""
+    if settings.type2_weights is not WeightSource.UNTRAINED:
+        return []
+    return [
+        f"The {key} reference ({model}): {UNTRAINED_GAZE_NOTE}."
+        for key in settings.references
+        if (model := REFERENCES[key].type2_model) and gaze.TYPE2_MODELS[model].needs_weights
+    ]
+
+
 # --- charts ----------------------------------------------------------------------------------
 
 
@@ -479,6 +582,22 @@ def filter_images(
     return ranked[keep.to_numpy()].reset_index(drop=True)
 
 
+def slider_step(low: float, high: float, steps: int = 100) -> float:
+    """A step for a slider over [low, high]: (high − low) / ``steps`` rounded down to 1, 2 or 5
+    × 10^k (0.0048 / 100 → 0.00002), so one key press moves a small part of the range."""
+    span = (high - low) / steps
+    if not np.isfinite(span) or span <= 0:
+        return 0.01
+    power = 10.0 ** np.floor(np.log10(span))
+    mantissa = max(m for m in (1, 2, 5) if m * power <= span * (1 + 1e-9))
+    return float(f"{mantissa * power:.1e}")
+
+
+def slider_format(step: float) -> str:
+    """A printf format showing the decimals ``step`` needs (at least 3)."""
+    return f"%.{max(3, int(-np.floor(np.log10(step))))}f"
+
+
 def page_count(items: int, per_page: int) -> int:
     return max(1, -(-items // per_page))
 
@@ -609,9 +728,29 @@ def agreement_thumbnail(
     return Thumbnail(shrink(picture, side), f"the map only ({why})")
 
 
+def explore_settings(settings: Settings) -> tuple[Settings, list[str]]:
+    """The run's settings as Explore can show them, and what differs from the run's view.
+
+    Explore builds a type-2 reference (e.g. "deepgaze") only from a chosen type-2 model, so each
+    model that a reference of the run needs joins the type-2 models (Explore then shows its map
+    too, which the run did not score: said in the notes).
+    """
+    needed = (REFERENCES[key].type2_model for key in settings.references)
+    added = [model for model in dict.fromkeys(needed) if model and model not in settings.type2]
+    notes = [
+        f"Explore also shows {model}'s map: it builds the {key} reference from it."
+        for model in added
+        for key in settings.references
+        if REFERENCES[key].type2_model == model
+    ]
+    return settings.with_changes(type2=(*settings.type2, *added)), notes
+
+
 def explore_query(dataset_name: str, stem: str, settings: Settings) -> dict[str, str]:
-    """The Explore page's URL parameters for one image under the run's settings."""
-    return {"dataset": dataset_name, "image": stem, **to_query(settings)}
+    """The Explore page's URL parameters for one image under the run's settings (as
+    :func:`explore_settings` carries them)."""
+    shown, _ = explore_settings(settings)
+    return {"dataset": dataset_name, "image": stem, **to_query(shown)}
 
 
 def time_tables(per_image: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

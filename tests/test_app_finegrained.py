@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -167,3 +168,22 @@ def test_fixations_with_some_onsets_are_split_and_the_rest_counted():
     ]
     assert len(array(line["y"])) == 2
     assert at.dataframe[0].value["window"].tolist() == ["0–0.5 s"]
+
+
+def shown(at, column: str):
+    """The last table with ``column``, as drawn: its Styler's display values."""
+    from streamlit import dataframe_util
+
+    element = [d for d in at.dataframe if column in d.value.columns][-1]
+    styled = element.proto.arrow_data.styler.display_values
+    assert styled, f"the table with {column} is drawn without formatting"
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(styled)
+
+
+def test_the_people_and_peaks_tables_read_as_numbers_or_na_never_none(opened):
+    people = shown(opened, "AUC-Judd")
+    metrics = people.drop(columns="map").to_numpy().ravel()
+    assert all(re.fullmatch(r"-?\d+\.\d{3}|n/a", str(value)) for value in metrics), metrics
+    peaks = shown(opened, "window")
+    assert "None" not in peaks.astype(str).to_numpy()
+    assert all(re.fullmatch(r"-?\d+\.\d{3}|n/a", str(v)) for v in peaks["value"]), peaks

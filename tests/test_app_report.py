@@ -21,6 +21,7 @@ from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.settings import Settings, from_query
+from ui import run_panel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/3_Dataset_report.py"
@@ -161,6 +162,8 @@ def test_value_range_filter_narrows_the_gallery(places: dict[str, Path]):
     low, high = float(ranked["value"].min()), float(ranked["value"].max())
     middle = float(np.median(ranked["value"]))
     [value_range] = [s for s in at.slider if s.label == "Value range"]
+    # the step follows the range (it was 0.01 whatever the range: one key press dropped an image)
+    assert value_range.step == report.slider_step(low, high) < (high - low) / 50
     value_range.set_value((low, middle)).run()
     assert not at.exception
     shown = [item.split(" · ")[1].split("**")[0] for item in gallery_items(at)]
@@ -233,7 +236,14 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     assert not at.exception, at.exception
     out = places["results"] / "page-run"
     assert job.result.cancelled and job.result.out == out
-    assert any("Run stopped" in s.value for s in at.success)
+    # the images actually scored, of the run's 3 (it said "3 images" before)
+    panel, header = [i.value for i in at.info if i.value.startswith("Run stopped")]
+    assert panel.startswith("Run stopped: 1 of 3 images scored (1 by this run, ")
+    assert header == (
+        "Run stopped: 1 of 3 images scored. "
+        "Rerun with the same settings into the same folder to resume it."
+    )
+    assert not at.success
     manifest = ResultsFolder(out).manifest()
     assert manifest["status"] == "stopped" and manifest["settings"]["input_size"] == 320
     assert ResultsFolder(out).done() == {"a"}
@@ -324,3 +334,71 @@ def test_the_notices_of_a_run_are_listed(places: dict[str, Path], tmp_path: Path
     [expander] = [e for e in at.expander if e.label.startswith("Notices")]
     assert expander.label == "Notices (2)"
     pd.testing.assert_frame_equal(expander.dataframe[0].value, rows)
+
+
+def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(tmp_path: Path):
+    """4 corrupt images: status "failed" with the count and cause, no "finished", no "rerun it"."""
+    dataset = write_dataset(tmp_path / "corrupt")
+    for image in (dataset.root / "images").iterdir():
+        image.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    done = engine.run(dataset, SETTINGS, tmp_path / "failed-run")
+    assert done.computed == 0 and len(done.errors) == 4
+    manifest = ResultsFolder(tmp_path / "failed-run").manifest()
+    text = "failed: 0 of 4 images scored, 4 skipped (4 unreadable)"
+    assert manifest["status"] == "failed" and manifest["status_text"] == text
+    at = open_report()
+    at.sidebar.text_input(key="report_path").input(str(tmp_path / "failed-run")).run()
+    assert not at.exception, at.exception
+    assert any(f"status: {text}" in c.value for c in at.caption)
+    [error] = [e.value for e in at.error]
+    assert error.startswith(f"Run {text}. Replace or remove the unreadable files")
+    assert "rerun it" not in " ".join(m.value for m in [*at.info, *at.error, *at.success])
+
+
+def test_every_na_in_the_summary_has_its_reason_beside_it(places: dict[str, Path]):
+    at = open_report()
+    at.sidebar.selectbox(key="report_folder").set_value(str(places["results"] / "toy-run")).run()
+    table = at.dataframe[0].value.set_index("map")
+    ceiling = table.loc["people (leave-one-subject-out)"]
+    assert ceiling["MAE vs mask"] == "n/a"
+    assert ceiling["notes"] == (
+        "n/a: MAE, CC, SIM, KLD vs fixations; every metric vs mask — "
+        + report.ABSENT_REASONS["ceiling"]
+    )
+    assert table.loc[CAM, "notes"] == ""
+    assert any("Hover a note to read it whole." in c.value for c in at.caption)
+
+
+def test_a_run_against_untrained_deepgaze_says_it_is_the_floor_and_links_with_it(
+    places: dict[str, Path], tmp_path: Path
+):
+    """The run's deepgaze reference: the report says what it is, and Explore gets the model."""
+    settings = SETTINGS.with_changes(references=("deepgaze", "fixations"))
+    out = tmp_path / "deepgaze-run"
+    engine.run(Dataset("toy", places["data"]), settings, out, engine.Options(limit=1))
+    at = open_report()
+    at.sidebar.text_input(key="report_path").input(str(out)).run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}." in captions
+    [link] = [link for link in at.get("page_link") if link.proto.label == "Open in Explore"]
+    params = dict(parse_qsl(link.proto.query_string, keep_blank_values=True))
+    restored, notes = from_query(params)
+    assert notes == [] and restored == settings.with_changes(type2=("DeepGaze IIE",))
+    assert "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it." in (
+        captions
+    )
+
+
+def test_the_output_folder_follows_the_dataset_until_it_is_edited():
+    at = open_report()
+    datasets = at.selectbox(key="report_run_dataset")
+    first = datasets.value
+    assert first != "toy" and "toy" in datasets.options
+    assert at.text_input(key="report_run_out").value == run_panel._slug(first)
+    at.selectbox(key="report_run_dataset").set_value("toy").run()
+    assert at.text_input(key="report_run_out").value == "toy"
+    at.text_input(key="report_run_out").input("held-out").run()
+    at.selectbox(key="report_run_dataset").set_value(first).run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="report_run_out").value == "held-out"

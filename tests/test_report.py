@@ -451,3 +451,142 @@ def test_a_single_map_is_not_marked_best():
         False,
         True,
     ]
+
+
+def test_a_runs_status_counts_scored_and_skipped_images_by_cause():
+    unreadable = "ImageLoadError: The file is empty."
+    failed = report.Outcome(5, 0, {stem: unreadable for stem in "abcde"})
+    assert failed.status == "failed"
+    assert failed.text() == "failed: 0 of 5 images scored, 5 skipped (5 unreadable)"
+    assert failed.advice().startswith("Replace or remove the unreadable files")
+    assert "a rerun cannot help them" in failed.advice()
+    mixed = report.Outcome(5, 2, {"a": unreadable, "b": "RuntimeError: boom", "c": unreadable})
+    assert mixed.text() == "partial: 2 of 5 images scored, 3 skipped (2 unreadable, 1 RuntimeError)"
+    assert mixed.advice().endswith(
+        "; a rerun retries the other skipped images (see their reasons)."
+    )
+    assert report.Outcome(4, 4).text() == "complete: 4 of 4 images scored"
+    assert report.Outcome(4, 4).advice() == ""
+    stopped = report.Outcome(15, 3, stopped=True)
+    assert stopped.text() == "stopped: 3 of 15 images scored" and "resume" in stopped.advice()
+
+
+def test_the_report_reads_a_runs_outcome_from_its_manifest_and_errors():
+    reasons = ["ImageLoadError: x", "ImageLoadError: y"]
+    errors = pd.DataFrame({"image": ["a", "b"], "reason": reasons})
+    outcome = report.run_outcome({"status": "complete", "images": 2}, 0, errors)
+    assert outcome.text() == "failed: 0 of 2 images scored, 2 skipped (2 unreadable)"
+    assert report.run_outcome({"status": "running", "images": 2}, 0, errors) is None
+    no_errors = errors.iloc[:0]
+    assert report.run_outcome({"status": "stopped", "images": 9}, 3, no_errors).status == "stopped"
+
+
+CEILING = "people (leave-one-subject-out)"
+DEEPGAZE = "DeepGaze IIE (UNTRAINED)"
+
+
+def with_rows(table: pd.DataFrame, label: str, kind: str, method: str, weights: str, cells):
+    """``table`` plus rows of one more map: (image, reference_key, metric, value) ``cells``."""
+    rows = pd.DataFrame(cells, columns=["image", "reference_key", "metric", "value"])
+    rows = rows.assign(map=label, kind=kind, method=method, weights=weights, detector="")
+    rows = rows.assign(target="", trained=weights != "untrained", reason=None)
+    rows["higher_is_better"] = rows["metric"].map({"IoU@top-10%": True, "MAE": False})
+    return pd.concat([table, rows], ignore_index=True)
+
+
+def test_every_na_cell_of_the_summary_says_why_next_to_its_row():
+    table = per_image(
+        [
+            ("a", CAM_A, "mask", "IoU@top-10%", NAN),  # every image undefined: its reason
+            ("a", CAM_A, "mask", "MAE", 0.2),
+            ("a", CAM_A, "deepgaze", "MAE", 0.3),
+            ("a", FLOOR, "mask", "IoU@top-10%", 0.2),
+            ("a", FLOOR, "mask", "MAE", 0.1),
+            ("a", FLOOR, "deepgaze", "MAE", 0.01),
+        ]
+    )
+    table = with_rows(table, CEILING, "ceiling", "people", "", [("a", "mask", "IoU@top-10%", 0.9)])
+    table = with_rows(
+        table, DEEPGAZE, "type-2", "DeepGaze IIE", "untrained", [("a", "mask", "MAE", 0.1)]
+    )
+    from saliency_core.evaluate import summary
+
+    view = report.summary_table(summary.summarize(table), report.map_labels(table))
+    notes = dict(zip(view.values["map"], report.row_notes(view, table), strict=True))
+    assert notes[CAM_A] == "n/a: IoU@top-10% vs mask — constant map"
+    assert notes[FLOOR] == ""
+    assert notes[CEILING] == (
+        "n/a: MAE vs deepgaze; MAE vs mask — " + report.ABSENT_REASONS["ceiling"]
+    )
+    assert notes[DEEPGAZE] == (
+        f"{DEEPGAZE}: {report.UNTRAINED_GAZE_NOTE} · "
+        "n/a: MAE vs deepgaze — the map is this reference · "
+        "n/a: IoU@top-10% vs mask — not computed for this map"
+    )
+    assert "i.e. the floor" in report.UNTRAINED_GAZE_NOTE
+
+
+def test_a_type2_reference_without_weights_is_said_to_be_the_floor():
+    untrained = Settings(references=("deepgaze", "fixations"), type2_weights=WeightSource.UNTRAINED)
+    assert report.reference_notes(untrained) == [
+        f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}."
+    ]
+    assert report.reference_notes(untrained.with_changes(references=("centre-bias",))) == []
+    trained = untrained.with_changes(type2_weights=WeightSource.PRETRAINED)
+    assert report.reference_notes(trained) == []
+
+
+def test_the_explore_link_builds_the_runs_type2_references():
+    """Explore builds a type-2 reference only from a chosen type-2 model: the link adds it."""
+    settings = Settings(
+        detectors=("FCOS R50-FPN",), input_size=64, type2=(), references=("deepgaze", "fixations")
+    )
+    query = report.explore_query("toy", "b", settings)
+    restored, notes = from_query(query)
+    assert notes == [] and restored.type2 == ("DeepGaze IIE",)
+    assert restored == settings.with_changes(type2=("DeepGaze IIE",))
+    assert report.explore_settings(settings)[1] == [
+        "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it."
+    ]
+    already = settings.with_changes(type2=("DeepGaze IIE",))
+    assert report.explore_settings(already) == (already, [])
+
+
+def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
+    """The peaks table printed the literal "None" (a window never defined, a defined reason)."""
+    from saliency_core import agreement
+
+    peaks = pd.DataFrame(
+        {"map": ["A", "B"], "window": ["0–0.5 s", None], "value": [1.23456, NAN],
+         "reason": [None, "no fixation in any window"]}
+    )  # fmt: skip
+    shown = agreement.readable(peaks)
+    assert shown["window"].tolist() == ["0–0.5 s", "n/a"]
+    assert shown["value"].tolist() == ["1.235", "n/a"]
+    assert shown["reason"].tolist() == ["", "no fixation in any window"]
+
+
+def test_the_value_range_slider_steps_by_a_hundredth_of_the_range_rounded_to_1_2_5():
+    assert report.slider_step(0.0, 0.0048) == 2e-05  # was 0.01: more than the whole range
+    assert report.slider_step(0.0, 1.0) == 0.01
+    assert report.slider_step(0.2, 0.7) == 0.005
+    assert report.slider_step(-3.5, 4.1) == 0.05
+    assert report.slider_step(0.0, 250.0) == 2.0
+    assert report.slider_format(2e-05) == "%.5f" and report.slider_format(0.05) == "%.3f"
+
+
+def test_a_run_started_from_the_report_shows_the_time_left_as_explore_does():
+    from ui.results import RunProgress, progress_text
+
+    assert progress_text(RunProgress(0, 5, "")) == (
+        0.0,
+        "Loading the models, then the first image…",
+    )
+    first = RunProgress(1, 5, "a", 0.0, 100.0)
+    assert progress_text(first, now=102.0) == (
+        0.2,
+        "1/5 images (last: a) · time left not known yet",
+    )
+    # 2 images in 8 s after the first: 4 s each, 2 left, 1 s since the last ended → 7 s
+    third = RunProgress(3, 5, "c", 8.0, 100.0)
+    assert progress_text(third, now=101.0) == (0.6, "3/5 images (last: c) · about 7 s left")

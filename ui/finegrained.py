@@ -126,7 +126,7 @@ def time_view(bundle: analysis.Bundle, key: str) -> None:
         "of the map with the top of the window's fixation density. ★ marks each map's peak."
     )
     shown = peaks[peaks["metric"] == metric].drop(columns="metric")
-    st.dataframe(shown, hide_index=True, width="stretch", key=f"{KEY}_peaks")
+    st.dataframe(agreement.styled(shown), hide_index=True, width="stretch", key=f"{KEY}_peaks")
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -243,7 +243,9 @@ def people_view(bundle: analysis.Bundle, key: str) -> None:
     long = long[long["metric"].isin(agreement.FIXATION_METRICS)]
     wide = long.pivot_table(index="map", columns="metric", values="value", sort=False)
     wide = wide.reindex(index=long["map"].unique(), columns=list(agreement.FIXATION_METRICS))
-    st.dataframe(wide.reset_index(), hide_index=True, width="stretch", key=f"{KEY}_ceiling")
+    st.dataframe(
+        agreement.styled(wide.reset_index()), hide_index=True, width="stretch", key=f"{KEY}_ceiling"
+    )
     st.caption(LOSO_NOTE + f" IG is relative to the centre bias ({bundle.baseline_label}).")
     for row in long[long["value"].isna()].drop_duplicates(["map", "reason"]).itertuples():
         st.caption(f"n/a — {row.map}, {row.metric}: {row.reason}")

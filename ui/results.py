@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import analysis, classifier_pipeline, gaze, regions, report
+from saliency_core import analysis, classifier_pipeline, eta, gaze, regions, report
 from saliency_core.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
@@ -86,11 +87,15 @@ def thumbnail(
 
 @dataclass(frozen=True)
 class RunProgress:
-    """Images done of ``total`` and the last one's id."""
+    """Images done of ``total``, the last one's id, the seconds from the first image's end to
+    the last one's (the images' pace, without the model loading) and when that was
+    (``time.monotonic``)."""
 
     done: int
     total: int
     stem: str
+    seconds: float = 0.0
+    at: float = 0.0
 
 
 RunJob = BackgroundJob[RunProgress, engine.RunReport]
@@ -101,20 +106,33 @@ def start_run(dataset: Dataset, settings: Settings, out: Path, options: engine.O
     total = len(dataset.ids[: options.limit])
 
     def work(update, cancel) -> engine.RunReport:
+        first: list[float] = []  # when the first image ended
+
         def progress(done: int, remaining: int, stem: str) -> None:
-            update(RunProgress(done, remaining, stem))
+            now = time.monotonic()
+            if not first:
+                first.append(now)
+            update(RunProgress(done, remaining, stem, now - first[0], now))
 
         return engine.run(dataset, settings, out, options, progress=progress, cancel=cancel)
 
     return BackgroundJob(str(out), work, RunProgress(0, total, ""))
 
 
-def progress_text(snapshot: RunProgress) -> tuple[float, str]:
-    """The bar's fraction and text ("loading the models…" before the first image)."""
+def progress_text(snapshot: RunProgress, now: float | None = None) -> tuple[float, str]:
+    """The bar's fraction and text ("loading the models…" before the first image), with the
+    time left as Explore words it (:func:`saliency_core.eta.describe`): the images' pace so far
+    (from the second image on) × the images left, less the time since the last one ended."""
     if snapshot.done == 0:
         return 0.0, "Loading the models, then the first image…"
     fraction = float(np.clip(snapshot.done / max(snapshot.total, 1), 0.0, 1.0))
-    return fraction, f"{snapshot.done}/{snapshot.total} images (last: {snapshot.stem})"
+    left, known = 0.0, snapshot.done > 1
+    if known:
+        pace = snapshot.seconds / (snapshot.done - 1)
+        since = (time.monotonic() if now is None else now) - snapshot.at
+        left = max(pace * (snapshot.total - snapshot.done) - since, 0.0)
+    text = f"{snapshot.done}/{snapshot.total} images (last: {snapshot.stem})"
+    return fraction, f"{text} · {eta.describe(left, known)}"
 
 
 @st.cache_data(max_entries=8, show_spinner="Averaging the time curves (bootstrap CIs)…")

@@ -25,6 +25,13 @@ CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it e
 JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
 COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
+OUTCOME_BOX = {
+    "complete": (st.success, "✅"),
+    "partial": (st.warning, "⚠️"),
+    "failed": (st.error, "❌"),
+    "stopped": (st.info, "⏹️"),
+}
+"""How a finished run's outcome (:attr:`engine.RunReport.outcome`) is shown."""
 
 
 def take_chosen(found: list[str]) -> str | None:
@@ -68,7 +75,8 @@ def run_panel(root: Path) -> None:
         limit = st.number_input(
             "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
         )
-        out_name = st.text_input(f"Output folder (under {root})", _slug(name), key=f"{KEY}_run_out")
+        _follow_default(f"{KEY}_run_out", _slug(name))
+        out_name = st.text_input(f"Output folder (under {root})", key=f"{KEY}_run_out")
     settings = Settings(
         detectors=tuple(detectors),
         weights=weights.source,
@@ -110,6 +118,15 @@ def run_panel(root: Path) -> None:
         )
 
 
+def _follow_default(key: str, default: str) -> None:
+    """The widget ``key`` shows ``default`` (derived from another choice) unless the user has
+    typed something else: its value follows the default while it still equals the last one."""
+    last = f"{key}_default"
+    if st.session_state.get(key, st.session_state.get(last)) == st.session_state.get(last):
+        st.session_state[key] = default
+    st.session_state[last] = default
+
+
 def _human(dataset: datasets.Dataset) -> dict[str, bool]:
     return {"fixations": dataset.has_fixations, "mask": dataset.has_masks}
 
@@ -146,11 +163,12 @@ def run_progress(job: results.RunJob, was_running: bool) -> None:
             report_error(job.error, "The run")
             return
         done = job.result
-        how = "stopped (rerun to resume)" if done.cancelled else "finished"
-        st.success(
-            f"Run {how}: {done.images} images, {done.skipped_done} already done, "
-            f"{len(done.errors)} skipped with an error, {done.seconds:.0f} s → {done.out}",
-            icon="✅",
+        outcome = done.outcome
+        show, icon = OUTCOME_BOX[outcome.status]
+        show(
+            f"Run {outcome.text()} ({done.computed} by this run, {done.seconds:.0f} s) → "
+            f"{done.out}; the report below says what to do next, if anything.",
+            icon=icon,
         )
     except Exception as error:  # noqa: BLE001 - a fragment rerun has no outer guard
         report_error(error, "The run's progress")

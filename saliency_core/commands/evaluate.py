@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         for stem, reason in report.errors.items():
             print(f"skipped {stem}: {reason}", file=sys.stderr)
         print(
-            f"{report.computed - len(report.errors)} computed, {report.skipped_done} already done, "
+            f"{report.computed} computed, {report.skipped_done} already done, "
             f"{len(report.errors)} skipped, {report.notices} notices ({NOTICES}.parquet); "
             f"results in {out}",
             file=sys.stderr,

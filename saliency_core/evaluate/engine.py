@@ -37,6 +37,7 @@ from saliency_core.datasets import Dataset
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.batching import BatchedCams, default_batch_size
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
+from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
     NOTICE_COLUMNS,
     NOTICES,
@@ -360,7 +361,8 @@ def environment() -> dict:
 
 @dataclass
 class RunReport:
-    """What a run did: counts, errors and where the results are."""
+    """What a run did: ``images`` in the run, ``computed`` (scored by this run),
+    ``skipped_done`` (scored by an earlier one), errors and where the results are."""
 
     out: Path
     images: int
@@ -372,6 +374,10 @@ class RunReport:
     cancelled: bool = False
     notices: int = 0
     """Rows of the run's ``notices`` table (what the results leave out or changed, and why)."""
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.images, self.computed + self.skipped_done, self.errors, self.cancelled)
 
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -415,6 +421,7 @@ def run(
     timings = Timings()
     errors: dict[str, str] = {}
     cancelled = False
+    scored = 0
     clock = time.perf_counter()
     # Every image uses every model: all stay loaded for the run, whatever the app's cap.
     with MODELS.room_for(analysis.models_needed(settings)):
@@ -428,6 +435,7 @@ def run(
                     folder.write_image(result.stem, result.table, result.curves, result.extras)
                 timings.add(result.seconds)
                 stem = result.stem
+                scored += 1
             else:
                 stem, errors[stem] = result
             if progress is not None:
@@ -444,11 +452,15 @@ def run(
     folder.write_summary(long, summary.to_latex(long))
     ended = datetime.now(UTC)
     seconds = time.perf_counter() - clock
+    done_now = RunReport(
+        out, len(stems), scored, len(done), errors, seconds, timings.stages, cancelled, len(notices)
+    )
     manifest |= {
         "ended": ended.isoformat(),
-        "status": "stopped" if cancelled else "complete",
+        "status": done_now.outcome.status,
+        "status_text": done_now.outcome.text(),
         "images": len(stems),
-        "computed": len(todo) - len(errors) if not cancelled else None,
+        "computed": scored,
         "skipped_already_done": len(done),
         "errors": len(errors),
         "notices": len(notices),
@@ -456,17 +468,7 @@ def run(
         "timings_s": {k: round(v, 3) for k, v in timings.stages.items()},
     }
     folder.write_manifest(manifest)
-    return RunReport(
-        out,
-        len(stems),
-        len(todo),
-        len(done),
-        errors,
-        seconds,
-        timings.stages,
-        cancelled,
-        len(notices),
-    )
+    return done_now
 
 
 NAMED = 10
