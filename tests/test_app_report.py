@@ -239,6 +239,8 @@ def test_a_run_started_on_the_page_stops_and_is_shown(
     # the images actually scored, of the run's 3 (it said "3 images" before)
     panel, header = [i.value for i in at.info if i.value.startswith("Run stopped")]
     assert panel.startswith("Run stopped: 1 of 3 images scored (1 by this run, ")
+    notices = job.result.notices
+    assert (f" s, {notices} notices) → " in panel) if notices else ("notices" not in panel)
     assert header == (
         "Run stopped: 1 of 3 images scored. "
         "Rerun with the same settings into the same folder to resume it."

@@ -165,9 +165,10 @@ def run_progress(job: results.RunJob, was_running: bool) -> None:
         done = job.result
         outcome = done.outcome
         show, icon = OUTCOME_BOX[outcome.status]
+        notices = f", {done.notices} notices" if done.notices else ""
         show(
-            f"Run {outcome.text()} ({done.computed} by this run, {done.seconds:.0f} s) → "
-            f"{done.out}; the report below says what to do next, if anything.",
+            f"Run {outcome.text()} ({done.computed} by this run, {done.seconds:.0f} s{notices}) "
+            f"→ {done.out}; the report below says what to do next, if anything.",
             icon=icon,
         )
     except Exception as error:  # noqa: BLE001 - a fragment rerun has no outer guard
