@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -323,7 +324,7 @@ def test_time_and_objects_show_the_mean_curve_peaks_and_class_ratios(
 def test_the_notices_of_a_run_are_listed(places: dict[str, Path], tmp_path: Path):
     at = open_report()
     assert not any(e.label.startswith("Notices") for e in at.expander), "the toy run has none"
-    copy = tmp_path / "with-notices"
+    copy = places["results"] / "with-notices"
     shutil.copytree(places["results"] / "toy-run", copy)
     rows = pd.DataFrame(
         {"image": ["b", "(dataset)"],
@@ -338,18 +339,24 @@ def test_the_notices_of_a_run_are_listed(places: dict[str, Path], tmp_path: Path
     pd.testing.assert_frame_equal(expander.dataframe[0].value, rows)
 
 
-def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(tmp_path: Path):
+def test_a_run_in_which_every_image_failed_says_so_and_what_to_do(
+    places: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """4 corrupt images: status "failed" with the count and cause, no "finished", no "rerun it"."""
     dataset = write_dataset(tmp_path / "corrupt")
+    monkeypatch.setenv(
+        "SALIENCY_DATA_DIR", os.pathsep.join([str(places["data"]), str(dataset.root)])
+    )
     for image in (dataset.root / "images").iterdir():
         image.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    done = engine.run(dataset, SETTINGS, tmp_path / "failed-run")
+    out = places["results"] / "failed-run"
+    done = engine.run(dataset, SETTINGS, out)
     assert done.computed == 0 and len(done.errors) == 4
-    manifest = ResultsFolder(tmp_path / "failed-run").manifest()
+    manifest = ResultsFolder(out).manifest()
     text = "failed: 0 of 4 images scored, 4 skipped (4 unreadable)"
     assert manifest["status"] == "failed" and manifest["status_text"] == text
     at = open_report()
-    at.sidebar.text_input(key="report_path").input(str(tmp_path / "failed-run")).run()
+    at.sidebar.text_input(key="report_path").input(str(out)).run()
     assert not at.exception, at.exception
     assert any(f"status: {text}" in c.value for c in at.caption)
     [error] = [e.value for e in at.error]
@@ -376,7 +383,7 @@ def test_a_run_against_untrained_deepgaze_says_it_is_the_floor_and_links_with_it
 ):
     """The run's deepgaze reference: the report says what it is, and Explore gets the model."""
     settings = SETTINGS.with_changes(references=("deepgaze", "fixations"))
-    out = tmp_path / "deepgaze-run"
+    out = places["results"] / "deepgaze-run"
     engine.run(Dataset("toy", places["data"]), settings, out, engine.Options(limit=1))
     at = open_report()
     at.sidebar.text_input(key="report_path").input(str(out)).run()
