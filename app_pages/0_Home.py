@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from saliency_core import __version__
-from saliency_core.backend import default_device
+from saliency_core.models.cache import default_device
 
 st.title("Saliency Explorer")
 st.markdown(

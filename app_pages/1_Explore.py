@@ -11,22 +11,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, analysis, fixations, gaze, matrix, presets, viz
-from saliency_core.cams import CAM_METHODS
-from saliency_core.detector_spec import COCO_CATEGORIES
-from saliency_core.detectors import DETECTORS, DetectorSpec
-from saliency_core.filenames import safe_filename
-from saliency_core.images import Sample
-from saliency_core.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
+from saliency_core import pipeline, presets, viz
+from saliency_core.data import fixations
+from saliency_core.data.filenames import safe_filename
+from saliency_core.data.images import Sample
+from saliency_core.maps.cams import CAM_METHODS
+from saliency_core.maps.references import reference_key_for_model
+from saliency_core.models import gaze
+from saliency_core.models.detector_spec import COCO_CATEGORIES
+from saliency_core.models.detectors import DETECTORS, DetectorSpec
+from saliency_core.models.weights import WeightSource
 from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
-from saliency_core.references import reference_key_for_model
+from saliency_core.scoring import agreement
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
-from saliency_core.weights import WeightSource
-from ui import cached, classifier_view, widgets
+from ui import cached, classifier_view, matrix, widgets
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
 from ui.finegrained import section as finegrained_section
+from ui.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
 from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
@@ -214,7 +217,7 @@ def install_hints(side, unavailable: dict[str, DetectorSpec], chosen: list[str])
             side.warning(f"{unavailable[name].unavailable_reason}.")
 
 
-def remember_detections(bundle: analysis.Bundle) -> None:
+def remember_detections(bundle: pipeline.Bundle) -> None:
     """The first detector's detections by decreasing score (label, score): the "one detection"
     choice lists them."""
     for label, found in bundle.detections.items():
@@ -339,11 +342,11 @@ def job_key(sample: Sample, settings: Settings) -> tuple[str, str]:
 def prefetch(settings: Settings) -> None:
     """Download pretrained weights here, with a bar (the job's thread draws none). A failure is
     left to the step that needs the weights: it fails with the same message, reported once."""
-    for choice in analysis.detector_choices(settings)[0]:
+    for choice in pipeline.detector_choices(settings)[0]:
         if choice.source is WeightSource.PRETRAINED:
             with suppress(Exception):
                 fetch_detector(choice)
-    needs = any(gaze.TYPE2_MODELS[job.model].needs_weights for job in analysis.type2_jobs(settings))
+    needs = any(gaze.TYPE2_MODELS[job.model].needs_weights for job in pipeline.type2_jobs(settings))
     if needs and settings.type2_weights is WeightSource.PRETRAINED:
         with suppress(Exception):
             fetch_deepgaze(settings.type2_weights)
@@ -371,7 +374,7 @@ def follow(job: ComputeJob) -> None:
         slot.empty()
 
 
-def compute(sample: Sample, settings: Settings) -> analysis.Bundle:
+def compute(sample: Sample, settings: Settings) -> pipeline.Bundle:
     """The pipeline's bundle, through the app's caches, in a background job: cheap maps first,
     each step named with its ETA, a Stop button; failures are shown as messages and the other
     maps go on. A stopped job's partial bundle is returned with a note."""
@@ -420,13 +423,13 @@ def show_rows(rows: list[matrix.Row], jpeg: Callable[[matrix.Cell], bytes], colu
                 column.image(jpeg(cell), caption=cell.title, width="stretch")
 
 
-def overview_args(bundle: analysis.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
+def overview_args(bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
     """The cache key and inputs of an overview panel (``ui.panels``)."""
     options = panel_cache.options(bundle, cell, show_fixations)
     return cached.bundle_key(bundle), cell, options, bundle
 
 
-def show_overview(bundle: analysis.Bundle, show_fixations: bool) -> list[matrix.Row]:
+def show_overview(bundle: pipeline.Bundle, show_fixations: bool) -> list[matrix.Row]:
     """The overview matrix (each panel painted and encoded once per content); its rows."""
     rows = matrix.overview_rows(bundle)
     show_rows(
@@ -465,9 +468,9 @@ def format_table(long: pd.DataFrame) -> None:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def threshold_free_tables(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
+def threshold_free_tables(key: str, _bundle: pipeline.Bundle) -> pd.DataFrame:
     """MAE/CC/SIM/KLD and the fixation metrics; ``key`` (``cached.bundle_key``) names the inputs."""
-    return analysis.threshold_free_table(_bundle)
+    return pipeline.threshold_free_table(_bundle)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -488,7 +491,7 @@ def shares_caption(ranked: dict, percent: float, ties: str) -> str:
 
 
 @st.fragment
-def agreement_view(bundle: analysis.Bundle) -> None:
+def agreement_view(bundle: pipeline.Bundle) -> None:
     """Everything the top-p% slider changes; reruns alone when it moves (no model runs).
 
     A fragment rerun does not pass through ``main``'s guard, so it carries its own.
@@ -499,7 +502,7 @@ def agreement_view(bundle: analysis.Bundle) -> None:
         report(error, "The agreement view")
 
 
-def agreement_body(bundle: analysis.Bundle) -> None:
+def agreement_body(bundle: pipeline.Bundle) -> None:
     sample = bundle.sample
     percent = st.slider(
         "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
@@ -550,8 +553,8 @@ def agreement_body(bundle: analysis.Bundle) -> None:
     curves = cached_curves(key, reference, ties, maps_ranked, refs_ranked[reference])
     if not curves.empty:
         st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
-    table = analysis.describe(long.assign(top_percent=percent), bundle)
-    table = table.assign(**analysis.reproduction_columns(bundle))
+    table = pipeline.describe(long.assign(top_percent=percent), bundle)
+    table = table.assign(**pipeline.reproduction_columns(bundle))
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
     grid = export_rows(
         rows, lambda cell: panel_cache.picture(*overview_args(bundle, cell, show_fixations))
@@ -576,7 +579,7 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
         return
     right.download_button(
         "Download the metrics (CSV)",
-        partial(analysis.csv_text, table),
+        partial(pipeline.csv_text, table),
         file_name=safe_filename(f"{stem}_metrics.csv"),
         mime="text/csv",
     )
@@ -603,10 +606,10 @@ def main() -> None:
         with st.expander("What the study preset does", expanded=False):
             for note in STUDY_NOTES:
                 st.markdown(f"- {note}")
-    sample = analysis.prepare_sample(sample, settings)
+    sample = pipeline.prepare_sample(sample, settings)
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
     bundle = compute(sample, settings)
-    causes = analysis.why_empty(bundle)
+    causes = pipeline.why_empty(bundle)
     if causes:
         st.warning(
             "Nothing to show: no map could be computed.\n"
@@ -614,7 +617,7 @@ def main() -> None:
         )
         return
     remember_detections(bundle)
-    show_notes([*analysis.unchosen(settings), *bundle.skipped, *bundle.notes])
+    show_notes([*pipeline.unchosen(settings), *bundle.skipped, *bundle.notes])
     agreement_view(bundle)
     classifier_view.classifier_section(bundle)
     finegrained_section(bundle)

@@ -9,7 +9,7 @@ import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from saliency_core import fixations, viz
+from saliency_core import viz
 from saliency_core.augment import (
     FILLS,
     KERNELS,
@@ -31,15 +31,16 @@ from saliency_core.augment.dip import (
 )
 from saliency_core.augment.rule import COMPARATORS, METRICS
 from saliency_core.augment.working_size import default_max_side, working_shape
-from saliency_core.backend import default_device
-from saliency_core.cams import CAM_METHODS
-from saliency_core.detectors import DETECTORS, pretrained_path
-from saliency_core.filenames import safe_filename
-from saliency_core.images import Sample, image_hash
-from saliency_core.pipeline import CamResult, DetectorChoice
-from saliency_core.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.data import fixations
+from saliency_core.data.filenames import safe_filename
+from saliency_core.data.images import Sample, image_hash
+from saliency_core.maps.cams import CAM_METHODS
+from saliency_core.maps.detector_maps import CamResult, DetectorChoice
+from saliency_core.maps.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.models.cache import default_device
+from saliency_core.models.detectors import DETECTORS, pretrained_path
+from saliency_core.models.weights import WeightSource
 from saliency_core.settings import LIST_SEPARATOR
-from saliency_core.weights import WeightSource
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
@@ -131,7 +132,7 @@ REFERENCE_CHOICES = {
     "Human fixation density": "fixations",
     "Human attention mask": "mask",
 }
-"""The radio's labels -> keys of :data:`saliency_core.references.REFERENCES`."""
+"""The radio's labels -> keys of :data:`saliency_core.maps.references.REFERENCES`."""
 
 
 def deepgaze(sample: Sample) -> ReferenceMap:

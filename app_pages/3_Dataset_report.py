@@ -9,11 +9,12 @@ from typing import Any
 
 import streamlit as st
 
-from saliency_core import agreement, charts, csvfiles, datasets, report, roots, temporal
+from saliency_core.data import csvfiles, datasets, roots
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
+from saliency_core.scoring import agreement, temporal
 from saliency_core.settings import Settings
-from ui import results, run_panel
+from ui import charts, report, results, run_panel
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error

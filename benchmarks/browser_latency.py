@@ -36,9 +36,9 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from saliency_core.datasets import sample_dataset  # noqa: E402
+from saliency_core.data.datasets import sample_dataset  # noqa: E402
+from saliency_core.models.weights import WeightSource  # noqa: E402
 from saliency_core.settings import Settings, to_query  # noqa: E402
-from saliency_core.weights import WeightSource  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]

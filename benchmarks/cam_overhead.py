@@ -19,12 +19,12 @@ from _timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from saliency_core import agreement  # noqa: E402
-from saliency_core.backend import default_device  # noqa: E402
-from saliency_core.cams import detect, run_cam  # noqa: E402
-from saliency_core.datasets import sample_dataset  # noqa: E402
-from saliency_core.detectors import DETECTORS, load_detector  # noqa: E402
-from saliency_core.images import resize_image  # noqa: E402
+from saliency_core.data.datasets import sample_dataset  # noqa: E402
+from saliency_core.data.images import resize_image  # noqa: E402
+from saliency_core.maps.cams import detect, run_cam  # noqa: E402
+from saliency_core.models.cache import default_device  # noqa: E402
+from saliency_core.models.detectors import DETECTORS, load_detector  # noqa: E402
+from saliency_core.scoring import agreement  # noqa: E402
 from saliency_core.viz import AgreementPainter  # noqa: E402
 
 SIZE = 512

@@ -32,14 +32,14 @@ from _timing import timed
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from saliency_core import metrics  # noqa: E402
-from saliency_core.backend import MODELS, default_device  # noqa: E402
-from saliency_core.cams import detect, run_cam  # noqa: E402
-from saliency_core.datasets import sample_dataset  # noqa: E402
-from saliency_core.detectors import DETECTORS, load_detector  # noqa: E402
+from saliency_core.data.datasets import sample_dataset  # noqa: E402
 from saliency_core.evaluate import engine  # noqa: E402
 from saliency_core.evaluate.batching import default_batch_size  # noqa: E402
-from saliency_core.gaze import predict_type2  # noqa: E402
+from saliency_core.maps.cams import detect, run_cam  # noqa: E402
+from saliency_core.models.cache import MODELS, default_device  # noqa: E402
+from saliency_core.models.detectors import DETECTORS, load_detector  # noqa: E402
+from saliency_core.models.gaze import predict_type2  # noqa: E402
+from saliency_core.scoring import metrics  # noqa: E402
 from saliency_core.settings import Settings  # noqa: E402
 
 SIZE = 512

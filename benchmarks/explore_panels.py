@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 set_log_level("error")  # no "No runtime found" warnings from the cached functions' module
 
 from saliency_core import viz  # noqa: E402
-from saliency_core.cams import Detections  # noqa: E402
-from saliency_core.datasets import sample_dataset  # noqa: E402
+from saliency_core.data.datasets import sample_dataset  # noqa: E402
+from saliency_core.maps.cams import Detections  # noqa: E402
 from ui.panels import MAX_WIDTH  # noqa: E402
 
 REPEATS = 7

@@ -22,8 +22,8 @@ sys.path.insert(0, str(ROOT))
 from saliency_core.augment import erase, erase_mask, inpaint  # noqa: E402
 from saliency_core.augment.dip import default_iterations  # noqa: E402
 from saliency_core.augment.working_size import default_max_side, working_shape  # noqa: E402
-from saliency_core.backend import default_device  # noqa: E402
-from saliency_core.images import load_image, resize_image  # noqa: E402
+from saliency_core.data.images import load_image, resize_image  # noqa: E402
+from saliency_core.models.cache import default_device  # noqa: E402
 
 IMAGE = ROOT / "assets" / "sample" / "images" / "004.jpg"
 DIP_COUNTS = {"cuda": (10, 100), "cpu": (2, 5)}

@@ -60,7 +60,7 @@ def suite_inputs() -> tuple[np.ndarray, dict]:
 
 def suite_ms(runs: int = RUNS) -> float:
     """Median time (ms) of ``metrics.compute_all`` over the whole suite; checks every value."""
-    from saliency_core import metrics
+    from saliency_core.scoring import metrics
 
     saliency, inputs = suite_inputs()
     values = metrics.compute_all(saliency, **inputs, rng=0)
@@ -70,7 +70,7 @@ def suite_ms(runs: int = RUNS) -> float:
 
 
 def main() -> None:
-    from saliency_core import metrics
+    from saliency_core.scoring import metrics
 
     saliency, inputs = suite_inputs()
     print(f"numpy {np.__version__}, Python {platform.python_version()}, {platform.machine()}")

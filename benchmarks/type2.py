@@ -22,11 +22,11 @@ from _timing import timed
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metrics_suite import suite_ms  # noqa: E402 - benchmarks/ is this script's folder
 
-from saliency_core.backend import default_device  # noqa: E402
-from saliency_core.gaze import predict_type2  # noqa: E402
-from saliency_core.gaze.centerbias import centre_bias  # noqa: E402
-from saliency_core.gaze.deepgaze import CHECKPOINT_NAME, build_deepgaze  # noqa: E402
-from saliency_core.weights import WeightSource, hub_checkpoint_dir  # noqa: E402
+from saliency_core.models.cache import default_device  # noqa: E402
+from saliency_core.models.gaze import predict_type2  # noqa: E402
+from saliency_core.models.gaze.centerbias import centre_bias  # noqa: E402
+from saliency_core.models.gaze.deepgaze import CHECKPOINT_NAME, build_deepgaze  # noqa: E402
+from saliency_core.models.weights import WeightSource, hub_checkpoint_dir  # noqa: E402
 
 
 def main() -> None:

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
-from saliency_core.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
-from saliency_core.weights import WeightSource
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
 
 if TYPE_CHECKING:
-    from saliency_core.cams import Explain
+    from saliency_core.maps.cams import Explain
 
 TARGETS = ("study default", "FPN")
 """CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
@@ -87,16 +87,15 @@ class Settings:
 
     ``weights`` applies to every detector; ``weights_files`` maps a detector name to its
     state-dict file (``weights="file"``). ``references`` are keys of
-    :data:`saliency_core.references.REFERENCES` ("deepgaze", "fixations", "mask", …).
+    :data:`saliency_core.maps.references.REFERENCES` ("deepgaze", "fixations", "mask", …).
     ``sigma`` is the fixation-density blur in pixels (None: one degree, ``max(H, W) / 30``);
     ``working_size`` resizes every image to N×N first (the study: 512; None keeps the size).
 
-    Classifiers (:data:`saliency_core.classifiers.CLASSIFIERS`) × ``classifier_methods`` (CAMs
-    and Captum's gradient maps, :data:`saliency_core.classify.METHOD_COSTS`) are type-1 maps too,
-    with their own weight source (a file's path in ``weights_files`` under the classifier's
-    name) and input side (None: the weights' 224 px). They explain the top-1 class, the class
-    ``classifier_class`` (an index), or the sum of the ``classifier_top_k`` top logits.
-    """
+    Classifiers (:data:`saliency_core.models.classifiers.CLASSIFIERS`) × ``classifier_methods``
+    (CAMs and Captum's gradient maps, :data:`saliency_core.maps.classifier_methods.METHOD_COSTS`)
+    are type-1 maps too, with their own weight source (a file's path in ``weights_files`` under the
+    classifier's name) and input side (None: the weights' 224 px). They explain the top-1 class, the
+    class ``classifier_class`` (an index), or the sum of the ``classifier_top_k`` top logits."""
 
     detectors: tuple[str, ...] = ("Faster R-CNN R50-FPN",)
     weights: WeightSource = WeightSource.UNTRAINED
@@ -141,8 +140,8 @@ class Settings:
 
     @property
     def explain(self) -> Explain:
-        """What class-discriminative CAMs explain, as :class:`saliency_core.cams.Explain`."""
-        from saliency_core.cams import Explain
+        """What class-discriminative CAMs explain, as :class:`saliency_core.maps.cams.Explain`."""
+        from saliency_core.maps.cams import Explain
 
         return Explain(detection=self.explain_detection, category=self.explain_class)
 
@@ -210,12 +209,12 @@ def _weight_source(value: Any, name: str) -> WeightSource:
 
 def _check(settings: Settings) -> None:
     """Raise :class:`SettingsError` for values no front end can run."""
-    from saliency_core.cams import CAM_METHODS
-    from saliency_core.classifiers import CLASSIFIERS
-    from saliency_core.classify import METHOD_COSTS
-    from saliency_core.detectors import DETECTORS
-    from saliency_core.gaze import TYPE2_MODELS
-    from saliency_core.references import REFERENCES
+    from saliency_core.maps.cams import CAM_METHODS
+    from saliency_core.maps.classifier_methods import METHOD_COSTS
+    from saliency_core.maps.references import REFERENCES
+    from saliency_core.models.classifiers import CLASSIFIERS
+    from saliency_core.models.detectors import DETECTORS
+    from saliency_core.models.gaze import TYPE2_MODELS
 
     registries = {
         "detectors": DETECTORS,

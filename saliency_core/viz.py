@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 
-from saliency_core.cams import Detections
+from saliency_core.maps.cams import Detections
 
 COLORMAPS: dict[str, int] = {
     "jet": cv2.COLORMAP_JET,
@@ -179,7 +179,7 @@ def grid_figure(
 
     ``panels`` is a flat list of (caption, picture), wrapped at ``columns``, or a matrix: a
     list of (row title, [(caption, picture) or None, …]) drawn one titled row per line with as
-    many columns as the longest row (the Explore grid, :mod:`saliency_core.matrix`).
+    many columns as the longest row (the Explore grid, :mod:`ui.matrix`).
     ``title`` is drawn above the grid; ``legend`` adds the agreement colours
     (:data:`AGREEMENT_COLOURS`) and ``colorbars`` (label -> colormap name of :data:`COLORMAPS`)
     one colour bar each (0 → 1, the maps' min-max scaled values) below it.

@@ -9,7 +9,7 @@ import tempfile
 import pytest
 import streamlit as st
 
-from saliency_core import pipeline
+from saliency_core.maps import detector_maps
 
 
 def pytest_configure(config) -> None:
@@ -22,11 +22,11 @@ def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     st.cache_data.clear()
     st.cache_resource.clear()
     calls: list[str] = []
-    real = pipeline.run_cams
+    real = detector_maps.run_cams
 
     def counting(detector, *args, **kwargs):
         calls.append(detector.spec.name)
         return real(detector, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "run_cams", counting)
+    monkeypatch.setattr(detector_maps, "run_cams", counting)
     return calls

@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from saliency_core import accuracy as A
-from saliency_core.classifiers import CLASSIFIERS, LoadedClassifier
-from saliency_core.weights import WeightSource
+from saliency_core.models.classifiers import CLASSIFIERS, LoadedClassifier
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import accuracy as A
 
 
 def loaded(name: str, source: WeightSource) -> LoadedClassifier:

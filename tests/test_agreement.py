@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliency_core import agreement, metrics, viz
-from saliency_core.cams import Detections
+from saliency_core import viz
+from saliency_core.maps.cams import Detections
+from saliency_core.scoring import agreement, metrics
 
 
 @pytest.mark.parametrize("percent", [0, 0.5, 1, 2.5, 10, 33.3, 50, 99, 100])

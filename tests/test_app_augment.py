@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from saliency_core import fixations
 from saliency_core.augment import DEFAULT_PRESET, PRESETS, decide
-from saliency_core.datasets import sample_dataset
-from saliency_core.pipeline import DetectorChoice, compute_cam
+from saliency_core.data import fixations
+from saliency_core.data.datasets import sample_dataset
+from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
 from ui.augment_jobs import InpaintJob
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

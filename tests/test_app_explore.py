@@ -9,8 +9,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from saliency_core import pipeline
-from saliency_core.weights import WeightSource
+from saliency_core.maps import detector_maps
+from saliency_core.models.weights import WeightSource
 
 TIMEOUT = 300
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -127,14 +127,16 @@ def test_cached_maps_follow_a_rewritten_weights_file(tmp_path, monkeypatch: pyte
 
     st.cache_data.clear()
     calls: list[str] = []
-    monkeypatch.setattr(pipeline, "compute_cam", lambda *a, **k: calls.append("cam") or len(calls))
+    monkeypatch.setattr(
+        detector_maps, "compute_cam", lambda *a, **k: calls.append("cam") or len(calls)
+    )
     monkeypatch.setattr(
         cached.gaze, "predict_type2", lambda *a, **k: calls.append("type2") or len(calls)
     )
     weights = tmp_path / "model.pt"
     weights.write_bytes(b"first")
     rgb = np.zeros((8, 8, 3), np.uint8)
-    choice = pipeline.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+    choice = detector_maps.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
 
     def both():
         cached.cam("img", rgb, choice, "EigenCAM", None, 0.9)
@@ -192,7 +194,7 @@ def test_an_uploaded_image_and_mask_are_compared(model_calls: list[str]):
 def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkeypatch):
     import torch
 
-    from saliency_core import detectors
+    from saliency_core.models import detectors
 
     monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
     state = detectors.load_detector("SSDlite320 MobileNetV3", "untrained").model.state_dict()
@@ -260,7 +262,7 @@ def test_nothing_to_show_names_the_cause_and_draws_no_empty_output(
 ):
     """Every map failed (pretrained weights offline, an empty weights-file path): the page says
     what is missing and how to fix it, with no empty heading, chart, table or CSV."""
-    from saliency_core.backend import MODELS
+    from saliency_core.models.cache import MODELS
 
     MODELS.clear()  # pretrained models another test built stay in memory otherwise
     monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))

@@ -75,7 +75,7 @@ def row_titles(at: AppTest) -> list[str]:
 
 
 def test_the_grid_is_a_matrix_and_a_slider_move_repaints_no_panel(model_calls, monkeypatch):
-    from saliency_core import matrix
+    from ui import matrix
 
     painted: list[str] = []
     real = matrix.paint

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_explore import explore
 
-from saliency_core import temporal
+from saliency_core.scoring import temporal
 from ui.finegrained import parse_rectangles
 
 
@@ -115,8 +115,8 @@ def time_view_app(onsets: list, key: str) -> None:
     import numpy as np
     import pandas as pd
 
-    from saliency_core.analysis import Bundle, MapEntry
-    from saliency_core.images import Sample
+    from saliency_core.data.images import Sample
+    from saliency_core.pipeline import Bundle, MapEntry
     from saliency_core.settings import Settings
     from ui import finegrained
 

@@ -17,12 +17,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_evaluate import write_dataset
 
-from saliency_core import agreement, report
-from saliency_core.datasets import Dataset
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.scoring import agreement
 from saliency_core.settings import Settings, from_query
-from ui import run_panel
+from ui import report, run_panel
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/3_Dataset_report.py"

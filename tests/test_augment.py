@@ -39,7 +39,7 @@ class _Value:
 
 
 def _evaluate(name: str, saliency: np.ndarray, *, reference: np.ndarray, percent: float):
-    """The protocol's MAE and IoU@top-p% (stand-in for saliency_core.metrics.compute)."""
+    """The protocol's MAE and IoU@top-p% (stand-in for saliency_core.scoring.metrics.compute)."""
     if name == "MAE":
         return _Value(float(np.abs(saliency - reference).mean()))
     if saliency.min() == saliency.max() or reference.min() == reference.max():

@@ -11,12 +11,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from saliency_core import analysis, fixations, metrics
+from saliency_core import pipeline
 from saliency_core.commands import augment as cli
-from saliency_core.gaze import predict_type2
-from saliency_core.images import load_image, load_mask
-from saliency_core.pipeline import CamResult, DetectorChoice, compute_cam
-from saliency_core.weights import WeightSource
+from saliency_core.data import fixations
+from saliency_core.data.images import load_image, load_mask
+from saliency_core.maps.detector_maps import CamResult, DetectorChoice, compute_cam
+from saliency_core.models.gaze import predict_type2
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 STEMS = ("img_a", "img_b", "img_c")
@@ -189,7 +191,7 @@ def test_refuses_to_write_into_its_input(dataset, tmp_path, capsys, where):
 
 def test_a_failing_image_is_logged_and_the_run_goes_on(dataset, tmp_path, monkeypatch):
     (dataset / "images" / "img_a.jpg").write_bytes(b"\xff\xd8\xff not really a JPEG")
-    real_cam = analysis.compute_cam
+    real_cam = pipeline.compute_cam
     img_c = load_image(dataset / "images" / "img_c.jpg").rgb
 
     def spike_for_c(rgb, choice, *args, **kwargs):
@@ -201,7 +203,7 @@ def test_a_failing_image_is_logged_and_the_run_goes_on(dataset, tmp_path, monkey
             result = CamResult(spike, result.detections, result.label, False)
         return result
 
-    monkeypatch.setattr(analysis, "compute_cam", spike_for_c)
+    monkeypatch.setattr(pipeline, "compute_cam", spike_for_c)
     out = tmp_path / "out"
     assert run(dataset, out, "--reference", "mask", *ALWAYS) == 1
     _, rows = read_log(out)

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from saliency_core import backend
+from saliency_core.models import cache as backend
 
 
 def test_each_key_is_built_once_even_by_concurrent_callers():

@@ -17,12 +17,12 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from saliency_core import atomic, datasets, file_errors, images
 from saliency_core.commands import augment as augment_command
 from saliency_core.commands import evaluate as evaluate_command
-from saliency_core.datasets import Dataset
+from saliency_core.data import atomic, datasets, file_errors, images
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import ImageLoadError, image_size
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.images import ImageLoadError, image_size
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 300

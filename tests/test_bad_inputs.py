@@ -11,11 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from saliency_core import agreement, backend, datasets, images, metrics
-from saliency_core.datasets import Dataset
-from saliency_core.gaze import predict_type2
-from saliency_core.images import ImageLoadError, load_image
-from saliency_core.weights import MissingWeightsError, load_state_dict_file
+from saliency_core.data import datasets, images
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import ImageLoadError, load_image
+from saliency_core.models import cache as backend
+from saliency_core.models.gaze import predict_type2
+from saliency_core.models.weights import MissingWeightsError, load_state_dict_file
+from saliency_core.scoring import agreement, metrics
 
 
 def _one_axis_images() -> dict[str, np.ndarray]:
@@ -284,7 +286,7 @@ def test_a_pickled_object_is_refused_without_the_weights_only_advice(pickled_obj
 
 
 def test_detectors_and_deepgaze_pass_the_refusal_on(pickled_object):
-    from saliency_core.detectors import load_detector
+    from saliency_core.models.detectors import load_detector
 
     with pytest.raises(MissingWeightsError) as error:
         load_detector("FCOS R50-FPN", "file", weights_path=pickled_object, input_size=128)
@@ -354,7 +356,7 @@ def test_an_interrupt_while_importing_prints_the_resume_hint(command, monkeypatc
 
 
 def test_atomic_writes_replace_whole_files_and_clean_up(tmp_path, monkeypatch):
-    from saliency_core import atomic
+    from saliency_core.data import atomic
 
     target = tmp_path / "out" / "x.png"
     rgb = np.zeros((8, 8, 3), np.uint8)
@@ -377,8 +379,8 @@ def test_atomic_writes_replace_whole_files_and_clean_up(tmp_path, monkeypatch):
 
 
 def test_the_augment_command_saves_atomically(tmp_path, monkeypatch):
-    from saliency_core import atomic
     from saliency_core.commands import augment as cli
+    from saliency_core.data import atomic
 
     written = []
     monkeypatch.setattr(atomic, "write_bytes_atomic", lambda p, d: written.append((p, d)))
@@ -399,7 +401,7 @@ def _umask() -> int:
 
 
 def test_the_deepgaze_normaliser_matches_the_official_float64_arithmetic_bit_for_bit():
-    from saliency_core.gaze.backbones import ImageNormaliser
+    from saliency_core.models.gaze.backbones import ImageNormaliser
 
     image = torch.from_numpy(np.random.default_rng(0).uniform(0, 255, (2, 3, 37, 53))).float()
     out = ImageNormaliser()(image)

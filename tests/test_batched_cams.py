@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliency_core import cams as C
-from saliency_core.detectors import load_detector
+from saliency_core.maps import cams as C
+from saliency_core.models.detectors import load_detector
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_evaluate import write_dataset
 
-from saliency_core.datasets import Dataset
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine
 from saliency_core.settings import Settings
 

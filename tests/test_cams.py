@@ -7,10 +7,10 @@ import pytest
 import torch
 from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
-from saliency_core import cams as C
-from saliency_core import pipeline as P
-from saliency_core.backend import MODELS
-from saliency_core.detectors import DETECTORS
+from saliency_core.maps import cams as C
+from saliency_core.maps import detector_maps as P
+from saliency_core.models.cache import MODELS
+from saliency_core.models.detectors import DETECTORS
 
 
 def blob_activations(sign: float = 1.0) -> np.ndarray:
@@ -123,7 +123,7 @@ def test_perturbed_passes_follow_the_chosen_detection_by_box():
 
 
 def test_explaining_a_class_changes_the_gradient_cam_and_marks_its_boxes(scene: np.ndarray):
-    from saliency_core.detectors import load_detector
+    from saliency_core.models.detectors import load_detector
 
     detector = load_detector("FCOS R50-FPN", "untrained", input_size=128)
     default = C.run_cam(detector, scene, "GradCAM")
@@ -255,7 +255,7 @@ def test_a_rewritten_weights_file_is_loaded_again(tmp_path, monkeypatch: pytest.
     """Saving a new checkpoint over the same path (fine-tuning) must not reuse the old model."""
     import os
 
-    from saliency_core.weights import WeightSource
+    from saliency_core.models.weights import WeightSource
 
     builds: list[str] = []
     monkeypatch.setattr(P, "MODELS", type(MODELS)())

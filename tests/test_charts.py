@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saliency_core import charts, regions, temporal
+from saliency_core.scoring import regions, temporal
+from ui import charts
 
 
 def curves() -> pd.DataFrame:

@@ -10,14 +10,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import analysis, classifier_pipeline, classifier_report, report
-from saliency_core.accuracy import accuracy_scatter
+from saliency_core import pipeline
 from saliency_core.commands import evaluate as command
-from saliency_core.datasets import Dataset
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import Sample
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.images import Sample
+from saliency_core.maps import classifier_maps
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring.accuracy import accuracy_scatter
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
-from saliency_core.weights import WeightSource
+from ui import classifier_report, report
 
 CLASSIFIED = Settings(
     classifiers=("ResNet-50", "Swin-T"),
@@ -109,11 +111,11 @@ def sample() -> Sample:
 
 
 @pytest.fixture(scope="module")
-def bundle(sample: Sample) -> analysis.Bundle:
-    return analysis.compute_bundle(sample, RESNET)
+def bundle(sample: Sample) -> pipeline.Bundle:
+    return pipeline.compute_bundle(sample, RESNET)
 
 
-def test_compute_bundle_yields_classifier_maps_with_the_top5(bundle: analysis.Bundle):
+def test_compute_bundle_yields_classifier_maps_with_the_top5(bundle: pipeline.Bundle):
     labels = ["ResNet-50 (UNTRAINED) · GradCAM", "ResNet-50 (UNTRAINED) · Gradient"]
     assert list(bundle.maps) == labels
     for label in labels:
@@ -123,7 +125,7 @@ def test_compute_bundle_yields_classifier_maps_with_the_top5(bundle: analysis.Bu
             "ResNet-50",
             "untrained",
         )
-        assert entry.trained is False and analysis.UNTRAINED_NOTE in entry.notes
+        assert entry.trained is False and pipeline.UNTRAINED_NOTE in entry.notes
         assert entry.values.shape == (40, 56) and entry.values.dtype == np.float32
         assert entry.values.min() == 0.0 and entry.values.max() == pytest.approx(1.0)
     assert bundle.maps[labels[0]].target == "layer4"
@@ -136,8 +138,8 @@ def test_compute_bundle_yields_classifier_maps_with_the_top5(bundle: analysis.Bu
         assert bundle.classified[label].explained == [top5[0].index]
 
 
-def test_classifier_maps_flow_into_the_metrics_table(bundle: analysis.Bundle):
-    table = analysis.metrics_table(bundle)
+def test_classifier_maps_flow_into_the_metrics_table(bundle: pipeline.Bundle):
+    table = pipeline.metrics_table(bundle)
     rows = table[table["kind"] == "classifier"]
     assert sorted(rows["metric"].unique()) == ["CC", "IoU@top-10%", "KLD", "MAE", "SIM"]
     assert set(rows["detector"]) == {"ResNet-50"} and set(rows["method"]) == {"GradCAM", "Gradient"}
@@ -149,7 +151,7 @@ def test_an_unsupported_method_is_skipped_with_its_reason(sample: Sample):
     settings = RESNET.with_changes(
         classifiers=("ViT-B/16",), classifier_methods=("Guided Backprop",), classifier_input_size=32
     )
-    bundle = analysis.compute_bundle(sample, settings)
+    bundle = pipeline.compute_bundle(sample, settings)
     assert bundle.maps == {}
     assert bundle.skipped[0].startswith("ViT-B/16 (UNTRAINED) · Guided Backprop skipped:")
     assert "ReLU" in bundle.skipped[0]
@@ -157,12 +159,12 @@ def test_an_unsupported_method_is_skipped_with_its_reason(sample: Sample):
 
 def test_a_chosen_class_is_explained_and_named_in_the_label(sample: Sample):
     settings = RESNET.with_changes(classifier_methods=("GradCAM",), classifier_class=7)
-    bundle = analysis.compute_bundle(sample, settings)
+    bundle = pipeline.compute_bundle(sample, settings)
     label = "ResNet-50 (UNTRAINED) · GradCAM · class 7"
     assert list(bundle.maps) == [label] and bundle.classified[label].explained == [7]
 
 
-def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: analysis.Bundle):
+def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: pipeline.Bundle):
     table = classifier_report.road_table(bundle, percentiles=(50,))
     assert list(table.columns) == classifier_report.ROAD_COLUMNS
     assert list(table["map"]) == [label for label in bundle.maps for _ in range(2)]
@@ -279,8 +281,8 @@ def test_accuracy_points_read_pretrained_accuracy_and_name_missing_records():
             "value": [1.0, 2.0, np.nan, np.nan],
         }
     )
-    record = classifier_pipeline.accuracy_record(
-        classifier_pipeline.ClassifierChoice("ResNet-50", WeightSource.PRETRAINED)
+    record = classifier_maps.accuracy_record(
+        classifier_maps.ClassifierChoice("ResNet-50", WeightSource.PRETRAINED)
     )
     assert record == {"weights": "pretrained", "top1_accuracy": 80.858, "reason": None}
     points = classifier_report.accuracy_points(

@@ -10,9 +10,9 @@ from pytorch_grad_cam.utils.reshape_transforms import (
     vit_reshape_transform,
 )
 
-from saliency_core import classifiers as K
-from saliency_core import classify as Y
-from saliency_core.weights import MissingWeightsError
+from saliency_core.maps import classifier_methods as Y
+from saliency_core.models import classifiers as K
+from saliency_core.models.weights import MissingWeightsError
 
 SMALL = {"ViT-B/16": 32}  # ViT's position embeddings are built for the input side
 

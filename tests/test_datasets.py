@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import datasets
-from saliency_core.datasets import Dataset, DatasetError
-from saliency_core.metrics import to_pixel_coords
+from saliency_core.data import datasets
+from saliency_core.data.datasets import Dataset, DatasetError
+from saliency_core.scoring.metrics import to_pixel_coords
 
 
 def test_the_sample_ships_50_images_with_real_fixations_and_its_licence():

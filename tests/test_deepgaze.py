@@ -14,8 +14,8 @@ import pytest
 import torch
 from torch import nn
 
-from saliency_core import backend
-from saliency_core.gaze import (
+from saliency_core.models import cache as backend
+from saliency_core.models.gaze import (
     TYPE2_MODELS,
     centerbias,
     deepgaze,
@@ -24,8 +24,8 @@ from saliency_core.gaze import (
     predict_type2,
     predict_type2s,
 )
-from saliency_core.gaze.centerbias import gaussian_centre_bias
-from saliency_core.gaze.deepgaze import (
+from saliency_core.models.gaze.centerbias import gaussian_centre_bias
+from saliency_core.models.gaze.deepgaze import (
     CHECKPOINT_NAME,
     DeepGazeBranch,
     DeepGazeIIE,
@@ -33,7 +33,7 @@ from saliency_core.gaze.deepgaze import (
     build_official_deepgaze,
     official_package_available,
 )
-from saliency_core.weights import MissingWeightsError, WeightSource
+from saliency_core.models.weights import MissingWeightsError, WeightSource
 
 DATA = Path(__file__).parent / "data"
 HEIGHT, WIDTH = 64, 96

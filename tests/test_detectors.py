@@ -10,10 +10,10 @@ import pytest
 import torch
 from optional_extras import require
 
-from saliency_core import detectors as D
-from saliency_core.cams import run_cam
-from saliency_core.download import download_checkpoint, expected_hash_prefix
-from saliency_core.weights import MissingWeightsError, WeightSource
+from saliency_core.maps.cams import run_cam
+from saliency_core.models import detectors as D
+from saliency_core.models.download import download_checkpoint, expected_hash_prefix
+from saliency_core.models.weights import MissingWeightsError, WeightSource
 
 SIZE = 160
 

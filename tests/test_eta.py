@@ -7,15 +7,19 @@ import time
 
 import pytest
 
-from saliency_core import eta
-from saliency_core.analysis import CamJob, Type2Job
-from saliency_core.cams import CAM_METHODS, CamEntry
-from saliency_core.classifier_pipeline import ClassifierChoice, ClassifierJob
-from saliency_core.classify import CLASSIFIER_CAM_METHODS, METHOD_COSTS, METHOD_FORWARDS
-from saliency_core.gaze import TYPE2_MODELS, Type2Model
-from saliency_core.gradient_saliency import GRADIENT_METHODS, GradientMethod
-from saliency_core.pipeline import DetectorChoice
-from saliency_core.weights import WeightSource
+from saliency_core.maps.cams import CAM_METHODS, CamEntry
+from saliency_core.maps.classifier_maps import ClassifierChoice, ClassifierJob
+from saliency_core.maps.classifier_methods import (
+    CLASSIFIER_CAM_METHODS,
+    METHOD_COSTS,
+    METHOD_FORWARDS,
+)
+from saliency_core.maps.detector_maps import DetectorChoice
+from saliency_core.maps.gradient_saliency import GRADIENT_METHODS, GradientMethod
+from saliency_core.models.gaze import TYPE2_MODELS, Type2Model
+from saliency_core.models.weights import WeightSource
+from saliency_core.pipeline import CamJob, Type2Job
+from ui import eta
 from ui.compute_job import Progress
 
 DETECTOR = DetectorChoice("SSDlite320 MobileNetV3", WeightSource.UNTRAINED, None, 96)

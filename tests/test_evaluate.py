@@ -10,15 +10,17 @@ import pytest
 from optional_extras import require_module
 from PIL import Image
 
-from saliency_core import analysis, fixations, metrics
+from saliency_core import pipeline as analysis
 from saliency_core.commands import evaluate as command
-from saliency_core.datasets import Dataset
+from saliency_core.data import fixations
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import load_mask
 from saliency_core.evaluate import engine, summary, type2_cache
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
-from saliency_core.images import load_mask
-from saliency_core.pipeline import DetectorChoice, compute_cam
+from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import metrics
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
 
 STEMS = ("a", "b", "c", "d")
 SHAPE = (48, 64)
@@ -294,7 +296,7 @@ def test_without_ray_the_engine_says_how_to_install_it(monkeypatch):
     import sys
 
     from saliency_core.evaluate import ray_engine
-    from saliency_core.extras import MissingDependencyError
+    from saliency_core.models.extras import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingDependencyError, match="pip install -r requirements-ray.txt"):
@@ -359,12 +361,15 @@ def test_every_model_loads_once_even_beyond_the_model_cache_capacity(
     """Two detectors with room for one model (SALIENCY_MAX_MODELS=1, as the app may run): the
     run holds both for its duration instead of rebuilding them for every image, then gives
     the room back."""
-    from saliency_core import backend, pipeline
+    from saliency_core.maps import detector_maps
+    from saliency_core.models import cache as backend
 
     builds: list[str] = []
-    load = pipeline.load_detector
+    load = detector_maps.load_detector
     monkeypatch.setattr(
-        pipeline, "load_detector", lambda name, *a, **k: builds.append(name) or load(name, *a, **k)
+        detector_maps,
+        "load_detector",
+        lambda name, *a, **k: builds.append(name) or load(name, *a, **k),
     )
     monkeypatch.setattr(backend.MODELS, "capacity", 1)
     backend.MODELS.clear()

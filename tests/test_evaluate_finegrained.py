@@ -9,15 +9,17 @@ import pandas as pd
 import pytest
 from test_evaluate import write_dataset
 
-from saliency_core import analysis, fixations, regions, temporal
-from saliency_core.cams import Detections
-from saliency_core.datasets import Dataset
+from saliency_core import pipeline
+from saliency_core.data import fixations
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import Sample
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.images import Sample
-from saliency_core.pipeline import DetectorChoice, compute_cam
+from saliency_core.maps.cams import Detections
+from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import regions, temporal
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
 
 DETECTOR = "FCOS R50-FPN"
 SHAPE = (48, 64)
@@ -91,7 +93,7 @@ def test_an_image_without_onsets_or_boxes_has_no_rows(dataset_without_onsets):
         detectors=(DETECTOR,), cams=("EigenCAM",), type2=(), references=("fixations",),
         input_size=64, score_threshold=1.0,
     )  # fmt: skip
-    result = engine.evaluate_image(sample, settings, analysis.MapFunctions())
+    result = engine.evaluate_image(sample, settings, pipeline.MapFunctions())
     assert result.extras == {}
     assert len(result.table) > 0
 
@@ -140,11 +142,11 @@ def test_instance_masks_replace_the_boxes_as_regions():
         "m", np.zeros((8, 10, 3), np.uint8), "test",
         fixations=np.array([[2.0, 1.0], [5.0, 6.0], [6.0, 6.0], [9.0, 0.0]]),
     )  # fmt: skip
-    bundle = analysis.Bundle(
+    bundle = pipeline.Bundle(
         sample,
         Settings(detectors=(), type2=(), references=(), score_threshold=0.5),
         maps={
-            f"{label} · EigenCAM @ layer4": analysis.MapEntry(
+            f"{label} · EigenCAM @ layer4": pipeline.MapEntry(
                 f"{label} · EigenCAM @ layer4", cam, "type-1", False
             )
         },  # fmt: skip

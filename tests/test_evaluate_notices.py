@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from test_evaluate import write_dataset
 
-from saliency_core import analysis
-from saliency_core.classifier_pipeline import classifier_jobs
+from saliency_core import pipeline
 from saliency_core.commands import evaluate as command
-from saliency_core.datasets import Dataset
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
 from saliency_core.evaluate.store import DATASET_NOTICE, ResultsFolder
+from saliency_core.maps.classifier_maps import classifier_jobs
 from saliency_core.settings import Settings
 
 DETECTOR = "FCOS R50-FPN"
@@ -138,7 +138,7 @@ def test_an_optional_analysis_failing_for_one_image_costs_it_nothing(tmp_path, m
     assert set(ResultsFolder(tmp_path / "intact").extra_table("regions")["image"]) == {"a", "b"}
     real = finegrained.region_table
 
-    def fails_on_b(bundle: analysis.Bundle) -> pd.DataFrame:
+    def fails_on_b(bundle: pipeline.Bundle) -> pd.DataFrame:
         if bundle.sample.id == "b":
             raise RuntimeError("no regions today")
         return real(bundle)
@@ -163,18 +163,18 @@ def test_every_registered_optional_analysis_runs_through_the_guard(tmp_path, mon
     settings = Settings(detectors=(), type2=(), references=("fixations",))
 
     def scored() -> engine.ImageResult:
-        computed = engine.compute_maps(sample, settings, analysis.MapFunctions())
+        computed = engine.compute_maps(sample, settings, pipeline.MapFunctions())
         return engine.score(computed, engine.Options())
 
     real = scored()
-    assert analysis.CEILING_KIND in set(real.table["kind"]) and set(real.extras) == {"temporal"}
+    assert pipeline.CEILING_KIND in set(real.table["kind"]) and set(real.extras) == {"temporal"}
     failing = tuple(
         OptionalAnalysis(entry.name, _raises, entry.part, entry.stage, entry.wanted)
         for entry in engine.OPTIONAL_ANALYSES
     )
     monkeypatch.setattr(engine, "OPTIONAL_ANALYSES", failing)
     failed = scored()
-    main = real.table[real.table["kind"] != analysis.CEILING_KIND].reset_index(drop=True)
+    main = real.table[real.table["kind"] != pipeline.CEILING_KIND].reset_index(drop=True)
     assert len(main) == 10  # the floor: 5 map metrics vs the density, 5 fixation metrics
     pd.testing.assert_frame_equal(failed.table, main)
     assert set(failed.extras) == {"notices"}
@@ -184,7 +184,7 @@ def test_every_registered_optional_analysis_runs_through_the_guard(tmp_path, mon
     ]
 
 
-def _raises(bundle: analysis.Bundle, options: engine.Options) -> pd.DataFrame:
+def _raises(bundle: pipeline.Bundle, options: engine.Options) -> pd.DataFrame:
     raise ValueError("cannot")
 
 
@@ -205,7 +205,7 @@ def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path)
     def fails(sample, job):
         raise RuntimeError("out of memory")
 
-    functions = analysis.MapFunctions(classifier=fails)
+    functions = pipeline.MapFunctions(classifier=fails)
     result = engine.evaluate_image(dataset.load("a"), settings, functions)
     alone = engine.evaluate_image(
         dataset.load("a"), Settings(detectors=(), type2=(), references=("fixations",)), functions
@@ -219,7 +219,7 @@ def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path)
         def cam(*args):
             raise RuntimeError("a detector map fails the image")
 
-        engine.evaluate_image(dataset.load("a"), SETTINGS, analysis.MapFunctions(cam=cam))
+        engine.evaluate_image(dataset.load("a"), SETTINGS, pipeline.MapFunctions(cam=cam))
 
 
 def test_a_retried_image_leaves_no_stale_notices(tmp_path: Path):

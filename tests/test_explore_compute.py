@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from saliency_core import analysis, eta, pipeline
-from saliency_core.cams import Detections
-from saliency_core.gaze import Type2Map
-from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult, DetectorChoice
+from saliency_core import pipeline as analysis
+from saliency_core.data.images import Sample
+from saliency_core.maps import detector_maps
+from saliency_core.maps.cams import Detections
+from saliency_core.maps.detector_maps import CamResult, DetectorChoice
+from saliency_core.models.gaze import Type2Map
+from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
-from ui import compute_job
+from ui import compute_job, eta
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SETTINGS = Settings(
@@ -148,7 +149,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
     """Stop pressed during the first map: the page shows it with "stopped: 1 of 3 maps", and
     "Compute the remaining maps" computes the rest."""
     jobs: list[compute_job.ComputeJob] = []
-    real_init, real_run_cam = compute_job.ComputeJob.__init__, pipeline.run_cams
+    real_init, real_run_cam = compute_job.ComputeJob.__init__, detector_maps.run_cams
 
     def recording_init(self, *args, **kwargs):
         real_init(self, *args, **kwargs)
@@ -159,7 +160,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
         return real_run_cam(*args, **kwargs)
 
     monkeypatch.setattr(compute_job.ComputeJob, "__init__", recording_init)
-    monkeypatch.setattr(pipeline, "run_cams", stopping_run_cam)
+    monkeypatch.setattr(detector_maps, "run_cams", stopping_run_cam)
     at = AppTest.from_file(APP, default_timeout=300).run()
     at.switch_page("app_pages/1_Explore.py")
     at.session_state["explore_image"] = "024"
@@ -177,7 +178,7 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
     assert (
         "Reference centre-bias: the Centre bias (Gaussian) map was not computed (stopped)." in notes
     )
-    monkeypatch.setattr(pipeline, "run_cams", real_run_cam)
+    monkeypatch.setattr(detector_maps, "run_cams", real_run_cam)
     [resume] = [button for button in at.button if button.label == "Compute the remaining maps"]
     resume.click().run()
     assert not at.exception, at.exception
@@ -187,8 +188,8 @@ def test_the_page_shows_a_stopped_computation_and_resumes(monkeypatch: pytest.Mo
 
 
 def test_a_cached_sample_is_hashed_once(monkeypatch: pytest.MonkeyPatch):
-    from saliency_core import images
-    from saliency_core.datasets import sample_dataset
+    from saliency_core.data import images
+    from saliency_core.data.datasets import sample_dataset
     from ui import cached
 
     hashed: list[tuple] = []

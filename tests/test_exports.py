@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saliency_core import agreement, analysis, csvfiles
+from saliency_core import pipeline
+from saliency_core.data import csvfiles
+from saliency_core.scoring import agreement
 
 
 def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
@@ -43,7 +45,7 @@ def test_the_metrics_csv_keeps_nan_with_its_reason_and_no_negative_zero():
             "reason": [None, "no other fixations", None],
         }
     )
-    text = analysis.csv_text(table)
+    text = pipeline.csv_text(table)
     assert "-0" not in text
     back = pd.read_csv(io.StringIO(text))
     assert back["value"].iloc[0] == 0.0 and not np.signbit(back["value"].iloc[0])
@@ -53,8 +55,8 @@ def test_the_metrics_csv_keeps_nan_with_its_reason_and_no_negative_zero():
 
 
 def test_every_metrics_row_records_how_to_reproduce_it():
-    from saliency_core.fixations import default_sigma
-    from saliency_core.images import Sample
+    from saliency_core.data.fixations import default_sigma
+    from saliency_core.data.images import Sample
     from saliency_core.settings import Settings
 
     rng = np.random.default_rng(0)
@@ -69,9 +71,9 @@ def test_every_metrics_row_records_how_to_reproduce_it():
         score_threshold=0.5,
         working_size=64,
     )
-    bundle = analysis.compute_bundle(analysis.prepare_sample(sample, settings), settings)
-    table = analysis.metrics_table(bundle).assign(**analysis.reproduction_columns(bundle))
-    back = pd.read_csv(io.StringIO(analysis.csv_text(table)))
+    bundle = pipeline.compute_bundle(pipeline.prepare_sample(sample, settings), settings)
+    table = pipeline.metrics_table(bundle).assign(**pipeline.reproduction_columns(bundle))
+    back = pd.read_csv(io.StringIO(pipeline.csv_text(table)))
     assert len(back) == len(table) > 0
     row = back.iloc[0]
     assert (row["dataset"], str(row["image"]).zfill(3)) == ("My set", "004")
@@ -130,7 +132,7 @@ def test_columns_with_undefined_values_are_shown_as_text_not_none():
     """Streamlit's grid draws a null as "None" whatever the Styler says: such columns go as text."""
     import pandas as pd
 
-    from saliency_core import agreement
+    from saliency_core.scoring import agreement
 
     frame = pd.DataFrame({"map": ["a", "b"], "MAE": [0.25, float("nan")], "IG": [-0.0001, 1.5]})
     shown = agreement.readable(frame)
@@ -185,7 +187,7 @@ def test_the_explore_metrics_csv_neutralises_formulas_and_keeps_negative_numbers
             "dataset": [CALC, CALC],
         }
     )
-    text = analysis.csv_text(table)
+    text = pipeline.csv_text(table)
     header, first, second = raw_rows(text)
     assert header == ["image", "map", "metric", "value", "reason", "dataset"]
     assert first == ["'" + STEM, "a", "CC", "-0.25", "", "'" + CALC]

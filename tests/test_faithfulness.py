@@ -9,8 +9,8 @@ from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirst, ROADMostReleva
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch import nn
 
-from saliency_core import faithfulness as F
-from saliency_core.classifiers import load_classifier
+from saliency_core.models.classifiers import load_classifier
+from saliency_core.scoring import faithfulness as F
 
 EDGE, CORNER = 1 / 6, 1 / 12  # ROAD's neighbour weights
 

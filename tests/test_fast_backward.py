@@ -16,9 +16,9 @@ from pytorch_grad_cam import (
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torchvision.models import resnet18
 
-from saliency_core import cams as C
-from saliency_core.detectors import load_detector, to_input_tensor
-from saliency_core.fast_backward import TargetLayerNotReachedError, stop_at_target
+from saliency_core.maps import cams as C
+from saliency_core.maps.fast_backward import TargetLayerNotReachedError, stop_at_target
+from saliency_core.models.detectors import load_detector, to_input_tensor
 
 GRADIENT_CLASSES = (GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM, EigenGradCAM)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saliency_core.fixations import (
+from saliency_core.data.fixations import (
     attention_mask,
     default_sigma,
     density_map,
@@ -22,7 +22,7 @@ from saliency_core.fixations import (
     rescale_points,
     to_pixel_coords,
 )
-from saliency_core.metrics import top_percent_mask
+from saliency_core.scoring.metrics import top_percent_mask
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
 

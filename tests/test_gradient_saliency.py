@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import nn
 
-from saliency_core import classifiers as K
-from saliency_core import classify as Y
-from saliency_core import gradient_saliency as G
+from saliency_core.maps import classifier_methods as Y
+from saliency_core.maps import gradient_saliency as G
+from saliency_core.models import classifiers as K
 
 
 def linear_model() -> tuple[nn.Module, torch.Tensor]:

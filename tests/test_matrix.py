@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliency_core import analysis, matrix, viz
-from saliency_core.cams import Detections
-from saliency_core.classify import Prediction
-from saliency_core.images import Sample
-from saliency_core.matrix import AGREEMENT, DETECTIONS, MAP, MISSING, REFERENCE, Cell, Row
-from saliency_core.references import ReferenceMap
+from saliency_core import pipeline, viz
+from saliency_core.data.images import Sample
+from saliency_core.maps.cams import Detections
+from saliency_core.maps.classifier_methods import Prediction
+from saliency_core.maps.references import ReferenceMap
 from saliency_core.settings import Settings
+from ui import matrix
+from ui.matrix import AGREEMENT, DETECTIONS, MAP, MISSING, REFERENCE, Cell, Row
 
 FRCNN = "Faster R-CNN R50-FPN"
 TRAINED, TWIN = f"{FRCNN} (pretrained)", f"{FRCNN} (UNTRAINED)"
@@ -28,7 +29,7 @@ def detections(scores: list[float]) -> Detections:
 
 def entry(label: str, kind: str, trained: bool = True, method: str = "", target: str = ""):
     values = np.linspace(0, 1, 16 * 24, dtype=np.float32).reshape(16, 24)
-    return analysis.MapEntry(
+    return pipeline.MapEntry(
         label,
         values,
         kind,
@@ -40,7 +41,7 @@ def entry(label: str, kind: str, trained: bool = True, method: str = "", target:
 
 
 @pytest.fixture
-def bundle() -> analysis.Bundle:
+def bundle() -> pipeline.Bundle:
     """Pretrained Faster R-CNN with its untrained twin × (EigenCAM, GradCAM); the twin's GradCAM
     failed. DeepGaze IIE is a map and a reference; the fixation density a reference."""
     settings = Settings(
@@ -52,7 +53,7 @@ def bundle() -> analysis.Bundle:
         consensus=True,
     )
     sample = Sample("004", np.full((16, 24, 3), 90, np.uint8), "test")
-    result = analysis.Bundle(sample, settings)
+    result = pipeline.Bundle(sample, settings)
     for label, kind, trained, method in [
         (f"{TRAINED} · EigenCAM @ layer4", "type-1", True, "EigenCAM"),
         (f"{TWIN} · EigenCAM @ layer4", "type-1", False, "EigenCAM"),

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from saliency_core import metrics
-from saliency_core.metrics import (
+from saliency_core.scoring import metrics
+from saliency_core.scoring.metrics import (
     ALL_PIXELS_FIXATED,
     CONSTANT_MAP,
     EMPTY_MASK,

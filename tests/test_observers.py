@@ -9,8 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import metrics, observers
-from saliency_core.fixations import (
+from saliency_core.data.fixations import (
     NO_SUBJECTS,
     default_sigma,
     density_map,
@@ -18,7 +17,9 @@ from saliency_core.fixations import (
     read_fixation_table,
     read_fixations,
 )
-from saliency_core.gaze.centerbias import CentreBias, centre_bias
+from saliency_core.models.gaze.centerbias import CentreBias, centre_bias
+from saliency_core.scoring import ceiling as observers
+from saliency_core.scoring import metrics
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
 

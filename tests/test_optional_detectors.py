@@ -20,11 +20,11 @@ import pytest
 import torch
 from optional_extras import require, require_module
 
-from saliency_core import detectors as D
-from saliency_core.cams import Explain, run_cam
-from saliency_core.detr import DETR_SPECS, detr_detections
-from saliency_core.weights import MissingPackageError, MissingWeightsError, WeightSource
-from saliency_core.yolo import (
+from saliency_core.maps.cams import Explain, run_cam
+from saliency_core.models import detectors as D
+from saliency_core.models.detr import DETR_SPECS, detr_detections
+from saliency_core.models.weights import MissingPackageError, MissingWeightsError, WeightSource
+from saliency_core.models.yolo import (
     COCO80_IDS,
     COCO80_NAMES,
     YOLO_SPECS,
@@ -65,7 +65,8 @@ def image() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def tasks():
-    """``ultralytics.nn.tasks`` through :mod:`saliency_core.yolo` (offline, patches undone)."""
+    """``ultralytics.nn.tasks`` through :mod:`saliency_core.models.yolo` (offline, patches
+    undone)."""
     _require("YOLOv8 n")
     return _tasks()
 

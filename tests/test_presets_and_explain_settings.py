@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saliency_core.cams import Explain
+from saliency_core.maps.cams import Explain
 from saliency_core.presets import PRESETS, apply_preset, changes, describe_changes
 from saliency_core.settings import Settings, SettingsError, from_query, load_settings, to_query
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import regions
-from saliency_core.fixations import default_sigma, read_fixations
+from saliency_core.data.fixations import default_sigma, read_fixations
+from saliency_core.scoring import regions
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
 SHAPE = (10, 10)

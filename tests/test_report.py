@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from saliency_core import analysis, report
-from saliency_core.cams import Detections
+from saliency_core import pipeline
+from saliency_core.data.images import Sample
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult
+from saliency_core.maps.cams import Detections
+from saliency_core.maps.detector_maps import CamResult
+from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings, from_query
-from saliency_core.weights import WeightSource
+from ui import report
 
 NAN = float("nan")
 CAM_A = "A (UNTRAINED) · EigenCAM @ layer4"
@@ -275,7 +276,7 @@ def test_thumbnail_draws_the_top_percent_agreement():
         "EigenCAM",
         "layer4",
     )
-    functions = analysis.MapFunctions(cam=fake_cam(ramp))
+    functions = pipeline.MapFunctions(cam=fake_cam(ramp))
     thumb = report.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions)
     assert thumb.picture.shape == (20, 20, 3)
     assert thumb.picture[0, 0].tolist() == [191, 165, 0]  # both: 0.75 · yellow
@@ -330,7 +331,7 @@ def test_results_folders_are_found_and_their_changes_seen(tmp_path: Path):
 
 
 def test_run_dataset_is_found_by_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from saliency_core.datasets import Dataset
+    from saliency_core.data.datasets import Dataset
 
     monkeypatch.setenv("SALIENCY_DATA_DIR", str(tmp_path))
     (tmp_path / "toy" / "images").mkdir(parents=True)
@@ -554,7 +555,7 @@ def test_the_explore_link_builds_the_runs_type2_references():
 
 def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
     """The peaks table printed the literal "None" (a window never defined, a defined reason)."""
-    from saliency_core import agreement
+    from saliency_core.scoring import agreement
 
     peaks = pd.DataFrame(
         {"map": ["A", "B"], "window": ["0–0.5 s", None], "value": [1.23456, NAN],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from saliency_core.filenames import safe_filename
+from saliency_core.data.filenames import safe_filename
 from saliency_core.viz import DIVIDER, swipe
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from saliency_core import metrics, temporal
-from saliency_core.fixations import default_sigma, density_map, read_fixation_table
+from saliency_core.data.fixations import default_sigma, density_map, read_fixation_table
+from saliency_core.scoring import metrics, temporal
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from saliency_core.gaze import TYPE2_MODELS, Type2Map, centerbias, predict_type2
-from saliency_core.gaze.baselines import spectral_residual
-from saliency_core.gaze.centerbias import (
+from saliency_core.models.gaze import TYPE2_MODELS, Type2Map, centerbias, predict_type2
+from saliency_core.models.gaze.baselines import spectral_residual
+from saliency_core.models.gaze.centerbias import (
     TEMPLATE_NAME,
     centre_bias,
     gaussian_centre_bias,

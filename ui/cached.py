@@ -4,7 +4,7 @@ Weights are fetched before these run (``ui.progress.fetch_weights``, with a prog
 Streamlit replays elements drawn inside a cached function, so none is drawn here.
 
 Maps go through ``st.cache_data`` (moving a threshold reruns nothing here); models are built
-once per process by ``saliency_core.backend.MODELS`` (a lock per model, shared by sessions).
+once per process by ``saliency_core.models.cache.MODELS`` (a lock per model, shared by sessions).
 The leading underscore on ``_rgb`` tells Streamlit not to hash the array: ``image_key`` does.
 """
 
@@ -13,12 +13,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from saliency_core import analysis, classifier_pipeline, datasets, gaze, pipeline
-from saliency_core.agreement import RankedMap
-from saliency_core.cams import Explain
-from saliency_core.images import Sample, image_hash
+from saliency_core import pipeline as analysis
+from saliency_core.data import datasets
+from saliency_core.data.images import Sample, image_hash
+from saliency_core.maps import classifier_maps, detector_maps
+from saliency_core.maps.cams import Explain
+from saliency_core.models import gaze
+from saliency_core.models.weights import file_stamp
+from saliency_core.scoring.agreement import RankedMap
 from saliency_core.viz import AgreementPainter
-from saliency_core.weights import file_stamp
 from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
 MAX_ENTRIES = 256
@@ -27,12 +30,12 @@ MAX_ENTRIES = 256
 def cam(
     image_key: str,
     _rgb: np.ndarray,
-    choice: pipeline.DetectorChoice,
+    choice: detector_maps.DetectorChoice,
     method: str,
     target: str | None,
     score_threshold: float,
     explain: Explain | None = None,
-) -> pipeline.CamResult:
+) -> detector_maps.CamResult:
     stamp = file_stamp(choice.weights_path)
     explain = explain or Explain()
     return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, explain)
@@ -42,20 +45,20 @@ def cam(
 def _cam(
     image_key: str,
     _rgb: np.ndarray,
-    choice: pipeline.DetectorChoice,
+    choice: detector_maps.DetectorChoice,
     weights_stamp: tuple | None,
     method: str,
     target: str | None,
     score_threshold: float,
     explain: Explain,
-) -> pipeline.CamResult:
+) -> detector_maps.CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
-    return pipeline.compute_cam(_rgb, choice, method, target, score_threshold, explain=explain)
+    return detector_maps.compute_cam(_rgb, choice, method, target, score_threshold, explain=explain)
 
 
 def classifier_map(
-    image_key: str, _rgb: np.ndarray, job: classifier_pipeline.ClassifierJob
-) -> classifier_pipeline.ClassifierResult:
+    image_key: str, _rgb: np.ndarray, job: classifier_maps.ClassifierJob
+) -> classifier_maps.ClassifierResult:
     return _classifier_map(image_key, _rgb, job, file_stamp(job.choice.weights_path))
 
 
@@ -63,11 +66,11 @@ def classifier_map(
 def _classifier_map(
     image_key: str,
     _rgb: np.ndarray,
-    job: classifier_pipeline.ClassifierJob,
+    job: classifier_maps.ClassifierJob,
     weights_stamp: tuple | None,
-) -> classifier_pipeline.ClassifierResult:
+) -> classifier_maps.ClassifierResult:
     """A classifier's map and top-5; ``weights_stamp`` keys the weights file's version."""
-    return classifier_pipeline.compute_classifier_map(_rgb, job)
+    return classifier_maps.compute_classifier_map(_rgb, job)
 
 
 def type2(
@@ -132,12 +135,12 @@ def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
 
 def _quiet_cam(
     sample: Sample,
-    choice: pipeline.DetectorChoice,
+    choice: detector_maps.DetectorChoice,
     method: str,
     layer: str,
     score: float,
     explain: Explain | None = None,
-) -> pipeline.CamResult:
+) -> detector_maps.CamResult:
     return cam(sample.key, sample.image, choice, method, layer, score, explain)
 
 
@@ -154,8 +157,8 @@ def _quiet_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
 
 
 def _quiet_classifier(
-    sample: Sample, job: classifier_pipeline.ClassifierJob
-) -> classifier_pipeline.ClassifierResult:
+    sample: Sample, job: classifier_maps.ClassifierJob
+) -> classifier_maps.ClassifierResult:
     return classifier_map(sample.key, sample.image, job)
 
 
@@ -166,12 +169,12 @@ thread: the page fetches pretrained weights, with a bar, before it starts one)."
 
 def _bundle_cam(
     sample: Sample,
-    choice: pipeline.DetectorChoice,
+    choice: detector_maps.DetectorChoice,
     method: str,
     layer: str,
     score: float,
     explain: Explain | None = None,
-) -> pipeline.CamResult:
+) -> detector_maps.CamResult:
     fetch_detector(choice)
     return _quiet_cam(sample, choice, method, layer, score, explain)
 
@@ -183,8 +186,8 @@ def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
 
 
 def _bundle_classifier(
-    sample: Sample, job: classifier_pipeline.ClassifierJob
-) -> classifier_pipeline.ClassifierResult:
+    sample: Sample, job: classifier_maps.ClassifierJob
+) -> classifier_maps.ClassifierResult:
     fetch_classifier(job.choice)
     return _quiet_classifier(sample, job)
 

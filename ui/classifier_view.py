@@ -14,13 +14,14 @@ import pandas as pd
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from saliency_core import analysis, classifier_report, faithfulness
-from saliency_core.accuracy import accuracy_scatter
-from saliency_core.classifiers import CLASSIFIERS
-from saliency_core.classify import METHOD_COSTS
+from saliency_core import pipeline
+from saliency_core.maps.classifier_methods import METHOD_COSTS
+from saliency_core.models.classifiers import CLASSIFIERS
+from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import faithfulness
+from saliency_core.scoring.accuracy import accuracy_scatter
 from saliency_core.settings import RANGES, Settings
-from saliency_core.weights import WeightSource
-from ui import cached, widgets
+from ui import cached, classifier_report, widgets
 from ui.errors import report
 
 TARGETS = ("top-1 class", "a chosen class", "top-k classes")
@@ -129,7 +130,7 @@ def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
 # --- Explore: top-5 and faithfulness ----------------------------------------------------------
 
 
-def predictions_table(bundle: analysis.Bundle, classifier: str) -> pd.DataFrame:
+def predictions_table(bundle: pipeline.Bundle, classifier: str) -> pd.DataFrame:
     """The classifier's top-5: rank, class, index, probability (softmax, same forward pass)."""
     return pd.DataFrame(
         [
@@ -140,7 +141,7 @@ def predictions_table(bundle: analysis.Bundle, classifier: str) -> pd.DataFrame:
     )
 
 
-def explained_caption(bundle: analysis.Bundle, classifier: str) -> str:
+def explained_caption(bundle: pipeline.Bundle, classifier: str) -> str:
     """Which classes each of the classifier's maps explains."""
     parts = [
         f"{run.job.method}: {', '.join(map(str, run.explained))} ({run.job.explains})"
@@ -150,7 +151,7 @@ def explained_caption(bundle: analysis.Bundle, classifier: str) -> str:
     return "Explained class index(es) — " + "; ".join(parts)
 
 
-def road_cost(bundle: analysis.Bundle) -> str:
+def road_cost(bundle: pipeline.Bundle) -> str:
     """What the ROAD button costs, in passes."""
     runs = len(bundle.classified) * len(faithfulness.ORDERS) * len(faithfulness.ROAD_PERCENTILES)
     return (
@@ -161,18 +162,18 @@ def road_cost(bundle: analysis.Bundle) -> str:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _road(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
+def _road(key: str, _bundle: pipeline.Bundle) -> pd.DataFrame:
     return classifier_report.road_table(_bundle)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def _agreement(key: str, _bundle: analysis.Bundle) -> pd.DataFrame:
+def _agreement(key: str, _bundle: pipeline.Bundle) -> pd.DataFrame:
     """The metrics of the bundle's classifier maps only (the other maps are left out)."""
     maps = {label: _bundle.maps[label] for label in _bundle.classified}
-    return analysis.metrics_table(replace(_bundle, maps=maps))
+    return pipeline.metrics_table(replace(_bundle, maps=maps))
 
 
-def classifier_section(bundle: analysis.Bundle) -> None:
+def classifier_section(bundle: pipeline.Bundle) -> None:
     """Per classifier its top-5 predictions; behind a button, ROAD beside the agreement."""
     if not bundle.predictions:
         return
@@ -182,7 +183,7 @@ def classifier_section(bundle: analysis.Bundle) -> None:
         report(error, "The classifier section")
 
 
-def _section(bundle: analysis.Bundle) -> None:
+def _section(bundle: pipeline.Bundle) -> None:
     st.subheader("Classifiers: top-5 predictions")
     columns = st.columns(min(len(bundle.predictions), 3))
     for index, classifier in enumerate(bundle.predictions):
@@ -199,7 +200,7 @@ def _section(bundle: analysis.Bundle) -> None:
             )
             st.caption(explained_caption(bundle, classifier))
             if "UNTRAINED" in classifier:
-                st.caption(f"⚠️ {analysis.UNTRAINED_NOTE}")
+                st.caption(f"⚠️ {pipeline.UNTRAINED_NOTE}")
     st.subheader("Faithfulness (ROAD) beside agreement")
     key = cached.bundle_key(bundle)
     asked = st.session_state.get(ROAD_STATE) == key

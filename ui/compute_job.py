@@ -1,6 +1,6 @@
 """Explore's maps computed in a background thread (:class:`ui.jobs.BackgroundJob`): cheap maps
-first (:func:`saliency_core.analysis.planned_steps`), a partial bundle after every step, Stop
-keeps what is done, and every step is timed (:data:`saliency_core.eta.TIMES`) for the ETAs.
+first (:func:`saliency_core.pipeline.planned_steps`), a partial bundle after every step, Stop
+keeps what is done, and every step is timed (:data:`ui.eta.TIMES`) for the ETAs.
 
 The thread draws nothing: its maps go through the app's caches without the download bars, so
 the page fetches pretrained weights (with a bar) before it starts a job.
@@ -12,11 +12,11 @@ import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from saliency_core import analysis, eta
-from saliency_core.analysis import Bundle, Job
-from saliency_core.images import Sample
+from saliency_core import pipeline
+from saliency_core.data.images import Sample
+from saliency_core.pipeline import Bundle, Job
 from saliency_core.settings import Settings
-from ui import cached
+from ui import cached, eta
 from ui.jobs import BackgroundJob
 
 
@@ -67,10 +67,10 @@ class ComputeJob(BackgroundJob[Progress, Outcome]):
         key: Hashable,
         sample: Sample,
         settings: Settings,
-        functions: analysis.MapFunctions = cached.QUIET,
+        functions: pipeline.MapFunctions = cached.QUIET,
         times: eta.StepTimes = eta.TIMES,
     ) -> None:
-        steps, _ = analysis.planned_steps(settings)
+        steps, _ = pipeline.planned_steps(settings)
 
         def work(update, cancel) -> Outcome:
             errors: list[tuple[str, Exception]] = []
@@ -87,7 +87,7 @@ class ComputeJob(BackgroundJob[Progress, Outcome]):
                 state["partial"], state["done"] = bundle, state["done"] + 1
 
             try:
-                bundle = analysis.compute_bundle(
+                bundle = pipeline.compute_bundle(
                     sample,
                     settings,
                     functions,
@@ -96,10 +96,10 @@ class ComputeJob(BackgroundJob[Progress, Outcome]):
                     on_error=lambda label, error: errors.append((label, error)),
                     partial=partial,
                 )
-            except analysis.Cancelled as stop:
+            except pipeline.Cancelled as stop:
                 return Outcome(stop.bundle, state["done"], len(steps), True, errors)
             return Outcome(bundle, len(steps), len(steps), False, errors)
 
-        label = analysis.step_label(steps[0]) if steps else "references"
+        label = pipeline.step_label(steps[0]) if steps else "references"
         initial = Progress(0, len(steps), label, time.monotonic(), tuple(steps))
         super().__init__(key, work, initial)

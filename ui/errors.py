@@ -8,11 +8,11 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from saliency_core import file_errors
-from saliency_core.datasets import DatasetError
-from saliency_core.images import ImageLoadError
-from saliency_core.pipeline import ComputeError
-from saliency_core.weights import MissingWeightsError
+from saliency_core.data import file_errors
+from saliency_core.data.datasets import DatasetError
+from saliency_core.data.images import ImageLoadError
+from saliency_core.maps.detector_maps import ComputeError
+from saliency_core.models.weights import MissingWeightsError
 
 LOG = logging.getLogger("saliency_explorer")
 USER_ERRORS = (ImageLoadError, MissingWeightsError, DatasetError, ComputeError, ValueError)

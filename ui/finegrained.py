@@ -1,9 +1,9 @@
 """Explore's finer-grained agreement: over time, per region, and against people's own ceiling.
 
-Wires the library in (no metric math here): :mod:`saliency_core.temporal` (window curves and
-peaks), :mod:`saliency_core.regions` (region shares, rank correlation) and
-:mod:`saliency_core.observers` / :func:`saliency_core.analysis.ceiling_table` (ceiling and
-floor), drawn with :mod:`saliency_core.charts`. Nothing is computed until the toggle is on; the
+Wires the library in (no metric math here): :mod:`saliency_core.scoring.temporal` (window curves and
+peaks), :mod:`saliency_core.scoring.regions` (region shares, rank correlation) and
+:mod:`saliency_core.scoring.ceiling` / :func:`saliency_core.pipeline.ceiling_table` (ceiling and
+floor), drawn with :mod:`ui.charts`. Nothing is computed until the toggle is on; the
 results are cached by a content key (image, maps, fixations and the parameters).
 """
 
@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import agreement, analysis, charts, observers, regions, temporal
-from saliency_core.references import fixation_sigma
-from ui import cached
+from saliency_core import pipeline
+from saliency_core.maps.references import fixation_sigma
+from saliency_core.scoring import agreement, regions, temporal
+from saliency_core.scoring import ceiling as observers
+from ui import cached, charts
 from ui.errors import report
 from ui.rectangles import draw_rectangles
 
@@ -38,7 +40,7 @@ LOSO_NOTE = (
 
 
 @st.fragment
-def section(bundle: analysis.Bundle) -> None:
+def section(bundle: pipeline.Bundle) -> None:
     """The expander; reruns alone when its own controls move."""
     with st.expander(TITLE, expanded=False):
         try:
@@ -47,7 +49,7 @@ def section(bundle: analysis.Bundle) -> None:
             report(error, "The finer-grained agreement")
 
 
-def body(bundle: analysis.Bundle) -> None:
+def body(bundle: pipeline.Bundle) -> None:
     if not st.toggle("Compute the finer-grained agreement", False, key=f"{KEY}_on"):
         st.caption(
             "Off: turn it on to score every map per time window, per region and "
@@ -78,7 +80,7 @@ def body(bundle: analysis.Bundle) -> None:
 
 @st.cache_data(max_entries=32, show_spinner="Scoring every map per time window…")
 def cached_windows(
-    key: str, split: str, width: float, percent: float, _bundle: analysis.Bundle
+    key: str, split: str, width: float, percent: float, _bundle: pipeline.Bundle
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(window_metrics, peak_windows) of every map; ``key`` etc. name the inputs."""
     sample = _bundle.sample
@@ -92,7 +94,7 @@ def cached_windows(
     return curves, temporal.peak_windows(curves)
 
 
-def time_view(bundle: analysis.Bundle, key: str) -> None:
+def time_view(bundle: pipeline.Bundle, key: str) -> None:
     left, middle, right = st.columns(3)
     split = SPLITS[left.radio("Split the fixations by", list(SPLITS), key=f"{KEY}_split")]
     width = middle.number_input(
@@ -150,7 +152,7 @@ def parse_rectangles(text: str) -> list[tuple[float, ...]]:
     return rectangles
 
 
-def region_sources(bundle: analysis.Bundle) -> dict[str, Callable[[], list[regions.Region]]]:
+def region_sources(bundle: pipeline.Bundle) -> dict[str, Callable[[], list[regions.Region]]]:
     """Label → builder of the regions: each detector's boxes and, for detectors with masks
     (Mask R-CNN), its instance masks; the mask's components; drawn and typed rectangles."""
     sample, threshold = bundle.sample, bundle.settings.score_threshold
@@ -174,7 +176,7 @@ def region_sources(bundle: analysis.Bundle) -> dict[str, Callable[[], list[regio
     return sources
 
 
-def objects_view(bundle: analysis.Bundle, key: str) -> None:
+def objects_view(bundle: pipeline.Bundle, key: str) -> None:
     sample = bundle.sample
     sources = region_sources(bundle)
     left, right = st.columns(2)
@@ -218,12 +220,12 @@ def objects_view(bundle: analysis.Bundle, key: str) -> None:
 
 
 @st.cache_data(max_entries=32, show_spinner="Scoring people against people…")
-def cached_people(key: str, percent: float, _bundle: analysis.Bundle) -> pd.DataFrame:
+def cached_people(key: str, percent: float, _bundle: pipeline.Bundle) -> pd.DataFrame:
     """Long rows (map, metric, value, reason): the ceiling, every map and the floor."""
     sample = _bundle.sample
     other = sample.other_fixations_px()
     sigma = fixation_sigma(sample, _bundle.settings.sigma)
-    ceiling = analysis.ceiling_table(_bundle, percent)
+    ceiling = pipeline.ceiling_table(_bundle, percent)
     maps = agreement.fixation_metrics(_bundle.values, sample.fixations, other, _bundle.baseline)
     floor = observers.centre_bias_floor(
         sample.fixations,
@@ -238,7 +240,7 @@ def cached_people(key: str, percent: float, _bundle: analysis.Bundle) -> pd.Data
     return pd.concat([ceiling[columns], maps[columns], floor[columns]], ignore_index=True)
 
 
-def people_view(bundle: analysis.Bundle, key: str) -> None:
+def people_view(bundle: pipeline.Bundle, key: str) -> None:
     long = cached_people(key, bundle.settings.top_percent, bundle)
     long = long[long["metric"].isin(agreement.FIXATION_METRICS)]
     wide = long.pivot_table(index="map", columns="metric", values="value", sort=False)

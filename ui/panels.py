@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from saliency_core import analysis, matrix, viz
+from saliency_core import pipeline, viz
+from ui import matrix
 
 MAX_WIDTH = 640
 """Panels are encoded at most this wide (px): a grid column is narrower on any screen."""
@@ -20,7 +21,7 @@ MAX_WIDTH = 640
 
 @st.cache_resource(max_entries=96, show_spinner=False)
 def picture(
-    bundle_key: str, cell: matrix.Cell, options: tuple, _bundle: analysis.Bundle
+    bundle_key: str, cell: matrix.Cell, options: tuple, _bundle: pipeline.Bundle
 ) -> np.ndarray:
     """An overview cell's picture; ``options`` is ``(score, explained, show_fixations)``."""
     score, _, show_fixations = options
@@ -29,7 +30,7 @@ def picture(
 
 @st.cache_data(max_entries=512, show_spinner=False)
 def overview_jpeg(
-    bundle_key: str, cell: matrix.Cell, options: tuple, _bundle: analysis.Bundle
+    bundle_key: str, cell: matrix.Cell, options: tuple, _bundle: pipeline.Bundle
 ) -> bytes:
     return viz.jpeg_bytes(picture(bundle_key, cell, options, _bundle), MAX_WIDTH)
 
@@ -40,7 +41,7 @@ def agreement_jpeg(bundle_key: str, cell: matrix.Cell, view: tuple, _picture: np
     return viz.jpeg_bytes(_picture, MAX_WIDTH)
 
 
-def options(bundle: analysis.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
+def options(bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
     """What besides the bundle changes a cell's picture (the cache key's last part)."""
     explained = bundle.explained.get(cell.key) if cell.kind == matrix.DETECTIONS else None
     marked = () if explained is None else tuple(int(k) for k in explained)

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from saliency_core.classifier_pipeline import ClassifierChoice, get_classifier
-from saliency_core.gaze.deepgaze import fetch_checkpoint
-from saliency_core.pipeline import DetectorChoice, get_detector
-from saliency_core.weights import WeightSource
+from saliency_core.maps.classifier_maps import ClassifierChoice, get_classifier
+from saliency_core.maps.detector_maps import DetectorChoice, get_detector
+from saliency_core.models.gaze.deepgaze import fetch_checkpoint
+from saliency_core.models.weights import WeightSource
 
 
 def download_bar(label: str) -> Callable[[int, int], None]:

@@ -1,7 +1,7 @@
 """The Dataset report page's Streamlit side: cached reads of a results folder, cached gallery
 pictures, and a dataset run in the background (:class:`ui.jobs.BackgroundJob`).
 
-Reads are keyed by the folder's path and :func:`saliency_core.report.folder_fingerprint`, so a
+Reads are keyed by the folder's path and :func:`ui.report.folder_fingerprint`, so a
 run that adds images (from the page or the command line) is seen on the next rerun.
 """
 
@@ -17,12 +17,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import analysis, classifier_pipeline, eta, gaze, regions, report
-from saliency_core.datasets import Dataset
+from saliency_core import pipeline
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
+from saliency_core.maps import classifier_maps
+from saliency_core.models import gaze
+from saliency_core.scoring import regions
 from saliency_core.settings import Settings
-from ui import cached
+from ui import cached, eta, report
 from ui.jobs import BackgroundJob
 from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
@@ -54,12 +57,12 @@ def parquet_bytes(root: str, fingerprint: str) -> bytes:
 def fetch_weights(settings: Settings) -> None:
     """Build (downloading on first use, with a bar) every model ``settings`` needs, before a
     cached picture is computed (nothing is drawn inside a cached function)."""
-    choices, _ = analysis.detector_choices(settings)
+    choices, _ = pipeline.detector_choices(settings)
     for choice in choices:
         fetch_detector(choice)
-    for classifier in classifier_pipeline.classifier_choices(settings)[0]:
+    for classifier in classifier_maps.classifier_choices(settings)[0]:
         fetch_classifier(classifier)
-    for job in analysis.type2_jobs(settings):
+    for job in pipeline.type2_jobs(settings):
         if gaze.TYPE2_MODELS[job.model].needs_weights:
             fetch_deepgaze(job.source)
 
@@ -121,7 +124,7 @@ def start_run(dataset: Dataset, settings: Settings, out: Path, options: engine.O
 
 def progress_text(snapshot: RunProgress, now: float | None = None) -> tuple[float, str]:
     """The bar's fraction and text ("loading the models…" before the first image), with the
-    time left as Explore words it (:func:`saliency_core.eta.describe`): the images' pace so far
+    time left as Explore words it (:func:`ui.eta.describe`): the images' pace so far
     (from the second image on) × the images left, less the time since the last one ended."""
     if snapshot.done == 0:
         return 0.0, "Loading the models, then the first image…"

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from saliency_core import datasets, report
-from saliency_core.cams import CAM_METHODS
-from saliency_core.detectors import DETECTORS
+from saliency_core.data import datasets
 from saliency_core.evaluate import engine
-from saliency_core.references import REFERENCES
+from saliency_core.maps.cams import CAM_METHODS
+from saliency_core.maps.references import REFERENCES
+from saliency_core.models.detectors import DETECTORS
+from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
-from saliency_core.weights import WeightSource
-from ui import classifier_view, results, widgets
+from ui import classifier_view, report, results, widgets
 from ui.errors import report as report_error
 
 KEY = "report"

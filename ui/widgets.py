@@ -8,10 +8,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from saliency_core import datasets
-from saliency_core.detectors import DETECTORS, pretrained_path
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample, load_image, load_optional_mask
-from saliency_core.weights import WeightSource
+from saliency_core.data import datasets
+from saliency_core.data.images import ACCEPTED_SUFFIXES, Sample, load_image, load_optional_mask
+from saliency_core.models.detectors import DETECTORS, pretrained_path
+from saliency_core.models.weights import WeightSource
 from ui import cached
 from ui.errors import guarded, report
 

@@ -50,7 +50,7 @@ from saliency_core.augment.working_size import (
     downscale,
     working_shape,
 )
-from saliency_core.backend import default_device
+from saliency_core.models.cache import default_device
 
 INPUT_CHANNELS = 32
 CHANNELS = (16, 32, 64, 128, 128)

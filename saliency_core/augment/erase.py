@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from saliency_core.metrics import TIES_INCLUDE, top_percent_mask
+from saliency_core.scoring.metrics import TIES_INCLUDE, top_percent_mask
 
 IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
 """ImageNet per-channel RGB mean in 0..255 (torchvision's normalisation × 255)."""

@@ -1,6 +1,6 @@
 """The selective-erasing rule as data: erase when ``metric(CAM, reference) <op> threshold``.
 
-The metric itself is evaluated by ``saliency_core.metrics.compute`` (default) or by any
+The metric itself is evaluated by ``saliency_core.scoring.metrics.compute`` (default) or by any
 callable with the same signature passed as ``evaluate``.
 """
 
@@ -15,11 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from saliency_core import metrics
-from saliency_core.references import REFERENCES
+from saliency_core.maps.references import REFERENCES
+from saliency_core.scoring import metrics
 
 METRICS = ("IoU@top-p%", "MAE")
-"""Metric names understood by the rule (names of ``saliency_core.metrics``)."""
+"""Metric names understood by the rule (names of ``saliency_core.scoring.metrics``)."""
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
@@ -31,14 +31,14 @@ _SYMBOLS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
 
 
 class MetricResult(Protocol):
-    """What a metric evaluation returns (``saliency_core.metrics.MetricValue``)."""
+    """What a metric evaluation returns (``saliency_core.scoring.metrics.MetricValue``)."""
 
     value: float
     reason: str | None
 
 
 class MetricEvaluator(Protocol):
-    """The signature of ``saliency_core.metrics.compute`` that the rule relies on."""
+    """The signature of ``saliency_core.scoring.metrics.compute`` that the rule relies on."""
 
     def __call__(
         self, name: str, saliency: np.ndarray, *, reference: np.ndarray, percent: float

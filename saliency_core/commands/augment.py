@@ -26,22 +26,23 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from saliency_core import analysis, csvfiles
-from saliency_core.atomic import save_image_atomic
+from saliency_core import pipeline
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.pipeline import augment_sample
 from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import COMPARATORS, METRICS, PRESETS, EraseRule
-from saliency_core.cams import CAM_METHODS
 from saliency_core.commands.common import download_bar, run_command
-from saliency_core.datasets import Dataset
-from saliency_core.detectors import DETECTORS
+from saliency_core.data import csvfiles
+from saliency_core.data.atomic import save_image_atomic
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import ACCEPTED_SUFFIXES, Sample
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.images import ACCEPTED_SUFFIXES, Sample
-from saliency_core.references import REFERENCES
+from saliency_core.maps.cams import CAM_METHODS
+from saliency_core.maps.references import REFERENCES
+from saliency_core.models.detectors import DETECTORS
+from saliency_core.models.weights import MissingWeightsError, WeightSource
 from saliency_core.settings import Settings, SettingsError
-from saliency_core.weights import MissingWeightsError, WeightSource
 
 LOG_NAME = "augment_log.csv"
 SETTINGS_NAME = "augment_settings.json"
@@ -87,7 +88,7 @@ RULE_OPTIONS = {
 """``--rule`` choice (e.g. "study-code") -> ``PRESETS`` name."""
 UNCHECKED_SETTINGS = ("limit", "out")
 """Arguments a resumed run may change; every other one must match the run being resumed."""
-FUNCTIONS = analysis.MapFunctions(type2=DiskType2Cache())
+FUNCTIONS = pipeline.MapFunctions(type2=DiskType2Cache())
 """DeepGaze IIE maps come from the type-2 disk cache (shared with the dataset engine)."""
 
 
@@ -455,7 +456,7 @@ def process_image(
     fixations, annotations…) copied just before it; returns its log row (raises on failure)."""
     started = time.perf_counter()
     sample, source = full_size_sample(dataset, stem, args.reference)
-    bundle = analysis.compute_bundle(sample, settings, FUNCTIONS)
+    bundle = pipeline.compute_bundle(sample, settings, FUNCTIONS)
     if args.reference not in bundle.references:
         why = [*bundle.skipped, *sample.notices] or [f"no {args.reference} reference"]
         raise ValueError(" ".join(why))
@@ -505,7 +506,7 @@ def run(args: argparse.Namespace) -> int:
     """Augment the dataset described by parsed ``args``; 0 when every image succeeded, else 1."""
     dataset = Dataset(args.dataset.name, args.dataset)
     settings = settings_of(args)
-    choice = analysis.detector_choices(settings)[0][0]
+    choice = pipeline.detector_choices(settings)[0][0]
     rule = _erase_rule(args)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / SETTINGS_NAME).write_text(json.dumps(_settings(args), indent=2) + "\n")
@@ -526,7 +527,7 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     # builds the models once (downloading pretrained weights with a bar; fails on missing ones)
-    analysis.fetch_weights(settings, download_bar)
+    pipeline.fetch_weights(settings, download_bar)
     counts = {"erase": 0, "keep": 0, "error": 0}
     with _log_writer(log_path, kept_rows) as write, tqdm(todo, unit="image") as bar:
         for stem in bar:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 from tqdm import tqdm
 
-from saliency_core import file_errors
 from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
-from saliency_core.datasets import DatasetError
-from saliency_core.extras import MissingDependencyError
+from saliency_core.data import file_errors
+from saliency_core.data.datasets import DatasetError
+from saliency_core.models.extras import MissingDependencyError
+from saliency_core.models.weights import MissingWeightsError
 from saliency_core.settings import SettingsError
-from saliency_core.weights import MissingWeightsError
 
 USER_ERRORS = (
     SettingsError,

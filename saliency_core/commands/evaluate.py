@@ -14,20 +14,20 @@ from typing import Any
 
 from tqdm import tqdm
 
-from saliency_core.cams import CAM_METHODS
-from saliency_core.classifiers import CLASSIFIERS
-from saliency_core.classify import METHOD_COSTS
 from saliency_core.commands.common import comma_list, download_bar, float_list, run_command
-from saliency_core.csvfiles import read_csv
-from saliency_core.datasets import Dataset, sample_dataset
-from saliency_core.detectors import DETECTORS
+from saliency_core.data.csvfiles import read_csv
+from saliency_core.data.datasets import Dataset, sample_dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import NOTICES, SUMMARY, ResultsFolder
-from saliency_core.gaze import TYPE2_MODELS
+from saliency_core.maps.cams import CAM_METHODS
+from saliency_core.maps.classifier_methods import METHOD_COSTS
+from saliency_core.maps.references import REFERENCES
+from saliency_core.models.classifiers import CLASSIFIERS
+from saliency_core.models.detectors import DETECTORS
+from saliency_core.models.gaze import TYPE2_MODELS
+from saliency_core.models.weights import WeightSource
 from saliency_core.presets import PRESETS
-from saliency_core.references import REFERENCES
 from saliency_core.settings import TARGETS, TIES, Settings, SettingsError, load_settings
-from saliency_core.weights import WeightSource
 
 SAMPLE = "sample"
 ENGINES = ("local", "ray")

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from saliency_core import analysis
-from saliency_core.backend import default_device
-from saliency_core.cams import Explain, batchable
-from saliency_core.images import Sample
-from saliency_core.pipeline import CamResult, DetectorChoice, compute_cams
+from saliency_core import pipeline
+from saliency_core.data.images import Sample
+from saliency_core.maps.cams import Explain, batchable
+from saliency_core.maps.detector_maps import CamResult, DetectorChoice, compute_cams
+from saliency_core.models.cache import default_device
 from saliency_core.settings import Settings
 
 GPU_BATCH = 8
@@ -49,7 +49,7 @@ class BatchedCams:
         groups: dict[tuple[int, ...], list[Sample]] = defaultdict(list)
         for sample in samples:
             groups[sample.image.shape].append(sample)
-        jobs, _ = analysis.cam_jobs(settings)
+        jobs, _ = pipeline.cam_jobs(settings)
         for job in jobs:
             if not batchable(job.method):
                 continue
@@ -84,4 +84,4 @@ class BatchedCams:
     ) -> CamResult:
         explain = explain or Explain()
         result = self.results.pop((sample.id, choice, method, layer, score, explain), None)
-        return result or analysis.direct_cam(sample, choice, method, layer, score, explain)
+        return result or pipeline.direct_cam(sample, choice, method, layer, score, explain)

@@ -1,7 +1,7 @@
 """The dataset engine: every image of a dataset through the one pipeline, saved as it goes.
 
 The per-image work, the same for the local and the Ray engine (:func:`evaluate_image` does it
-for one image): :func:`compute_maps` (:func:`~saliency_core.analysis.compute_bundle`, a batch's
+for one image): :func:`compute_maps` (:func:`~saliency_core.pipeline.compute_bundle`, a batch's
 detector and DeepGaze passes run together by :class:`BatchMaps`), then :func:`score`: every map
 against every reference and the fixations and the IoU at every integer top-p%, then the optional
 analyses (:data:`OPTIONAL_ANALYSES` and the classifier maps), each through the image's
@@ -30,10 +30,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from saliency_core import agreement, analysis
-from saliency_core.backend import MODELS, default_device
-from saliency_core.classifier_pipeline import accuracy_record, classifier_choices, classifier_jobs
-from saliency_core.datasets import Dataset
+from saliency_core import pipeline
+from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import Sample
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.batching import BatchedCams, default_batch_size
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
@@ -47,7 +46,9 @@ from saliency_core.evaluate.store import (
     ResultsFolder,
 )
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.images import Sample
+from saliency_core.maps.classifier_maps import accuracy_record, classifier_choices, classifier_jobs
+from saliency_core.models.cache import MODELS, default_device
+from saliency_core.scoring import agreement
 from saliency_core.settings import Settings
 
 CURVE_PERCENTS = tuple(range(1, 51))
@@ -127,7 +128,7 @@ class ImageResult:
     (:data:`~saliency_core.evaluate.store.EXTRA_TABLES`); an empty table is left out."""
 
 
-def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analysis.MapFunctions:
+def timed_functions(functions: pipeline.MapFunctions, timings: Timings) -> pipeline.MapFunctions:
     """``functions`` with their time added to the "type-1" (detectors and classifiers) and
     "type-2" stages."""
 
@@ -143,7 +144,7 @@ def timed_functions(functions: analysis.MapFunctions, timings: Timings) -> analy
         with timings.stage("type-2"):
             return functions.type2(*args)
 
-    return analysis.MapFunctions(cam=cam, type2=type2, classifier=classifier)
+    return pipeline.MapFunctions(cam=cam, type2=type2, classifier=classifier)
 
 
 def _keep_metrics(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
@@ -152,7 +153,7 @@ def _keep_metrics(table: pd.DataFrame, metrics: Iterable[str]) -> pd.DataFrame:
     return table[family.isin(wanted)].reset_index(drop=True)
 
 
-def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]) -> pd.DataFrame:
+def curves_table(bundle: pipeline.Bundle, ranked: dict[str, agreement.RankedMap]) -> pd.DataFrame:
     """IoU at every p of :data:`CURVE_PERCENTS`, per (map, reference): columns map, reference,
     reference_key, percent, iou."""
     frames = []
@@ -172,12 +173,12 @@ def curves_table(bundle: analysis.Bundle, ranked: dict[str, agreement.RankedMap]
     )
 
 
-def compute_maps(sample: Sample, settings: Settings, functions: analysis.MapFunctions) -> Computed:
+def compute_maps(sample: Sample, settings: Settings, functions: pipeline.MapFunctions) -> Computed:
     """The image's bundle (the models' part of the work) with the centre-bias floor added. A
     classifier's map is optional: when it fails, the image's guard notes it and the other maps
     stand; any other map failing fails the image."""
     timings, guard = Timings(), Guard()
-    sample = analysis.prepare_sample(sample, settings)
+    sample = pipeline.prepare_sample(sample, settings)
     optional = {job.label for job in classifier_jobs(settings)[0]}
 
     def on_error(label: str, error: Exception) -> None:
@@ -185,22 +186,22 @@ def compute_maps(sample: Sample, settings: Settings, functions: analysis.MapFunc
             raise error
         guard.record(f"Classifier map {label}", error)
 
-    bundle = analysis.compute_bundle(
+    bundle = pipeline.compute_bundle(
         sample, settings, timed_functions(functions, timings), on_error=on_error
     )
-    analysis.add_floor(bundle)
+    pipeline.add_floor(bundle)
     return Computed(sample.id, bundle, timings, guard)
 
 
-def _ceiling(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
-    return analysis.ceiling_table(bundle, options.top_percents[0], options.metrics)
+def _ceiling(bundle: pipeline.Bundle, options: Options) -> pd.DataFrame:
+    return pipeline.ceiling_table(bundle, options.top_percents[0], options.metrics)
 
 
-def _time_curves(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
+def _time_curves(bundle: pipeline.Bundle, options: Options) -> pd.DataFrame:
     return finegrained.temporal_table(bundle, percent=options.top_percents[0])
 
 
-def _region_shares(bundle: analysis.Bundle, options: Options) -> pd.DataFrame:
+def _region_shares(bundle: pipeline.Bundle, options: Options) -> pd.DataFrame:
     return finegrained.region_table(bundle)
 
 
@@ -236,18 +237,18 @@ def score(computed: Computed, options: Options) -> ImageResult:
     the CPU's part of the work."""
     bundle, timings, guard = computed.bundle, computed.timings, computed.guard
     with timings.stage("metrics"):
-        ranked = analysis.rank_maps(bundle)
+        ranked = pipeline.rank_maps(bundle)
         percents = options.top_percents if "IoU" in options.metrics else ()
         table = pd.concat(
             [
-                analysis.iou_table(bundle, percents, ranked),
-                analysis.threshold_free_table(bundle, options.metrics),
+                pipeline.iou_table(bundle, percents, ranked),
+                pipeline.threshold_free_table(bundle, options.metrics),
             ],
             ignore_index=True,
         )
         curves = curves_table(bundle, ranked)
         curves.insert(0, "image", bundle.sample.id)
-        parts: dict[str | None, list[pd.DataFrame]] = {None: [analysis.describe(table, bundle)]}
+        parts: dict[str | None, list[pd.DataFrame]] = {None: [pipeline.describe(table, bundle)]}
     for optional in OPTIONAL_ANALYSES:
         if optional.wanted(options):
             with timings.stage(optional.stage):
@@ -264,7 +265,7 @@ def score(computed: Computed, options: Options) -> ImageResult:
 def evaluate_image(
     sample: Sample,
     settings: Settings,
-    functions: analysis.MapFunctions,
+    functions: pipeline.MapFunctions,
     options: Options = Options(),  # noqa: B008 - frozen, immutable default
 ) -> ImageResult:
     """One image: :func:`compute_maps` then :func:`score`. Raises on failure: the caller logs
@@ -289,7 +290,7 @@ def prefetch(
 
 def classifier_accuracy(settings: Settings) -> dict[str, dict]:
     """Classifier name -> its weights' ImageNet top-1 accuracy (%) or the reason it is unknown
-    (:func:`~saliency_core.classifier_pipeline.accuracy_record`), for the report's accuracy
+    (:func:`~saliency_core.maps.classifier_maps.accuracy_record`), for the report's accuracy
     vs. agreement plot without loading any model."""
     choices, _ = classifier_choices(settings)
     return {choice.name: accuracy_record(choice) for choice in choices}
@@ -424,10 +425,10 @@ def run(
     scored = 0
     clock = time.perf_counter()
     # Every image uses every model: all stay loaded for the run, whatever the app's cap.
-    with MODELS.room_for(analysis.models_needed(settings)):
+    with MODELS.room_for(pipeline.models_needed(settings)):
         if todo and executor is None:  # the Ray engine's actors load their own
             with timings.stage("model loading"):
-                analysis.fetch_weights(settings, download_progress)
+                pipeline.fetch_weights(settings, download_progress)
         results = (executor or local_executor)(todo, dataset, settings, options, timings)
         for index, result in enumerate(results):
             if isinstance(result, ImageResult):
@@ -480,8 +481,8 @@ def onset_notices(folder: ResultsFolder, table: pd.DataFrame, options: Options) 
     fixations carry no onset times (an image whose time curves failed has its own notice)."""
     if not options.finegrained or table.empty:
         return []
-    fixation_rows = (table["reference_key"] == analysis.FIXATION_POINTS) & (
-        table["kind"] != analysis.CEILING_KIND
+    fixation_rows = (table["reference_key"] == pipeline.FIXATION_POINTS) & (
+        table["kind"] != pipeline.CEILING_KIND
     )
     with_fixations = set(table.loc[fixation_rows, "image"])
     timed = set(folder.extra_table(TEMPORAL, consolidated=False).get("image", ()))
@@ -550,7 +551,7 @@ class Computed:
     """An image's maps, ready to be scored, with the guard of its optional analyses."""
 
     stem: str
-    bundle: analysis.Bundle
+    bundle: pipeline.Bundle
     timings: Timings
     guard: Guard = field(default_factory=Guard)
 
@@ -565,8 +566,8 @@ class BatchMaps:
     type2: DiskType2Cache = field(default_factory=DiskType2Cache)
 
     @property
-    def functions(self) -> analysis.MapFunctions:
-        return analysis.MapFunctions(cam=self.cams, type2=self.type2)
+    def functions(self) -> pipeline.MapFunctions:
+        return pipeline.MapFunctions(cam=self.cams, type2=self.type2)
 
     def bundles(
         self, loaders: list[tuple[str, Callable[[], Sample]]], settings: Settings, timings: Timings
@@ -578,7 +579,7 @@ class BatchMaps:
         for stem, load in loaders:
             try:
                 with timings.stage("decode (waiting for the loader)"):
-                    samples[stem] = analysis.prepare_sample(load(), settings)
+                    samples[stem] = pipeline.prepare_sample(load(), settings)
             except Exception as error:  # noqa: BLE001 - one bad image must not end the run
                 samples[stem] = failure(stem, error)
         ready = [sample for sample in samples.values() if isinstance(sample, Sample)]

@@ -1,22 +1,21 @@
 """Per-image finer-grained tables of the dataset engine: agreement over time and per region.
 
 :func:`temporal_table` scores every map of a bundle against each onset window of the sample's
-fixations (:func:`saliency_core.temporal.window_metrics`); :func:`region_table` gives the region
-shares (:func:`saliency_core.regions.region_shares`) of each detector's type-1 maps over that
-detector's regions at the settings' score threshold: its instance masks when its detections
-carry them (Mask R-CNN), else its boxes (column ``region_kind``). Both carry an ``image``
-column; an image without onsets, fixations or detections simply has no rows (never guessed
-values; the run says so in its notices).
-"""
+fixations (:func:`saliency_core.scoring.temporal.window_metrics`); :func:`region_table` gives the
+region shares (:func:`saliency_core.scoring.regions.region_shares`) of each detector's type-1 maps
+over that detector's regions at the settings' score threshold: its instance masks when its
+detections carry them (Mask R-CNN), else its boxes (column ``region_kind``). Both carry an ``image``
+column; an image without onsets, fixations or detections simply has no rows (never guessed values;
+the run says so in its notices)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from saliency_core import regions, temporal
-from saliency_core.analysis import Bundle
-from saliency_core.cams import Detections
-from saliency_core.references import fixation_sigma
+from saliency_core.maps.cams import Detections
+from saliency_core.maps.references import fixation_sigma
+from saliency_core.pipeline import Bundle
+from saliency_core.scoring import regions, temporal
 
 WINDOW_S = 0.5
 """Default onset-window width in seconds."""

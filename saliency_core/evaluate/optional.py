@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from saliency_core.analysis import Bundle
+from saliency_core.pipeline import Bundle
 
 if TYPE_CHECKING:
     from saliency_core.evaluate.engine import Options

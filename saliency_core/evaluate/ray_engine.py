@@ -16,10 +16,10 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from saliency_core.datasets import Dataset
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate.batching import GPU_BATCH
 from saliency_core.evaluate.engine import ImageResult, Options, Timings
-from saliency_core.extras import require
+from saliency_core.models.extras import require
 from saliency_core.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +36,9 @@ class _Worker:
     def __init__(self, root: str, name: str, settings: dict, options: dict, threads: int) -> None:
         import torch
 
-        from saliency_core.analysis import models_needed
-        from saliency_core.backend import MODELS
         from saliency_core.evaluate.engine import BatchMaps
+        from saliency_core.models.cache import MODELS
+        from saliency_core.pipeline import models_needed
 
         if threads:
             torch.set_num_threads(threads)

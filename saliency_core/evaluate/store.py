@@ -20,10 +20,9 @@ Layout of ``OUT/``::
     .tags.lock             held while one session updates tags.csv (:meth:`ResultsFolder.set_tags`)
 
 Every file is written to a temporary name in the same folder and renamed
-(:func:`saliency_core.atomic.write_atomically`): a killed run never leaves half a part, and the next
-run skips finished images. Every CSV goes through :mod:`saliency_core.csvfiles` (cells a
-spreadsheet would run as formulas are neutralised; the Parquet files keep the exact values).
-"""
+(:func:`saliency_core.data.atomic.write_atomically`): a killed run never leaves half a part, and the
+next run skips finished images. Every CSV goes through :mod:`saliency_core.data.csvfiles` (cells a
+spreadsheet would run as formulas are neutralised; the Parquet files keep the exact values)."""
 
 from __future__ import annotations
 
@@ -35,8 +34,8 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from saliency_core.atomic import write_atomically
-from saliency_core.csvfiles import read_csv, write_csv
+from saliency_core.data.atomic import write_atomically
+from saliency_core.data.csvfiles import read_csv, write_csv
 from saliency_core.settings import Settings
 
 MANIFEST = "manifest.json"

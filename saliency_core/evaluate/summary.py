@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from saliency_core.bootstrap import RESAMPLES, mean_ci
+from saliency_core.scoring.stats import RESAMPLES, mean_ci
 
 GROUP = ["kind", "detector", "method", "weights", "target"]
 CELL = ["reference_key", "metric"]

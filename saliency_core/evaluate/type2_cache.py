@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from saliency_core.analysis import Type2Job, direct_type2, direct_type2s, type2_jobs
-from saliency_core.atomic import write_atomically
-from saliency_core.gaze.maps import Type2Map, type2_map
-from saliency_core.images import Sample
+from saliency_core.data.atomic import write_atomically
+from saliency_core.data.images import Sample
+from saliency_core.models.gaze.maps import Type2Map, type2_map
+from saliency_core.models.weights import file_stamp
+from saliency_core.pipeline import Type2Job, direct_type2, direct_type2s, type2_jobs
 from saliency_core.settings import Settings
-from saliency_core.weights import file_stamp
 
 CACHE_VARIABLE = "SALIENCY_CACHE_DIR"
 
@@ -46,7 +46,7 @@ def entry_key(sample: Sample, job: Type2Job) -> str:
 
 
 class DiskType2Cache:
-    """A :class:`~saliency_core.analysis.MapFunctions` ``type2`` function with a disk cache.
+    """A :class:`~saliency_core.pipeline.MapFunctions` ``type2`` function with a disk cache.
 
     ``hits`` and ``misses`` count the maps read from disk and those computed.
     """

@@ -1,0 +1,1 @@
+"""Data in: images, datasets (folders, roots), fixations; files written safely."""

@@ -1,0 +1,1 @@
+"""Maps: detector and classifier CAMs, gradient saliency and the human references."""

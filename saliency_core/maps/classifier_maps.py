@@ -1,0 +1,154 @@
+"""Classifier maps in the one pipeline: which (classifier, weights, input side, method, target)
+to run, the shared model, one map with its top-5, and the ROAD faithfulness of a bundle's maps.
+
+Models are built once per (classifier, weights, input side, device) and shared through
+:data:`saliency_core.models.cache.MODELS`, like the detectors; every run holds the model's lock
+(pytorch-grad-cam's and Captum's hooks live on the shared model object).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from saliency_core.maps.classifier_methods import Prediction, explain, method_unsupported
+from saliency_core.maps.detector_maps import guard_memory
+from saliency_core.models.cache import MODELS, Locked, shared_model
+from saliency_core.models.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
+from saliency_core.models.weights import ModelChoice, WeightSource
+from saliency_core.scoring import accuracy
+from saliency_core.settings import Settings
+
+CLASSIFIER_KIND = "classifier"
+"""``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
+``detector`` column holds the classifier's name."""
+
+
+class ClassifierChoice(ModelChoice):
+    """Which classifier, with which weights, at which input side (None: the weights' 224)."""
+
+
+@dataclass(frozen=True)
+class ClassifierJob:
+    """One classifier map to compute: a choice, a method and what it explains."""
+
+    choice: ClassifierChoice
+    method: str
+    target_class: int | None = None
+    top_k: int = 1
+
+    @property
+    def explains(self) -> str:
+        """ "top-1", "class 281" or "top-3"."""
+        if self.target_class is not None:
+            return f"class {self.target_class}"
+        return f"top-{self.top_k}"
+
+    @property
+    def label(self) -> str:
+        """The map's label, e.g. "ResNet-50 (UNTRAINED) · GradCAM" (the target when not top-1)."""
+        suffix = "" if self.explains == "top-1" else f" · {self.explains}"
+        return f"{self.choice.label} · {self.method}{suffix}"
+
+
+@dataclass
+class ClassifierResult:
+    """A classifier's map (float32 (H, W) in [0, 1]), the top-5 of the same forward pass and
+    the classes it explains."""
+
+    saliency: np.ndarray
+    predictions: list[Prediction]
+    explained: list[int]
+    target: str
+    """Where the map was taken: the CAM's target layer, "input pixels", "all bias layers"."""
+    trained: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def classifier_choices(settings: Settings) -> tuple[list[ClassifierChoice], list[str]]:
+    """The classifier choices of ``settings`` and why any is left out (a file source with no
+    file given; the file's path is ``settings.weights_files[name]``)."""
+    choices, skipped = [], []
+    source = settings.classifier_weights
+    for name in settings.classifiers:
+        path = settings.weights_file(name)
+        if source is WeightSource.FILE and not path:
+            skipped.append(
+                f"{name}: no weights file given (classifier weights = file): give the "
+                "state-dict file's path, or choose other weights."
+            )
+            continue
+        choices.append(ClassifierChoice(name, source, path, settings.classifier_input_size))
+    return choices, skipped
+
+
+def classifier_jobs(settings: Settings) -> tuple[list[ClassifierJob], list[str]]:
+    """Every (classifier, method) pair to run; the pairs a method cannot run on are skipped,
+    each with its reason (:func:`~saliency_core.maps.classifier_methods.method_unsupported`)."""
+    choices, skipped = classifier_choices(settings)
+    jobs = []
+    for choice in choices:
+        for method in settings.classifier_methods:
+            job = ClassifierJob(
+                choice, method, settings.classifier_class, settings.classifier_top_k
+            )
+            reason = method_unsupported(method, CLASSIFIERS[choice.name])
+            if reason:
+                skipped.append(f"{job.label} skipped: {reason}")
+            else:
+                jobs.append(job)
+    return jobs, skipped
+
+
+def get_classifier(
+    choice: ClassifierChoice,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Locked[LoadedClassifier]:
+    """The shared, locked classifier for ``choice`` (built, or downloaded, on first use)."""
+    return shared_model("classifier", choice, load_classifier, device, progress, MODELS)
+
+
+def compute_classifier_map(
+    rgb: np.ndarray, job: ClassifierJob, device: torch.device | None = None
+) -> ClassifierResult:
+    """``job``'s map of ``rgb`` (uint8 H×W×3) with the top-5 predictions of the same pass."""
+    entry = get_classifier(job.choice, device)
+    with entry.lock:
+        result = guard_memory(
+            job.label,
+            lambda: explain(entry.value, rgb, job.method, job.target_class, job.top_k),
+        )
+    return ClassifierResult(
+        result.saliency,
+        result.predictions,
+        result.explained,
+        result.target,
+        entry.value.trained,
+        list(result.notes),
+    )
+
+
+def accuracy_record(choice: ClassifierChoice) -> dict[str, object]:
+    """{"weights", "top1_accuracy" (%, None when unknown), "reason"} of ``choice``'s weights,
+    read from their metadata (:func:`saliency_core.scoring.accuracy.weights_accuracy`; no model
+    built)."""
+    value, reason = accuracy.weights_accuracy(CLASSIFIERS[choice.name], choice.source)
+    return {
+        "weights": choice.source.value,
+        "top1_accuracy": None if math.isnan(value) else value,
+        "reason": reason,
+    }
+
+
+@dataclass(frozen=True)
+class ClassifiedMap:
+    """What a bundle keeps of a classifier map besides its values: the job and the classes
+    it explains."""
+
+    job: ClassifierJob
+    explained: list[int]

@@ -1,0 +1,128 @@
+"""The type-1 pipeline: image in, detector CAM (+ detections of the same pass) out.
+
+Models are built once per (detector, weights, input size, device) and shared by every caller
+through :data:`saliency_core.models.cache.MODELS`; each run holds that model's lock, because
+pytorch-grad-cam's hooks live on the shared model object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from saliency_core.maps.cams import Detections, Explain, detect, run_cams
+from saliency_core.models.cache import MODELS, Locked, is_out_of_memory, shared_model
+from saliency_core.models.detectors import LoadedDetector, load_detector
+from saliency_core.models.weights import ModelChoice
+
+T = TypeVar("T")
+UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
+
+
+class ComputeError(RuntimeError):
+    """A computation failed for a reason the user can act on (the message says how)."""
+
+
+class DetectorChoice(ModelChoice):
+    """Which detector, with which weights, at which internal input size."""
+
+
+@dataclass
+class CamResult:
+    """A CAM (float32 (H, W) in [0, 1]) with the detections of the same forward pass."""
+
+    cam: np.ndarray
+    detections: Detections
+    label: str
+    trained: bool
+    notes: list[str] = field(default_factory=list)
+    explained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Indices into ``detections`` of the detections the CAM explains."""
+
+
+def get_detector(
+    choice: DetectorChoice,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Locked[LoadedDetector]:
+    """The shared, locked detector for ``choice`` (built on first use)."""
+    return shared_model("detector", choice, load_detector, device, progress, MODELS)
+
+
+def guard_memory(what: str, run: Callable[[], T]) -> T:
+    """``run()``; an out-of-memory error becomes a :class:`ComputeError` saying what to try
+    (the device's cache is emptied first)."""
+    try:
+        return run()
+    except RuntimeError as error:
+        if not is_out_of_memory(error):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise ComputeError(
+            f"Out of memory while running {what}. Try a smaller image or input size, fewer "
+            "models at once, or the CPU (set SALIENCY_DEVICE=cpu)."
+        ) from error
+
+
+def compute_cam(
+    rgb: np.ndarray,
+    choice: DetectorChoice,
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    explain: Explain | None = None,
+) -> CamResult:
+    """Run ``choice``'s detector once on ``rgb`` (uint8 H×W×3) and take ``method``'s CAM.
+
+    ``explain`` chooses what target methods explain (default: all detections ≥ the threshold).
+    """
+    return compute_cams([rgb], choice, method, target, score_threshold, device, progress, explain)[
+        0
+    ]
+
+
+def compute_cams(
+    rgbs: Sequence[np.ndarray],
+    choice: DetectorChoice,
+    method: str = "EigenCAM",
+    target: str | None = None,
+    score_threshold: float = 0.9,
+    device: torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    explain: Explain | None = None,
+) -> list[CamResult]:
+    """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``)."""
+    entry = get_detector(choice, device, progress)
+    with entry.lock:
+        outputs = guard_memory(
+            f"{choice.label} · {method}",
+            lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
+        )
+    notes = [] if entry.value.trained else [UNTRAINED_NOTE]
+    return [
+        CamResult(
+            output.cam,
+            output.detections,
+            f"{choice.label} · {method} @ {output.target}",
+            entry.value.trained,
+            notes + list(output.notes),
+            output.explained,
+        )
+        for output in outputs
+    ]
+
+
+def compute_detections(
+    rgb: np.ndarray, choice: DetectorChoice, device: torch.device | None = None
+) -> Detections:
+    """Bare detection forward (no CAM) of ``choice`` on ``rgb``."""
+    entry = get_detector(choice, device)
+    with entry.lock:
+        return guard_memory(choice.label, lambda: detect(entry.value, rgb))

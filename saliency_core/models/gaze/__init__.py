@@ -1,0 +1,165 @@
+"""Type-2 saliency: where people look (DeepGaze IIE, centre bias, spectral residual).
+
+Every model returns a :class:`Type2Map` whose log density sums to 1 in probability; pick one by
+name from :data:`TYPE2_MODELS` and run it with :func:`predict_type2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from saliency_core.models.gaze.baselines import centre_bias_baseline, spectral_residual
+from saliency_core.models.gaze.centerbias import GAUSSIAN_LABEL
+from saliency_core.models.gaze.deepgaze import official_package_available
+from saliency_core.models.gaze.inference import (
+    Prediction,
+    Type2Request,
+    Variant,
+    deepgaze_variant,
+    load_variant,
+    official_variant,
+    run_deepgaze,
+)
+from saliency_core.models.gaze.maps import Type2Map, type2_map
+from saliency_core.models.weights import WeightSource
+
+__all__ = [
+    "TYPE2_MODELS",
+    "Type2Map",
+    "Type2Model",
+    "load_type2",
+    "predict_type2",
+    "predict_type2s",
+]
+
+Predict = Callable[[Sequence[np.ndarray], Type2Request], list[Prediction]]
+
+
+@dataclass(frozen=True)
+class Type2Model:
+    """A registry entry: ``predict(images, request)`` → one prediction per image, and for a
+    network, ``variant(request)``: which model to build (and batch images through)."""
+
+    name: str
+    needs_weights: bool
+    description: str
+    predict: Predict
+    forwards: float
+    """The cost in forward passes of its own network (1; the ETAs use its timed run), 0 for a
+    weight-free model (milliseconds: estimated as 0 s)."""
+    variant: Callable[[Type2Request], Variant] | None = None
+
+
+def _baseline(label: str, compute: Callable[[np.ndarray], np.ndarray]) -> Predict:
+    """A weight-free model: ignores the weight source, device and size options."""
+    return lambda images, _request: [Prediction(compute(rgb), label, []) for rgb in images]
+
+
+def _network(name: str, description: str, variant: Callable[[Type2Request], Variant]) -> Type2Model:
+    """A DeepGaze IIE entry: predicts with (and can preload) the variant a request asks for."""
+
+    def predict(images: Sequence[np.ndarray], request: Type2Request) -> list[Prediction]:
+        return run_deepgaze(images, request, variant(request))
+
+    return Type2Model(name, True, description, predict, 1.0, variant)
+
+
+_ENTRIES = (
+    _network(
+        "DeepGaze IIE",
+        "DeepGaze IIE (Linardos et al., ICCV 2021), this package's implementation",
+        deepgaze_variant,
+    ),
+    Type2Model(
+        "Centre bias (Gaussian)",
+        needs_weights=False,
+        description=f"Content-free centre prior: {GAUSSIAN_LABEL}",
+        predict=_baseline("Centre bias (Gaussian)", centre_bias_baseline),
+        forwards=0.0,
+    ),
+    Type2Model(
+        "Spectral residual",
+        needs_weights=False,
+        description="Spectral residual (Hou & Zhang, CVPR 2007), computed at 64 px width",
+        predict=_baseline("Spectral residual", spectral_residual),
+        forwards=0.0,
+    ),
+)
+_OPTIONAL_ENTRIES = (
+    _network(
+        "DeepGaze IIE (official package)",
+        "The official deepgaze_pytorch package's pretrained DeepGaze IIE",
+        official_variant,
+    ),
+)
+
+TYPE2_MODELS: dict[str, Type2Model] = {
+    entry.name: entry
+    for entry in (*_ENTRIES, *(_OPTIONAL_ENTRIES if official_package_available() else ()))
+}
+"""Type-2 models by name; the official-package entry is listed only when it is installed."""
+
+
+def _entry(name: str) -> Type2Model:
+    if name not in TYPE2_MODELS:
+        raise ValueError(f"Unknown type-2 model {name!r}; choose from {sorted(TYPE2_MODELS)}")
+    return TYPE2_MODELS[name]
+
+
+def _check_image(rgb: np.ndarray) -> None:
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3):
+        raise ValueError("rgb must be a uint8 array of shape (H, W, 3)")
+    if rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
+        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+
+
+def predict_type2s(
+    name: str,
+    images: Sequence[np.ndarray],
+    source: WeightSource | str = "untrained",
+    weights_path: str | None = None,
+    max_side: int = 1024,
+    study_input_range: bool = False,
+    device: str | torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Type2Map]:
+    """Type-2 maps of ``images`` (each uint8, H×W×3) by the model ``name`` of
+    :data:`TYPE2_MODELS`; a network runs images of one inference size as one batch.
+
+    ``source``/``weights_path`` choose DeepGaze weights; ``max_side`` bounds the inference size
+    (each map is resized back); ``study_input_range`` feeds the images as 0..1 (the study's
+    bug); ``device`` defaults to ``backend.default_device()``; ``progress(bytes_done,
+    bytes_total)`` reports a first-use weights download.
+    """
+    model = _entry(name)
+    request = Type2Request(
+        WeightSource(source), weights_path, max_side, study_input_range, device, progress
+    )
+    for rgb in images:
+        _check_image(rgb)
+    predictions = model.predict(images, request)
+    return [type2_map(p.log_density, p.label, p.notes) for p in predictions]
+
+
+def predict_type2(name: str, rgb: np.ndarray, *args, **kwargs) -> Type2Map:
+    """The type-2 map of one image: :func:`predict_type2s` with ``[rgb]``."""
+    return predict_type2s(name, [rgb], *args, **kwargs)[0]
+
+
+def load_type2(
+    name: str,
+    source: WeightSource | str = "untrained",
+    weights_path: str | None = None,
+    device: str | torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Build a network of :data:`TYPE2_MODELS` into the shared model cache now (nothing for a
+    weight-free model), so the first image does not pay for it."""
+    variant = _entry(name).variant
+    request = Type2Request(WeightSource(source), weights_path, device=device, progress=progress)
+    if variant is not None:
+        load_variant(variant(request), request)
