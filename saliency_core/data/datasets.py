@@ -39,7 +39,7 @@ from saliency_core.data.images import (
     to_normalised,
 )
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
 SAMPLE_DIR = ASSETS / "sample"
 SAMPLE_NAME = "NUS Scene sample (50 images, real fixations)"
 DATA_DIR_VARIABLE = roots.DATA_DIR_VARIABLE

@@ -20,7 +20,7 @@ from saliency_core.models.weights import hub_checkpoint_dir
 
 TEMPLATE_NAME = "centerbias_mit1003.npy"
 TEMPLATE_URL = f"https://github.com/matthias-k/DeepGaze/releases/download/v1.0.0/{TEMPLATE_NAME}"
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+ASSETS_DIR = Path(__file__).resolve().parents[3] / "assets"
 GAUSSIAN_SIGMA = 0.25
 """Gaussian prior's standard deviation as a fraction of the image width (x) and height (y)."""
 TEMPLATE_LABEL = "MIT1003 template"
