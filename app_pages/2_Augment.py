@@ -41,6 +41,7 @@ from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import DETECTORS, pretrained_path
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import LIST_SEPARATOR
+from saliency_core.study import ERASE_PERCENT, SCORE_THRESHOLD
 from ui import cached, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
@@ -48,7 +49,6 @@ from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "augment"
 JOB = f"{KEY}_dip_job"
-STUDY_SCORE = 0.9  # detections scored ≥ this are the gradient methods' target (the study's)
 ITERATIVE = "Deep Image Prior"
 POLL_SECONDS = 1.0  # how often a running Deep Image Prior is polled
 WORKING_SIDES = (128, 256, 384, 512, 768, 1024, 2048)
@@ -243,7 +243,13 @@ def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) 
         )
     percent, dilate, kernel, fill = st.columns(4)
     top = percent.slider(
-        "Erase the CAM's top p%", 0.5, 20.0, 2.5, step=0.5, key=f"{KEY}_top", help="study: 2.5%"
+        "Erase the CAM's top p%",
+        0.5,
+        20.0,
+        ERASE_PERCENT,
+        step=0.5,
+        key=f"{KEY}_top",
+        help=f"study: {ERASE_PERCENT}%",
     )
     radius = dilate.slider("Dilate (px)", 0, 30, 0, key=f"{KEY}_dilate")
     shape = kernel.selectbox("Dilation kernel", list(KERNELS), key=f"{KEY}_kernel")
@@ -515,7 +521,7 @@ def main() -> None:
     cam = reference = decision = None
     with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
         fetch_detector(choice)
-        cam = cached.cam(sample.key, sample.image, choice, method, None, STUDY_SCORE)
+        cam = cached.cam(sample.key, sample.image, choice, method, None, SCORE_THRESHOLD)
     if cam is None:
         return
     with guarded("The reference map"):

@@ -48,10 +48,8 @@ from saliency_core.models.gaze.maps import min_max
 from saliency_core.models.weights import WeightSource, display_label
 from saliency_core.scoring import agreement, ceiling
 from saliency_core.settings import Settings
+from saliency_core.study import SCORE_THRESHOLD
 
-STUDY_SCORE = 0.9
-"""Detections scored ≥ this are the targets of gradient-free methods (the study's threshold;
-they ignore targets, so the cached map does not depend on the score slider)."""
 CONSENSUS_LABEL = "consensus of type-1 maps"
 TYPE1_KINDS = ("type-1", CLASSIFIER_KIND)
 """Map kinds that are type-1 saliency (a model's own explanation)."""
@@ -85,8 +83,9 @@ class CamJob:
 
     def target_score(self, score_threshold: float) -> float:
         """The detections' score cut for the CAM targets: the setting for gradient methods,
-        :data:`STUDY_SCORE` for the others (which ignore targets)."""
-        return score_threshold if CAM_METHODS[self.method].uses_gradients else STUDY_SCORE
+        the study's :data:`~saliency_core.study.SCORE_THRESHOLD` for the others (which ignore
+        targets, so their cached map does not depend on the score slider)."""
+        return score_threshold if CAM_METHODS[self.method].uses_gradients else SCORE_THRESHOLD
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import tomli_w
 
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
+from saliency_core.study import DEEPGAZE_MAX_SIDE, SCORE_THRESHOLD, TOP_PERCENT
 
 if TYPE_CHECKING:
     from saliency_core.maps.cams import Explain
@@ -104,14 +105,14 @@ class Settings:
     input_size: int | None = None
     cams: tuple[str, ...] = ("EigenCAM",)
     target: str = "study default"
-    score_threshold: float = 0.9
+    score_threshold: float = SCORE_THRESHOLD
     type2: tuple[str, ...] = ("DeepGaze IIE",)
     type2_weights: WeightSource = WeightSource.UNTRAINED
     type2_weights_file: str | None = None
     study_input_range: bool = False
-    type2_max_side: int = 1024
+    type2_max_side: int = DEEPGAZE_MAX_SIDE
     references: tuple[str, ...] = ("deepgaze", "fixations", "mask")
-    top_percent: float = 10.0
+    top_percent: float = TOP_PERCENT
     ties: str = TIES_NO_OVERSHOOT
     sigma: float | None = None
     working_size: int | None = None

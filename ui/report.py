@@ -48,12 +48,12 @@ from saliency_core.models import gaze
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement, temporal
 from saliency_core.settings import Settings, load_settings, to_query
+from saliency_core.study import TOP_PERCENT
 
 RESULTS_DIR_VARIABLE = "SALIENCY_RESULTS_DIR"
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 REFERENCE_KINDS = {"baseline": "floor", "ceiling": "ceiling"}
 """Summary kinds that are reading aids (what a score is read against), never the best map."""
-STUDY_PERCENT = 10.0
 """The study's top-p% (its 90th-percentile cut), marked on the IoU curves."""
 NA = agreement.NOT_AVAILABLE
 MAP_INFO = ["kind", "detector", "weights", "method", "target"]
@@ -499,7 +499,7 @@ def mean_curves(curves: pd.DataFrame, reference_key: str) -> pd.DataFrame:
 
 
 def mean_curve_figure(
-    curves: pd.DataFrame, reference_key: str, marked: float = STUDY_PERCENT
+    curves: pd.DataFrame, reference_key: str, marked: float = TOP_PERCENT
 ) -> go.Figure:
     """Mean IoU-vs-top-p% curve per map, the study's top-p% (``marked``) as a dotted line."""
     means = mean_curves(curves, reference_key)

@@ -41,6 +41,7 @@ from saliency_core.models.detectors import (
     TargetLayer,
     to_input_tensor,
 )
+from saliency_core.study import SCORE_THRESHOLD
 
 MAX_PROJECTION_ROWS = 4096
 """The principal axis is estimated on at most this many pixels (a regular subsample)."""
@@ -474,7 +475,7 @@ def run_cam(
     rgb: np.ndarray,
     method: str = "EigenCAM",
     target: str | None = None,
-    score_threshold: float = 0.9,
+    score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
     explain: Explain | None = None,
 ) -> CamOutput:
@@ -501,7 +502,7 @@ def run_cams(
     rgbs: Sequence[np.ndarray],
     method: str = "EigenCAM",
     target: str | None = None,
-    score_threshold: float = 0.9,
+    score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
     explain: Explain | None = None,
 ) -> list[CamOutput]:

@@ -18,6 +18,7 @@ from saliency_core.maps.cams import Detections, Explain, detect, run_cams
 from saliency_core.models.cache import MODELS, Locked, is_out_of_memory, shared_model
 from saliency_core.models.detectors import LoadedDetector, load_detector
 from saliency_core.models.weights import ModelChoice
+from saliency_core.study import SCORE_THRESHOLD
 
 T = TypeVar("T")
 UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
@@ -74,7 +75,7 @@ def compute_cam(
     choice: DetectorChoice,
     method: str = "EigenCAM",
     target: str | None = None,
-    score_threshold: float = 0.9,
+    score_threshold: float = SCORE_THRESHOLD,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
     explain: Explain | None = None,
@@ -93,7 +94,7 @@ def compute_cams(
     choice: DetectorChoice,
     method: str = "EigenCAM",
     target: str | None = None,
-    score_threshold: float = 0.9,
+    score_threshold: float = SCORE_THRESHOLD,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
     explain: Explain | None = None,

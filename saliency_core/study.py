@@ -1,0 +1,44 @@
+"""The study's protocol in one place (../shared/STUDY_PROTOCOL.md) and the kinds of map compared.
+
+Every default that reproduces the study is named here once; the settings, the commands, the
+augmentation and the pages import these names instead of repeating the numbers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+SCORE_THRESHOLD = 0.9
+"""Detections scored ≥ this are the CAM targets (and the boxes drawn)."""
+TOP_PERCENT = 10.0
+"""Agreement is the IoU of the maps' top 10 % pixels (the 90th-percentile cut)."""
+ERASE_PERCENT = 2.5
+"""Selective erasing removes the CAM's top 2.5 % (above its 97.5th percentile)."""
+WORKING_SIZE = 512
+"""Images and masks are resized to 512 × 512 px (aspect ratio not kept) before anything else."""
+DEEPGAZE_MAX_SIDE = 1024
+"""DeepGaze IIE runs on images whose longer side is at most this many pixels."""
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+"""ImageNet normalisation (per RGB channel, on [0, 1] inputs) of every pretrained backbone."""
+
+
+class MapKind(StrEnum):
+    """What a map is. A ``StrEnum``: each member equals its text, which tables store."""
+
+    TYPE1 = "type-1"
+    """A detector's CAM: what the model looked at."""
+    CLASSIFIER = "classifier"
+    """A classifier's CAM or gradient map (type-1 saliency too)."""
+    TYPE2 = "type-2"
+    """A prediction of where people look (DeepGaze IIE, a baseline)."""
+    CONSENSUS = "consensus"
+    """The mean of the type-1 maps."""
+    FLOOR = "baseline"
+    """The centre-bias prior, which knows nothing of the image."""
+    CEILING = "ceiling"
+    """People predicting people (the inter-observer gold standard)."""
+
+
+TYPE1_KINDS = (MapKind.TYPE1, MapKind.CLASSIFIER)
+"""Kinds that are type-1 saliency (a model's own explanation)."""
