@@ -39,7 +39,7 @@ from saliency_core.pipeline import CamResult, DetectorChoice
 from saliency_core.references import REFERENCES, ReferenceMap, build_reference
 from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.weights import WeightSource
-from ui import cached, widgets
+from ui import address, cached, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
 from ui.progress import fetch_deepgaze, fetch_detector
@@ -499,7 +499,8 @@ def main() -> None:
         "`python -m saliency_core.augment --help`."
     )
     follow_explore()
-    sample = widgets.image_picker(KEY)
+    sample = widgets.image_picker(KEY, address.incoming(KEY))
+    address.write(KEY, widgets.source_params(KEY), widgets.SOURCE_PARAMS)
     settings = detector_settings()
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")
