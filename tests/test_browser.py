@@ -111,13 +111,19 @@ def test_home_page(server: str, browser, tmp_path: Path):
     page = open_page(browser, server, "Data credits")
     assert page.title() == "Saliency Explorer"
     assert_no_exception(page)
-    navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert [line for line in navigation.splitlines() if line.isascii() and line.strip()] == [
+    navigation = page.locator("[data-testid='stSidebarNav']")
+    # each page's Material icon (a ligature of the bundled font: its name is its text), then title
+    assert [line for line in navigation.inner_text().splitlines() if line.strip()] == [
+        "home",
         "Home",
+        "search",
         "Explore",
+        "healing",
         "Augment",
+        "bar_chart",
         "Dataset report",
     ]
+    assert navigation.locator("[data-testid='stIconMaterial']").count() == 4
     page.screenshot(path=tmp_path / "home.png")
 
 
@@ -171,9 +177,11 @@ VIEW_STATE_JS = """() => {
     const checked = w.querySelector('input:checked');
     state['radio ' + label(w)] = checked ? checked.closest('label').innerText.trim() : null;
   }
-  for (const w of document.querySelectorAll(
-      '[data-testid="stSelectbox"], [data-testid="stMultiSelect"]')) {
-    state['select ' + label(w)] = w.innerText.trim();
+  for (const w of document.querySelectorAll('[data-testid="stSelectbox"]')) {
+    state['select ' + label(w)] = w.querySelector('input').value;
+  }
+  for (const w of document.querySelectorAll('[data-testid="stMultiSelect"]')) {
+    state['multiselect ' + label(w)] = w.innerText.trim();
   }
   return state;
 }"""
@@ -201,17 +209,20 @@ def slider(page, label: str):
 
 def press(page, label: str, key: str, times: int) -> None:
     """Move the slider ``label`` by ``times`` steps with the keyboard (react-aria slider)."""
-    thumb = slider(page, label)
-    thumb.focus()
-    for _ in range(times):
+    for _ in range(times):  # one step per run: a key pressed during a rerun can be lost
+        slider(page, label).focus()
         page.keyboard.press(key)
-    settle(page)
+        settle(page)
 
 
 def click_option(page, widget_label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=widget_label).click()
-    page.get_by_role("option", name=option).click()
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text=widget_label)
+    box.locator("input").click()  # a react-aria combo box: a focused input opens on ArrowDown
+    if page.get_by_role("option").count() == 0:
+        page.keyboard.press("ArrowDown")
+    page.get_by_role("option").filter(has_text=option).click()
     settle(page)
+    assert box.locator("input").input_value() == option
 
 
 def test_every_control_is_in_the_address_and_a_fresh_browser_shows_the_same_view(
