@@ -149,7 +149,7 @@ def keep_in_url() -> None:
         return
     moved = {name: st.session_state[key] for name, key in FRAGMENT_FIELDS.items()}
     params = to_query(replace(settings, **moved)) | address.view_params(VIEW_PARAMS)
-    address.write(KEY, widgets.source_params(KEY) | params, ADDRESS_KEYS)
+    address.write(widgets.source_params(KEY) | params, ADDRESS_KEYS)
 
 
 EXPLAIN_MODES = {
@@ -598,7 +598,7 @@ def main() -> None:
     st.caption(
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."
     )
-    link = address.incoming(KEY)
+    link = address.incoming()
     sample = widgets.image_picker(KEY, link)
     restore_from_url(link)
     settings = sidebar_settings(sample)

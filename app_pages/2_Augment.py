@@ -499,8 +499,8 @@ def main() -> None:
         "`python -m saliency_core.augment --help`."
     )
     follow_explore()
-    sample = widgets.image_picker(KEY, address.incoming(KEY))
-    address.write(KEY, widgets.source_params(KEY), widgets.SOURCE_PARAMS)
+    sample = widgets.image_picker(KEY, address.incoming())
+    address.write(widgets.source_params(KEY), widgets.SOURCE_PARAMS)
     settings = detector_settings()
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")

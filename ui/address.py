@@ -1,11 +1,11 @@
-"""A page's address (its query string): followed as a link when the page did not write it, and
+"""A page's address (its query string): followed as a link when the app did not write it, and
 written whole by one call.
 
 A page writes its full state with :func:`write` at the end of its run and of every fragment's
 run (a fragment's rerun runs only the fragment, so a write in the main script alone would miss
-the fragment's controls; :func:`fragment` adds the write). The address the page wrote is
-remembered, so an address it did not write (a fresh link, another page's link, the browser's
-back button) is recognised by :func:`incoming` and restored.
+the fragment's controls; :func:`fragment` adds the write). The address the app wrote is
+remembered, so an address the app did not write (a fresh link, a page link with parameters, the
+browser's back button) is recognised by :func:`incoming` and restored.
 """
 
 from __future__ import annotations
@@ -17,27 +17,26 @@ from typing import Any
 
 import streamlit as st
 
+WRITTEN = "address_written"
+"""Session key: the address the app last wrote (any page: the pages share one query string)."""
 
-def _written(page: str) -> str:
-    return f"{page}_address_written"
 
-
-def incoming(page: str) -> dict[str, str]:
+def incoming() -> dict[str, str]:
     """The address's parameters when they are a link to follow, else ``{}``: the address differs
-    from the one ``page`` last wrote (a first visit, a link, another page's link)."""
+    from the one the app last wrote (a first visit, a link, a page link with parameters)."""
     params = st.query_params.to_dict()
-    return {} if st.session_state.get(_written(page)) == params else params
+    return {} if st.session_state.get(WRITTEN) == params else params
 
 
-def write(page: str, params: dict[str, str], owned: Iterable[str]) -> None:
+def write(params: dict[str, str], owned: Iterable[str]) -> None:
     """Set the address to ``params`` in place of every ``owned`` parameter (others are kept) and
-    remember it as ``page``'s own."""
+    remember it as the app's own."""
     current = st.query_params.to_dict()
     owned = set(owned)
     wanted = {k: v for k, v in current.items() if k not in owned} | params
     if wanted != current:
         st.query_params.from_dict(wanted)
-    st.session_state[_written(page)] = wanted
+    st.session_state[WRITTEN] = wanted
 
 
 def fragment(write_state: Callable[[], None]) -> Callable[[Callable], Callable]:
