@@ -17,13 +17,17 @@ from ui.errors import report
 
 APP_TITLE = "Saliency Explorer"
 PAGES = (
-    st.Page("app_pages/0_Home.py", title="Home", icon="🏠", default=True),
-    st.Page("app_pages/1_Explore.py", title="Explore", icon="🔍", url_path="Explore"),
-    st.Page("app_pages/2_Augment.py", title="Augment", icon="🩹", url_path="Augment"),
+    st.Page("app_pages/0_Home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(
+        "app_pages/1_Explore.py", title="Explore", icon=":material/search:", url_path="Explore"
+    ),
+    st.Page(
+        "app_pages/2_Augment.py", title="Augment", icon=":material/healing:", url_path="Augment"
+    ),
     st.Page(
         "app_pages/3_Dataset_report.py",
         title="Dataset report",
-        icon="📊",
+        icon=":material/bar_chart:",
         url_path="Dataset_report",
     ),
 )
@@ -31,7 +35,7 @@ PAGES = (
 page = st.navigation(list(PAGES))
 st.set_page_config(
     page_title=APP_TITLE if page.title == "Home" else f"{page.title} · {APP_TITLE}",
-    page_icon="🔍",
+    page_icon=":material/search:",
     layout="wide",
 )
 try:

@@ -24,7 +24,7 @@ from saliency_core.models.weights import WeightSource
 from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.scoring import agreement
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
-from ui import cached, classifier_view, matrix, widgets
+from ui import address, cached, classifier_view, matrix, widgets
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
@@ -116,40 +116,43 @@ def widget_values(settings: Settings) -> dict:
         values[f"{KEY}_explain_class"] = settings.explain_class
     values[f"{KEY}_type2"] = list(settings.type2)
     values |= classifier_view.widget_values(KEY, settings)
-    if settings.sigma is not None:
-        values[f"{KEY}_sigma"] = settings.sigma
+    values[widgets.user_key(f"{KEY}_sigma")] = settings.sigma  # None: follows the image
     return values
 
 
-def restore_from_url() -> None:
-    """Once per session: a link's settings (query parameters) become the sidebar's state, and
-    what could not be read is said."""
-    if st.session_state.get(f"{KEY}_url_read"):
+# The controls outside `Settings` that change the view (query key -> widget).
+VIEW_PARAMS = {
+    "fix": address.ViewParam(f"{KEY}_show_fix", True),
+    "vs": address.ViewParam(f"{KEY}_against"),
+}
+# `Settings` fields shown by a widget inside a fragment: a fragment's rerun moves the widget, not
+# the settings the main script built.
+FRAGMENT_FIELDS = {"top_percent": f"{KEY}_percent"}
+ADDRESS_KEYS = (*widgets.SOURCE_PARAMS, *QUERY_KEYS.values(), *VIEW_PARAMS)
+
+
+def restore_from_url(link: dict[str, str]) -> None:
+    """A link's settings and view controls (query parameters) become the page's state, and what
+    could not be read is said."""
+    if not set(link) & {*QUERY_KEYS.values(), *VIEW_PARAMS}:
         return
-    st.session_state[f"{KEY}_url_read"] = True
-    params = st.query_params.to_dict()
-    if not set(params) & set(QUERY_KEYS.values()):
-        return
-    settings, notes = from_query(params, PRESETS["Explore"])
+    settings, notes = from_query(link, PRESETS["Explore"])
     st.session_state[f"{KEY}_preset"] = "Explore"
     st.session_state.update(widget_values(settings))
-    for note in notes:
+    for note in notes + address.restore_view(VIEW_PARAMS, link):
         st.warning(note, icon="🔗")
 
 
-def keep_in_url(settings: Settings) -> None:
-    """The view's settings in the URL (only what differs from the defaults; no file paths)."""
-    params = {k: v for k, v in st.query_params.to_dict().items() if k not in QUERY_KEYS.values()}
-    params |= to_query(settings)
-    if params != st.query_params.to_dict():
-        st.query_params.from_dict(params)
-
-
-def bounded_slider(label: str, low: float, high: float, default: float, key: str) -> float:
-    """A sidebar slider whose kept value (from a link or another image) is clamped to its range."""
-    if key in st.session_state:
-        st.session_state[key] = min(max(float(st.session_state[key]), low), high)
-    return st.sidebar.slider(label, low, high, default, key=key)
+def keep_in_url() -> None:
+    """The whole view in the address: the image source, the settings (only what differs from
+    the defaults; no file paths) and the view controls. Called after the sidebar and at the end
+    of every fragment's run (see ``ui.address``)."""
+    settings: Settings | None = st.session_state.get(f"{KEY}_settings")
+    if settings is None:
+        return
+    moved = {name: st.session_state[key] for name, key in FRAGMENT_FIELDS.items()}
+    params = to_query(replace(settings, **moved)) | address.view_params(VIEW_PARAMS)
+    address.write(widgets.source_params(KEY) | params, ADDRESS_KEYS)
 
 
 EXPLAIN_MODES = {
@@ -169,7 +172,7 @@ def explain_choice(side) -> tuple[int | None, str | None]:
     score, and the detected classes come first.
     """
     mode = side.radio(
-        "Explain",
+        "Explain (detectors)",
         list(EXPLAIN_MODES),
         format_func=EXPLAIN_MODES.get,
         key=f"{KEY}_explain",
@@ -230,7 +233,6 @@ def remember_detections(bundle: pipeline.Bundle) -> None:
 def sidebar_settings(sample: Sample | None) -> Settings:
     """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
-    restore_from_url()
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
     st.session_state.setdefault(f"{KEY}_preset", "Explore")
@@ -294,8 +296,8 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     if sample is not None and sample.fixations is not None and len(sample.fixations):
         shape = (512, 512) if working else sample.shape
         default = round(fixations.default_sigma(shape), 1)
-        sigma = bounded_slider(
-            "Fixation density sigma (px)", 1.0, 4 * default, default, f"{KEY}_sigma"
+        sigma = widgets.derived_slider(
+            side, "Fixation density sigma (px)", 1.0, 4 * default, default, f"{KEY}_sigma"
         )
     consensus, consensus_sigma = False, 0.0
     if len(detectors) * len(methods) * (2 if weights.untrained_twins else 1) >= 2:
@@ -490,7 +492,7 @@ def shares_caption(ranked: dict, percent: float, ties: str) -> str:
     return text + ("" if not flags else " ⚠️ " + "; ".join(flags) + ".")
 
 
-@st.fragment
+@address.fragment(keep_in_url)
 def agreement_view(bundle: pipeline.Bundle) -> None:
     """Everything the top-p% slider changes; reruns alone when it moves (no model runs).
 
@@ -511,8 +513,9 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
         step=0.5,
         key=f"{KEY}_percent",
     )
+    st.session_state.setdefault(f"{KEY}_show_fix", True)
     show_fixations = sample.fixations is not None and st.toggle(
-        "Show fixation points", True, key=f"{KEY}_show_fix"
+        "Show fixation points", key=f"{KEY}_show_fix"
     )
     key = cached.bundle_key(bundle)
     rows = show_overview(bundle, show_fixations)
@@ -524,7 +527,9 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}
     refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
-    reference = st.radio("Agreement view against", list(refs_ranked), horizontal=True)
+    reference = st.radio(
+        "Agreement view against", list(refs_ranked), horizontal=True, key=f"{KEY}_against"
+    )
     paint = cached.painter(sample.key, sample.image)
     ties = bundle.settings.ties
     view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
@@ -596,9 +601,11 @@ def main() -> None:
     st.caption(
         "What detectors look at (CAMs) next to where people look (DeepGaze IIE, fixations, masks)."
     )
-    sample = widgets.image_picker(KEY)
+    link = address.incoming()
+    sample = widgets.image_picker(KEY, link)
+    restore_from_url(link)
     settings = sidebar_settings(sample)
-    keep_in_url(settings)
+    keep_in_url()
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")
         return

@@ -42,7 +42,7 @@ from saliency_core.models.detectors import DETECTORS, pretrained_path
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.study import ERASE_PERCENT, SCORE_THRESHOLD
-from ui import cached, widgets
+from ui import address, cached, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
 from ui.progress import fetch_deepgaze, fetch_detector
@@ -509,7 +509,8 @@ def main() -> None:
         "`python -m saliency_core.augment --help`."
     )
     follow_explore()
-    sample = widgets.image_picker(KEY)
+    sample = widgets.image_picker(KEY, address.incoming())
+    address.write(widgets.source_params(KEY), widgets.SOURCE_PARAMS)
     settings = detector_settings()
     if sample is None:
         st.info("Pick a dataset image or upload one in the sidebar.")

@@ -32,7 +32,7 @@ def test_an_unexpected_page_failure_is_one_message(monkeypatch: pytest.MonkeyPat
     """A page that raises is answered by app.py's guard: the page's name and the error's class,
     no traceback; the navigation still works."""
 
-    def broken(key: str):
+    def broken(key: str, link: dict[str, str]):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(widgets, "image_picker", broken)
@@ -51,3 +51,16 @@ def test_no_module_string_is_drawn():
     attribute docstring) stays code instead of being drawn as markdown."""
     config = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["magicEnabled"] is False
+
+
+def test_the_navigation_icons_are_bundled_material_icons():
+    """Emoji draw as empty boxes without an emoji font (headless Chromium, many Linux laptops);
+    Streamlit's Material icons ship with it."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    icons = {info["page_name"]: info["icon"] for info in at._registered_pages.values()}
+    assert icons == {
+        "Home": ":material/home:",
+        "Explore": ":material/search:",
+        "Augment": ":material/healing:",
+        "Dataset report": ":material/bar_chart:",
+    }

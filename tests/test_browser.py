@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from test_evaluate import write_dataset
@@ -110,13 +111,19 @@ def test_home_page(server: str, browser, tmp_path: Path):
     page = open_page(browser, server, "Data credits")
     assert page.title() == "Saliency Explorer"
     assert_no_exception(page)
-    navigation = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert [line for line in navigation.splitlines() if line.isascii() and line.strip()] == [
+    navigation = page.locator("[data-testid='stSidebarNav']")
+    # each page's Material icon (a ligature of the bundled font: its name is its text), then title
+    assert [line for line in navigation.inner_text().splitlines() if line.strip()] == [
+        "home",
         "Home",
+        "search",
         "Explore",
+        "healing",
         "Augment",
+        "bar_chart",
         "Dataset report",
     ]
+    assert navigation.locator("[data-testid='stIconMaterial']").count() == 4
     page.screenshot(path=tmp_path / "home.png")
 
 
@@ -155,3 +162,118 @@ def test_dataset_report_page(server: str, browser, places: dict[str, Path], monk
     page.get_by_text("Open in Explore").first.click()
     page.wait_for_url("**/Explore?**", timeout=60_000)
     assert "dataset=toy" in page.url and "image=a" in page.url and "insize=64" in page.url
+
+
+VIEW_STATE_JS = """() => {
+  const state = {};
+  const label = (w) => (w.querySelector('[data-testid="stWidgetLabel"]') || w).innerText.trim();
+  for (const w of document.querySelectorAll('[data-testid="stSlider"]')) {
+    state['slider ' + label(w)] = w.querySelector('input[type="range"]').getAttribute('value');
+  }
+  for (const w of document.querySelectorAll('[data-testid="stCheckbox"]')) {
+    state['toggle ' + w.innerText.trim()] = w.querySelector('input').checked;
+  }
+  for (const w of document.querySelectorAll('[data-testid="stRadio"]')) {
+    const checked = w.querySelector('input:checked');
+    state['radio ' + label(w)] = checked ? checked.closest('label').innerText.trim() : null;
+  }
+  for (const w of document.querySelectorAll('[data-testid="stSelectbox"]')) {
+    state['select ' + label(w)] = w.querySelector('input').value;
+  }
+  for (const w of document.querySelectorAll('[data-testid="stMultiSelect"]')) {
+    state['multiselect ' + label(w)] = w.innerText.trim();
+  }
+  return state;
+}"""
+"""Every control's value on the page (sliders, toggles, radios, select boxes), by its label."""
+
+
+def settle(page, quiet_s: float = 2.0, timeout_s: int = 300) -> None:
+    """Wait until the page stops changing: no progress bar, the text unchanged for ``quiet_s``
+    (with a minimal toolbar Streamlit's "Running…" widget never shows)."""
+    deadline = time.monotonic() + timeout_s
+    before = None
+    while time.monotonic() < deadline:
+        text = page.inner_text("body")
+        if text == before and page.locator("[data-testid='stProgress']").count() == 0:
+            return
+        before = text
+        time.sleep(quiet_s)
+    pytest.fail("the page did not settle")
+
+
+def slider(page, label: str):
+    box = page.locator("[data-testid='stSlider']").filter(has_text=label)
+    return box.locator("input[type='range']")
+
+
+def press(page, label: str, key: str, times: int) -> None:
+    """Move the slider ``label`` by ``times`` steps with the keyboard (react-aria slider)."""
+    for _ in range(times):  # one step per run: a key pressed during a rerun can be lost
+        slider(page, label).focus()
+        page.keyboard.press(key)
+        settle(page)
+
+
+def click_option(page, widget_label: str, option: str) -> None:
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text=widget_label)
+    box.locator("input").click()  # a react-aria combo box: a focused input opens on ArrowDown
+    if page.get_by_role("option").count() == 0:
+        page.keyboard.press("ArrowDown")
+    page.get_by_role("option").filter(has_text=option).click()
+    settle(page)
+    assert box.locator("input").input_value() == option
+
+
+def test_every_control_is_in_the_address_and_a_fresh_browser_shows_the_same_view(
+    server: str, browser
+):
+    """Issue 20 §2: each control moved (the fragment's top-p% slider last), the address reopened
+    in a fresh browser context shows the same values everywhere."""
+    start = (
+        f"{server}/Explore?dataset=toy&image=b&det=FCOS+R50-FPN&insize=64"
+        "&cam=EigenCAM~GradCAM&t2=Spectral+residual"
+    )
+    page = open_page(browser, start, "Download the metrics (CSV)", timeout_s=600)
+    settle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    press(page, "Detection score threshold", "ArrowLeft", 2)  # 0.90 -> 0.80
+    click_option(page, "Top-p% ties", "include ties (study)")
+    sidebar.get_by_text("Resize to 512×512 (study)").click()
+    settle(page)
+    press(page, "Fixation density sigma", "ArrowRight", 3)  # 17.1 -> 17.13 px (user-set)
+    sidebar.get_by_text("one class").click()
+    settle(page)
+    sidebar.get_by_text("Consensus of the CAMs").click()
+    settle(page)
+    page.get_by_text("Show fixation points").click()  # in the fragment
+    settle(page)
+    page.locator("[data-testid='stRadio']").filter(has_text="Agreement view against").get_by_text(
+        "human fixation density"
+    ).click()
+    settle(page)
+    press(page, "Top-p% of pixels", "ArrowRight", 3)  # the fragment's slider, last: 11.5
+    assert_no_exception(page)
+    link = page.url
+    query = dict(parse_qsl(urlsplit(link).query))
+    assert {key: query.get(key) for key in ("p", "fix", "vs", "score", "ties", "size")} == {
+        "p": "11.5",
+        "fix": "0",
+        "vs": "human fixation density",
+        "score": "0.8",
+        "ties": "include",
+        "size": "512",
+    }
+    assert query["sigma"] == "17.13" and query["cons"] == "1" and "xcls" in query
+    shown = page.evaluate(VIEW_STATE_JS)
+    assert shown["slider Top-p% of pixels (study: 10%, its 90th-percentile cut)"] == "11.5"
+
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    again = fresh.new_page()
+    again.goto(link)
+    again.get_by_text("Download the metrics (CSV)").first.wait_for(timeout=600_000)
+    settle(again)
+    assert_no_exception(again)
+    assert dict(parse_qsl(urlsplit(again.url).query)) == query
+    assert again.evaluate(VIEW_STATE_JS) == shown
+    fresh.close()

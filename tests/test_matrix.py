@@ -236,3 +236,17 @@ def test_a_classifier_is_a_row_with_one_column_per_method(bundle):
         Cell("EigenCAM @ layer4", MAP, "ResNet-50 (UNTRAINED) · EigenCAM"),
         *REFERENCES,
     )
+
+
+def test_a_fallback_box_is_named_in_the_caption(bundle):
+    """No detection ≥ the threshold: the best one is explained and drawn, and the caption says
+    so instead of reading "0" next to a drawn box."""
+    bundle.explained[TWIN] = np.array([0])
+    assert matrix.detections_title(bundle, TWIN, 0.5) == (
+        "detections ≥ 0.50: 0 — the best box (score 0.10) drawn as fallback"
+    )
+    bundle.settings = bundle.settings.with_changes(score_threshold=0.7, explain_class="dog")
+    bundle.explained[TRAINED] = np.array([1])
+    assert matrix.detections_title(bundle, TRAINED, 0.7) == (
+        "detections ≥ 0.70: 1 — the best dog box (score 0.60) drawn as fallback"
+    )

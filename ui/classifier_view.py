@@ -110,7 +110,7 @@ def choose(key: str, side: DeltaGenerator) -> ClassifierChoices:
             if path:
                 files.append((name, path))
     size = widgets.input_size(f"{key}_cls_size", side, "Classifier input side", INPUT_SIDES)
-    target = side.radio("Explain", TARGETS, key=f"{key}_cls_target", horizontal=True)
+    target = side.radio("Explain (classifiers)", TARGETS, key=f"{key}_cls_target", horizontal=True)
     target_class, top_k = None, 1
     if target == TARGETS[1]:
         index = RANGES["classifier_class"]

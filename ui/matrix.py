@@ -97,17 +97,25 @@ def shown_detections(
 
 
 def detections_title(bundle: pipeline.Bundle, label: str, score: float) -> str:
-    """The detections panel's caption: how many boxes ≥ the score, and what is explained."""
+    """The detections panel's caption: how many boxes ≥ the score, and what is explained —
+    including the fallback (no box ≥ the threshold: the best one is explained and drawn)."""
     detections = bundle.detections[label]
     title = f"detections ≥ {score:.2f}: {int((detections.scores >= score).sum())}"
     explained = bundle.explained.get(label)
     if explained is None or not len(explained):
         return title
-    if bundle.settings.explain_detection is not None:
+    settings = bundle.settings
+    if settings.explain_detection is not None:
         k = int(explained[0])
-        title += f" · explained: {detections.names[k]} {detections.scores[k]:.2f}"
-    elif bundle.settings.explain_class is not None:
-        title += f" · explained: {bundle.settings.explain_class} ({len(explained)})"
+        return title + f" · explained: {detections.names[k]} {detections.scores[k]:.2f}"
+    below = [int(k) for k in explained if detections.scores[k] < settings.score_threshold]
+    if below:
+        which = "box" if settings.explain_class is None else f"{settings.explain_class} box"
+        return title + (
+            f" — the best {which} (score {detections.scores[below[0]]:.2f}) drawn as fallback"
+        )
+    if settings.explain_class is not None:
+        title += f" · explained: {settings.explain_class} ({len(explained)})"
     return title
 
 

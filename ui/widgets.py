@@ -66,14 +66,27 @@ def _gallery(dataset: datasets.Dataset, key: str) -> None:
                 )
 
 
-def _from_dataset(key: str) -> Sample | None:
+def _follow_link(choice: str, wanted: str | None, options: list[str], what: str) -> None:
+    """Select the link's ``wanted`` value in the widget ``choice``; one that is not among
+    ``options`` is said (``what``: e.g. "image 'x' is not in NUS"), with what is shown instead."""
+    if wanted is None:
+        return
+    if wanted in options:
+        st.session_state[choice] = wanted
+        return
+    shown = st.session_state.get(choice)
+    shown = shown if shown in options else options[0]
+    st.warning(f"The link's {what.format(repr(wanted))}: showing {shown!r} instead.", icon="🔗")
+
+
+def _from_dataset(key: str, link: dict[str, str]) -> Sample | None:
     available = _available_datasets()
     names = list(available)
-    wanted = st.query_params.get("dataset")
+    listed = "dataset {} is not among the datasets listed here"
+    _follow_link(f"{key}_dataset", link.get("dataset"), names, listed)
     name = st.sidebar.selectbox(
         "Dataset",
         names,
-        index=names.index(wanted) if wanted in names else 0,
         key=f"{key}_dataset",
         help=f"Add your own with {datasets.DATA_DIR_VARIABLE}=/path (images/, masks/, "
         f"fixations/); several folders joined by {os.pathsep!r}.",
@@ -84,11 +97,11 @@ def _from_dataset(key: str) -> Sample | None:
         st.sidebar.warning(f"{name} has no images in {dataset.root / 'images'}.")
         return None
     image_key = f"{key}_image"
+    _follow_link(image_key, link.get("image"), ids, f"image {{}} is not in {name}")
     if st.session_state.get(image_key) not in ids:
-        wanted_image = st.query_params.get("image")
-        st.session_state[image_key] = wanted_image if wanted_image in ids else ids[0]
+        st.session_state[image_key] = ids[0]
     stem = st.sidebar.selectbox("Image", ids, key=image_key)
-    st.query_params.update({"dataset": name, "image": stem})
+    st.session_state[f"{key}_source_params"] = {"dataset": name, "image": stem}
     _gallery(dataset, key)
     try:
         return cached.sample(dataset.name, str(dataset.root), stem)
@@ -98,12 +111,14 @@ def _from_dataset(key: str) -> Sample | None:
 
 
 def _from_upload(key: str) -> Sample | None:
+    st.session_state[f"{key}_source_params"] = dict(UPLOAD_PARAMS)
     upload = st.sidebar.file_uploader("Image", type=UPLOAD_TYPES, key=f"{key}_upload")
     mask_upload = st.sidebar.file_uploader(
         "Human attention mask (optional)", type=UPLOAD_TYPES, key=f"{key}_mask_upload"
     )
     if upload is None:
         return None
+    st.sidebar.caption(UPLOAD_NOT_SHARED)
     try:
         loaded = load_image(upload.getvalue())
     except Exception as error:  # noqa: BLE001 - shown as a message, the page goes on
@@ -119,16 +134,63 @@ def _from_upload(key: str) -> Sample | None:
     return sample
 
 
-def image_picker(key: str) -> Sample | None:
-    """The sidebar's image source: a dataset image (with gallery) or an upload."""
-    mode = st.sidebar.radio(
-        "Image source", ["Dataset", "Upload"], horizontal=True, key=f"{key}_source"
-    )
-    sample = _from_dataset(key) if mode == "Dataset" else _from_upload(key)
+SOURCE_PARAMS = ("source", "dataset", "image")
+"""The address's parameters of the image source (written by :func:`source_params`)."""
+UPLOAD_PARAMS = {"source": "upload"}
+UPLOAD_NOT_SHARED = (
+    "An uploaded image stays in this browser tab: the address says `source=upload` and a "
+    "copied link opens without the picture (upload it again there)."
+)
+LINK_TO_UPLOAD = (
+    "This link was made with an uploaded image, which a link cannot carry: upload it in the "
+    "sidebar."
+)
+SOURCES = {"Dataset": _from_dataset, "Upload": lambda key, link: _from_upload(key)}
+
+
+def image_picker(key: str, link: dict[str, str]) -> Sample | None:
+    """The sidebar's image source: a dataset image (with gallery) or an upload; ``link`` (see
+    ``ui.address.incoming``) selects its dataset and image, or the upload mode."""
+    if link.get("source") == UPLOAD_PARAMS["source"]:
+        st.session_state[f"{key}_source"] = "Upload"
+        st.info(LINK_TO_UPLOAD, icon="🔗")
+    elif {"dataset", "image"} & set(link):
+        st.session_state[f"{key}_source"] = "Dataset"
+    mode = st.sidebar.radio("Image source", list(SOURCES), horizontal=True, key=f"{key}_source")
+    sample = SOURCES[mode](key, link)
     if sample is not None:
         for notice in sample.notices:
             st.info(notice, icon="ℹ️")
     return sample
+
+
+def source_params(key: str) -> dict[str, str]:
+    """The image source as address parameters: the dataset and image shown, or ``source=upload``
+    (an upload cannot be shared); {} before a pick."""
+    return dict(st.session_state.get(f"{key}_source_params", {}))
+
+
+def user_key(key: str) -> str:
+    """The session key of the value the user (or a link) gave the derived slider ``key``."""
+    return f"{key}_user"
+
+
+def _user_moved(key: str) -> None:
+    st.session_state[user_key(key)] = st.session_state[key]
+
+
+def derived_slider(
+    container, label: str, low: float, high: float, derived: float, key: str
+) -> float | None:
+    """A slider whose default derives from the input (e.g. the image's size): it shows
+    ``derived`` until the user moves it, then keeps the user's value (clamped to the range) on
+    every input. Returns the user's value, or None while it follows ``derived``. A link sets it
+    through ``st.session_state[user_key(key)]``."""
+    user = st.session_state.get(user_key(key))
+    kept = None if user is None else min(max(float(user), low), high)
+    st.session_state[key] = derived if kept is None else kept
+    container.slider(label, low, high, key=key, on_change=_user_moved, args=(key,))
+    return kept
 
 
 def weight_source(key: str, label: str = "Weights", trained_on: str = "COCO") -> WeightSource:
