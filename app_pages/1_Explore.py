@@ -140,7 +140,7 @@ def restore_from_url(link: dict[str, str]) -> None:
     st.session_state[f"{KEY}_preset"] = "Explore"
     st.session_state.update(widget_values(settings))
     for note in notes + address.restore_view(VIEW_PARAMS, link):
-        st.warning(note, icon="🔗")
+        st.warning(note, icon=":material/link:")
 
 
 def keep_in_url() -> None:
@@ -395,7 +395,7 @@ def compute(sample: Sample, settings: Settings) -> pipeline.Bundle:
     for label, error in outcome.errors:
         report(error, label)
     if outcome.stopped:
-        st.info(f"{outcome.note}: the others were not computed.", icon="⏹️")
+        st.info(f"{outcome.note}: the others were not computed.", icon=":material/stop:")
         st.button("Compute the remaining maps", key=f"{KEY}_resume", on_click=forget_job)
     return replace(outcome.bundle, settings=settings)
 

@@ -178,7 +178,7 @@ def rule_editor(reference: ReferenceMap) -> EraseRule:
     st.subheader("Erasing rule")
     name = st.selectbox("Rule preset", list(PRESETS), key=f"{KEY}_preset")
     preset = PRESETS[name].rule
-    st.info(PRESETS[name].explanation, icon="📖")
+    st.info(PRESETS[name].explanation, icon=":material/menu_book:")
     prefix = f"{KEY}_rule{list(PRESETS).index(name)}"
     metric, comparator, threshold, percent = st.columns(4)
     rule = EraseRule(
@@ -225,9 +225,9 @@ def show_decision(
     right.metric(rule.metric_label, value)
     right.caption(f"{cam.label} vs. {reference.label}")
     if decision.erase:
-        right.warning(f"Erase — {decision.text}", icon="🩹")
+        right.warning(f"Erase — {decision.text}", icon=":material/healing:")
     else:
-        right.success(f"Keep — {decision.text}", icon="✅")
+        right.success(f"Keep — {decision.text}", icon=":material/check_circle:")
     for note in [*cam.notes, *(f"{reference.label}: {note}" for note in reference.notes)]:
         st.caption(f"ℹ️ {note}")
 
@@ -239,7 +239,7 @@ def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) 
         st.info(
             "The rule keeps this image (the dataset command copies it unchanged); below is what "
             "erasing would do.",
-            icon="ℹ️",
+            icon=":material/info:",
         )
     percent, dilate, kernel, fill = st.columns(4)
     top = percent.slider(

@@ -58,7 +58,7 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     try:
         return report.open_results_folder(path, root)
     except ValueError as error:  # outside the root, or no manifest: the message says which
-        st.error(str(error), icon="⚠️")
+        st.error(str(error), icon=":material/warning:")
     except OSError as error:  # e.g. a path too long for the file system: named, page goes on
         report_error(error, "The results folder")
         return None
@@ -86,7 +86,7 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
         st.info(
             "This run is still going (or was interrupted): the report shows the images finished "
             "so far. Rerunning the same command resumes it.",
-            icon="ℹ️",
+            icon=":material/info:",
         )
     elif outcome.advice():
         show, icon = run_panel.OUTCOME_BOX[outcome.status]
@@ -107,7 +107,7 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
         st.warning(
             "Some maps come from UNTRAINED (random) weights: a sanity-check baseline, not a "
             "result.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     if len(errors):
         with st.expander(f"{len(errors)} image(s) skipped with an error"):
@@ -254,7 +254,7 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     better = report.direction(bool(metric_rows["higher_is_better"].iloc[0]))
     pictures = run_data.dataset is not None
     if not pictures:
-        st.warning(f"{run_data.missing} Values only, no pictures.", icon="⚠️")
+        st.warning(f"{run_data.missing} Values only, no pictures.", icon=":material/warning:")
     else:
         st.caption(
             f"Top {percent:g}% agreement: yellow both · red the map only · blue the reference "
@@ -362,7 +362,7 @@ def _gallery_item(
         st.page_link(
             EXPLORE,
             label="Open in Explore",
-            icon="🔍",
+            icon=":material/search:",
             query_params=report.explore_query(run_data.dataset.name, row.image, settings),
         )
         for note in report.explore_settings(settings)[1]:
@@ -445,7 +445,7 @@ def main() -> None:
             f"No results folder chosen. Start a run above, or run "
             f"`{run_panel.COMMAND.format(root=root)}` and reload; folders under {root} "
             f"(${report.RESULTS_DIR_VARIABLE}) are listed in the sidebar.",
-            icon="ℹ️",
+            icon=":material/info:",
         )
         return
     show_report(folder)

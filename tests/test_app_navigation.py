@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -64,3 +65,17 @@ def test_the_navigation_icons_are_bundled_material_icons():
         "Augment": ":material/healing:",
         "Dataset report": ":material/bar_chart:",
     }
+
+
+def test_every_icon_the_app_draws_is_a_material_icon():
+    """Alerts, page links and buttons too: an ``icon=`` or an outcome box icon is ":material/…:"."""
+    root = Path(APP).parent
+    sources = [root / "app.py", *root.glob("app_pages/*.py"), *root.glob("ui/*.py")]
+    found = {
+        f"{path.name}: {icon}"
+        for path in sources
+        for icon in re.findall(r'icon="([^"]*)"|\(st\.\w+, "([^"]*)"\)', path.read_text())
+        for icon in icon
+        if icon and not re.fullmatch(r":material/\w+:", icon)
+    }
+    assert not found

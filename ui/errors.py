@@ -23,16 +23,16 @@ def report(error: BaseException, what: str) -> None:
     """One readable message for ``error`` (a file-system error names the path and says what went
     wrong); unexpected errors are logged with their traceback."""
     if isinstance(error, USER_ERRORS):
-        st.error(f"{what}: {error}", icon="⚠️")
+        st.error(f"{what}: {error}", icon=":material/warning:")
     elif isinstance(error, OSError):  # a file that cannot be read or written: path and reason
         LOG.warning("%s: %s", what, error)
-        st.error(f"{what}: {file_errors.describe(error)}", icon="⚠️")
+        st.error(f"{what}: {file_errors.describe(error)}", icon=":material/warning:")
     else:
         LOG.exception("Unexpected error while %s", what)
         st.error(
             f"{what} failed unexpectedly ({error.__class__.__name__}). Details are in the "
             "server log; the rest of the page still works.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
 
 

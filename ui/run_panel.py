@@ -26,10 +26,10 @@ JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
 COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
 OUTCOME_BOX = {
-    "complete": (st.success, "✅"),
-    "partial": (st.warning, "⚠️"),
-    "failed": (st.error, "❌"),
-    "stopped": (st.info, "⏹️"),
+    "complete": (st.success, ":material/check_circle:"),
+    "partial": (st.warning, ":material/warning:"),
+    "failed": (st.error, ":material/error:"),
+    "stopped": (st.info, ":material/stop:"),
 }
 """How a finished run's outcome (:attr:`engine.RunReport.outcome`) is shown."""
 

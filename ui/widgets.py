@@ -76,7 +76,10 @@ def _follow_link(choice: str, wanted: str | None, options: list[str], what: str)
         return
     shown = st.session_state.get(choice)
     shown = shown if shown in options else options[0]
-    st.warning(f"The link's {what.format(repr(wanted))}: showing {shown!r} instead.", icon="🔗")
+    st.warning(
+        f"The link's {what.format(repr(wanted))}: showing {shown!r} instead.",
+        icon=":material/link:",
+    )
 
 
 def _from_dataset(key: str, link: dict[str, str]) -> Sample | None:
@@ -153,14 +156,14 @@ def image_picker(key: str, link: dict[str, str]) -> Sample | None:
     ``ui.address.incoming``) selects its dataset and image, or the upload mode."""
     if link.get("source") == UPLOAD_PARAMS["source"]:
         st.session_state[f"{key}_source"] = "Upload"
-        st.info(LINK_TO_UPLOAD, icon="🔗")
+        st.info(LINK_TO_UPLOAD, icon=":material/link:")
     elif {"dataset", "image"} & set(link):
         st.session_state[f"{key}_source"] = "Dataset"
     mode = st.sidebar.radio("Image source", list(SOURCES), horizontal=True, key=f"{key}_source")
     sample = SOURCES[mode](key, link)
     if sample is not None:
         for notice in sample.notices:
-            st.info(notice, icon="ℹ️")
+            st.info(notice, icon=":material/info:")
     return sample
 
 
