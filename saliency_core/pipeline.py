@@ -22,7 +22,6 @@ from saliency_core.data import csvfiles
 from saliency_core.data.images import Sample
 from saliency_core.maps.cams import CAM_METHODS, Detections, Explain
 from saliency_core.maps.classifier_maps import (
-    CLASSIFIER_KIND,
     ClassifiedMap,
     ClassifierJob,
     ClassifierResult,
@@ -48,11 +47,9 @@ from saliency_core.models.gaze.maps import min_max
 from saliency_core.models.weights import WeightSource, display_label
 from saliency_core.scoring import agreement, ceiling
 from saliency_core.settings import Settings
-from saliency_core.study import SCORE_THRESHOLD
+from saliency_core.study import SCORE_THRESHOLD, TYPE1_KINDS, MapKind
 
 CONSENSUS_LABEL = "consensus of type-1 maps"
-TYPE1_KINDS = ("type-1", CLASSIFIER_KIND)
-"""Map kinds that are type-1 saliency (a model's own explanation)."""
 
 
 class Cancelled(RuntimeError):
@@ -105,12 +102,12 @@ class MapEntry:
 
     label: str
     values: np.ndarray
-    kind: str
-    """"type-1" (a detector's CAM), "classifier" (a classifier's CAM or gradient map, a type-1
-    map too), "type-2", "consensus", "baseline" or "ceiling"."""
+    kind: MapKind
     trained: bool
     detector: str = ""
     """The detector's, or the classifier's, name."""
+    model_label: str = ""
+    """The label of the model choice that made it (the key of its detections in the bundle)."""
     weights: str = ""
     method: str = ""
     target: str = ""
@@ -139,6 +136,11 @@ class Bundle:
     explained: dict[str, np.ndarray] = field(default_factory=dict)
     """Detector choice label -> indices into its detections that its target-using CAMs explain
     (absent when only class-agnostic methods ran)."""
+
+    def model_trained(self, model_label: str) -> bool:
+        """Whether the model choice ``model_label`` (a detections or predictions key) that made
+        some of the maps has trained weights."""
+        return all(e.trained for e in self.maps.values() if e.model_label == model_label)
 
     @property
     def values(self) -> dict[str, np.ndarray]:
@@ -418,7 +420,7 @@ def _copy(bundle: Bundle) -> Bundle:
 def _finish(bundle: Bundle, type2_maps: dict[str, ReferenceMap], references: bool) -> Bundle:
     """References (unless ``references``: built already), the consensus and the centre-bias
     baseline; the maps in the order type-1, type-2, consensus, whatever ran first."""
-    order = {"type-1": 0, CLASSIFIER_KIND: 1, "type-2": 2, "consensus": 3}
+    order = {MapKind.TYPE1: 0, MapKind.CLASSIFIER: 1, MapKind.TYPE2: 2, MapKind.CONSENSUS: 3}
     bundle.maps = dict(sorted(bundle.maps.items(), key=lambda item: order[item[1].kind]))
     if not references:
         _add_references(bundle, type2_maps)
@@ -435,9 +437,10 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
     bundle.maps[result.label] = MapEntry(
         result.label,
         result.cam,
-        "type-1",
+        MapKind.TYPE1,
         result.trained,
         detector=job.choice.name,
+        model_label=job.choice.label,
         weights=display_label(job.choice.source) if result.trained else "untrained",
         method=job.method,
         target=job.layer,
@@ -456,9 +459,10 @@ def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierJob)
     bundle.maps[job.label] = MapEntry(
         job.label,
         result.saliency,
-        CLASSIFIER_KIND,
+        MapKind.CLASSIFIER,
         result.trained,
         detector=job.choice.name,
+        model_label=job.choice.label,
         weights=display_label(job.choice.source) if result.trained else "untrained",
         method=job.method,
         target=result.target,
@@ -489,7 +493,7 @@ def _add_type2(
 ) -> None:
     """The model's map (scored when ``job.scored``), kept in ``computed`` for the references."""
     predicted = functions.type2(bundle.sample, job)
-    trained = "UNTRAINED" not in predicted.label
+    trained = predicted.trained
     if not gaze.TYPE2_MODELS[job.model].needs_weights:
         weights = "weight-free"
     else:
@@ -498,7 +502,7 @@ def _add_type2(
         bundle.maps[predicted.label] = MapEntry(
             predicted.label,
             predicted.display,
-            "type-2",
+            MapKind.TYPE2,
             trained,
             weights=weights,
             method=job.model,
@@ -521,7 +525,7 @@ def _add_consensus(bundle: Bundle) -> None:
     values = agreement.consensus([entry.values for entry in cams], bundle.settings.consensus_sigma)
     notes = [] if trained else [UNTRAINED_NOTE]
     bundle.maps[label] = MapEntry(
-        label, values, "consensus", trained, method="consensus", notes=notes
+        label, values, MapKind.CONSENSUS, trained, method="consensus", notes=notes
     )
 
 
@@ -674,9 +678,6 @@ def csv_text(table: pd.DataFrame) -> str:
     return csvfiles.csv_text(table.assign(value=written))
 
 
-FLOOR_KIND = "baseline"
-
-
 def add_floor(bundle: Bundle) -> None:
     """The centre-bias prior as a map of kind "baseline": the floor every score is read against
     (it knows nothing of the image, only where people tend to look)."""
@@ -685,11 +686,8 @@ def add_floor(bundle: Bundle) -> None:
         return
     values = min_max(bundle.baseline)
     bundle.maps[label] = MapEntry(
-        label, values, FLOOR_KIND, True, weights="weight-free", method="centre bias"
+        label, values, MapKind.FLOOR, True, weights="weight-free", method="centre bias"
     )
-
-
-CEILING_KIND = "ceiling"
 
 
 def ceiling_table(
@@ -730,7 +728,7 @@ def ceiling_table(
         metric=rows["metric"].where(~is_iou, iou_metric(percent)),
         top_percent=np.where(is_iou, float(percent), np.nan),
         reference_key=np.where(is_iou, "fixations", FIXATION_POINTS),
-        kind=CEILING_KIND,
+        kind=MapKind.CEILING,
         detector="",
         weights="",
         method="leave-one-subject-out",

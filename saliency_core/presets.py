@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from saliency_core.settings import Settings
+from saliency_core.study import WORKING_SIZE
 
 PRESETS: dict[str, Settings] = {
     "Explore": Settings(detectors=("Faster R-CNN R50-FPN",)),
     "Reproduce the study": Settings(
         detectors=("Faster R-CNN R50-FPN", "SSD300 VGG16"),
-        working_size=512,
+        working_size=WORKING_SIZE,
         ties="include",
     ),
 }

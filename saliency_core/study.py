@@ -24,16 +24,17 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class MapKind(StrEnum):
-    """What a map is. A ``StrEnum``: each member equals its text, which tables store."""
+    """What a map is, in the order the summary tables list them. A ``StrEnum``: each member
+    equals its text, which the tables store."""
 
     TYPE1 = "type-1"
     """A detector's CAM: what the model looked at."""
     CLASSIFIER = "classifier"
     """A classifier's CAM or gradient map (type-1 saliency too)."""
-    TYPE2 = "type-2"
-    """A prediction of where people look (DeepGaze IIE, a baseline)."""
     CONSENSUS = "consensus"
     """The mean of the type-1 maps."""
+    TYPE2 = "type-2"
+    """A prediction of where people look (DeepGaze IIE, a baseline)."""
     FLOOR = "baseline"
     """The centre-bias prior, which knows nothing of the image."""
     CEILING = "ceiling"

@@ -202,7 +202,12 @@ def test_type2_maps_are_cached_on_disk(dataset, tmp_path):
     second = cache(sample, job)
     assert (cache.misses, cache.hits) == (1, 1)
     np.testing.assert_array_equal(first.display, second.display)
-    assert second.label == first.label
+    assert second.label == first.label and second.trained is first.trained is True
+    # an untrained network's map stays untrained through the disk cache
+    untrained = Settings(detectors=(), type2=("DeepGaze IIE",), references=("fixations",))
+    deepgaze = analysis.type2_jobs(untrained)[0]
+    assert cache(sample, deepgaze).trained is False and cache(sample, deepgaze).trained is False
+    assert cache.hits == 2
 
 
 def test_the_summary_gives_means_and_bootstrap_intervals(finished: ResultsFolder):

@@ -20,6 +20,7 @@ from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import regions, temporal
 from saliency_core.settings import Settings
+from saliency_core.study import MapKind
 
 DETECTOR = "FCOS R50-FPN"
 SHAPE = (48, 64)
@@ -147,7 +148,7 @@ def test_instance_masks_replace_the_boxes_as_regions():
         Settings(detectors=(), type2=(), references=(), score_threshold=0.5),
         maps={
             f"{label} · EigenCAM @ layer4": pipeline.MapEntry(
-                f"{label} · EigenCAM @ layer4", cam, "type-1", False
+                f"{label} · EigenCAM @ layer4", cam, MapKind.TYPE1, False, model_label=label
             )
         },  # fmt: skip
         detections={label: detections},

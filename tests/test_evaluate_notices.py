@@ -19,6 +19,7 @@ from saliency_core.evaluate.optional import Guard, OptionalAnalysis
 from saliency_core.evaluate.store import DATASET_NOTICE, ResultsFolder
 from saliency_core.maps.classifier_maps import classifier_jobs
 from saliency_core.settings import Settings
+from saliency_core.study import MapKind
 
 DETECTOR = "FCOS R50-FPN"
 SETTINGS = Settings(
@@ -167,14 +168,14 @@ def test_every_registered_optional_analysis_runs_through_the_guard(tmp_path, mon
         return engine.score(computed, engine.Options())
 
     real = scored()
-    assert pipeline.CEILING_KIND in set(real.table["kind"]) and set(real.extras) == {"temporal"}
+    assert MapKind.CEILING in set(real.table["kind"]) and set(real.extras) == {"temporal"}
     failing = tuple(
         OptionalAnalysis(entry.name, _raises, entry.part, entry.stage, entry.wanted)
         for entry in engine.OPTIONAL_ANALYSES
     )
     monkeypatch.setattr(engine, "OPTIONAL_ANALYSES", failing)
     failed = scored()
-    main = real.table[real.table["kind"] != pipeline.CEILING_KIND].reset_index(drop=True)
+    main = real.table[real.table["kind"] != MapKind.CEILING].reset_index(drop=True)
     assert len(main) == 10  # the floor: 5 map metrics vs the density, 5 fixation metrics
     pd.testing.assert_frame_equal(failed.table, main)
     assert set(failed.extras) == {"notices"}

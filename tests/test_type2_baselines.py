@@ -172,7 +172,9 @@ def test_registry_says_which_models_need_weights():
 
 def test_deepgaze_labels_notes_and_study_input_range(natural_ish_image, offline_without_template):
     normal = predict_type2("DeepGaze IIE", natural_ish_image, source="untrained", device="cpu")
-    assert normal.label == "DeepGaze IIE (UNTRAINED)"
+    assert normal.label == "DeepGaze IIE (UNTRAINED)" and normal.trained is False
+    weight_free = predict_type2("Spectral residual", natural_ish_image)
+    assert weight_free.trained is True  # "trained" is a field, never read out of a label
     assert any("Gaussian" in note and "not found" in note for note in normal.notes)
     study = predict_type2("DeepGaze IIE", natural_ish_image, study_input_range=True, device="cpu")
     assert any("0..1" in note for note in study.notes)

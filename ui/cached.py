@@ -21,6 +21,7 @@ from saliency_core.maps.cams import Explain
 from saliency_core.models import gaze
 from saliency_core.models.weights import file_stamp
 from saliency_core.scoring.agreement import RankedMap
+from saliency_core.study import DEEPGAZE_MAX_SIDE
 from saliency_core.viz import AgreementPainter
 from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
@@ -80,7 +81,7 @@ def type2(
     source: str,
     weights_path: str | None,
     study_input_range: bool,
-    max_side: int = 1024,
+    max_side: int = DEEPGAZE_MAX_SIDE,
 ) -> gaze.Type2Map:
     stamp = file_stamp(weights_path)
     return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range, max_side)

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from saliency_core.maps.classifier_maps import CLASSIFIER_KIND, get_classifier
+from saliency_core.maps.classifier_maps import get_classifier
 from saliency_core.pipeline import FIXATION_POINTS, Bundle
 from saliency_core.scoring import faithfulness
+from saliency_core.study import MapKind
 
 PREFERRED = (
     ("NSS", FIXATION_POINTS),
@@ -33,7 +34,7 @@ POINT_COLUMNS = ["map", "classifier", "method", "accuracy", "agreement", "reason
 
 def classifier_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The per-image table's rows of classifier maps."""
-    return table[table["kind"] == CLASSIFIER_KIND]
+    return table[table["kind"] == MapKind.CLASSIFIER]
 
 
 def agreement_choices(table: pd.DataFrame) -> list[tuple[str, str]]:

@@ -199,7 +199,7 @@ def _section(bundle: pipeline.Bundle) -> None:
                 },
             )
             st.caption(explained_caption(bundle, classifier))
-            if "UNTRAINED" in classifier:
+            if not bundle.model_trained(classifier):
                 st.caption(f"⚠️ {pipeline.UNTRAINED_NOTE}")
     st.subheader("Faithfulness (ROAD) beside agreement")
     key = cached.bundle_key(bundle)

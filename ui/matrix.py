@@ -22,8 +22,9 @@ import numpy as np
 
 from saliency_core import pipeline, viz
 from saliency_core.maps.cams import Detections
-from saliency_core.maps.classifier_maps import CLASSIFIER_KIND, classifier_choices
+from saliency_core.maps.classifier_maps import classifier_choices
 from saliency_core.models.weights import WeightSource
+from saliency_core.study import MapKind
 
 DETECTIONS, MAP, REFERENCE, AGREEMENT, MISSING = (
     "detections",
@@ -125,7 +126,7 @@ def overview_rows(bundle: pipeline.Bundle, score: float | None = None) -> list[R
     fixed columns. Without a model row, one row holds the type-2 maps and the references."""
     score = bundle.settings.score_threshold if score is None else score
     models: list[Row | None] = []
-    type1 = [entry for entry in bundle.maps.values() if entry.kind == "type-1"]
+    type1 = [entry for entry in bundle.maps.values() if entry.kind == MapKind.TYPE1]
     for choice in pipeline.detector_choices(bundle.settings)[0]:
         trained = choice.source is not WeightSource.UNTRAINED
         if choice.label not in bundle.detections:
@@ -148,10 +149,12 @@ def overview_rows(bundle: pipeline.Bundle, score: float | None = None) -> list[R
                 cells.append(Cell(f"{method} @ {entry.target}", MAP, entry.label))
         models.append(_row(choice.label, cells))
     models += _classifier_rows(bundle)
-    consensus = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "consensus"]
+    consensus = [
+        Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == MapKind.CONSENSUS
+    ]
     models.append(_row(CONSENSUS_ROW, consensus))
     rows = [row for row in models if row is not None]
-    type2 = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == "type-2"]
+    type2 = [Cell(e.label, MAP, e.label) for e in bundle.maps.values() if e.kind == MapKind.TYPE2]
     references = [
         Cell(ref.label, REFERENCE, key)
         for key, ref in bundle.references.items()
@@ -170,7 +173,7 @@ def overview_rows(bundle: pipeline.Bundle, score: float | None = None) -> list[R
 def _classifier_rows(bundle: pipeline.Bundle) -> list[Row | None]:
     """One row per classifier choice, titled with its top-5 predictions (class and softmax
     probability): one column per classifier method."""
-    maps = [entry for entry in bundle.maps.values() if entry.kind == CLASSIFIER_KIND]
+    maps = [entry for entry in bundle.maps.values() if entry.kind == MapKind.CLASSIFIER]
     rows = []
     for choice in classifier_choices(bundle.settings)[0]:
         cells: list[Cell | None] = []

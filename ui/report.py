@@ -42,17 +42,16 @@ from saliency_core.evaluate.store import (
     ResultsFolder,
     is_results_folder,
 )
-from saliency_core.maps.classifier_maps import CLASSIFIER_KIND
 from saliency_core.maps.references import REFERENCES
 from saliency_core.models import gaze
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement, temporal
 from saliency_core.settings import Settings, load_settings, to_query
-from saliency_core.study import TOP_PERCENT
+from saliency_core.study import TOP_PERCENT, MapKind
 
 RESULTS_DIR_VARIABLE = "SALIENCY_RESULTS_DIR"
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
-REFERENCE_KINDS = {"baseline": "floor", "ceiling": "ceiling"}
+REFERENCE_KINDS = {MapKind.FLOOR: "floor", MapKind.CEILING: "ceiling"}
 """Summary kinds that are reading aids (what a score is read against), never the best map."""
 """The study's top-p% (its 90th-percentile cut), marked on the IoU curves."""
 NA = agreement.NOT_AVAILABLE
@@ -323,7 +322,7 @@ def ceiling_notes(table: pd.DataFrame) -> list[str]:
     """Where the human ceiling is no ceiling: "map, metric vs reference: <notice> on k of n
     image(s)" for each notice its rows carry with a value (e.g. "below the floor with 3 subjects:
     not a ceiling", :func:`saliency_core.scoring.ceiling.below_floor`)."""
-    ceiling = table[table["kind"] == pipeline.CEILING_KIND]
+    ceiling = table[table["kind"] == MapKind.CEILING]
     noticed = ceiling[ceiling["value"].notna() & ceiling["reason"].notna()]
     cells = ceiling.groupby(["map", "metric", "reference_key"], sort=False).size()
     counts = noticed.groupby(["map", "metric", "reference_key", "reason"], sort=False).size()
@@ -338,7 +337,7 @@ def ceiling_notes(table: pd.DataFrame) -> list[str]:
 
 
 ABSENT_REASONS = {
-    "ceiling": "the people ceiling (each subject against the others) is scored only with the "
+    MapKind.CEILING: "the people ceiling (each subject against the others) is scored only with the "
     "fixation metrics and the top-p% IoU against the fixation density",
 }
 """Why a kind of row has no value at all in some columns (none of its images was scored there)."""
@@ -637,16 +636,16 @@ def map_settings(settings: Settings, identity: MapIdentity, reference_key: str) 
     """
     references = (reference_key,) if reference_key in REFERENCES else ()
     narrowed = settings.with_changes(references=references, type2=(), consensus=False)
-    if identity.kind == "consensus":
+    if identity.kind == MapKind.CONSENSUS:
         return narrowed.with_changes(consensus=True)
     narrowed = narrowed.with_changes(classifiers=())
-    if identity.kind == CLASSIFIER_KIND:
+    if identity.kind == MapKind.CLASSIFIER:
         return narrowed.with_changes(
             detectors=(),
             classifiers=(identity.detector,),
             classifier_methods=(identity.method,),
         )
-    if identity.kind == "type-1":
+    if identity.kind == MapKind.TYPE1:
         twin = identity.weights == "untrained" and settings.weights is not WeightSource.UNTRAINED
         return narrowed.with_changes(
             detectors=(identity.detector,),
@@ -654,7 +653,7 @@ def map_settings(settings: Settings, identity: MapIdentity, reference_key: str) 
             untrained_twins=False,
             weights=WeightSource.UNTRAINED if twin else settings.weights,
         )
-    if identity.kind == "type-2":
+    if identity.kind == MapKind.TYPE2:
         return narrowed.with_changes(detectors=(), type2=(identity.method,))
     return narrowed.with_changes(detectors=())
 
@@ -704,7 +703,7 @@ def agreement_thumbnail(
     sample = pipeline.prepare_sample(sample, settings)
     narrowed = map_settings(settings, identity, reference_key)
     bundle = pipeline.compute_bundle(sample, narrowed, functions)
-    if identity.kind == pipeline.FLOOR_KIND:
+    if identity.kind == MapKind.FLOOR:
         pipeline.add_floor(bundle)
     entry = _find_map(bundle, identity)
     if entry is None:

@@ -17,6 +17,7 @@ from saliency_core.maps.references import REFERENCES
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
+from saliency_core.study import WORKING_SIZE
 from ui import classifier_view, report, results, widgets
 from ui.errors import report as report_error
 
@@ -71,7 +72,9 @@ def run_panel(root: Path) -> None:
             type2_weights = widgets.weight_source(
                 f"{KEY}_run_type2_weights", "DeepGaze weights", "MIT1003"
             )
-        working = st.toggle("Resize to 512×512 (study)", key=f"{KEY}_run_working")
+        working = st.toggle(
+            f"Resize to {WORKING_SIZE}×{WORKING_SIZE} (study)", key=f"{KEY}_run_working"
+        )
         limit = st.number_input(
             "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
         )
@@ -87,7 +90,7 @@ def run_panel(root: Path) -> None:
         type2=(),
         type2_weights=type2_weights,
         references=tuple(references),
-        working_size=512 if working else None,
+        working_size=WORKING_SIZE if working else None,
     )
     settings = classifier_view.with_classifiers(settings, classifiers)
     options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)

@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 
 from saliency_core.scoring.metrics import TIES_INCLUDE, top_percent_mask
+from saliency_core.study import ERASE_PERCENT, IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN_255 = (123.675, 116.28, 103.53)
+IMAGENET_MEAN_255 = tuple(255 * value for value in IMAGENET_MEAN)
 """ImageNet per-channel RGB mean in 0..255 (torchvision's normalisation × 255)."""
-IMAGENET_STD_255 = (58.395, 57.12, 57.375)
+IMAGENET_STD_255 = tuple(255 * value for value in IMAGENET_STD)
 """ImageNet per-channel RGB standard deviation in 0..255."""
 DEFAULT_SEED = 0
 """Seed of the noise fill when no generator is given (reproducible by default)."""
@@ -50,7 +51,7 @@ def dilate_mask(mask: np.ndarray, radius_px: int, kernel: str = "disk") -> np.nd
 
 
 def erase_mask(
-    cam: np.ndarray, top_percent: float = 2.5, dilate_px: int = 0, kernel: str = "disk"
+    cam: np.ndarray, top_percent: float = ERASE_PERCENT, dilate_px: int = 0, kernel: str = "disk"
 ) -> np.ndarray:
     """Boolean (H, W) mask of the CAM's top ``top_percent``% (``cam >= percentile(cam, 100 - p)``,
     ties included), dilated by ``dilate_px`` pixels.
@@ -134,7 +135,7 @@ class EraseSettings:
     """Where and how to erase: the CAM's top ``top_percent``%, dilated by ``dilate_px`` pixels
     with ``kernel``, filled with ``fill`` (``mean_color`` for "dataset mean" / noise)."""
 
-    top_percent: float = 2.5
+    top_percent: float = ERASE_PERCENT
     dilate_px: int = 0
     kernel: str = "disk"
     fill: str = "black"

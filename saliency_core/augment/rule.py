@@ -17,6 +17,7 @@ import numpy as np
 
 from saliency_core.maps.references import REFERENCES
 from saliency_core.scoring import metrics
+from saliency_core.study import TOP_PERCENT
 
 METRICS = ("IoU@top-p%", "MAE")
 """Metric names understood by the rule (names of ``saliency_core.scoring.metrics``)."""
@@ -56,7 +57,7 @@ class EraseRule:
     metric: str = "IoU@top-p%"
     comparator: str = "<="
     threshold: float = 0.1
-    percent: float = 10.0
+    percent: float = TOP_PERCENT
     reference: str = "deepgaze"
 
     def __post_init__(self) -> None:
@@ -94,13 +95,13 @@ class RulePreset:
 DEFAULT_PRESET = "Study (code): IoU@top-10% ≤ 0.1"
 PRESETS: dict[str, RulePreset] = {
     DEFAULT_PRESET: RulePreset(
-        EraseRule(metric="IoU@top-p%", comparator="<=", threshold=0.1, percent=10.0),
+        EraseRule(metric="IoU@top-p%", comparator="<=", threshold=0.1, percent=TOP_PERCENT),
         "What the study's code does: binarise the CAM and the DeepGaze IIE map at their top 10% "
         "(map ≥ its 90th percentile), and erase when the IoU of the two is at most 0.1 — i.e. "
         "when the detector looks somewhere people do not (LOW agreement).",
     ),
     "Study (blog text): MAE < 0.1": RulePreset(
-        EraseRule(metric="MAE", comparator="<", threshold=0.1, percent=10.0),
+        EraseRule(metric="MAE", comparator="<", threshold=0.1, percent=TOP_PERCENT),
         "What the study's blog post says: erase when the MAE between the CAM and the DeepGaze "
         "IIE map is below 0.1, calling such maps 'significantly different'. But MAE < 0.1 means "
         "the two [0, 1] maps differ by less than 0.1 per pixel on average — they are nearly "

@@ -15,10 +15,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-DEFAULT_MAX_SIDE: dict[str, int] = {"cpu": 512, "cuda": 2048}
+from saliency_core.study import WORKING_SIZE
+
+DEFAULT_MAX_SIDE: dict[str, int] = {"cpu": WORKING_SIZE, "cuda": 2048}
 """Default working size (longer side, px) per device type: the study's 512 on a CPU; on CUDA the
 full image up to a 2048 px cap (larger images are still downscaled)."""
-FALLBACK_MAX_SIDE = 512
+FALLBACK_MAX_SIDE = WORKING_SIZE
 """Working size on any other device type (e.g. ``mps``)."""
 
 

@@ -43,6 +43,7 @@ from saliency_core.maps.references import REFERENCES
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.weights import MissingWeightsError, WeightSource
 from saliency_core.settings import Settings, SettingsError
+from saliency_core.study import DEEPGAZE_MAX_SIDE, ERASE_PERCENT, SCORE_THRESHOLD, MapKind
 
 LOG_NAME = "augment_log.csv"
 SETTINGS_NAME = "augment_settings.json"
@@ -160,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--score-threshold",
         type=float,
-        default=0.9,
-        help="detections scored ≥ this are the gradient methods' target (study: 0.9)",
+        default=SCORE_THRESHOLD,
+        help="detections scored ≥ this are the gradient methods' target "
+        f"(study: {SCORE_THRESHOLD})",
     )
     model.add_argument(
         "--input-size", type=int, help="detector's internal input size (default: torchvision's)"
@@ -181,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reference.add_argument("--deepgaze-weights-path", help="DeepGaze IIE checkpoint (file)")
     reference.add_argument(
-        "--deepgaze-max-side", type=int, default=1024, help="DeepGaze inference size bound (px)"
+        "--deepgaze-max-side",
+        type=int,
+        default=DEEPGAZE_MAX_SIDE,
+        help=f"DeepGaze inference size bound (px; default {DEEPGAZE_MAX_SIDE})",
     )
     reference.add_argument(
         "--study-input-range",
@@ -206,7 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     erasing = parser.add_argument_group("erasing and inpainting")
     erasing.add_argument(
-        "--top-percent", type=float, default=2.5, help="erase the CAM's top p%% (study: 2.5)"
+        "--top-percent",
+        type=float,
+        default=ERASE_PERCENT,
+        help=f"erase the CAM's top p%% (study: {ERASE_PERCENT})",
     )
     erasing.add_argument("--dilate", type=int, default=0, help="grow the region by N px")
     erasing.add_argument(
@@ -460,7 +468,7 @@ def process_image(
     if args.reference not in bundle.references:
         why = [*bundle.skipped, *sample.notices] or [f"no {args.reference} reference"]
         raise ValueError(" ".join(why))
-    cam = next(entry for entry in bundle.maps.values() if entry.kind == "type-1")
+    cam = next(entry for entry in bundle.maps.values() if entry.kind == MapKind.TYPE1)
     reference = bundle.references[args.reference]
     method, parameters = INPAINT_OPTIONS[args.inpaint] if args.inpaint else (None, {})
     erasing = EraseSettings(args.top_percent, args.dilate, args.kernel, FILL_OPTIONS[args.fill])

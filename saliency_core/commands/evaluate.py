@@ -28,6 +28,7 @@ from saliency_core.models.gaze import TYPE2_MODELS
 from saliency_core.models.weights import WeightSource
 from saliency_core.presets import PRESETS
 from saliency_core.settings import TARGETS, TIES, Settings, SettingsError, load_settings
+from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 SAMPLE = "sample"
 ENGINES = ("local", "ray")
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     gaze.add_argument(
         "--type2-max-side",
         type=int,
-        help="images with a longer side are downscaled before DeepGaze IIE (default 1024 px)",
+        help="images with a longer side are downscaled before DeepGaze IIE "
+        f"(default {DEEPGAZE_MAX_SIDE} px)",
     )
     gaze.add_argument(
         "--references", type=comma_list, help=f"KEY[,KEY…] of: {', '.join(REFERENCES)}"

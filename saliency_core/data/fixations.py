@@ -23,6 +23,7 @@ from saliency_core.scoring.metrics import (
     to_pixel_coords,
     top_percent_mask,
 )
+from saliency_core.study import TOP_PERCENT
 
 __all__ = [
     "DEGREES_PER_IMAGE",
@@ -270,7 +271,7 @@ def display(density: np.ndarray) -> np.ndarray:
     return np.asarray(scaled, dtype=np.float32)
 
 
-def attention_mask(density: np.ndarray, percent: float = 10.0) -> np.ndarray:
+def attention_mask(density: np.ndarray, percent: float = TOP_PERCENT) -> np.ndarray:
     """Human attention mask: the top-``percent``% of a fixation density, bool (H, W).
 
     Binarised like the study (:func:`saliency_core.scoring.metrics.top_percent_mask`: ``density >=

@@ -50,6 +50,7 @@ from saliency_core.maps.classifier_maps import accuracy_record, classifier_choic
 from saliency_core.models.cache import MODELS, default_device
 from saliency_core.scoring import agreement
 from saliency_core.settings import Settings
+from saliency_core.study import TOP_PERCENT, MapKind
 
 CURVE_PERCENTS = tuple(range(1, 51))
 """IoU curves: every integer top-p% from 1 to 50, stored so no chart recomputes them."""
@@ -75,7 +76,7 @@ class Options:
     """How a run is done (what is computed is :class:`~saliency_core.settings.Settings`)."""
 
     metrics: tuple[str, ...] = DEFAULT_METRICS
-    top_percents: tuple[float, ...] = (10.0,)
+    top_percents: tuple[float, ...] = (TOP_PERCENT,)
     limit: int | None = None
     finegrained: bool = True
     """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
@@ -482,7 +483,7 @@ def onset_notices(folder: ResultsFolder, table: pd.DataFrame, options: Options) 
     if not options.finegrained or table.empty:
         return []
     fixation_rows = (table["reference_key"] == pipeline.FIXATION_POINTS) & (
-        table["kind"] != pipeline.CEILING_KIND
+        table["kind"] != MapKind.CEILING
     )
     with_fixations = set(table.loc[fixation_rows, "image"])
     timed = set(folder.extra_table(TEMPORAL, consolidated=False).get("image", ()))

@@ -16,6 +16,7 @@ from saliency_core.maps.cams import Detections
 from saliency_core.maps.references import fixation_sigma
 from saliency_core.pipeline import Bundle
 from saliency_core.scoring import regions, temporal
+from saliency_core.study import TOP_PERCENT, MapKind
 
 WINDOW_S = 0.5
 """Default onset-window width in seconds."""
@@ -25,7 +26,7 @@ BOX, INSTANCE_MASK = "box", "instance mask"
 
 
 def temporal_table(
-    bundle: Bundle, width_s: float = WINDOW_S, percent: float = 10.0
+    bundle: Bundle, width_s: float = WINDOW_S, percent: float = TOP_PERCENT
 ) -> pd.DataFrame:
     """:func:`temporal.window_metrics` of every map over ``width_s``-second onset windows
     (:data:`TEMPORAL_COLUMNS`); empty when the sample has no fixations or none with an onset
@@ -67,7 +68,7 @@ def region_table(bundle: Bundle) -> pd.DataFrame:
         maps = {
             name: entry.values
             for name, entry in bundle.maps.items()
-            if entry.kind == "type-1" and name.startswith(f"{label} · ")
+            if entry.kind == MapKind.TYPE1 and entry.model_label == label
         }
         if not len(kept) or not maps:
             continue

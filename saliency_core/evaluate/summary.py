@@ -12,17 +12,11 @@ import numpy as np
 import pandas as pd
 
 from saliency_core.scoring.stats import RESAMPLES, mean_ci
+from saliency_core.study import MapKind
 
 GROUP = ["kind", "detector", "method", "weights", "target"]
 CELL = ["reference_key", "metric"]
-KIND_ORDER = {
-    "type-1": 0,
-    "classifier": 1,
-    "consensus": 2,
-    "type-2": 3,
-    "baseline": 4,
-    "ceiling": 5,
-}
+KIND_ORDER = {kind: rank for rank, kind in enumerate(MapKind)}
 
 
 def summarize(table: pd.DataFrame, seed: int = 0, resamples: int = RESAMPLES) -> pd.DataFrame:

@@ -91,7 +91,9 @@ class DiskType2Cache:
             try:
                 with np.load(path) as stored:
                     meta = json.loads(str(stored["meta"]))
-                    predicted = type2_map(stored["log_density"], meta["label"], meta["notes"])
+                    predicted = type2_map(
+                        stored["log_density"], meta["label"], meta["notes"], meta["trained"]
+                    )
                 self.hits += 1
                 return predicted
             except (OSError, ValueError, KeyError):
@@ -102,7 +104,9 @@ class DiskType2Cache:
 
     def _store(self, path: Path, predicted: Type2Map) -> None:
         self.misses += 1
-        meta = json.dumps({"label": predicted.label, "notes": predicted.notes})
+        meta = json.dumps(
+            {"label": predicted.label, "notes": predicted.notes, "trained": predicted.trained}
+        )
 
         def save(temporary: Path) -> None:
             with temporary.open("wb") as handle:

@@ -23,7 +23,6 @@ from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.scoring import accuracy
 from saliency_core.settings import Settings
 
-CLASSIFIER_KIND = "classifier"
 """``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
 ``detector`` column holds the classifier's name."""
 

@@ -35,12 +35,11 @@ from saliency_core.models.detector_spec import (
     strip_prefix,
 )
 from saliency_core.models.weights import MissingWeightsError, load_state_dict_file, load_strict
+from saliency_core.study import IMAGENET_MEAN, IMAGENET_STD
 
 REQUIREMENTS = "requirements-detr.txt"
 MIN_SIZE, MAX_SIZE = 800, 1333
 """DETR's image-processor resize: shorter side 800 px unless the longer side would pass 1333."""
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 HUB_FILES = ("config.json", "model.safetensors")
 """What ``from_pretrained`` reads from a repository snapshot."""
 

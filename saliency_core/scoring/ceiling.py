@@ -51,6 +51,7 @@ from saliency_core.models.gaze.centerbias import CentreBias, centre_bias
 from saliency_core.scoring import metrics
 from saliency_core.scoring.agreement import COLUMNS as AGREEMENT_COLUMNS
 from saliency_core.scoring.agreement import FIXATION_METRICS
+from saliency_core.study import TOP_PERCENT
 
 OBSERVER_METRICS = (*FIXATION_METRICS, "IoU@top-p%")
 COLUMNS = [*AGREEMENT_COLUMNS, "n_subjects", "notice"]
@@ -310,7 +311,7 @@ def split_half(
     table: pd.DataFrame,
     shape: tuple[int, int],
     sigma: float,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
     baseline: np.ndarray | None = None,
     seed: int = 0,
     ties: str = metrics.TIES_NO_OVERSHOOT,
@@ -375,7 +376,7 @@ def inter_observer_ceiling(
     table: pd.DataFrame,
     shape: tuple[int, int],
     sigma: float,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     seed: int = 0,
@@ -442,7 +443,7 @@ def centre_bias_floor(
     points: np.ndarray,
     shape: tuple[int, int],
     sigma: float,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     prior: CentreBias | None = None,

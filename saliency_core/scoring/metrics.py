@@ -32,6 +32,8 @@ from typing import Literal
 
 import numpy as np
 
+from saliency_core.study import TOP_PERCENT
+
 EPS = 2.220446049250313e-16
 """MATLAB's ``eps`` (float64 machine epsilon), the MIT benchmark's regulariser in KLD and IG."""
 
@@ -240,7 +242,7 @@ def top_percent_mask(m: np.ndarray, percent: float, ties: str = TIES_NO_OVERSHOO
 
 
 def top_percent_iou(
-    a: np.ndarray, b: np.ndarray, percent: float = 10.0, ties: str = TIES_NO_OVERSHOOT
+    a: np.ndarray, b: np.ndarray, percent: float = TOP_PERCENT, ties: str = TIES_NO_OVERSHOOT
 ) -> float:
     """IoU of the two top-``percent``% masks: ``|A ∩ B| / |A ∪ B|`` in [0, 1]; higher is better.
 
@@ -525,7 +527,7 @@ def compute(
     fixations: np.ndarray | None = None,
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
     ties: str = TIES_NO_OVERSHOOT,
     rng: np.random.Generator | int | None = None,
 ) -> MetricValue:
@@ -564,7 +566,7 @@ def compute_all(
     fixations: np.ndarray | None = None,
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
     ties: str = TIES_NO_OVERSHOOT,
     rng: np.random.Generator | int | None = None,
 ) -> dict[str, MetricValue]:

@@ -35,6 +35,7 @@ from saliency_core.data.fixations import (
 from saliency_core.scoring import metrics
 from saliency_core.scoring.agreement import RankedMap, ranked_iou
 from saliency_core.scoring.stats import mean_ci
+from saliency_core.study import TOP_PERCENT
 
 TIME_METRICS = ("NSS", "AUC-Judd", "IoU@top-p%")
 """Scored per window; IoU@top-p% compares the map's top-p% with the window density's top-p%."""
@@ -201,7 +202,7 @@ def window_metrics(
     maps: Mapping[str, np.ndarray],
     windows: Sequence[Window],
     sigma: float,
-    percent: float = 10.0,
+    percent: float = TOP_PERCENT,
 ) -> pd.DataFrame:
     """Every map scored against every window's fixations (long format, :data:`COLUMNS`).
 

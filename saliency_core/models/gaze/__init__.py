@@ -26,6 +26,7 @@ from saliency_core.models.gaze.inference import (
 )
 from saliency_core.models.gaze.maps import Type2Map, type2_map
 from saliency_core.models.weights import WeightSource
+from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 __all__ = [
     "TYPE2_MODELS",
@@ -122,7 +123,7 @@ def predict_type2s(
     images: Sequence[np.ndarray],
     source: WeightSource | str = "untrained",
     weights_path: str | None = None,
-    max_side: int = 1024,
+    max_side: int = DEEPGAZE_MAX_SIDE,
     study_input_range: bool = False,
     device: str | torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -142,7 +143,7 @@ def predict_type2s(
     for rgb in images:
         _check_image(rgb)
     predictions = model.predict(images, request)
-    return [type2_map(p.log_density, p.label, p.notes) for p in predictions]
+    return [type2_map(p.log_density, p.label, p.notes, p.trained) for p in predictions]
 
 
 def predict_type2(name: str, rgb: np.ndarray, *args, **kwargs) -> Type2Map:

@@ -17,8 +17,7 @@ from efficientnet_pytorch.utils import Conv2dStaticSamePadding
 from torch import nn
 from torchvision.models import densenet201, resnet50, resnext50_32x4d
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from saliency_core.study import IMAGENET_MEAN, IMAGENET_STD
 
 
 class ImageNormaliser(nn.Module):

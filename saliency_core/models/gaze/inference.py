@@ -16,6 +16,7 @@ from saliency_core.models.cache import MODELS, Locked, default_device, is_out_of
 from saliency_core.models.gaze.centerbias import centre_bias
 from saliency_core.models.gaze.deepgaze import build_deepgaze, build_official_deepgaze
 from saliency_core.models.weights import WeightSource, display_label, file_stamp
+from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 MIN_SIDE = 64
 """Smaller images are upscaled to this short side (px): EfficientNet-B5's fixed padding needs it."""
@@ -31,7 +32,7 @@ class Type2Request:
 
     source: WeightSource = WeightSource.UNTRAINED
     weights_path: str | None = None
-    max_side: int = 1024
+    max_side: int = DEEPGAZE_MAX_SIDE
     study_input_range: bool = False
     device: str | torch.device | None = None
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
@@ -40,11 +41,13 @@ class Type2Request:
 
 @dataclass(frozen=True)
 class Prediction:
-    """A log density (not yet normalised) with its label and notes."""
+    """A log density (not yet normalised) with its label, notes and whether the model that
+    made it has trained weights."""
 
     log_density: np.ndarray
     label: str
     notes: list[str]
+    trained: bool = True
 
 
 def inference_size(shape: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -95,6 +98,7 @@ class Variant:
     build: Callable[[], nn.Module]
     label: str
     download_centre_bias: bool
+    trained: bool = True
 
 
 def _device(request: Type2Request) -> torch.device:
@@ -148,7 +152,7 @@ def run_deepgaze(
             else:
                 log_density = log_density.copy()
             notes = [*prepared[index][1], *shared]
-            predictions[index] = Prediction(log_density, variant.label, notes)
+            predictions[index] = Prediction(log_density, variant.label, notes, variant.trained)
     return predictions
 
 
@@ -161,6 +165,7 @@ def deepgaze_variant(request: Type2Request) -> Variant:
         build=lambda: build_deepgaze(source, path, request.progress),
         label=f"DeepGaze IIE ({display_label(source)})",
         download_centre_bias=source is WeightSource.PRETRAINED,
+        trained=source is not WeightSource.UNTRAINED,
     )
 
 

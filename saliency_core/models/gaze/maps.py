@@ -14,13 +14,15 @@ class Type2Map:
     ``log_density``: float32 (H, W), logsumexp 0 (sums to 1 in probability);
     ``display``: float32 (H, W) in [0, 1], exp(log_density) min-max normalised (constant → 0);
     ``label``: model and weight source, e.g. "DeepGaze IIE (UNTRAINED)";
-    ``notes``: what was done on the way (fallbacks, downscaling, the study's input range).
+    ``notes``: what was done on the way (fallbacks, downscaling, the study's input range);
+    ``trained``: False for a network without trained weights (weight-free models are True).
     """
 
     log_density: np.ndarray
     display: np.ndarray
     label: str
     notes: list[str] = field(default_factory=list)
+    trained: bool = True
 
 
 def _shift_and_exp(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -43,13 +45,10 @@ def min_max(values: np.ndarray) -> np.ndarray:
     return ((values - low) / (high - low)).astype(np.float32)
 
 
-def display_map(log_density: np.ndarray) -> np.ndarray:
-    """p = exp(log p) scaled to [0, 1] by (p − min) / (max − min); zeros when p is constant."""
-    return min_max(_shift_and_exp(log_density)[1])
-
-
-def type2_map(log_density: np.ndarray, label: str, notes: list[str]) -> Type2Map:
+def type2_map(
+    log_density: np.ndarray, label: str, notes: list[str], trained: bool = True
+) -> Type2Map:
     """Normalise ``log_density`` and bundle it with its display map (one exp pass for both;
     the min-max scaling makes the display independent of the normalising constant)."""
     shifted, density, log_total = _shift_and_exp(log_density)
-    return Type2Map(shifted - np.float32(log_total), min_max(density), label, list(notes))
+    return Type2Map(shifted - np.float32(log_total), min_max(density), label, list(notes), trained)
