@@ -20,8 +20,13 @@ from typing import TYPE_CHECKING, Any
 import tomli_w
 
 from saliency_core.models.weights import WeightSource
-from saliency_core.scoring.metrics import TIE_POLICIES, TIES_NO_OVERSHOOT
-from saliency_core.study import DEEPGAZE_MAX_SIDE, SCORE_THRESHOLD, TOP_PERCENT
+from saliency_core.study import (
+    DEEPGAZE_MAX_SIDE,
+    SCORE_THRESHOLD,
+    TIE_POLICIES,
+    TIES_NO_OVERSHOOT,
+    TOP_PERCENT,
+)
 
 if TYPE_CHECKING:
     from saliency_core.maps.cams import Explain

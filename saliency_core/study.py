@@ -22,6 +22,20 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 """ImageNet normalisation (per RGB channel, on [0, 1] inputs) of every pretrained backbone."""
 
+TIES_NO_OVERSHOOT = "no-overshoot"
+"""The default top-p% tie policy (ours, not the study's): never more than p%. When the pixels
+tied at the threshold would make the top-p% mask exceed ⌈p% · n⌉ pixels, only the pixels strictly
+above the tied value are taken (the mask may then be smaller than p%;
+:func:`~saliency_core.scoring.metrics.top_percent_selection` reports the share selected) — unless
+none lies above it and some lie below (the ties are the maximum of a map that has others, e.g. a
+binary attention mask covering more than p%): an empty mask would single nothing out, so the
+tied maximum is taken whole. A constant map is one tie block above nothing: it selects nothing
+(below p = 100)."""
+TIES_INCLUDE = "include"
+"""The study's rule: ``m >= percentile(m, 100 − p)``, every tie at the threshold included, so
+the mask can exceed p% (a map with 80% zeros: its top 25% is every pixel)."""
+TIE_POLICIES = (TIES_NO_OVERSHOOT, TIES_INCLUDE)
+
 
 class MapKind(StrEnum):
     """What a map is, in the order the summary tables list them. A ``StrEnum``: each member

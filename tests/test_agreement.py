@@ -8,6 +8,7 @@ import pytest
 from saliency_core import viz
 from saliency_core.maps.cams import Detections
 from saliency_core.scoring import agreement, metrics
+from saliency_core.study import TIES_INCLUDE, TIES_NO_OVERSHOOT
 
 
 @pytest.mark.parametrize("percent", [0, 0.5, 1, 2.5, 10, 33.3, 50, 99, 100])
@@ -24,12 +25,12 @@ def test_ranked_masks_equal_the_metric_definition(percent: float):
     ("ties", "percent", "selected"),
     [
         # the one tie block (20 px) exceeds ⌈p% · 20⌉ px and nothing lies above it: excluded
-        (metrics.TIES_NO_OVERSHOOT, 10, 0),
-        (metrics.TIES_NO_OVERSHOOT, 50, 0),
-        (metrics.TIES_NO_OVERSHOOT, 100, 20),  # 20 px ≤ ⌈100% · 20⌉: no overshoot
+        (TIES_NO_OVERSHOOT, 10, 0),
+        (TIES_NO_OVERSHOOT, 50, 0),
+        (TIES_NO_OVERSHOOT, 100, 20),  # 20 px ≤ ⌈100% · 20⌉: no overshoot
         # the study's m ≥ percentile(m, 100 − p): every tie, so every pixel
-        (metrics.TIES_INCLUDE, 10, 20),
-        (metrics.TIES_INCLUDE, 50, 20),
+        (TIES_INCLUDE, 10, 20),
+        (TIES_INCLUDE, 50, 20),
     ],
 )
 def test_a_constant_map_selects_what_its_tie_rule_says(level, ties, percent, selected):

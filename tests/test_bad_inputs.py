@@ -18,6 +18,7 @@ from saliency_core.models import cache as backend
 from saliency_core.models.gaze import predict_type2
 from saliency_core.models.weights import MissingWeightsError, load_state_dict_file
 from saliency_core.scoring import agreement, metrics
+from saliency_core.study import TIE_POLICIES, TIES_INCLUDE, TIES_NO_OVERSHOOT
 
 
 def _one_axis_images() -> dict[str, np.ndarray]:
@@ -428,7 +429,7 @@ def _relu_map(seed: int = 0) -> np.ndarray:
 
 def test_top_25_percent_of_a_relu_map_does_not_select_everything():
     relu = _relu_map()
-    study = metrics.top_percent_selection(relu, 25, ties=metrics.TIES_INCLUDE)
+    study = metrics.top_percent_selection(relu, 25, ties=TIES_INCLUDE)
     assert study.mask.all() and study.share == 1.0  # the study's rule: every pixel
     default = metrics.top_percent_selection(relu, 25)
     np.testing.assert_array_equal(default.mask, relu > 0)
@@ -472,7 +473,7 @@ def _tie_maps() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("name", list(_tie_maps()))
-@pytest.mark.parametrize("ties", metrics.TIE_POLICIES)
+@pytest.mark.parametrize("ties", TIE_POLICIES)
 def test_ranked_map_matches_the_metric_for_both_tie_policies(name, ties):
     values = _tie_maps()[name]
     ranked = agreement.RankedMap(values)
@@ -481,7 +482,7 @@ def test_ranked_map_matches_the_metric_for_both_tie_policies(name, ties):
         np.testing.assert_array_equal(ranked.mask(percent, ties), expected.mask)
         assert ranked.selected_share(percent, ties) == pytest.approx(expected.share, abs=1e-12)
         assert ranked.flag(percent) == expected.flag
-        if ties == metrics.TIES_NO_OVERSHOOT:  # never over p%, but for a tied maximum kept whole
+        if ties == TIES_NO_OVERSHOOT:  # never over p%, but for a tied maximum kept whole
             limit = np.ceil(percent / 100 * values.size) / values.size
             assert expected.share <= limit or (values[expected.mask] == values.max()).all()
     if name in ("random", "odd size"):  # no ties: both policies are the study's rule
@@ -494,7 +495,7 @@ def test_ranked_map_matches_the_metric_for_both_tie_policies(name, ties):
 def test_ties_are_passed_through_the_iou_functions():
     relu, other = _relu_map(0), _relu_map(5)
     ranked = {"a": agreement.RankedMap(relu), "ref": agreement.RankedMap(other)}
-    for ties in metrics.TIE_POLICIES:
+    for ties in TIE_POLICIES:
         expected = metrics.top_percent_iou(relu, other, 25, ties)
         table = agreement.iou_table({"a": ranked["a"]}, {"ref": ranked["ref"]}, 25, ties)
         assert table["value"].iloc[0] == pytest.approx(expected)

@@ -17,6 +17,7 @@ from saliency_core.data.images import Sample
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.maps import classifier_maps
 from saliency_core.models.weights import WeightSource
+from saliency_core.scoring import accuracy
 from saliency_core.scoring.accuracy import accuracy_scatter
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
 from ui import classifier_report, report
@@ -281,7 +282,7 @@ def test_accuracy_points_read_pretrained_accuracy_and_name_missing_records():
             "value": [1.0, 2.0, np.nan, np.nan],
         }
     )
-    record = classifier_maps.accuracy_record(
+    record = accuracy.accuracy_record(
         classifier_maps.ClassifierChoice("ResNet-50", WeightSource.PRETRAINED)
     )
     assert record == {"weights": "pretrained", "top1_accuracy": 80.858, "reason": None}

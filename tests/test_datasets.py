@@ -12,7 +12,7 @@ from PIL import Image
 
 from saliency_core.data import datasets
 from saliency_core.data.datasets import Dataset, DatasetError
-from saliency_core.scoring.metrics import to_pixel_coords
+from saliency_core.data.fixations import to_pixel_coords
 
 
 def test_the_sample_ships_50_images_with_real_fixations_and_its_licence():

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from saliency_core.data.fixations import (
-    attention_mask,
     default_sigma,
     density_map,
     display,
@@ -22,7 +21,6 @@ from saliency_core.data.fixations import (
     rescale_points,
     to_pixel_coords,
 )
-from saliency_core.scoring.metrics import top_percent_mask
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
 
@@ -232,19 +230,3 @@ def test_display_scales_to_unit_peak():
     assert shown.dtype == np.float32 and shown.max() == 1.0 and shown.min() >= 0.0
     np.testing.assert_allclose(shown, density / density.max(), rtol=1e-6)
     assert not display(np.zeros((4, 4))).any()
-
-
-# --- attention masks ----------------------------------------------------------------------------
-
-
-def test_attention_mask_is_the_top_percent_of_the_density():
-    density = density_map(np.array([[10.0, 12.0], [40.0, 30.0], [41.0, 31.0]]), (48, 64), 3.0)
-    mask = attention_mask(density, 10)
-    np.testing.assert_array_equal(mask, top_percent_mask(density, 10, ties="include"))
-    assert mask.mean() == pytest.approx(0.10, abs=0.005)
-    assert mask[12, 10] and mask[30, 40]  # both fixated areas are in
-    assert not mask[0, 63]
-
-
-def test_attention_mask_of_no_fixations_is_empty():
-    assert not attention_mask(np.zeros((8, 8), dtype=np.float32), 10).any()

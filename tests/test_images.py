@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from saliency_core.data import images
+from saliency_core.data.fixations import to_pixel_coords
 from saliency_core.data.images import ImageLoadError, load_image, load_mask
-from saliency_core.scoring.metrics import to_pixel_coords
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:

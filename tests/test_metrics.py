@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from saliency_core.scoring import metrics
+from saliency_core.data.fixations import fixation_map
 from saliency_core.scoring.metrics import (
     ALL_PIXELS_FIXATED,
     CONSTANT_MAP,
@@ -249,7 +249,7 @@ def test_auc_judd_matches_mit_loop_without_ties():
     rng = np.random.default_rng(3)
     s = rng.random((20, 30))
     points = np.column_stack([rng.integers(0, 30, 40), rng.integers(0, 20, 40)])
-    fixated = metrics.fixation_map(points, s.shape).ravel()
+    fixated = fixation_map(points, s.shape).ravel()
     values = normalize(s).ravel()
     thresholds = np.sort(values[fixated])[::-1]
     n, p = len(thresholds), values.size
@@ -268,7 +268,7 @@ def test_auc_judd_undefined_cases():
 
 
 def perfect_map(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
-    return metrics.fixation_map(points, shape).astype(np.float64)
+    return fixation_map(points, shape).astype(np.float64)
 
 
 def test_perfect_map_scores_one():
@@ -298,7 +298,7 @@ def test_auc_borji_matches_mit_loop_with_the_same_draws():
     s = rng.random((12, 15)) ** 2
     points = np.column_stack([rng.integers(0, 15, 25), rng.integers(0, 12, 25)])
     values = normalize(s).ravel()
-    positives = values[metrics.fixation_map(points, s.shape).ravel()]
+    positives = values[fixation_map(points, s.shape).ravel()]
     draws = np.random.default_rng(9).integers(0, values.size, size=(7, len(positives)))
     aucs = []
     for split in draws:  # AUC_Borji.m, thresholds 0:0.1:max per split, descending

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from saliency_core.scoring.metrics import TIES_INCLUDE, top_percent_mask
-from saliency_core.study import ERASE_PERCENT, IMAGENET_MEAN, IMAGENET_STD
+from saliency_core.scoring.metrics import top_percent_mask
+from saliency_core.study import ERASE_PERCENT, IMAGENET_MEAN, IMAGENET_STD, TIES_INCLUDE
 
 IMAGENET_MEAN_255 = tuple(255 * value for value in IMAGENET_MEAN)
 """ImageNet per-channel RGB mean in 0..255 (torchvision's normalisation × 255)."""

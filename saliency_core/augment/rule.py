@@ -17,7 +17,7 @@ import numpy as np
 
 from saliency_core.maps.references import REFERENCES
 from saliency_core.scoring import metrics
-from saliency_core.study import TOP_PERCENT
+from saliency_core.study import TIES_INCLUDE, TOP_PERCENT
 
 METRICS = ("IoU@top-p%", "MAE")
 """Metric names understood by the rule (names of ``saliency_core.scoring.metrics``)."""
@@ -131,11 +131,11 @@ def decide(
     """Evaluate ``rule`` on a CAM and the reference map it names (both (H, W), in [0, 1]).
 
     ``evaluate`` defaults to ``metrics.compute`` with the study's tie rule (ties at the top-p%
-    threshold included, ``metrics.TIES_INCLUDE``).
+    threshold included, ``TIES_INCLUDE``).
 
     A NaN metric (e.g. a constant map) never erases; its reason is passed on.
     """
-    evaluate = evaluate or partial(metrics.compute, ties=metrics.TIES_INCLUDE)
+    evaluate = evaluate or partial(metrics.compute, ties=TIES_INCLUDE)
     result = evaluate(rule.metric, cam, reference=reference_map, percent=rule.percent)
     value = float(result.value)
     label = rule.metric_label

@@ -1,10 +1,9 @@
 """Human fixations: reading them, and turning them into fixation maps, densities and masks.
 
 Points are ``(x, y)`` pixel coordinates of the image they were recorded on (x the column, y the
-row, origin at the top-left; integer coordinates are pixel centres). :func:`to_pixel_coords` and
-:func:`fixation_map` (rounding to the nearest pixel, dropping points outside the image) live in
-:mod:`saliency_core.scoring.metrics`, which scores maps against the same pixels, and are re-exported
-here."""
+row, origin at the top-left; integer coordinates are pixel centres): :func:`to_pixel_coords` and
+:func:`fixation_map` round them to the nearest pixel and drop points outside the image, for these
+densities and for every metric (:mod:`saliency_core.scoring.metrics`)."""
 
 from __future__ import annotations
 
@@ -17,18 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from saliency_core.scoring.metrics import (
-    TIES_INCLUDE,
-    fixation_map,
-    to_pixel_coords,
-    top_percent_mask,
-)
-from saliency_core.study import TOP_PERCENT
-
 __all__ = [
     "DEGREES_PER_IMAGE",
     "FixationFile",
-    "attention_mask",
     "default_sigma",
     "density_map",
     "display",
@@ -57,6 +47,37 @@ class FixationFile:
 
     table: pd.DataFrame
     notices: tuple[str, ...] = ()
+
+
+def to_pixel_coords(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Round (x, y) points to integer pixel coordinates, int64 (M, 2), dropping those outside.
+
+    ``x`` indexes columns and ``y`` rows; integer coordinates are pixel centres, so a point goes to
+    pixel ``(floor(x + 0.5), floor(y + 0.5))``. Points whose pixel lies outside ``shape`` = (H, W)
+    (or with a non-finite coordinate) are dropped; order and duplicates of the rest are kept.
+    """
+    array = np.asarray(points, dtype=np.float64)
+    if array.size == 0:
+        return np.empty((0, 2), dtype=np.int64)
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise ValueError(f"points must be an (N, 2) array of (x, y), got shape {array.shape}")
+    rounded = np.floor(array + 0.5)
+    height, width = shape
+    inside = (
+        (rounded[:, 0] >= 0)
+        & (rounded[:, 0] < width)
+        & (rounded[:, 1] >= 0)
+        & (rounded[:, 1] < height)
+    )
+    return rounded[inside].astype(np.int64)
+
+
+def fixation_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Binary (H, W) map of fixated pixels (see :func:`to_pixel_coords` for the rounding)."""
+    pixels = to_pixel_coords(points, shape)
+    fixated = np.zeros(shape, dtype=bool)
+    fixated[pixels[:, 1], pixels[:, 0]] = True
+    return fixated
 
 
 def read_fixation_file(source: str | Path | IO) -> FixationFile:
@@ -269,15 +290,3 @@ def display(density: np.ndarray) -> np.ndarray:
     peak = float(np.max(density))
     scaled = density / peak if peak > 0 else np.zeros_like(density)
     return np.asarray(scaled, dtype=np.float32)
-
-
-def attention_mask(density: np.ndarray, percent: float = TOP_PERCENT) -> np.ndarray:
-    """Human attention mask: the top-``percent``% of a fixation density, bool (H, W).
-
-    Binarised like the study (:func:`saliency_core.scoring.metrics.top_percent_mask`: ``density >=
-    percentile(density, 100 - percent)``, ties included). A density without mass (no fixations)
-    gives an empty mask rather than the all-True mask of a constant map.
-    """
-    if not np.any(density):
-        return np.zeros(np.shape(density), dtype=bool)
-    return top_percent_mask(density, percent, ties=TIES_INCLUDE)

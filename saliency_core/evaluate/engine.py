@@ -46,9 +46,10 @@ from saliency_core.evaluate.store import (
     ResultsFolder,
 )
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.maps.classifier_maps import accuracy_record, classifier_choices, classifier_jobs
+from saliency_core.maps.classifier_maps import classifier_choices, classifier_jobs
 from saliency_core.models.cache import MODELS, default_device
 from saliency_core.scoring import agreement
+from saliency_core.scoring.accuracy import accuracy_record
 from saliency_core.settings import Settings
 from saliency_core.study import TOP_PERCENT, MapKind
 
@@ -291,7 +292,7 @@ def prefetch(
 
 def classifier_accuracy(settings: Settings) -> dict[str, dict]:
     """Classifier name -> its weights' ImageNet top-1 accuracy (%) or the reason it is unknown
-    (:func:`~saliency_core.maps.classifier_maps.accuracy_record`), for the report's accuracy
+    (:func:`~saliency_core.scoring.accuracy.accuracy_record`), for the report's accuracy
     vs. agreement plot without loading any model."""
     choices, _ = classifier_choices(settings)
     return {choice.name: accuracy_record(choice) for choice in choices}

@@ -8,7 +8,6 @@ Models are built once per (classifier, weights, input side, device) and shared t
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,7 +19,6 @@ from saliency_core.maps.detector_maps import guard_memory
 from saliency_core.models.cache import MODELS, Locked, shared_model
 from saliency_core.models.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
 from saliency_core.models.weights import ModelChoice, WeightSource
-from saliency_core.scoring import accuracy
 from saliency_core.settings import Settings
 
 """``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
@@ -130,18 +128,6 @@ def compute_classifier_map(
         entry.value.trained,
         list(result.notes),
     )
-
-
-def accuracy_record(choice: ClassifierChoice) -> dict[str, object]:
-    """{"weights", "top1_accuracy" (%, None when unknown), "reason"} of ``choice``'s weights,
-    read from their metadata (:func:`saliency_core.scoring.accuracy.weights_accuracy`; no model
-    built)."""
-    value, reason = accuracy.weights_accuracy(CLASSIFIERS[choice.name], choice.source)
-    return {
-        "weights": choice.source.value,
-        "top1_accuracy": None if math.isnan(value) else value,
-        "reason": reason,
-    }
 
 
 @dataclass(frozen=True)

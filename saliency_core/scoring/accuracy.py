@@ -13,8 +13,8 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
-from saliency_core.models.classifiers import ClassifierSpec, LoadedClassifier
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.classifiers import CLASSIFIERS, ClassifierSpec, LoadedClassifier
+from saliency_core.models.weights import ModelChoice, WeightSource
 
 
 def top1_accuracy(classifier: LoadedClassifier) -> tuple[float, str | None]:
@@ -32,6 +32,17 @@ def weights_accuracy(spec: ClassifierSpec, source: WeightSource) -> tuple[float,
     if "acc@1" not in metrics:
         return math.nan, f"{spec.name}'s weights record no ImageNet-1K top-1 accuracy"
     return float(metrics["acc@1"]), None
+
+
+def accuracy_record(choice: ModelChoice) -> dict[str, object]:
+    """{"weights", "top1_accuracy" (%, None when unknown), "reason"} of a classifier choice's
+    weights, read from their metadata (:func:`weights_accuracy`; no model built)."""
+    value, reason = weights_accuracy(CLASSIFIERS[choice.name], choice.source)
+    return {
+        "weights": choice.source.value,
+        "top1_accuracy": None if math.isnan(value) else value,
+        "reason": reason,
+    }
 
 
 def accuracy_scatter(

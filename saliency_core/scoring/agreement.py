@@ -17,6 +17,7 @@ from pandas.io.formats.style import Styler
 from scipy.ndimage import gaussian_filter
 
 from saliency_core.scoring import metrics
+from saliency_core.study import TIES_NO_OVERSHOOT
 from saliency_core.viz import AgreementPainter
 
 MAP_METRICS = ("MAE", "CC", "SIM", "KLD")
@@ -27,7 +28,7 @@ COLUMNS = ["map", "reference", "metric", "value", "higher_is_better", "reason"]
 
 class RankedMap:
     """A map with its values sorted once: top-p% masks identical to ``metrics.top_percent_mask``
-    under either tie policy (``metrics.TIES_NO_OVERSHOOT``, the default, or ``TIES_INCLUDE``).
+    under either tie policy (``TIES_NO_OVERSHOOT``, the default, or ``TIES_INCLUDE``).
 
     ``np.percentile(m, q)`` (linear method) is ``s[k] + f · (s[k+1] − s[k])`` with ``s`` the sorted
     values, ``k = ⌊q/100 · (n−1)⌋`` and ``f`` the fractional part; with ``s`` kept, a threshold
@@ -53,14 +54,14 @@ class RankedMap:
         above = self.sorted.size - int(np.searchsorted(self.sorted, threshold, "right"))
         return threshold, metrics.strict_cut(at_least, above, percent, self.sorted.size, ties)
 
-    def mask(self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT) -> np.ndarray:
+    def mask(self, percent: float, ties: str = TIES_NO_OVERSHOOT) -> np.ndarray:
         if percent <= 0:
             metrics.strict_cut(0, 0, percent, self.sorted.size, ties)  # validates ``ties``
             return np.zeros(self.values.shape, dtype=bool)
         threshold, strict = self._cut(percent, ties)
         return self.values > threshold if strict else self.values >= threshold
 
-    def selected_share(self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT) -> float:
+    def selected_share(self, percent: float, ties: str = TIES_NO_OVERSHOOT) -> float:
         """Share of the pixels (0..1) that ``mask(percent, ties)`` selects."""
         if percent <= 0:
             return 0.0
@@ -77,7 +78,7 @@ class RankedMap:
         return metrics.few_above_minimum(above, percent, self.sorted.size)
 
     def selection(
-        self, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT
+        self, percent: float, ties: str = TIES_NO_OVERSHOOT
     ) -> metrics.TopPercentSelection:
         """Mask, selected share and flag, as ``metrics.top_percent_selection``."""
         return metrics.TopPercentSelection(
@@ -86,7 +87,7 @@ class RankedMap:
 
 
 def ranked_iou(
-    a: RankedMap, b: RankedMap, percent: float, ties: str = metrics.TIES_NO_OVERSHOOT
+    a: RankedMap, b: RankedMap, percent: float, ties: str = TIES_NO_OVERSHOOT
 ) -> metrics.MetricValue:
     """``metrics.top_percent_iou`` on ranked maps (NaN with the same reasons)."""
     return _masks_iou(a, b, a.mask(percent, ties), b.mask(percent, ties))
@@ -168,7 +169,7 @@ def iou_table(
     maps: Mapping[str, RankedMap],
     references: Mapping[str, RankedMap],
     percent: float,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """IoU of the top-``percent``% pixels of every map against every reference."""
     return _iou_rows(maps, references, _masks({**maps, **references}, percent, ties))
@@ -203,7 +204,7 @@ def iou_curves(
     reference: RankedMap,
     percents: Iterable[float] = range(1, 51),
     reference_name: str | None = None,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """IoU against ``reference`` for each p in ``percents``: columns map, percent, iou.
 
@@ -320,7 +321,7 @@ def threshold_view(
     references: Mapping[str, RankedMap],
     shown_reference: str,
     percent: float,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
 ) -> ThresholdView:
     """IoU of every map against every reference at ``percent``, and the agreement pictures
     (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once

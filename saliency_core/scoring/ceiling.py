@@ -51,7 +51,7 @@ from saliency_core.models.gaze.centerbias import CentreBias, centre_bias
 from saliency_core.scoring import metrics
 from saliency_core.scoring.agreement import COLUMNS as AGREEMENT_COLUMNS
 from saliency_core.scoring.agreement import FIXATION_METRICS
-from saliency_core.study import TOP_PERCENT
+from saliency_core.study import TIES_NO_OVERSHOOT, TOP_PERCENT
 
 OBSERVER_METRICS = (*FIXATION_METRICS, "IoU@top-p%")
 COLUMNS = [*AGREEMENT_COLUMNS, "n_subjects", "notice"]
@@ -314,7 +314,7 @@ def split_half(
     percent: float = TOP_PERCENT,
     baseline: np.ndarray | None = None,
     seed: int = 0,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
     names: tuple[str, ...] = ("IoU@top-p%",),
     fit: GoldStandard | None = None,
 ) -> pd.DataFrame:
@@ -380,7 +380,7 @@ def inter_observer_ceiling(
     other_fixations: np.ndarray | None = None,
     baseline: np.ndarray | None = None,
     seed: int = 0,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
     names: tuple[str, ...] = OBSERVER_METRICS,
 ) -> pd.DataFrame:
     """The "people vs people" rows (:data:`COLUMNS`, map :data:`PEOPLE`), see the module notes.
@@ -448,7 +448,7 @@ def centre_bias_floor(
     baseline: np.ndarray | None = None,
     prior: CentreBias | None = None,
     seed: int = 0,
-    ties: str = metrics.TIES_NO_OVERSHOOT,
+    ties: str = TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """The centre-bias rows (:data:`COLUMNS`, map ``"centre bias (<prior label>)"``).
 

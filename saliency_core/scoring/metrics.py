@@ -32,7 +32,8 @@ from typing import Literal
 
 import numpy as np
 
-from saliency_core.study import TOP_PERCENT
+from saliency_core.data.fixations import to_pixel_coords
+from saliency_core.study import TIE_POLICIES, TIES_NO_OVERSHOOT, TOP_PERCENT
 
 EPS = 2.220446049250313e-16
 """MATLAB's ``eps`` (float64 machine epsilon), the MIT benchmark's regulariser in KLD and IG."""
@@ -104,37 +105,6 @@ def _density(m: np.ndarray) -> np.ndarray:
 # --- fixation coordinates ---------------------------------------------------------------------
 
 
-def to_pixel_coords(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Round (x, y) points to integer pixel coordinates, int64 (M, 2), dropping those outside.
-
-    ``x`` indexes columns and ``y`` rows; integer coordinates are pixel centres, so a point goes to
-    pixel ``(floor(x + 0.5), floor(y + 0.5))``. Points whose pixel lies outside ``shape`` = (H, W)
-    (or with a non-finite coordinate) are dropped; order and duplicates of the rest are kept.
-    """
-    array = np.asarray(points, dtype=np.float64)
-    if array.size == 0:
-        return np.empty((0, 2), dtype=np.int64)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise ValueError(f"points must be an (N, 2) array of (x, y), got shape {array.shape}")
-    rounded = np.floor(array + 0.5)
-    height, width = shape
-    inside = (
-        (rounded[:, 0] >= 0)
-        & (rounded[:, 0] < width)
-        & (rounded[:, 1] >= 0)
-        & (rounded[:, 1] < height)
-    )
-    return rounded[inside].astype(np.int64)
-
-
-def fixation_map(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Binary (H, W) map of fixated pixels (see :func:`to_pixel_coords` for the rounding)."""
-    pixels = to_pixel_coords(points, shape)
-    fixated = np.zeros(shape, dtype=bool)
-    fixated[pixels[:, 1], pixels[:, 0]] = True
-    return fixated
-
-
 def _fixated(points: np.ndarray, shape: tuple[int, int], reason: str = NO_FIXATIONS) -> np.ndarray:
     """Sorted unique flat indices (row * W + column) of the fixated pixels; none -> undefined."""
     pixels = to_pixel_coords(points, shape)
@@ -156,18 +126,6 @@ def mae(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(normalize(a) - normalize(b)).mean())
 
 
-TIES_NO_OVERSHOOT = "no-overshoot"
-"""Default tie policy: when the pixels tied at the threshold would make the top-p% mask exceed
-⌈p% · n⌉ pixels, only the pixels strictly above the tied value are taken (the mask may then be
-smaller than p%; :func:`top_percent_selection` reports the share actually selected) — unless
-none lies above it and some lie below (the ties are the maximum of a map that has others, e.g. a
-binary attention mask covering more than p%): an empty mask would single nothing out, so the
-tied maximum is taken whole. A constant map is one tie block above nothing: it selects nothing
-(below p = 100)."""
-TIES_INCLUDE = "include"
-"""The study's rule: ``m >= percentile(m, 100 − p)``, every tie at the threshold included, so
-the mask can exceed p% (a map with 80% zeros: its top 25% is every pixel)."""
-TIE_POLICIES = (TIES_NO_OVERSHOOT, TIES_INCLUDE)
 FEW_ABOVE_MINIMUM = (
     "fewer than p% of the map's pixels lie above its minimum: its top-p% is not well defined"
 )

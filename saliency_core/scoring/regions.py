@@ -184,7 +184,7 @@ def region_shares(
 
     * ``map_share`` = Σ_region m / Σ_image m (the map must be non-negative; zero mass: NaN);
     * ``fixation_share`` = fixations in the region / fixations inside the image (counted with
-      repeats, pixels as :func:`~saliency_core.scoring.metrics.to_pixel_coords` rounds them);
+      repeats, pixels as :func:`~saliency_core.data.fixations.to_pixel_coords` rounds them);
     * ``density_share`` = mass of ``density_map(fixations, shape, sigma)`` in the region;
     * ``ratio`` = map_share / people share (``people``: fixation or density share), > 1 when the
       model over-weights the region; ``log2_ratio`` its base-2 log (0: as people; +1: twice);
