@@ -24,11 +24,10 @@ from saliency_core.models.weights import WeightSource
 from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.scoring import agreement
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
-from ui import address, cached, classifier_view, matrix, widgets
+from ui import address, cached, classifier_view, finegrained, matrix, widgets
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
-from ui.finegrained import section as finegrained_section
 from ui.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
 from ui.progress import fetch_deepgaze, fetch_detector
 
@@ -124,6 +123,7 @@ def widget_values(settings: Settings) -> dict:
 VIEW_PARAMS = {
     "fix": address.ViewParam(f"{KEY}_show_fix", True),
     "vs": address.ViewParam(f"{KEY}_against"),
+    **finegrained.VIEW_PARAMS,
 }
 # `Settings` fields shown by a widget inside a fragment: a fragment's rerun moves the widget, not
 # the settings the main script built.
@@ -154,6 +154,9 @@ def keep_in_url() -> None:
     params = to_query(replace(settings, **moved)) | address.view_params(VIEW_PARAMS)
     address.write(widgets.source_params(KEY) | params, ADDRESS_KEYS)
 
+
+finegrained_section = address.fragment(keep_in_url)(finegrained.section)
+"""The finer-grained expander: a fragment whose controls are in the address too."""
 
 EXPLAIN_MODES = {
     "all": "all detections ≥ the score threshold",

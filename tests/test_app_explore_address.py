@@ -147,3 +147,25 @@ def test_the_fixation_sigma_follows_the_image_unless_the_user_set_it(model_calls
     linked = explore(dataset=two_sizes, image="small", det="", t2=SPECTRAL, sigma="5")
     linked.sidebar.selectbox(key="explore_image").set_value("large").run()
     assert linked.sidebar.slider(key="explore_sigma").value == 5.0, "a link's sigma is set"
+
+
+def test_the_finer_grained_controls_are_in_the_link_and_restored(model_calls):
+    """The finer-grained expander is a fragment too: its controls reach the address the moment
+    they move, and a link restores them."""
+    at = explore(det="", t2=SPECTRAL)
+    at.toggle(key="explore_fg_on").set_value(True).run()
+    at.number_input(key="explore_fg_width").set_value(1.0).run()  # (onset windows only)
+    at.selectbox(key="explore_fg_metric").set_value("AUC-Judd").run()
+    at.radio(key="explore_fg_split").set_value("ordinal (k-th fixation per subject)").run()
+    assert not at.exception, at.exception
+    link = dict(at.query_params)
+    assert link["fg"] == "1" and link["fgsplit"] == "ordinal (k-th fixation per subject)"
+    assert (link["fgmetric"], link["fgwidth"]) == ("AUC-Judd", "1")
+    again = explore(**link)
+    assert not again.exception, again.exception
+    assert again.toggle(key="explore_fg_on").value is True
+    assert again.radio(key="explore_fg_split").value == "ordinal (k-th fixation per subject)"
+    assert again.selectbox(key="explore_fg_metric").value == "AUC-Judd"
+    assert again.number_input(key="explore_fg_width").value == 1.0
+    assert dict(again.query_params) == link
+    assert not again.warning

@@ -19,7 +19,7 @@ from saliency_core import pipeline
 from saliency_core.maps.references import fixation_sigma
 from saliency_core.scoring import agreement, regions, temporal
 from saliency_core.scoring import ceiling as observers
-from ui import cached, charts
+from ui import address, cached, charts
 from ui.errors import report
 from ui.rectangles import draw_rectangles
 
@@ -30,6 +30,20 @@ RECTANGLES = "rectangles drawn or typed"
 DRAWN_KEY = f"{KEY}_drawn"
 MASK_COMPONENTS = "attention mask's connected components"
 PEOPLE = {"fixation counts": "fixations", "fixation density": "density"}
+WIDTH_S = 0.5
+"""Default onset-window width (seconds)."""
+VIEW_PARAMS = {
+    "fg": address.ViewParam(f"{KEY}_on", False),
+    "fgsplit": address.ViewParam(f"{KEY}_split", next(iter(SPLITS))),
+    "fgwidth": address.ViewParam(f"{KEY}_width", WIDTH_S),
+    "fgmetric": address.ViewParam(f"{KEY}_metric", temporal.TIME_METRICS[0]),
+    "fgregions": address.ViewParam(f"{KEY}_source"),
+    "fgrects": address.ViewParam(f"{KEY}_rects", ""),
+    "fgpeople": address.ViewParam(f"{KEY}_people", next(iter(PEOPLE))),
+    "fgmap": address.ViewParam(f"{KEY}_map"),
+}
+"""The section's controls in the page's address (query key -> widget); the page writes them
+with its own (the section runs as a fragment of the page's, see :mod:`ui.address`)."""
 LOSO_NOTE = (
     "People vs people: each subject's fixations scored against a gold-standard density of all "
     "the other subjects (kernel density mixed with the centre bias and a uniform term, fitted by "
@@ -39,9 +53,9 @@ LOSO_NOTE = (
 )
 
 
-@st.fragment
 def section(bundle: pipeline.Bundle) -> None:
-    """The expander; reruns alone when its own controls move."""
+    """The expander. The page runs it as a fragment that writes the address
+    (``ui.address.fragment``), so it reruns alone when its own controls move."""
     with st.expander(TITLE, expanded=False):
         try:
             body(bundle)
@@ -97,11 +111,11 @@ def cached_windows(
 def time_view(bundle: pipeline.Bundle, key: str) -> None:
     left, middle, right = st.columns(3)
     split = SPLITS[left.radio("Split the fixations by", list(SPLITS), key=f"{KEY}_split")]
+    st.session_state.setdefault(f"{KEY}_width", WIDTH_S)  # a link may have set it
     width = middle.number_input(
         "Window width (s)",
         0.05,
         10.0,
-        0.5,
         step=0.05,
         key=f"{KEY}_width",
         disabled=split != "onset",
