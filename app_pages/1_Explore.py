@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import pipeline, presets, viz
+from saliency_core import pipeline, viz
 from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample
@@ -21,14 +21,15 @@ from saliency_core.models import gaze
 from saliency_core.models.detector_spec import COCO_CATEGORIES
 from saliency_core.models.detectors import DETECTORS, DetectorSpec
 from saliency_core.models.weights import WeightSource
-from saliency_core.presets import PRESETS, STUDY_NOTES, describe_changes
 from saliency_core.scoring import agreement
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
-from ui import address, cached, classifier_view, finegrained, matrix, widgets
+from ui import address, cached, classifier_view, finegrained, matrix, presets, tables, widgets
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
 from ui.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
+from ui.notes import unchosen_notes, why_empty
+from ui.presets import PAGE_PRESETS, STUDY_NOTES, describe_changes
 from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
@@ -46,11 +47,11 @@ OVERLAY_COLOURS = {
 
 def preset_values(name: str) -> dict:
     """The session-state value of every widget the preset ``name`` sets."""
-    shown = widget_values(PRESETS[name])
+    shown = widget_values(PAGE_PRESETS[name])
     return {key: shown[key] for key in PRESET_WIDGETS}
 
 
-# The widgets that show `saliency_core.presets.PRESET_FIELDS`.
+# The widgets that show `ui.presets.PRESET_FIELDS`.
 PRESET_WIDGETS = tuple(
     f"{KEY}_{name}"
     for name in ("detectors", "methods", "target", "score", "working", "study_range", "percent")
@@ -61,7 +62,7 @@ def apply_preset() -> None:
     """Set the preset's widgets; keep what they showed before, and the change in words, for
     "Undo preset"."""
     name = st.session_state[f"{KEY}_preset"]
-    before = st.session_state.get(f"{KEY}_settings") or PRESETS["Explore"]
+    before = st.session_state.get(f"{KEY}_settings") or PAGE_PRESETS["Explore"]
     st.session_state[f"{KEY}_undo"] = {
         "preset": st.session_state.get(f"{KEY}_preset_before", "Explore"),
         "values": {k: st.session_state[k] for k in PRESET_WIDGETS if k in st.session_state},
@@ -79,7 +80,7 @@ def undo_preset() -> None:
 
 def preset_choice(side) -> None:
     """The preset selectbox, and after a choice what it changed with an undo button."""
-    side.selectbox("Preset", list(PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
+    side.selectbox("Preset", list(PAGE_PRESETS), key=f"{KEY}_preset", on_change=apply_preset)
     st.session_state[f"{KEY}_preset_before"] = st.session_state[f"{KEY}_preset"]
     undo = st.session_state.get(f"{KEY}_undo")
     if undo:
@@ -136,7 +137,7 @@ def restore_from_url(link: dict[str, str]) -> None:
     could not be read is said."""
     if not set(link) & {*QUERY_KEYS.values(), *VIEW_PARAMS}:
         return
-    settings, notes = from_query(link, PRESETS["Explore"])
+    settings, notes = from_query(link, PAGE_PRESETS["Explore"])
     st.session_state[f"{KEY}_preset"] = "Explore"
     st.session_state.update(widget_values(settings))
     for note in notes + address.restore_view(VIEW_PARAMS, link):
@@ -239,7 +240,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     # first visit, or Streamlit dropped a widget's state (another page, or a widget not drawn in
     # the last run, e.g. the study-range toggle of a weight-free model): reseed only those keys
     st.session_state.setdefault(f"{KEY}_preset", "Explore")
-    st.session_state.setdefault(f"{KEY}_type2", list(PRESETS["Explore"].type2))
+    st.session_state.setdefault(f"{KEY}_type2", list(PAGE_PRESETS["Explore"].type2))
     for name, value in preset_values(st.session_state[f"{KEY}_preset"]).items():
         st.session_state.setdefault(name, value)
     preset_choice(side)
@@ -467,9 +468,9 @@ def format_table(long: pd.DataFrame) -> None:
     summary = agreement.widen(long)
     if summary.table.empty:
         return
-    st.dataframe(summary.styled(), width="stretch")
+    st.dataframe(tables.styled(summary.table), width="stretch")
     for note in summary.notes:
-        st.caption(f"{agreement.NOT_AVAILABLE} — {note}")
+        st.caption(f"{tables.NOT_AVAILABLE} — {note}")
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -535,7 +536,7 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
     )
     paint = cached.painter(sample.key, sample.image)
     ties = bundle.settings.ties
-    view = agreement.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
+    view = matrix.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
     st.subheader(f"Top {percent:g}% agreement with {reference}")
     st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
     agreement_rows = matrix.agreement_rows(rows, reference, percent, view.constant)
@@ -619,7 +620,7 @@ def main() -> None:
     sample = pipeline.prepare_sample(sample, settings)
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
     bundle = compute(sample, settings)
-    causes = pipeline.why_empty(bundle)
+    causes = why_empty(bundle)
     if causes:
         st.warning(
             "Nothing to show: no map could be computed.\n"
@@ -627,7 +628,7 @@ def main() -> None:
         )
         return
     remember_detections(bundle)
-    show_notes([*pipeline.unchosen(settings), *bundle.skipped, *bundle.notes])
+    show_notes([*unchosen_notes(settings), *bundle.skipped, *bundle.notes])
     agreement_view(bundle)
     classifier_view.classifier_section(bundle)
     finegrained_section(bundle)

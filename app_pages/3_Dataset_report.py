@@ -12,9 +12,9 @@ import streamlit as st
 from saliency_core.data import csvfiles, datasets, roots
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
-from saliency_core.scoring import agreement, temporal
+from saliency_core.scoring import temporal
 from saliency_core.settings import Settings
-from ui import charts, report, results, run_panel
+from ui import charts, report, results, run_panel, tables
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
@@ -137,7 +137,7 @@ def summary_section(long, table, settings: Settings) -> None:
     row_notes = report.row_notes(view, table)
     if any(row_notes):
         shown.insert(shown.columns.get_loc("n images") + 1, "notes", row_notes)
-    styler = agreement.styled(shown, view.metric_columns)
+    styler = tables.styled(shown, view.metric_columns)
     styler = styler.apply(
         lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),
         axis=None,

@@ -26,6 +26,7 @@ from saliency_core.models.cache import default_device  # noqa: E402
 from saliency_core.models.detectors import DETECTORS, load_detector  # noqa: E402
 from saliency_core.scoring import agreement  # noqa: E402
 from saliency_core.viz import AgreementPainter  # noqa: E402
+from ui import matrix  # noqa: E402
 
 SIZE = 512
 
@@ -57,9 +58,7 @@ def threshold_update_ms(image: np.ndarray, repeats: int = 30) -> float:
     times = []
     for k in range(repeats):
         percent = 5.0 + k % 20
-        times.append(
-            timed(lambda p=percent: agreement.threshold_view(paint, maps, refs, "ref 0", p))
-        )
+        times.append(timed(lambda p=percent: matrix.threshold_view(paint, maps, refs, "ref 0", p)))
     return statistics.median(times) * 1000
 
 

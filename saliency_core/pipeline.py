@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -280,39 +281,31 @@ def models_needed(settings: Settings) -> int:
     return len(detector_choices(settings)[0]) + len(classifier_choices(settings)[0]) + len(networks)
 
 
-def unchosen(settings: Settings) -> list[str]:
-    """What the settings leave out that the user probably meant to choose, with the fix."""
-    notes = []
+class Unchosen(StrEnum):
+    """A choice the settings leave empty while the rest of them needs it."""
+
+    CLASSIFIER_METHOD = "classifier method"
+    """Classifiers without a method."""
+    MODEL = "model"
+    """No detector, type-2 model or classifier at all."""
+    CAM_METHOD = "CAM method"
+    """Detectors without a CAM method."""
+    DETECTOR = "detector"
+    """CAM methods without a detector (and no classifier)."""
+
+
+def unchosen(settings: Settings) -> list[Unchosen]:
+    """The choices ``settings`` leave out that the user probably meant to make."""
+    missing = []
     if settings.classifiers and not settings.classifier_methods:
-        notes.append("No classifier method chosen: pick one under Classifiers in the sidebar.")
+        missing.append(Unchosen.CLASSIFIER_METHOD)
     if not settings.detectors and not settings.type2 and not settings.classifiers:
-        notes.append(
-            "No detector and no type-2 model chosen: pick one under Type-1 (Detectors) or "
-            "Type-2 (Model) in the sidebar."
-        )
+        missing.append(Unchosen.MODEL)
     elif settings.detectors and not settings.cams:
-        notes.append("No CAM method chosen: pick one under CAM methods in the sidebar.")
+        missing.append(Unchosen.CAM_METHOD)
     elif settings.cams and not settings.detectors and not settings.classifiers:
-        notes.append("No detector chosen: pick one under Detectors in the sidebar.")
-    return notes
-
-
-WEIGHTS_FIX = (
-    "Place the checkpoint where the error says (or choose a weights file), or choose "
-    "untrained weights to try the page (labelled UNTRAINED)."
-)
-
-
-def why_empty(bundle: Bundle) -> list[str]:
-    """Why ``bundle`` has no map, each cause with how to fix it (empty when it has maps)."""
-    if bundle.maps:
-        return []
-    causes = unchosen(bundle.settings)
-    causes += [
-        f"{label}: failed (the error above says why). {WEIGHTS_FIX}" for label in bundle.failed
-    ]
-    causes += bundle.skipped
-    return causes or ["The settings ask for no map: choose a detector and a CAM method."]
+        missing.append(Unchosen.DETECTOR)
+    return missing
 
 
 def prepare_sample(sample: Sample, settings: Settings) -> Sample:

@@ -1,118 +1,26 @@
-"""Named settings for the Explore page, including "Reproduce the study".
+"""Named starting points for :class:`~saliency_core.settings.Settings`: exploring, and the study.
 
 The study preset follows ../shared/STUDY_PROTOCOL.md (the study's published notebooks): every
 image resized to 512×512, EigenCAM at Faster R-CNN's ``backbone.body.layer4`` and SSD-VGG16's
 ``backbone.extra[1]``, box targets from detections with score ≥ 0.9, maps min-max scaled to
-[0, 1], IoU of the top 10% (the notebooks' ``percentile(map, 90)``) and MAE.
+[0, 1], IoU of the top 10% (the notebooks' ``percentile(map, 90)``, ties included) and MAE.
+The evaluate command starts from one with ``--preset``; the Explore page names them
+(``ui.presets``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
-
 from saliency_core.settings import Settings
-from saliency_core.study import WORKING_SIZE
+from saliency_core.study import TIES_INCLUDE, WORKING_SIZE
 
-PRESETS: dict[str, Settings] = {
-    "Explore": Settings(detectors=("Faster R-CNN R50-FPN",)),
-    "Reproduce the study": Settings(
-        detectors=("Faster R-CNN R50-FPN", "SSD300 VGG16"),
-        working_size=WORKING_SIZE,
-        ties="include",
-    ),
-}
-"""Named :class:`~saliency_core.settings.Settings`; each choice stays an editable control."""
-
-STUDY_NOTES = (
-    "Images and human masks are resized to 512×512 (aspect ratio not kept), as in the study.",
-    "CAMs: EigenCAM at the study's target layers (Faster R-CNN layer4, SSD extra[1]); "
-    "box targets from detections with score ≥ 0.9.",
-    "IoU uses the top 10% of pixels: the notebooks' `map >= percentile(map, 90)` (the blog's "
-    "'top 90%' wording means this 90th-percentile cut).",
-    "The study fed DeepGaze IIE a 0..1 image although it expects 0..255, so its DeepGaze maps "
-    "were computed on a near-black image and are dominated by the centre bias. Saliency Explorer "
-    "does it right by default; the 'study input range' switch reproduces the original behaviour.",
-    "EigenCAM's sign is arbitrary in pytorch-grad-cam 1.5.7 (issue #315): some of the study's "
-    "maps may have been inverted. Saliency Explorer orients each map so that strongly activated "
-    "pixels come out high, so its numbers can differ from the study's on such images.",
+EXPLORE = Settings(detectors=("Faster R-CNN R50-FPN",))
+"""One detector, everything else at its default."""
+STUDY = Settings(
+    detectors=("Faster R-CNN R50-FPN", "SSD300 VGG16"),
+    working_size=WORKING_SIZE,
+    ties=TIES_INCLUDE,
 )
+"""The study's protocol (its other choices are the defaults: EigenCAM, score 0.9, top 10%)."""
 
-PRESET_FIELDS = (
-    "detectors",
-    "cams",
-    "target",
-    "score_threshold",
-    "working_size",
-    "study_input_range",
-    "top_percent",
-    "ties",
-)
-"""The settings a preset sets; every other field keeps the user's value."""
-
-FIELD_LABELS = {
-    "detectors": "detectors",
-    "cams": "CAM methods",
-    "target": "target layer",
-    "score_threshold": "score threshold",
-    "working_size": "working size",
-    "study_input_range": "study input range",
-    "top_percent": "top-p%",
-    "ties": "top-p% ties",
-}
-"""Human-readable names of :data:`PRESET_FIELDS`."""
-
-TIE_NAMES = {"no-overshoot": "never more than p%", "include": "include ties (study)"}
-
-
-def apply_preset(settings: Settings, name: str) -> Settings:
-    """``settings`` with the :data:`PRESET_FIELDS` of preset ``name``."""
-    preset = PRESETS[name]
-    return settings.with_changes(**{field: getattr(preset, field) for field in PRESET_FIELDS})
-
-
-def format_value(field: str, value: Any) -> str:
-    """A setting's value as a person reads it: lists joined, "on"/"off", sizes in px, p in %."""
-    if isinstance(value, tuple):
-        return ", ".join(value) or "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if field == "working_size":
-        return "as loaded" if value is None else f"{value}×{value} px"
-    if field == "top_percent":
-        return f"{value:g}%"
-    if field == "ties":
-        return TIE_NAMES.get(value, str(value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Change:
-    """One field's value before and after, formatted (:func:`format_value`)."""
-
-    field: str
-    old: str
-    new: str
-
-
-def changes(
-    old: Settings, new: Settings, fields: Iterable[str] = PRESET_FIELDS
-) -> tuple[list[Change], list[Change]]:
-    """The ``fields`` whose value differs between ``old`` and ``new``, and those kept."""
-    changed, kept = [], []
-    for field in fields:
-        before, after = getattr(old, field), getattr(new, field)
-        entry = Change(field, format_value(field, before), format_value(field, after))
-        (changed if before != after else kept).append(entry)
-    return changed, kept
-
-
-def describe_changes(old: Settings, new: Settings, fields: Iterable[str] = PRESET_FIELDS) -> str:
-    """ "Changed: label: old → new; …. Kept: label: value; …." over ``fields``."""
-    changed, kept = changes(old, new, fields)
-    moved = "; ".join(f"{FIELD_LABELS.get(c.field, c.field)}: {c.old} → {c.new}" for c in changed)
-    same = "; ".join(f"{FIELD_LABELS.get(c.field, c.field)}: {c.new}" for c in kept)
-    return f"Changed: {moved or 'nothing'}. Kept: {same or 'nothing'}."
+SETTINGS_PRESETS: dict[str, Settings] = {"study": STUDY, "explore": EXPLORE}
+"""The presets by the name ``--preset`` takes."""

@@ -9,6 +9,7 @@ from saliency_core import viz
 from saliency_core.maps.cams import Detections
 from saliency_core.scoring import agreement, metrics
 from saliency_core.study import TIES_INCLUDE, TIES_NO_OVERSHOOT
+from ui import matrix
 
 
 @pytest.mark.parametrize("percent", [0, 0.5, 1, 2.5, 10, 33.3, 50, 99, 100])
@@ -127,7 +128,7 @@ def test_threshold_view_draws_each_map_against_the_shown_reference():
     maps = {name: agreement.RankedMap(rng.random((16, 16))) for name in ("a", "b", "ref")}
     refs = {"ref": maps["ref"]}
     paint = viz.AgreementPainter(np.zeros((16, 16, 3), np.uint8))
-    view = agreement.threshold_view(paint, maps, refs, "ref", 25)
+    view = matrix.threshold_view(paint, maps, refs, "ref", 25)
     assert set(view.pictures) == {"a", "b"} and view.pictures["a"].shape == (16, 16, 3)
     expected = metrics.top_percent_iou(maps["a"].values, maps["ref"].values, 25)
     assert view.iou.set_index("map").loc["a", "value"] == pytest.approx(expected)
@@ -138,9 +139,7 @@ def test_a_constant_maps_panel_selects_nothing_and_is_named():
     ref[0] = 1.0  # its top 25% = row 0
     ranked = {"flat": agreement.RankedMap(np.zeros((4, 5))), "ref": agreement.RankedMap(ref)}
     paint = viz.AgreementPainter(np.full((4, 5, 3), 100, np.uint8))
-    view = agreement.threshold_view(
-        paint, {"flat": ranked["flat"]}, {"ref": ranked["ref"]}, "ref", 25
-    )
+    view = matrix.threshold_view(paint, {"flat": ranked["flat"]}, {"ref": ranked["ref"]}, "ref", 25)
     assert view.constant == {"flat"}
     # no red (map only) and no yellow (both): the reference's row alone, in blue
     np.testing.assert_array_equal(view.pictures["flat"], paint(np.zeros((4, 5), bool), ref > 0))

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from saliency_core import pipeline
+from saliency_core.pipeline import Unchosen
+from saliency_core.settings import Settings
+from ui.notes import unchosen_notes
+
 TIMEOUT = 300
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SPECTRAL = "Spectral residual"
@@ -162,3 +167,21 @@ def test_a_detector_whose_package_is_missing_is_listed_with_the_install_command(
         "pip install --no-deps -r requirements-yolo.txt."
     ]
     assert model_calls == []
+
+
+def test_the_library_names_what_is_unchosen_and_the_page_says_where_to_choose_it():
+    cases = [
+        (Settings(detectors=(), cams=("EigenCAM",)), Unchosen.DETECTOR,
+         "No detector chosen: pick one under Detectors in the sidebar."),
+        (Settings(cams=()), Unchosen.CAM_METHOD,
+         "No CAM method chosen: pick one under CAM methods in the sidebar."),
+        (Settings(classifiers=("ResNet-50",), classifier_methods=()), Unchosen.CLASSIFIER_METHOD,
+         "No classifier method chosen: pick one under Classifiers in the sidebar."),
+        (Settings(detectors=(), type2=()), Unchosen.MODEL,
+         "No detector and no type-2 model chosen: pick one under Type-1 (Detectors) or "
+         "Type-2 (Model) in the sidebar."),
+    ]  # fmt: skip
+    for settings, missing, note in cases:
+        assert pipeline.unchosen(settings) == [missing]
+        assert unchosen_notes(settings) == [note]
+    assert pipeline.unchosen(Settings()) == [] and unchosen_notes(Settings()) == []

@@ -20,9 +20,8 @@ from test_evaluate import write_dataset
 from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.scoring import agreement
 from saliency_core.settings import Settings, from_query
-from ui import report, run_panel
+from ui import report, run_panel, tables
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/3_Dataset_report.py"
@@ -87,7 +86,7 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     mae = stored[(stored["map"] == CAM) & (stored["metric"] == "MAE")]
     expected = mae[mae["reference_key"] == "mask"]["value"].mean()
     # the ceiling row has no MAE, so the column is shown as text ("n/a" there, not "None")
-    assert table["MAE vs mask"].iloc[0] == agreement.format_value(expected)
+    assert table["MAE vs mask"].iloc[0] == tables.format_value(expected)
     assert table["MAE vs mask"].iloc[2] == "n/a"
     long = summary.summarize(stored)
     assert set(table.columns) >= {

@@ -1,4 +1,5 @@
-"""Plotly charts of time curves and region ratios: traces, peak markers, bands, bar colours."""
+"""Plotly charts: time curves and region ratios (traces, peak markers, bands, bar colours), and
+the accuracy-vs-agreement scatter."""
 
 from __future__ import annotations
 
@@ -83,3 +84,21 @@ def test_region_ratio_figure_colours_over_and_under_weighted_regions():
     classes = regions.class_ratios(shares.assign(image="a"))
     class_bars = charts.class_ratio_figure(classes, "m").data[0]
     assert list(class_bars.y) == ["dog", "person"]
+
+
+def test_scatter_plots_one_point_per_classifier_and_names_the_missing():
+    frame = pd.DataFrame(
+        {
+            "classifier": ["ResNet-50", "ViT-B/16", "Swin-T (UNTRAINED)"],
+            "accuracy": [80.858, 81.072, float("nan")],
+            "agreement": [0.41, 0.37, 0.12],
+        }
+    )
+    figure = charts.accuracy_scatter(frame)
+    (trace,) = figure.data
+    assert list(trace.x) == [80.858, 81.072] and list(trace.y) == [0.41, 0.37]
+    assert list(trace.text) == ["ResNet-50", "ViT-B/16"]
+    assert "not shown (no value): Swin-T (UNTRAINED)" in figure.layout.title.text
+    assert figure.layout.xaxis.title.text == "ImageNet top-1 accuracy (%)"
+    with pytest.raises(ValueError, match="lacks the column"):
+        charts.accuracy_scatter(frame.drop(columns="agreement"))

@@ -18,9 +18,8 @@ from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.maps import classifier_maps
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import accuracy
-from saliency_core.scoring.accuracy import accuracy_scatter
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
-from ui import classifier_report, report
+from ui import charts, classifier_report, report
 
 CLASSIFIED = Settings(
     classifiers=("ResNet-50", "Swin-T"),
@@ -265,7 +264,7 @@ def test_the_accuracy_section_leaves_the_untrained_points_out_and_names_them(
     assert set(points["reason"]) == {
         "untrained (random) weights: no ImageNet accuracy (chance is 0.1 %)"
     }
-    figure = accuracy_scatter(points, agreement="agreement", label="map")
+    figure = charts.accuracy_scatter(points, agreement="agreement", label="map")
     assert len(figure.data[0].x) == 0
     assert "not shown (no value): ResNet-50 (UNTRAINED) · GradCAM" in figure.layout.title.text
 

@@ -13,15 +13,16 @@ import pytest
 from saliency_core import pipeline
 from saliency_core.data import csvfiles
 from saliency_core.scoring import agreement
+from ui import tables
 
 
 def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
-    assert agreement.format_value(float("nan")) == "n/a"
-    assert agreement.format_value(None) == "n/a"
-    assert agreement.format_value(-0.0004) == "0.000"
-    assert agreement.format_value(-0.0) == "0.000"
-    assert agreement.format_value(-0.0006) == "-0.001"
-    assert agreement.format_value(0.12345) == "0.123"
+    assert tables.format_value(float("nan")) == "n/a"
+    assert tables.format_value(None) == "n/a"
+    assert tables.format_value(-0.0004) == "0.000"
+    assert tables.format_value(-0.0) == "0.000"
+    assert tables.format_value(-0.0006) == "-0.001"
+    assert tables.format_value(0.12345) == "0.123"
     long = pd.DataFrame(
         [
             ["cam", "fixations", "IG", -0.0002, True, None],
@@ -30,7 +31,7 @@ def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
         columns=agreement.COLUMNS,
     )
     summary = agreement.widen(long)
-    html = summary.styled().to_html()
+    html = tables.styled(summary.table).to_html()
     assert ">0.000<" in html and ">n/a<" in html
     assert "-0.000" not in html and "None" not in html and "nan" not in html.lower()
     assert summary.notes == ["cam vs fixations, sAUC: no other fixations"]
@@ -132,13 +133,11 @@ def test_columns_with_undefined_values_are_shown_as_text_not_none():
     """Streamlit's grid draws a null as "None" whatever the Styler says: such columns go as text."""
     import pandas as pd
 
-    from saliency_core.scoring import agreement
-
     frame = pd.DataFrame({"map": ["a", "b"], "MAE": [0.25, float("nan")], "IG": [-0.0001, 1.5]})
-    shown = agreement.readable(frame)
+    shown = tables.readable(frame)
     assert shown["MAE"].tolist() == ["0.250", "n/a"]
     assert pd.api.types.is_float_dtype(shown["IG"]), "a complete column keeps sorting as numbers"
-    html = agreement.styled(frame, ["MAE", "IG"]).to_html()
+    html = tables.styled(frame, ["MAE", "IG"]).to_html()
     assert "n/a" in html and "0.000" in html and "-0.000" not in html and "None" not in html
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from saliency_core.maps.cams import Explain
-from saliency_core.presets import PRESETS, apply_preset, changes, describe_changes
+from saliency_core.presets import SETTINGS_PRESETS
 from saliency_core.settings import Settings, SettingsError, from_query, load_settings, to_query
+from ui.presets import PAGE_PRESETS, apply_preset, changes, describe_changes
 
 
 def test_the_study_preset_says_what_it_changed_and_what_it_kept():
-    before = PRESETS["Explore"].with_changes(
+    before = PAGE_PRESETS["Explore"].with_changes(
         cams=("EigenCAM", "GradCAM", "HiResCAM"), top_percent=25.0, consensus=True
     )
     after = apply_preset(before, "Reproduce the study")
@@ -32,10 +33,19 @@ def test_the_study_preset_says_what_it_changed_and_what_it_kept():
 
 
 def test_choosing_the_same_preset_again_changes_nothing():
-    study = PRESETS["Reproduce the study"]
+    study = PAGE_PRESETS["Reproduce the study"]
     assert describe_changes(study, apply_preset(study, "Reproduce the study")).startswith(
         "Changed: nothing. Kept: detectors: Faster R-CNN R50-FPN, SSD300 VGG16; "
     )
+
+
+def test_the_command_and_the_page_start_from_the_same_presets():
+    """One definition: `--preset study` and the page's "Reproduce the study" are one object."""
+    assert SETTINGS_PRESETS["study"] is PAGE_PRESETS["Reproduce the study"]
+    assert SETTINGS_PRESETS["explore"] is PAGE_PRESETS["Explore"]
+    study = SETTINGS_PRESETS["study"]
+    assert study.detectors == ("Faster R-CNN R50-FPN", "SSD300 VGG16")
+    assert (study.working_size, study.ties, study.top_percent) == (512, "include", 10.0)
 
 
 def test_explain_settings_round_trip_through_toml_json_and_the_url(tmp_path):

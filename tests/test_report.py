@@ -555,13 +555,13 @@ def test_the_explore_link_builds_the_runs_type2_references():
 
 def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
     """The peaks table printed the literal "None" (a window never defined, a defined reason)."""
-    from saliency_core.scoring import agreement
+    from ui import tables
 
     peaks = pd.DataFrame(
         {"map": ["A", "B"], "window": ["0–0.5 s", None], "value": [1.23456, NAN],
          "reason": [None, "no fixation in any window"]}
     )  # fmt: skip
-    shown = agreement.readable(peaks)
+    shown = tables.readable(peaks)
     assert shown["window"].tolist() == ["0–0.5 s", "n/a"]
     assert shown["value"].tolist() == ["1.235", "n/a"]
     assert shown["reason"].tolist() == ["", "no fixation in any window"]

@@ -1,16 +1,18 @@
-"""Plotly charts of the finer-grained agreement tables (no Streamlit).
+"""Plotly charts of the agreement tables (no Streamlit).
 
 Time curves (:mod:`saliency_core.scoring.temporal`): :func:`time_curve_figure` for one image,
 :func:`dataset_time_figure` (mean with CI band) and :func:`peak_time_figure` for a dataset.
 Regions (:mod:`saliency_core.scoring.regions`): :func:`region_ratio_figure` for one image and
-:func:`class_ratio_figure` for a dataset. Undefined values are left out of a chart and listed
-under it with their reasons.
+:func:`class_ratio_figure` for a dataset. Classifiers (:mod:`saliency_core.scoring.accuracy`):
+:func:`accuracy_scatter`, ImageNet accuracy against agreement. Undefined values are left out
+of a chart and listed under it with their reasons.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.colors
+import plotly.express as px
 import plotly.graph_objects as go
 
 from saliency_core.scoring.temporal import SECONDS
@@ -270,4 +272,34 @@ def class_ratio_figure(class_ratios: pd.DataFrame, map_name: str) -> go.Figure:
     _undefined_note(
         figure, [f"{r.category}: {r.reason}" for r in undefined.itertuples(index=False)]
     )
+    return figure
+
+
+def accuracy_scatter(
+    frame: pd.DataFrame,
+    agreement: str = "agreement",
+    accuracy: str = "accuracy",
+    label: str = "classifier",
+    title: str = "ImageNet top-1 accuracy vs. mean agreement with people",
+) -> go.Figure:
+    """Scatter of ``frame[accuracy]`` (x, %) against ``frame[agreement]`` (y), one labelled
+    point per row; rows with a NaN in either are left out and named under the title."""
+    missing = [column for column in (agreement, accuracy, label) if column not in frame]
+    if missing:
+        raise ValueError(f"The table lacks the column(s) {', '.join(missing)}.")
+    usable = frame.dropna(subset=[agreement, accuracy])
+    left_out = frame.loc[~frame.index.isin(usable.index), label].astype(str).tolist()
+    figure = px.scatter(
+        usable,
+        x=accuracy,
+        y=agreement,
+        text=label,
+        labels={accuracy: "ImageNet top-1 accuracy (%)", agreement: f"mean {agreement}"},
+        title=title,
+    )
+    figure.update_traces(textposition="top center")
+    if left_out:
+        figure.update_layout(
+            title={"text": f"{title}<br><sup>not shown (no value): {', '.join(left_out)}</sup>"}
+        )
     return figure

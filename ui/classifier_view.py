@@ -19,9 +19,8 @@ from saliency_core.maps.classifier_methods import METHOD_COSTS
 from saliency_core.models.classifiers import CLASSIFIERS
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import faithfulness
-from saliency_core.scoring.accuracy import accuracy_scatter
 from saliency_core.settings import RANGES, Settings
-from ui import cached, classifier_report, widgets
+from ui import cached, charts, classifier_report, widgets
 from ui.errors import report
 
 TARGETS = ("top-1 class", "a chosen class", "top-k classes")
@@ -249,7 +248,7 @@ def accuracy_section(table: pd.DataFrame, manifest: dict) -> None:
     column = f"{pick[0]} vs {pick[1]}"
     shown = points.rename(columns={"agreement": column})
     st.plotly_chart(
-        accuracy_scatter(shown, agreement=column, accuracy="accuracy", label="map"),
+        charts.accuracy_scatter(shown, agreement=column, accuracy="accuracy", label="map"),
         width="stretch",
         key="report_accuracy",
     )

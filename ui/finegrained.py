@@ -19,7 +19,7 @@ from saliency_core import pipeline
 from saliency_core.maps.references import fixation_sigma
 from saliency_core.scoring import agreement, regions, temporal
 from saliency_core.scoring import ceiling as observers
-from ui import address, cached, charts
+from ui import address, cached, charts, tables
 from ui.errors import report
 from ui.rectangles import draw_rectangles
 
@@ -142,7 +142,7 @@ def time_view(bundle: pipeline.Bundle, key: str) -> None:
         "of the map with the top of the window's fixation density. ★ marks each map's peak."
     )
     shown = peaks[peaks["metric"] == metric].drop(columns="metric")
-    st.dataframe(agreement.styled(shown), hide_index=True, width="stretch", key=f"{KEY}_peaks")
+    st.dataframe(tables.styled(shown), hide_index=True, width="stretch", key=f"{KEY}_peaks")
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def people_view(bundle: pipeline.Bundle, key: str) -> None:
     wide = long.pivot_table(index="map", columns="metric", values="value", sort=False)
     wide = wide.reindex(index=long["map"].unique(), columns=list(agreement.FIXATION_METRICS))
     st.dataframe(
-        agreement.styled(wide.reset_index()), hide_index=True, width="stretch", key=f"{KEY}_ceiling"
+        tables.styled(wide.reset_index()), hide_index=True, width="stretch", key=f"{KEY}_ceiling"
     )
     st.caption(LOSO_NOTE + f" IG is relative to the centre bias ({bundle.baseline_label}).")
     for row in long[long["value"].isna()].drop_duplicates(["map", "reason"]).itertuples():

@@ -9,22 +9,25 @@ and in the exported PNG, so a method's maps stand one above the other and every 
 the same size (a repeated reference is painted and encoded once: ``ui.panels`` caches by cell).
 
 The agreement view (map vs the chosen reference) follows the same rows and columns
-(:func:`agreement_rows`). The page draws the rows, the export (``viz.grid_figure``) takes the
-same rows with their pictures.
+(:func:`agreement_rows`); :func:`threshold_view` gives what a new top-p% changes in it (the IoU
+table and the agreement pictures). The page draws the rows, the export (``viz.grid_figure``)
+takes the same rows with their pictures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from saliency_core import pipeline, viz
 from saliency_core.maps.cams import Detections
 from saliency_core.maps.classifier_maps import classifier_choices
 from saliency_core.models.weights import WeightSource
-from saliency_core.study import MapKind
+from saliency_core.scoring import agreement
+from saliency_core.study import TIES_NO_OVERSHOOT, MapKind
 
 DETECTIONS, MAP, REFERENCE, AGREEMENT, MISSING = (
     "detections",
@@ -221,6 +224,35 @@ def _agreement_title(cell: Cell, constant: Collection[str]) -> str:
     return f"{cell.title} · {CONSTANT_MAP}" if cell.key in constant else cell.title
 
 
+@dataclass(frozen=True)
+class ThresholdView:
+    """What a new top-p% changes: the IoU table and one agreement picture per map."""
+
+    iou: pd.DataFrame
+    pictures: dict[str, np.ndarray]
+    constant: frozenset[str] = frozenset()
+    """The constant maps: their top-p% singles nothing out (their panels say so)."""
+
+
+def threshold_view(
+    paint: viz.AgreementPainter,
+    maps: Mapping[str, agreement.RankedMap],
+    references: Mapping[str, agreement.RankedMap],
+    shown_reference: str,
+    percent: float,
+    ties: str = TIES_NO_OVERSHOOT,
+) -> ThresholdView:
+    """IoU of every map against every reference at ``percent``, and the agreement pictures
+    (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
+    per image) against ``shown_reference``; each top-p% mask is taken once for both."""
+    masks = agreement.top_masks({**maps, **references}, percent, ties)
+    pictures = {
+        name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
+    }
+    constant = frozenset(name for name, values in maps.items() if values.constant)
+    return ThresholdView(agreement.masks_iou_table(maps, references, masks), pictures, constant)
+
+
 def width(rows: Iterable[Row]) -> int:
     """The number of columns every row is drawn with (the longest row's; at least 2)."""
     return max([2, *(len(row.cells) for row in rows)])
@@ -230,7 +262,7 @@ def paint(
     bundle: pipeline.Bundle, cell: Cell, score: float, show_fixations: bool = True
 ) -> np.ndarray:
     """The picture of an overview cell (detections, map or reference) as uint8 RGB at the
-    image's size; agreement pictures come from ``agreement.threshold_view``."""
+    image's size; agreement pictures come from :func:`threshold_view`."""
     image = bundle.sample.image
     if cell.kind == DETECTIONS:
         drawn, marked = shown_detections(

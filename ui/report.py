@@ -48,13 +48,14 @@ from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement, temporal
 from saliency_core.settings import Settings, load_settings, to_query
 from saliency_core.study import TOP_PERCENT, MapKind
+from ui import matrix, tables
 
 RESULTS_DIR_VARIABLE = "SALIENCY_RESULTS_DIR"
 DEFAULT_RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 REFERENCE_KINDS = {MapKind.FLOOR: "floor", MapKind.CEILING: "ceiling"}
 """Summary kinds that are reading aids (what a score is read against), never the best map."""
 """The study's top-p% (its 90th-percentile cut), marked on the IoU curves."""
-NA = agreement.NOT_AVAILABLE
+NA = tables.NOT_AVAILABLE
 MAP_INFO = ["kind", "detector", "weights", "method", "target"]
 """Columns of the per-image table that say what a map is (with its label, ``map``)."""
 
@@ -185,7 +186,7 @@ def output_folder(results_root: Path, name: str) -> Path:
 # --- the summary table -----------------------------------------------------------------------
 
 
-format_value = agreement.format_value
+format_value = tables.format_value
 """A metric value for display: "0.238", or "n/a" when undefined (no "-0.000")."""
 
 
@@ -713,7 +714,7 @@ def agreement_thumbnail(
     if reference is not None:
         ranked_map = agreement.RankedMap(entry.values)
         ranked_reference = agreement.RankedMap(reference.values)
-        view = agreement.threshold_view(
+        view = matrix.threshold_view(
             viz.AgreementPainter(sample.image),
             {entry.label: ranked_map},
             {reference.label: ranked_reference},

@@ -26,13 +26,12 @@ from saliency_core.models.classifiers import CLASSIFIERS
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.gaze import TYPE2_MODELS
 from saliency_core.models.weights import WeightSource
-from saliency_core.presets import PRESETS
+from saliency_core.presets import SETTINGS_PRESETS
 from saliency_core.settings import TARGETS, TIES, Settings, SettingsError, load_settings
 from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 SAMPLE = "sample"
 ENGINES = ("local", "ray")
-PRESET_OPTIONS = {"study": "Reproduce the study", "explore": "Explore"}
 COMMAND_OPTIONS = (
     "dataset",
     "out",
@@ -97,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--config", type=Path, help="settings file (.toml or .json)")
     data.add_argument(
-        "--preset", choices=list(PRESET_OPTIONS), help="start from a preset (study: the study's)"
+        "--preset", choices=list(SETTINGS_PRESETS), help="start from a preset (study: the study's)"
     )
     models = parser.add_argument_group("type-1: detectors and CAMs")
     models.add_argument(
@@ -214,7 +213,7 @@ def _config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
 def resolve(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     """Defaults < preset < config file < flags: the settings and the command's options."""
     given = vars(args)
-    base = PRESETS[PRESET_OPTIONS[given["preset"]]] if "preset" in given else Settings()
+    base = SETTINGS_PRESETS[given["preset"]] if "preset" in given else Settings()
     from_file, options = _config(given.get("config"))
     values = {**base.to_dict(), **from_file}
     values |= {field: given[flag] for flag, field in SETTING_FLAGS.items() if flag in given}

@@ -1,4 +1,4 @@
-"""Classification accuracy against saliency agreement (Oyama & Yamanaka): data and a scatter.
+"""Classification accuracy, to set against saliency agreement (Oyama & Yamanaka).
 
 The accuracy is the ImageNet-1K top-1 accuracy (%) that torchvision records in the official
 weights' metadata (``weights.meta["_metrics"]["ImageNet-1K"]["acc@1"]``); it describes those
@@ -8,10 +8,6 @@ weights only, so untrained models and weight files get NaN with the reason.
 from __future__ import annotations
 
 import math
-
-import pandas as pd
-import plotly.express as px
-import plotly.graph_objects as go
 
 from saliency_core.models.classifiers import CLASSIFIERS, ClassifierSpec, LoadedClassifier
 from saliency_core.models.weights import ModelChoice, WeightSource
@@ -43,33 +39,3 @@ def accuracy_record(choice: ModelChoice) -> dict[str, object]:
         "top1_accuracy": None if math.isnan(value) else value,
         "reason": reason,
     }
-
-
-def accuracy_scatter(
-    frame: pd.DataFrame,
-    agreement: str = "agreement",
-    accuracy: str = "accuracy",
-    label: str = "classifier",
-    title: str = "ImageNet top-1 accuracy vs. mean agreement with people",
-) -> go.Figure:
-    """Scatter of ``frame[accuracy]`` (x, %) against ``frame[agreement]`` (y), one labelled
-    point per row; rows with a NaN in either are left out and named under the title."""
-    missing = [column for column in (agreement, accuracy, label) if column not in frame]
-    if missing:
-        raise ValueError(f"The table lacks the column(s) {', '.join(missing)}.")
-    usable = frame.dropna(subset=[agreement, accuracy])
-    left_out = frame.loc[~frame.index.isin(usable.index), label].astype(str).tolist()
-    figure = px.scatter(
-        usable,
-        x=accuracy,
-        y=agreement,
-        text=label,
-        labels={accuracy: "ImageNet top-1 accuracy (%)", agreement: f"mean {agreement}"},
-        title=title,
-    )
-    figure.update_traces(textposition="top center")
-    if left_out:
-        figure.update_layout(
-            title={"text": f"{title}<br><sup>not shown (no value): {', '.join(left_out)}</sup>"}
-        )
-    return figure

@@ -1,9 +1,10 @@
-"""Agreement between saliency maps and references, as tidy tables for the app and exports.
+"""Agreement between saliency maps and references, as tidy tables.
 
-Splits the work by what the top-p% slider changes: :func:`map_metrics` and
+Splits the work by what a new top-p% changes: :func:`map_metrics` and
 :func:`fixation_metrics` do not depend on p (computed once per set of maps), while
 :func:`iou_table` and :func:`iou_curves` use :class:`RankedMap`, which sorts each map once so
-that a new p costs one comparison per pixel instead of a percentile search.
+that a new p costs one comparison per pixel instead of a percentile search (:func:`top_masks`
+and :func:`masks_iou_table` let a caller keep the masks, e.g. to draw them).
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.io.formats.style import Styler
 from scipy.ndimage import gaussian_filter
 
 from saliency_core.scoring import metrics
 from saliency_core.study import TIES_NO_OVERSHOOT
-from saliency_core.viz import AgreementPainter
 
 MAP_METRICS = ("MAE", "CC", "SIM", "KLD")
 """Threshold-free map-vs-map metrics reported next to IoU@top-p%."""
@@ -172,19 +171,23 @@ def iou_table(
     ties: str = TIES_NO_OVERSHOOT,
 ) -> pd.DataFrame:
     """IoU of the top-``percent``% pixels of every map against every reference."""
-    return _iou_rows(maps, references, _masks({**maps, **references}, percent, ties))
+    return masks_iou_table(maps, references, top_masks({**maps, **references}, percent, ties))
 
 
-def _masks(ranked: Mapping[str, RankedMap], percent: float, ties: str) -> dict[str, np.ndarray]:
+def top_masks(
+    ranked: Mapping[str, RankedMap], percent: float, ties: str = TIES_NO_OVERSHOOT
+) -> dict[str, np.ndarray]:
     """Each map's top-``percent``% mask, taken once."""
     return {name: values.mask(percent, ties) for name, values in ranked.items()}
 
 
-def _iou_rows(
+def masks_iou_table(
     maps: Mapping[str, RankedMap],
     references: Mapping[str, RankedMap],
     masks: Mapping[str, np.ndarray],
 ) -> pd.DataFrame:
+    """:func:`iou_table` from the top-p% ``masks`` already taken (:func:`top_masks`) of every
+    map and reference."""
     rows = [
         _row(
             name,
@@ -235,57 +238,12 @@ def consensus(maps: Iterable[np.ndarray], sigma: float = 0.0) -> np.ndarray:
     return ((mean - mean.min()) / spread if spread > 0 else np.zeros_like(mean)).astype(np.float32)
 
 
-NOT_AVAILABLE = "n/a"
-"""How an undefined (NaN) metric value is shown; its reason is listed beside the table."""
-
-
-def format_value(value: float | None, digits: int = 3) -> str:
-    """A metric value for display: :data:`NOT_AVAILABLE` when NaN/None, otherwise ``digits``
-    decimals, with a value that rounds to zero printed unsigned (IG of −0.0001 is "0.000",
-    never "-0.000")."""
-    if value is None or pd.isna(value):
-        return NOT_AVAILABLE
-    text = f"{float(value):.{digits}f}"
-    return text.lstrip("-") if float(text) == 0 else text
-
-
 @dataclass(frozen=True)
 class Summary:
     """Wide view of a long metrics table: one row per (reference, map), one column per metric."""
 
     table: pd.DataFrame
     notes: list[str]
-
-    def styled(self) -> Styler:
-        """The table with every cell through :func:`format_value` ("n/a", no "-0.000")."""
-        return styled(self.table)
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each numeric column that holds a NaN written out by :func:`format_value`,
-    and missing text shown as "n/a" (as "" in a ``reason`` column: a defined value needs none).
-
-    Streamlit's grid draws a missing value as "None" whatever a Styler says, so such a column
-    is shown as text ("n/a"); complete columns stay numbers and sort as numbers.
-    """
-    shown = frame.copy()
-    for column in shown.columns:
-        if not shown[column].isna().any():
-            continue
-        if pd.api.types.is_numeric_dtype(shown[column]):
-            shown[column] = shown[column].map(format_value)
-        else:
-            shown[column] = shown[column].fillna("" if column == "reason" else NOT_AVAILABLE)
-    return shown
-
-
-def styled(frame: pd.DataFrame, columns: list | None = None) -> Styler:
-    """:func:`readable` ``frame`` with its numeric ``columns`` (default all) formatted by
-    :func:`format_value`."""
-    shown = readable(frame)
-    candidates = list(shown.columns) if columns is None else list(columns)
-    numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(shown[c])]
-    return shown.style.format(format_value, subset=numeric)
 
 
 def widen(long: pd.DataFrame) -> Summary:
@@ -303,32 +261,3 @@ def widen(long: pd.DataFrame) -> Summary:
         for row in nan_rows.itertuples(index=False)
     ]
     return Summary(wide, notes)
-
-
-@dataclass(frozen=True)
-class ThresholdView:
-    """What the top-p% slider changes: the IoU table and one agreement picture per map."""
-
-    iou: pd.DataFrame
-    pictures: dict[str, np.ndarray]
-    constant: frozenset[str] = frozenset()
-    """The constant maps: their top-p% singles nothing out (their panels say so)."""
-
-
-def threshold_view(
-    paint: AgreementPainter,
-    maps: Mapping[str, RankedMap],
-    references: Mapping[str, RankedMap],
-    shown_reference: str,
-    percent: float,
-    ties: str = TIES_NO_OVERSHOOT,
-) -> ThresholdView:
-    """IoU of every map against every reference at ``percent``, and the agreement pictures
-    (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
-    per image) against ``shown_reference``."""
-    masks = _masks({**maps, **references}, percent, ties)
-    pictures = {
-        name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
-    }
-    constant = frozenset(name for name, values in maps.items() if values.constant)
-    return ThresholdView(_iou_rows(maps, references, masks), pictures, constant)
