@@ -40,7 +40,13 @@ from saliency_core.maps.detector_maps import (
     get_detector,
 )
 from saliency_core.maps.gradient_saliency import GRADIENT_METHODS
-from saliency_core.maps.references import REFERENCES, ReferenceMap, build_reference, fixation_sigma
+from saliency_core.maps.references import (
+    REFERENCES,
+    ReferenceMap,
+    build_reference,
+    fixation_sigma,
+    predicted_reference,
+)
 from saliency_core.models import gaze
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.gaze.centerbias import centre_bias
@@ -538,9 +544,7 @@ def _add_type2(
             notes=list(predicted.notes),
         )
     bundle.notes += [f"{predicted.label}: {note}" for note in predicted.notes]
-    computed[job.model] = ReferenceMap(
-        job.model, predicted.label, predicted.display, list(predicted.notes)
-    )
+    computed[job.model] = predicted_reference(job.model, predicted)
 
 
 def _add_consensus(bundle: Bundle) -> None:
