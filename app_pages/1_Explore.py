@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import replace
 from functools import partial
 
@@ -23,14 +22,23 @@ from saliency_core.models.detectors import DETECTORS, DetectorSpec
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement
 from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
-from ui import address, cached, classifier_view, finegrained, matrix, presets, tables, widgets
+from ui import (
+    address,
+    cached,
+    classifier_view,
+    finegrained,
+    matrix,
+    presets,
+    progress,
+    tables,
+    widgets,
+)
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
 from ui.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
 from ui.notes import unchosen_notes, why_empty
 from ui.presets import PAGE_PRESETS, STUDY_NOTES, describe_changes
-from ui.progress import fetch_deepgaze, fetch_detector
 
 KEY = "explore"
 JOB = f"{KEY}_compute_job"
@@ -345,19 +353,6 @@ def job_key(sample: Sample, settings: Settings) -> tuple[str, str]:
     return sample.key, repr(maps_only)
 
 
-def prefetch(settings: Settings) -> None:
-    """Download pretrained weights here, with a bar (the job's thread draws none). A failure is
-    left to the step that needs the weights: it fails with the same message, reported once."""
-    for choice in pipeline.detector_choices(settings)[0]:
-        if choice.source is WeightSource.PRETRAINED:
-            with suppress(Exception):
-                fetch_detector(choice)
-    needs = any(gaze.TYPE2_MODELS[job.model].needs_weights for job in pipeline.type2_jobs(settings))
-    if needs and settings.type2_weights is WeightSource.PRETRAINED:
-        with suppress(Exception):
-            fetch_deepgaze(settings.type2_weights)
-
-
 def follow(job: ComputeJob) -> None:
     """While ``job`` runs: the running step with its ETA, a Stop button and the maps done so far.
     A widget moved meanwhile interrupts this wait (the job goes on, or is stopped when the new
@@ -389,7 +384,9 @@ def compute(sample: Sample, settings: Settings) -> pipeline.Bundle:
     if job is None or job.key != key:
         if job is not None:
             job.stop()
-        prefetch(settings)
+        # downloads here, with a bar (the job's thread draws none); a failure is left to the
+        # step that needs the weights: it fails with the same message, reported once
+        progress.fetch_weights(settings, downloads_only=True, keep_going=True)
         job = st.session_state[JOB] = ComputeJob(key, sample, settings)
     if job.running:
         follow(job)

@@ -16,11 +16,9 @@ from saliency_core.augment import (
     METHODS,
     PRESETS,
     EraseRule,
+    EraseSettings,
     RuleDecision,
-    decide,
-    erase,
-    erase_mask,
-    inpaint,
+    augment_sample,
 )
 from saliency_core.augment.dip import (
     CPU_BUDGET_S,
@@ -36,7 +34,12 @@ from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample, image_hash
 from saliency_core.maps.cams import CAM_METHODS
 from saliency_core.maps.detector_maps import CamResult, DetectorChoice
-from saliency_core.maps.references import REFERENCES, ReferenceMap, build_reference
+from saliency_core.maps.references import (
+    REFERENCES,
+    ReferenceMap,
+    build_reference,
+    predicted_reference,
+)
 from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import DETECTORS, pretrained_path
 from saliency_core.models.weights import WeightSource
@@ -144,7 +147,7 @@ def deepgaze(sample: Sample) -> ReferenceMap:
         path = st.sidebar.text_input("DeepGaze checkpoint file", key=f"{KEY}_gaze_path") or None
     fetch_deepgaze(source)
     predicted = cached.type2(sample.key, sample.image, "DeepGaze IIE", source.value, path, False)
-    return ReferenceMap("DeepGaze IIE", predicted.label, predicted.display, list(predicted.notes))
+    return predicted_reference("DeepGaze IIE", predicted)
 
 
 def reference_map(sample: Sample) -> ReferenceMap:
@@ -232,15 +235,8 @@ def show_decision(
         st.caption(f"ℹ️ {note}")
 
 
-def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) -> Erased:
-    """Erasing controls, the mask over the image and the erased image."""
-    st.subheader("Erasing")
-    if decision is not None and not decision.erase:
-        st.info(
-            "The rule keeps this image (the dataset command copies it unchanged); below is what "
-            "erasing would do.",
-            icon=":material/info:",
-        )
+def erase_controls() -> EraseSettings:
+    """Erasing controls: where and how to erase."""
     percent, dilate, kernel, fill = st.columns(4)
     top = percent.slider(
         "Erase the CAM's top p%",
@@ -254,19 +250,80 @@ def erase_region(sample: Sample, cam: CamResult, decision: RuleDecision | None) 
     radius = dilate.slider("Dilate (px)", 0, 30, 0, key=f"{KEY}_dilate")
     shape = kernel.selectbox("Dilation kernel", list(KERNELS), key=f"{KEY}_kernel")
     colour = fill.selectbox("Fill", list(FILLS), key=f"{KEY}_fill", help="study: black")
-    mask = erase_mask(cam.cam, top, radius, shape)
-    share = 100 * mask.mean()
-    caption = f"top {top:g}% of {cam.label}" + (f", dilated {radius} px" if radius else "")
-    erased = erase(sample.image, mask, colour)
+    return EraseSettings(top, radius, shape, colour)
+
+
+def show_erased(sample: Sample, erased: Erased, fill: str) -> None:
+    """The mask over the image and the erased image."""
+    mask = erased.mask
     left, right = st.columns(2)
     left.image(
         viz.overlay(sample.image, mask.astype(np.float32), alpha=0.6, colormap="inferno"),
-        caption=f"Erase mask ({mask.sum()} px, {share:.1f}%): {caption}",
+        caption=f"Erase mask ({mask.sum()} px, {100 * mask.mean():.1f}%): {erased.caption}",
         width="stretch",
     )
-    right.image(erased, caption=f"Erased ({colour})", width="stretch")
+    right.image(erased.image, caption=f"Erased ({fill})", width="stretch")
+
+
+def inpaint_controls() -> tuple[str, dict]:
+    """The inpainting method and, for a one-shot method, its radius (the Deep Image Prior's
+    controls come with its Run button)."""
+    st.subheader("Inpainting")
+    method = st.radio("Method", list(METHODS), horizontal=True, key=f"{KEY}_inpaint")
+    st.caption(METHODS[method].summary)
+    if method == ITERATIVE:
+        return method, {}
+    radius = st.slider(
+        "Neighbourhood radius (px)", 1.0, 15.0, METHODS[method].defaults["radius"], step=0.5
+    )
+    return method, {"radius": radius}
+
+
+def augment(
+    sample: Sample,
+    cam: CamResult,
+    reference: ReferenceMap | None,
+    rule: EraseRule | None,
+    decision_slot: DeltaGenerator,
+) -> None:
+    """The controls, then one :func:`augment_sample` (erase, and inpaint with a one-shot
+    method; a kept image is erased all the same, as a preview); its results where they belong.
+    """
+    st.subheader("Erasing")
+    kept_slot = st.container()
+    erasing = erase_controls()
+    erased_slot = st.container()
+    method, params = inpaint_controls()
+    augmented = augment_sample(
+        sample.image,
+        cam.cam,
+        None if reference is None else reference.values,
+        rule=rule,
+        erasing=erasing,
+        inpaint_method=None if method == ITERATIVE else method,
+        inpaint_params=params,
+        erase_kept=True,
+    )
+    decision = augmented.decision
+    if decision is not None:
+        with decision_slot:
+            show_decision(sample, cam, reference, rule, decision)
+        if not decision.erase:
+            kept_slot.info(
+                "The rule keeps this image (the dataset command copies it unchanged); below is "
+                "what erasing would do.",
+                icon=":material/info:",
+            )
     tag = "" if cam.trained else "_UNTRAINED"
-    return Erased(mask, erased, caption, tag)
+    dilated = f", dilated {erasing.dilate_px} px" if erasing.dilate_px else ""
+    caption = f"top {erasing.top_percent:g}% of {cam.label}{dilated}"
+    erased = Erased(augmented.mask, augmented.erased, caption, tag)
+    with erased_slot:
+        show_erased(sample, erased, erasing.fill)
+    if method == ITERATIVE:
+        deep_image_prior(sample, erased)
+    else:
+        results(sample, erased, augmented.image, method)
 
 
 def results(sample: Sample, erased: Erased, inpainted: np.ndarray | None, method: str) -> None:
@@ -486,20 +543,6 @@ def deep_image_prior(sample: Sample, erased: Erased) -> None:
     poll(current, running, sample, erased, working)
 
 
-def inpainting(sample: Sample, erased: Erased) -> None:
-    st.subheader("Inpainting")
-    method = st.radio("Method", list(METHODS), horizontal=True, key=f"{KEY}_inpaint")
-    st.caption(METHODS[method].summary)
-    if method == ITERATIVE:
-        deep_image_prior(sample, erased)
-        return
-    radius = st.slider(
-        "Neighbourhood radius (px)", 1.0, 15.0, METHODS[method].defaults["radius"], step=0.5
-    )
-    filled = inpaint(erased.image, erased.mask, method, radius=radius)
-    results(sample, erased, filled.image, method)
-
-
 def main() -> None:
     st.title("Augment")
     st.caption(
@@ -519,7 +562,7 @@ def main() -> None:
         return
     choice, method = settings
     st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
-    cam = reference = decision = None
+    cam = reference = rule = None
     with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
         fetch_detector(choice)
         cam = cached.cam(sample.key, sample.image, choice, method, None, SCORE_THRESHOLD)
@@ -530,14 +573,9 @@ def main() -> None:
     if reference is not None:
         with guarded("The rule"):
             rule = rule_editor(reference)
-            decision = decide(rule, cam.cam, reference.values)
-            show_decision(sample, cam, reference, rule, decision)
-    erased = None
-    with guarded("Erasing"):
-        erased = erase_region(sample, cam, decision)
-    if erased is not None:
-        with guarded("Inpainting"):
-            inpainting(sample, erased)
+    decision_slot = st.container()
+    with guarded("Erasing and inpainting"):
+        augment(sample, cam, reference, rule, decision_slot)
 
 
 main()

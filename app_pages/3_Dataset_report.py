@@ -14,7 +14,7 @@ from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.scoring import temporal
 from saliency_core.settings import Settings
-from ui import charts, report, results, run_panel, tables
+from ui import charts, progress, report, results, run_panel, tables
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
@@ -261,7 +261,7 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
             f"only. {metric}: {better}."
         )
         try:
-            results.fetch_weights(report.map_settings(settings, identity, reference))
+            progress.fetch_weights(report.map_settings(settings, identity, reference))
         except Exception as error:  # noqa: BLE001 - shown once; the values are still listed
             report_error(error, "Loading the models for the gallery's pictures")
             pictures = False

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,13 @@ from saliency_core.maps.detector_maps import (
     get_detector,
 )
 from saliency_core.maps.gradient_saliency import GRADIENT_METHODS
-from saliency_core.maps.references import REFERENCES, ReferenceMap, build_reference, fixation_sigma
+from saliency_core.maps.references import (
+    REFERENCES,
+    ReferenceMap,
+    build_reference,
+    fixation_sigma,
+    predicted_reference,
+)
 from saliency_core.models import gaze
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.gaze.centerbias import centre_bias
@@ -259,19 +266,47 @@ def type2_jobs(settings: Settings) -> list[Type2Job]:
     ]
 
 
+DownloadProgress = Callable[[str], Callable[[int, int], None] | None]
+"""``progress(label)`` gives the ``(bytes_done, bytes_total)`` callback of one model's download
+(None: no bar)."""
+
+
 def fetch_weights(
-    settings: Settings, progress_factory: Callable[[str], Callable] | None = None
+    settings: Settings,
+    progress: DownloadProgress | None = None,
+    *,
+    downloads_only: bool = False,
+    keep_going: bool = False,
 ) -> None:
     """Build every detector, classifier and type-2 network once, downloading pretrained weights
-    on first use (``progress_factory(label)`` gives each download's bar): a missing file fails
-    here, before any image, with the message saying where it goes."""
-    bar = progress_factory or (lambda label: None)
-    for choice in detector_choices(settings)[0]:
-        get_detector(choice, progress=bar(choice.label))
-    for choice in classifier_choices(settings)[0]:
-        get_classifier(choice, progress=bar(choice.label))
-    for job in type2_jobs(settings):
-        gaze.load_type2(job.model, job.source, job.weights_file, progress=bar(job.model))
+    on first use (``progress(label)`` gives each download's bar): a missing file fails here,
+    before any image, with the message saying where it goes.
+
+    ``downloads_only`` builds only the models with pretrained (downloaded) weights;
+    ``keep_going`` skips a model that fails (the step that needs it fails with the same
+    message) and goes on with the others."""
+    bar = progress or (lambda label: None)
+    steps = [
+        (choice.label, choice.source, partial(get_detector, choice))
+        for choice in detector_choices(settings)[0]
+    ]
+    steps += [
+        (choice.label, choice.source, partial(get_classifier, choice))
+        for choice in classifier_choices(settings)[0]
+    ]
+    steps += [
+        (job.model, job.source, partial(gaze.load_type2, job.model, job.source, job.weights_file))
+        for job in type2_jobs(settings)
+        if gaze.TYPE2_MODELS[job.model].needs_weights
+    ]
+    for label, source, build in steps:
+        if downloads_only and source is not WeightSource.PRETRAINED:
+            continue
+        try:
+            build(progress=bar(label))
+        except Exception:
+            if not keep_going:
+                raise
 
 
 def models_needed(settings: Settings) -> int:
@@ -502,9 +537,7 @@ def _add_type2(
             notes=list(predicted.notes),
         )
     bundle.notes += [f"{predicted.label}: {note}" for note in predicted.notes]
-    computed[job.model] = ReferenceMap(
-        job.model, predicted.label, predicted.display, list(predicted.notes)
-    )
+    computed[job.model] = predicted_reference(job.model, predicted)
 
 
 def _add_consensus(bundle: Bundle) -> None:

@@ -400,3 +400,34 @@ def test_augment_sample_keeps_the_image_when_the_rule_says_so():
     assert sample.image is image and not sample.mask.any()
     assert sample.boxes is boxes and boxes == [(1.5, 2.0, 9.0, 10.0)]
     assert sample.inpainting is None
+
+
+def test_augment_sample_previews_erasing_a_kept_image():
+    """The Augment page's preview: a kept image is erased all the same (the decision still
+    says keep), and the erased image before inpainting comes back next to the inpainted one."""
+    image = _gradient(16)
+    cam = np.random.default_rng(2).random((16, 16))
+    erasing = EraseSettings(top_percent=10.0, fill="black")
+    sample = augment_sample(
+        image, cam, cam, rule=PRESETS[DEFAULT_PRESET].rule, erasing=erasing,
+        inpaint_method="Telea", evaluate=_evaluate, erase_kept=True,
+    )  # fmt: skip
+    assert not sample.decision.erase and sample.decision.value == 1.0
+    mask = erase_mask(cam, 10.0)
+    np.testing.assert_array_equal(sample.mask, mask)
+    assert sample.mask.sum() == 26  # the top 10% of 256 pixels, ties excluded
+    assert (sample.erased[mask] == 0).all()
+    np.testing.assert_array_equal(sample.erased[~mask], image[~mask])
+    np.testing.assert_array_equal(sample.image[~mask], image[~mask])
+    assert sample.inpainting is not None and sample.image is sample.inpainting.image
+
+
+def test_augment_sample_without_a_reference_erases_without_a_decision():
+    image = _gradient(16)
+    cam = np.random.default_rng(2).random((16, 16))
+    sample = augment_sample(image, cam, None, erasing=EraseSettings(top_percent=2.5))
+    assert sample.decision is None and sample.inpainting is None
+    np.testing.assert_array_equal(sample.mask, erase_mask(cam, 2.5))
+    assert sample.image is sample.erased and (sample.erased[sample.mask] == 0).all()
+    with pytest.raises(ValueError, match=r"The CAM \(8, 16\) and reference None must match"):
+        augment_sample(image, cam[:8], None)

@@ -168,3 +168,37 @@ def test_instance_masks_replace_the_boxes_as_regions():
     assert table["pixels"].tolist() == [6, 8]  # the boxes would give 20 and 20
     np.testing.assert_allclose(table["map_share"], [0.375, 0.125])
     np.testing.assert_allclose(table["fixation_share"], [0.25, 0.5])
+
+
+def test_region_kinds_offer_boxes_and_instance_masks_to_explore():
+    """Explore's region choices come from the engine's region builder: boxes always, instance
+    masks when the detections carry them."""
+    masks = np.zeros((1, 8, 10), bool)
+    masks[0, 1:3, 1:4] = True
+    boxes = np.array([[0, 0, 5, 4]], np.float32)
+    with_masks = Detections(boxes, np.array([0.9], np.float32), np.array([1]), ["person"], masks)
+    kinds = finegrained.region_kinds(with_masks, (8, 10))
+    assert list(kinds) == [finegrained.BOX, finegrained.INSTANCE_MASK]
+    assert [int(region.mask.sum()) for region in kinds[finegrained.BOX]()] == [20]
+    assert [int(region.mask.sum()) for region in kinds[finegrained.INSTANCE_MASK]()] == [6]
+    plain = Detections(boxes, np.array([0.9], np.float32), np.array([1]), ["person"])
+    assert list(finegrained.region_kinds(plain, (8, 10))) == [finegrained.BOX]
+
+
+def test_window_table_splits_by_ordinal_like_temporal():
+    points = np.array([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
+    subjects = pd.DataFrame({"subject": ["a", "a", "b", "b"]})
+    cam = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    sample = Sample(
+        "o", np.zeros((8, 8, 3), np.uint8), "test", fixations=points, fixation_columns=subjects
+    )
+    bundle = pipeline.Bundle(
+        sample,
+        Settings(detectors=(), type2=(), references=(), sigma=1.0),
+        maps={"m": pipeline.MapEntry("m", cam, MapKind.TYPE1, True)},
+    )
+    expected = temporal.window_metrics(
+        {"m": cam}, temporal.split_by_ordinal(sample.fixation_table()), 1.0
+    )
+    pd.testing.assert_frame_equal(finegrained.window_table(bundle, "ordinal", 0.5), expected)
+    assert sorted(expected["window"].unique().tolist()) == ["fixation 1", "fixation 2"]

@@ -236,3 +236,40 @@ def test_downloads_are_built_only_when_clicked(monkeypatch: pytest.MonkeyPatch):
     assert png.startswith(b"\x89PNG") and len(grids) == 1 and grids[0] >= 4
     csv = datas["Download the metrics (CSV)"]()
     assert csv.splitlines()[0].startswith("map,") and "FCOS R50-FPN (UNTRAINED)" in csv
+
+
+def test_fetch_weights_downloads_only_pretrained_and_keeps_going(monkeypatch):
+    """Explore's prefetch: only models with downloaded weights are built, each with its own
+    bar, and one that fails does not stop the others; by default the failure is raised."""
+    built: list[tuple[str, object]] = []
+
+    def detector(choice, progress=None):
+        built.append((choice.label, progress))
+        if choice.name == "FCOS R50-FPN":
+            raise RuntimeError("no checkpoint")
+
+    def type2(model, source, path, progress=None):
+        built.append((model, progress))
+
+    monkeypatch.setattr(analysis, "get_detector", detector)
+    monkeypatch.setattr(analysis.gaze, "load_type2", type2)
+    settings = Settings(
+        detectors=("FCOS R50-FPN", "RetinaNet R50-FPN"),
+        weights=WeightSource.PRETRAINED,
+        untrained_twins=True,
+        cams=("EigenCAM",),
+        type2=("DeepGaze IIE", "Centre bias (Gaussian)"),
+        type2_weights=WeightSource.PRETRAINED,
+        references=("mask",),
+    )
+    analysis.fetch_weights(
+        settings, lambda label: f"bar {label}", downloads_only=True, keep_going=True
+    )
+    choices = analysis.detector_choices(settings)[0]
+    assert len(choices) == 4  # two detectors and their untrained twins
+    pretrained = [c.label for c in choices if c.source is WeightSource.PRETRAINED]
+    assert built == [(label, f"bar {label}") for label in pretrained] + [
+        ("DeepGaze IIE", "bar DeepGaze IIE")
+    ]
+    with pytest.raises(RuntimeError, match="no checkpoint"):
+        analysis.fetch_weights(settings)

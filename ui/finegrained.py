@@ -1,10 +1,10 @@
 """Explore's finer-grained agreement: over time, per region, and against people's own ceiling.
 
-Wires the library in (no metric math here): :mod:`saliency_core.scoring.temporal` (window curves and
-peaks), :mod:`saliency_core.scoring.regions` (region shares, rank correlation) and
-:mod:`saliency_core.scoring.ceiling` / :func:`saliency_core.pipeline.ceiling_table` (ceiling and
-floor), drawn with :mod:`ui.charts`. Nothing is computed until the toggle is on; the
-results are cached by a content key (image, maps, fixations and the parameters).
+Wires the library in (no metric math here): :mod:`saliency_core.evaluate.finegrained` (window
+curves and detector regions as the dataset engine builds them, and the people table),
+:mod:`saliency_core.scoring.temporal` (peaks) and :mod:`saliency_core.scoring.regions` (region
+shares, rank correlation), drawn with :mod:`ui.charts`. Nothing is computed until the toggle is
+on; the results are cached by a content key (image, maps, fixations and the parameters).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pandas as pd
 import streamlit as st
 
 from saliency_core import pipeline
+from saliency_core.evaluate import finegrained
 from saliency_core.maps.references import fixation_sigma
 from saliency_core.scoring import agreement, regions, temporal
-from saliency_core.scoring import ceiling as observers
 from ui import address, cached, charts, tables
 from ui.errors import report
 from ui.rectangles import draw_rectangles
@@ -29,6 +29,7 @@ SPLITS = {"onset window (seconds)": "onset", "ordinal (k-th fixation per subject
 RECTANGLES = "rectangles drawn or typed"
 DRAWN_KEY = f"{KEY}_drawn"
 MASK_COMPONENTS = "attention mask's connected components"
+PLURALS = {finegrained.BOX: "boxes", finegrained.INSTANCE_MASK: "instance masks"}
 PEOPLE = {"fixation counts": "fixations", "fixation density": "density"}
 WIDTH_S = 0.5
 """Default onset-window width (seconds)."""
@@ -97,14 +98,7 @@ def cached_windows(
     key: str, split: str, width: float, percent: float, _bundle: pipeline.Bundle
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(window_metrics, peak_windows) of every map; ``key`` etc. name the inputs."""
-    sample = _bundle.sample
-    table = sample.fixation_table()
-    if split == "onset":
-        windows = temporal.split_by_onset(table, width)
-    else:
-        windows = temporal.split_by_ordinal(table)
-    sigma = fixation_sigma(sample, _bundle.settings.sigma)
-    curves = temporal.window_metrics(_bundle.values, windows, sigma, percent)
+    curves = finegrained.window_table(_bundle, split, width, percent)
     return curves, temporal.peak_windows(curves)
 
 
@@ -172,14 +166,9 @@ def region_sources(bundle: pipeline.Bundle) -> dict[str, Callable[[], list[regio
     sample, threshold = bundle.sample, bundle.settings.score_threshold
     sources: dict[str, Callable[[], list[regions.Region]]] = {}
     for label, detections in bundle.detections.items():
-        kept = detections.above(threshold)
-        sources[f"boxes of {label} (score ≥ {threshold:g})"] = lambda kept=kept: (
-            regions.from_boxes(kept.boxes, kept.names, sample.shape)
-        )
-        if kept.masks is not None:
-            sources[f"instance masks of {label} (score ≥ {threshold:g})"] = lambda kept=kept: (
-                regions.from_instance_masks(kept.masks, kept.names)
-            )
+        kinds = finegrained.region_kinds(detections.above(threshold), sample.shape)
+        for kind, build in kinds.items():
+            sources[f"{PLURALS[kind]} of {label} (score ≥ {threshold:g})"] = build
     if sample.mask is not None:
         sources[MASK_COMPONENTS] = lambda: regions.from_mask_components(sample.mask >= 0.5)
     sources[RECTANGLES] = lambda: regions.from_rectangles(
@@ -236,22 +225,7 @@ def objects_view(bundle: pipeline.Bundle, key: str) -> None:
 @st.cache_data(max_entries=32, show_spinner="Scoring people against people…")
 def cached_people(key: str, percent: float, _bundle: pipeline.Bundle) -> pd.DataFrame:
     """Long rows (map, metric, value, reason): the ceiling, every map and the floor."""
-    sample = _bundle.sample
-    other = sample.other_fixations_px()
-    sigma = fixation_sigma(sample, _bundle.settings.sigma)
-    ceiling = pipeline.ceiling_table(_bundle, percent)
-    maps = agreement.fixation_metrics(_bundle.values, sample.fixations, other, _bundle.baseline)
-    floor = observers.centre_bias_floor(
-        sample.fixations,
-        sample.shape,
-        sigma,
-        percent,
-        other,
-        _bundle.baseline,
-        ties=_bundle.settings.ties,
-    )
-    columns = ["map", "metric", "value", "reason"]
-    return pd.concat([ceiling[columns], maps[columns], floor[columns]], ignore_index=True)
+    return finegrained.people_table(_bundle, percent)
 
 
 def people_view(bundle: pipeline.Bundle, key: str) -> None:

@@ -1,4 +1,7 @@
-"""Progress display for long first-use steps: weights downloads, outside the cached maps."""
+"""Progress display for long first-use steps: weights downloads, outside the cached maps.
+
+:func:`download_bar` adapts the library's download callbacks (:func:`saliency_core.pipeline.
+fetch_weights` and the model getters) to a Streamlit progress bar."""
 
 from __future__ import annotations
 
@@ -6,10 +9,12 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from saliency_core import pipeline
 from saliency_core.maps.classifier_maps import ClassifierChoice, get_classifier
 from saliency_core.maps.detector_maps import DetectorChoice, get_detector
 from saliency_core.models.gaze.deepgaze import fetch_checkpoint
 from saliency_core.models.weights import WeightSource
+from saliency_core.settings import Settings
 
 
 def download_bar(label: str) -> Callable[[int, int], None]:
@@ -39,3 +44,13 @@ def fetch_deepgaze(source: WeightSource | str) -> None:
     """Download DeepGaze IIE's official checkpoint, with a bar, when it is needed and missing."""
     if WeightSource(source) is WeightSource.PRETRAINED:
         fetch_checkpoint(download_bar("DeepGaze IIE"))
+
+
+def fetch_weights(
+    settings: Settings, *, downloads_only: bool = False, keep_going: bool = False
+) -> None:
+    """:func:`saliency_core.pipeline.fetch_weights` with a bar per download, before a cached
+    picture or a background job is computed (neither draws one)."""
+    pipeline.fetch_weights(
+        settings, download_bar, downloads_only=downloads_only, keep_going=keep_going
+    )

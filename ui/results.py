@@ -17,17 +17,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from saliency_core import pipeline
 from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
-from saliency_core.maps import classifier_maps
-from saliency_core.models import gaze
 from saliency_core.scoring import regions
 from saliency_core.settings import Settings
 from ui import cached, eta, report
 from ui.jobs import BackgroundJob
-from ui.progress import fetch_classifier, fetch_deepgaze, fetch_detector
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the per-image table…")
@@ -52,19 +48,6 @@ def parquet_bytes(root: str, fingerprint: str) -> bytes:
     buffer = io.BytesIO()
     table(root, fingerprint).to_parquet(buffer, index=False)
     return buffer.getvalue()
-
-
-def fetch_weights(settings: Settings) -> None:
-    """Build (downloading on first use, with a bar) every model ``settings`` needs, before a
-    cached picture is computed (nothing is drawn inside a cached function)."""
-    choices, _ = pipeline.detector_choices(settings)
-    for choice in choices:
-        fetch_detector(choice)
-    for classifier in classifier_maps.classifier_choices(settings)[0]:
-        fetch_classifier(classifier)
-    for job in pipeline.type2_jobs(settings):
-        if gaze.TYPE2_MODELS[job.model].needs_weights:
-            fetch_deepgaze(job.source)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -15,7 +15,7 @@ import numpy as np
 
 from saliency_core.data import fixations
 from saliency_core.data.images import Sample
-from saliency_core.models.gaze import TYPE2_MODELS
+from saliency_core.models.gaze import TYPE2_MODELS, Type2Map
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,12 @@ REFERENCES: dict[str, Reference] = {
         needs=("mask",),
     ),
 }
+
+
+def predicted_reference(model: str, predicted: Type2Map) -> ReferenceMap:
+    """``model``'s prediction (its display map, label and notes) as :func:`build_reference`'s
+    ``type2_maps[model]``."""
+    return ReferenceMap(model, predicted.label, predicted.display, list(predicted.notes))
 
 
 def reference_key_for_model(model: str) -> str | None:
