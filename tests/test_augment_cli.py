@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from saliency_core import pipeline
+from saliency_core.augment import dataset as library
 from saliency_core.commands import augment as cli
 from saliency_core.data import fixations
 from saliency_core.data.images import load_image, load_mask
@@ -75,7 +76,7 @@ def run(dataset: Path, out: Path, *extra: str) -> int:
 
 
 def read_log(out: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with (out / cli.LOG_NAME).open(newline="") as handle:
+    with (out / library.LOG_NAME).open(newline="") as handle:
         reader = csv.DictReader(handle)
         return list(reader.fieldnames or []), list(reader)
 
@@ -84,7 +85,7 @@ def test_erases_every_image_and_copies_the_rest_unchanged(dataset, tmp_path, cap
     out = tmp_path / "out"
     assert run(dataset, out, "--reference", "mask", "--save-masks", *ALWAYS) == 0
     columns, rows = read_log(out)
-    assert columns == list(cli.LOG_COLUMNS)
+    assert columns == list(library.LOG_COLUMNS)
     assert [row["stem"] for row in rows] == list(STEMS)
     for relative in OTHER_FILES:
         assert (out / relative).read_bytes() == (dataset / relative).read_bytes(), relative
@@ -98,7 +99,7 @@ def test_erases_every_image_and_copies_the_rest_unchanged(dataset, tmp_path, cap
         assert float(row["value"]) == pytest.approx(expected, rel=1e-5)
         assert row["output"] == f"images/{stem}.png"
         assert "UNTRAINED" in row["notes"]
-        erased = np.asarray(Image.open(out / cli.ERASE_MASKS / f"{stem}.png")) > 0
+        erased = np.asarray(Image.open(out / library.ERASE_MASKS / f"{stem}.png")) > 0
         assert int(row["erased_pixels"]) == erased.sum()
         assert erased.sum() >= 0.025 * erased.size
         output = np.asarray(Image.open(out / row["output"]))
@@ -144,13 +145,13 @@ def test_input_format_keeps_the_suffix(dataset, tmp_path):
 def test_resumes_where_it_stopped(dataset, tmp_path, monkeypatch):
     out = tmp_path / "out"
     processed: list[str] = []
-    process_image = cli.process_image
+    process_image = library.process_image
 
     def counting(dataset, stem, *args):
         processed.append(stem)
         return process_image(dataset, stem, *args)
 
-    monkeypatch.setattr(cli, "process_image", counting)
+    monkeypatch.setattr(library, "process_image", counting)
     arguments = ("--reference", "mask", *ALWAYS)
     assert run(dataset, out, *arguments) == 0
     assert processed == list(STEMS)
@@ -252,7 +253,7 @@ def test_augmenting_an_augmented_dataset_keeps_its_own_log_and_settings(dataset,
     assert run(dataset, first, "--reference", "mask", "--limit", "1", *ALWAYS) == 0
     arguments = ("--reference", "mask", "--limit", "1", *NEVER)
     assert run(first, second, *arguments) == 0
-    settings = (second / cli.SETTINGS_NAME).read_text()
+    settings = (second / library.SETTINGS_NAME).read_text()
     assert str(first.resolve()) in settings, "the first run's settings were copied over"
     _, rows = read_log(second)
     assert [(row["stem"], row["decision"]) for row in rows] == [("img_a", "keep")]
@@ -271,15 +272,15 @@ def test_an_image_named_like_a_formula_is_neutralised_in_the_log_and_resumed(
         (dataset / "images" / f"{other}.jpg").unlink()
     out = tmp_path / "out"
     processed: list[str] = []
-    process_image = cli.process_image
+    process_image = library.process_image
 
     def counting(dataset, stem, *args):
         processed.append(stem)
         return process_image(dataset, stem, *args)
 
-    monkeypatch.setattr(cli, "process_image", counting)
+    monkeypatch.setattr(library, "process_image", counting)
     assert run(dataset, out, "--reference", "mask", *NEVER) == 0
-    with (out / cli.LOG_NAME).open(newline="") as handle:
+    with (out / library.LOG_NAME).open(newline="") as handle:
         header, row = list(csv.reader(handle))
     assert header[0] == "stem" and row[0] == "'=cmd|calc"
     assert run(dataset, out, "--reference", "mask", *NEVER) == 0

@@ -328,11 +328,12 @@ def test_an_unusable_out_folder_is_one_line_and_exit_1(tmp_path, capsys):
 
 def test_an_interrupt_during_set_up_prints_the_resume_hint(tmp_path, capsys, monkeypatch):
     from saliency_core.commands import augment as cli
+    from saliency_core.data import runs
 
     def interrupted(*_args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_check_resume", interrupted)
+    monkeypatch.setattr(runs, "resume_refusal", interrupted)
     _write_rgb(tmp_path / "data" / "images" / "a.png")
     assert cli.main(_augment_args(tmp_path / "data", tmp_path / "out")) == 130
     assert capsys.readouterr().err == "Interrupted: run the same command again to resume.\n"
@@ -380,12 +381,12 @@ def test_atomic_writes_replace_whole_files_and_clean_up(tmp_path, monkeypatch):
 
 
 def test_the_augment_command_saves_atomically(tmp_path, monkeypatch):
-    from saliency_core.commands import augment as cli
+    from saliency_core.augment import dataset as library
     from saliency_core.data import atomic
 
     written = []
     monkeypatch.setattr(atomic, "write_bytes_atomic", lambda p, d: written.append((p, d)))
-    cli._save(np.zeros((8, 8, 3), np.uint8), tmp_path / "images" / "a.jpg")
+    library._save(np.zeros((8, 8, 3), np.uint8), tmp_path / "images" / "a.jpg")
     [(path, data)] = written
     assert path == tmp_path / "images" / "a.jpg" and data[:3] == b"\xff\xd8\xff"  # a JPEG
 

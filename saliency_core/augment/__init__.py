@@ -3,7 +3,8 @@
 When a detector's CAM and a human reference (DeepGaze IIE, fixations, a mask) disagree according
 to an :class:`EraseRule`, the CAM's most salient pixels are erased (:func:`erase_mask`,
 :func:`erase`) and may then be filled again (:func:`inpaint`: Telea, Navier-Stokes or a Deep
-Image Prior). :func:`augment_sample` runs the three steps for one image.
+Image Prior). :func:`augment_sample` runs the three steps for one image;
+:func:`saliency_core.augment.dataset.augment_dataset` runs them over a dataset folder (resumable).
 
 Bounding boxes are unchanged by these augmentations: pixels are replaced in place, nothing is
 moved, resized or cropped, so a sample's boxes stay valid as they are. :func:`augment_sample`

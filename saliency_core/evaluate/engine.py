@@ -18,7 +18,7 @@ from __future__ import annotations
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,11 +26,13 @@ from datetime import UTC, datetime
 from importlib import metadata
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 
 from saliency_core import pipeline
+from saliency_core.data import runs
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import Sample
 from saliency_core.evaluate import finegrained, summary
@@ -38,6 +40,7 @@ from saliency_core.evaluate.batching import BatchedCams, default_batch_size
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
 from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
+    MANIFEST,
     NOTICE_COLUMNS,
     NOTICES,
     REGIONS,
@@ -300,12 +303,9 @@ def classifier_accuracy(settings: Settings) -> dict[str, dict]:
 
 def check_output(dataset: Path, out: Path) -> None:
     """Refuse an output folder inside the dataset, or a dataset inside the output folder."""
-    data, target = dataset.resolve(), out.resolve()
-    if target == data or target.is_relative_to(data) or data.is_relative_to(target):
-        raise ResultsError(
-            f"--out {out} and the dataset {dataset} overlap; results are never written into the "
-            "input. Choose an output folder outside the dataset (and not above it)."
-        )
+    refusal = runs.overlap_refusal(dataset, out)
+    if refusal:
+        raise ResultsError(refusal)
 
 
 def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict:
@@ -319,27 +319,28 @@ def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict
     }
 
 
-def _same(key: str, earlier: object, now: object) -> bool:
-    """Settings compare as objects: a run written before a setting existed (its default) is
-    the same run."""
-    if key == "settings" and isinstance(earlier, dict):
-        try:
-            return Settings.from_dict(earlier) == Settings.from_dict(now)
-        except ValueError:
-            return False
-    return earlier == now
+def _spread_settings(identity: Mapping[str, Any]) -> dict[str, Any]:
+    """``identity`` with its settings spread out by name as :class:`Settings` reads them: a run
+    written before a setting existed has it at its default, so it is the same run."""
+    values = {key: value for key, value in identity.items() if key != "settings"}
+    settings = identity.get("settings")
+    if not isinstance(settings, dict):
+        return {**values, "settings": settings}
+    try:
+        return {**values, **Settings.from_dict(settings).to_dict()}
+    except (TypeError, ValueError):  # e.g. a setting this version does not know: as written
+        return {**values, **settings}
 
 
 def check_resume(folder: ResultsFolder, identity: dict) -> None:
-    if not (folder.root / "manifest.json").is_file():
-        return
-    earlier = {key: folder.manifest().get(key) for key in identity}
-    changed = sorted(key for key in identity if not _same(key, earlier[key], identity[key]))
-    if changed:
-        raise ResultsError(
-            f"{folder.root} holds a run with other {', '.join(changed)}; resuming would mix them. "
-            "Use a new output folder, or the earlier settings."
-        )
+    """Refuse ``folder`` when its manifest holds a run of another :func:`run_identity`."""
+
+    def comparable(record: Mapping[str, Any]) -> dict[str, Any]:
+        return _spread_settings({key: record.get(key) for key in identity})
+
+    refusal = runs.resume_refusal(folder.root / MANIFEST, identity, comparable)
+    if refusal:
+        raise ResultsError(refusal)
 
 
 def environment() -> dict:
