@@ -155,7 +155,7 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
     add_setting_flag(model, "score_threshold", default=SCORE_THRESHOLD)
     add_setting_flag(model, "input_size")
     reference = parser.add_argument_group("human reference")
-    add_setting_flag(reference, "references", one=True, required=True)
+    add_setting_flag(reference, "references", one=True, required=True, metavar=None)
     add_setting_flag(reference, "type2_weights", flag="deepgaze-weights", default=PRETRAINED)
     add_setting_flag(reference, "type2_weights_file", flag="deepgaze-weights-path")
     add_setting_flag(
