@@ -8,11 +8,14 @@ bookmarked view are the same object.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import tomllib
+import types
+import typing
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,23 +71,63 @@ class Range:
         return above and value <= self.high
 
 
-RANGES: dict[str, Range] = {
-    "input_size": Range(32, 2048, integer=True, unit="px"),
-    "score_threshold": Range(0, 1),
-    "type2_max_side": Range(32, 4096, integer=True, unit="px"),
-    "top_percent": Range(0, 100, open_low=True),
-    "sigma": Range(0, 1000, unit="px"),
-    "working_size": Range(8, MAX_WORKING_SIZE, integer=True, unit="px"),
-    "consensus_sigma": Range(0, 1000, unit="px"),
-    "classifier_input_size": Range(32, 1024, integer=True, unit="px"),
-    "classifier_class": Range(0, 99_999, integer=True),
-    "classifier_top_k": Range(1, 1000, integer=True),
-    "explain_detection": Range(0, 999, integer=True),
+@dataclass(frozen=True)
+class Declaration:
+    """One setting's declaration; with the field's type and default it is everything the front
+    ends derive: ``url`` its query key (None: never in a URL, e.g. file paths), ``flag`` its
+    command-line flag (True: the field's name with dashes; False: none), ``one`` the flag of
+    commands that take one value of a list (``--detector``), ``range`` its numeric bounds,
+    ``choices`` or ``registry`` (``"module:NAME"``, imported when needed) its allowed values,
+    ``section`` its group in ``--help`` (a key of :data:`SECTIONS`), ``exclusive`` a set of flags
+    of which one may be given. ``name``, ``type`` (None stripped) and ``default`` are filled in
+    from the dataclass field."""
+
+    help: str = ""
+    url: str | None = None
+    flag: str | bool = True
+    one: str | None = None
+    metavar: str | None = None
+    section: str = ""
+    range: Range | None = None
+    choices: tuple[str, ...] = ()
+    registry: str = ""
+    exclusive: str = ""
+    name: str = ""
+    type: Any = None
+    default: Any = None
+
+    @property
+    def flag_name(self) -> str | None:
+        """The command-line flag without ``--`` (None: the commands do not take it)."""
+        if self.flag is True:
+            return self.name.replace("_", "-")
+        return self.flag or None
+
+    @property
+    def is_list(self) -> bool:
+        """A list of registry names (duplicates dropped, order kept)."""
+        return self.type == tuple[str, ...]
+
+    def names(self) -> Mapping[str, Any]:
+        """The registry the values must be keys of (imported now: maps and models are above
+        this module)."""
+        module, attribute = self.registry.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+def setting(default: Any, **declared: Any) -> Any:
+    """A :class:`Settings` field with its :class:`Declaration`."""
+    return field(default=default, metadata={DECLARED: Declaration(**declared)})
+
+
+DECLARED = "declaration"
+SECTIONS = {
+    "type-1": "type-1: detectors and CAMs",
+    "classifiers": "type-1: classifiers (CAMs and gradient maps)",
+    "type-2": "type-2 and references",
+    "scoring": "scoring",
 }
-"""Every numeric setting's one declaration of its range: :class:`Settings` refuses a value
-outside it, whatever the front end (URL, TOML/JSON, command-line flags); the widgets take their
-bounds from it. The bounds keep a link from asking for unbounded work (a 12,000 px classifier
-input, a 10^8-long list of detection ranks)."""
+"""``Declaration.section`` -> the title of its flags' group in ``--help`` (in this order)."""
 
 
 @dataclass(frozen=True)
@@ -103,43 +146,188 @@ class Settings:
     classifier's name) and input side (None: the weights' 224 px). They explain the top-1 class, the
     class ``classifier_class`` (an index), or the sum of the ``classifier_top_k`` top logits."""
 
-    detectors: tuple[str, ...] = ("Faster R-CNN R50-FPN",)
-    weights: WeightSource = WeightSource.UNTRAINED
-    weights_files: tuple[tuple[str, str], ...] = ()
-    untrained_twins: bool = False
-    input_size: int | None = None
-    cams: tuple[str, ...] = ("EigenCAM",)
-    target: str = "study default"
-    score_threshold: float = SCORE_THRESHOLD
-    type2: tuple[str, ...] = ("DeepGaze IIE",)
-    type2_weights: WeightSource = WeightSource.UNTRAINED
-    type2_weights_file: str | None = None
-    study_input_range: bool = False
-    type2_max_side: int = DEEPGAZE_MAX_SIDE
-    references: tuple[str, ...] = ("deepgaze", "fixations", "mask")
-    top_percent: float = TOP_PERCENT
-    ties: str = TIES_NO_OVERSHOOT
-    sigma: float | None = None
-    working_size: int | None = None
-    consensus: bool = False
-    consensus_sigma: float = 0.0
-    classifiers: tuple[str, ...] = ()
-    classifier_methods: tuple[str, ...] = ("GradCAM",)
-    classifier_weights: WeightSource = WeightSource.UNTRAINED
-    classifier_input_size: int | None = None
-    classifier_class: int | None = None
-    classifier_top_k: int = 1
-    explain_detection: int | None = None
+    detectors: tuple[str, ...] = setting(
+        ("Faster R-CNN R50-FPN",),
+        url="det",
+        one="detector",
+        metavar="NAME",
+        section="type-1",
+        registry="saliency_core.models.detectors:DETECTORS",
+    )
+    weights: WeightSource = setting(
+        WeightSource.UNTRAINED,
+        url="w",
+        section="type-1",
+        help="detectors' weights (untrained = random, a sanity-check baseline)",
+    )
+    weights_files: tuple[tuple[str, str], ...] = setting(
+        (),
+        flag="weights-file",
+        metavar="NAME=PATH",
+        section="type-1",
+        help="state-dict file of a detector or classifier (with --weights file or "
+        "--classifier-weights file); repeat per model",
+    )
+    untrained_twins: bool = setting(
+        False,
+        url="twins",
+        section="type-1",
+        help="also run each detector untrained (sanity check)",
+    )
+    input_size: int | None = setting(
+        None,
+        url="insize",
+        section="type-1",
+        range=Range(32, 2048, integer=True, unit="px"),
+        help="detectors' internal input size (px; default: torchvision's)",
+    )
+    cams: tuple[str, ...] = setting(
+        ("EigenCAM",),
+        url="cam",
+        one="cam",
+        metavar="METHOD",
+        section="type-1",
+        registry="saliency_core.maps.cams:CAM_METHODS",
+        help="study: EigenCAM",
+    )
+    target: str = setting(
+        "study default",
+        url="layer",
+        section="type-1",
+        choices=TARGETS,
+        help="CAM target layer (study default: each detector's study layer)",
+    )
+    score_threshold: float = setting(
+        SCORE_THRESHOLD,
+        url="score",
+        section="type-1",
+        range=Range(0, 1),
+        help="detections scored ≥ this are the gradient methods' target "
+        f"(study: {SCORE_THRESHOLD})",
+    )
+    type2: tuple[str, ...] = setting(
+        ("DeepGaze IIE",),
+        url="t2",
+        metavar="MODEL",
+        section="type-2",
+        registry="saliency_core.models.gaze:TYPE2_MODELS",
+    )
+    type2_weights: WeightSource = setting(
+        WeightSource.UNTRAINED, url="t2w", section="type-2", help="DeepGaze IIE weights"
+    )
+    type2_weights_file: str | None = setting(
+        None, section="type-2", help="DeepGaze IIE checkpoint (file)"
+    )
+    study_input_range: bool = setting(
+        False,
+        url="range01",
+        section="type-2",
+        help="feed DeepGaze the image as 0..1 (reproduces the study's bug)",
+    )
+    type2_max_side: int = setting(
+        DEEPGAZE_MAX_SIDE,
+        url="t2side",
+        section="type-2",
+        range=Range(32, 4096, integer=True, unit="px"),
+        help="images with a longer side are downscaled before DeepGaze IIE "
+        f"(px; default {DEEPGAZE_MAX_SIDE})",
+    )
+    references: tuple[str, ...] = setting(
+        ("deepgaze", "fixations", "mask"),
+        url="ref",
+        one="reference",
+        metavar="KEY",
+        section="type-2",
+        registry="saliency_core.maps.references:REFERENCES",
+    )
+    top_percent: float = setting(
+        TOP_PERCENT,
+        url="p",
+        flag=False,  # the evaluate command's --top-percents sets its IoU rows
+        range=Range(0, 100, open_low=True),
+    )
+    ties: str = setting(
+        TIES_NO_OVERSHOOT,
+        url="ties",
+        section="scoring",
+        choices=TIES,
+        help="top-p% masks: never exceed p% through ties at the cut (default), or include them "
+        "(the study's map >= percentile rule)",
+    )
+    sigma: float | None = setting(
+        None,
+        url="sigma",
+        section="scoring",
+        range=Range(0, 1000, unit="px"),
+        help="fixation density blur in px (default: max(H, W) / 30)",
+    )
+    working_size: int | None = setting(
+        None,
+        url="size",
+        section="scoring",
+        range=Range(8, MAX_WORKING_SIZE, integer=True, unit="px"),
+        help="resize every image to N×N first",
+    )
+    consensus: bool = setting(False, url="cons", flag=False)
+    consensus_sigma: float = setting(
+        0.0, url="cons_sigma", flag=False, range=Range(0, 1000, unit="px")
+    )
+    classifiers: tuple[str, ...] = setting(
+        (),
+        url="cls",
+        metavar="NAME",
+        section="classifiers",
+        registry="saliency_core.models.classifiers:CLASSIFIERS",
+    )
+    classifier_methods: tuple[str, ...] = setting(
+        ("GradCAM",),
+        url="clsm",
+        metavar="METHOD",
+        section="classifiers",
+        registry="saliency_core.maps.classifier_methods:METHOD_COSTS",
+        help="default GradCAM",
+    )
+    classifier_weights: WeightSource = setting(
+        WeightSource.UNTRAINED,
+        url="clsw",
+        section="classifiers",
+        help="classifiers' weights (file: --weights-file NAME=PATH per classifier)",
+    )
+    classifier_input_size: int | None = setting(
+        None,
+        url="clssize",
+        section="classifiers",
+        range=Range(32, 1024, integer=True, unit="px"),
+        help="side the image is resized to (default 224)",
+    )
+    classifier_class: int | None = setting(
+        None,
+        url="clsc",
+        section="classifiers",
+        exclusive="classifier target",
+        range=Range(0, 99_999, integer=True),
+        help="explain this class index",
+    )
+    classifier_top_k: int = setting(
+        1,
+        url="clsk",
+        section="classifiers",
+        exclusive="classifier target",
+        range=Range(1, 1000, integer=True),
+        help="explain the sum of the top-k logits (default 1)",
+    )
+    explain_detection: int | None = setting(
+        None, url="xdet", flag=False, range=Range(0, 999, integer=True)
+    )
     """Gradient and perturbation CAMs explain only this detection: its rank by decreasing score
     (0 = the best), whatever its score. None: all detections ≥ ``score_threshold``."""
-    explain_class: str | None = None
+    explain_class: str | None = setting(None, url="xcls", flag=False)
     """Gradient and perturbation CAMs explain only this class's detections ≥ the threshold."""
 
     def __post_init__(self) -> None:
         for name in LIST_FIELDS:
             object.__setattr__(self, name, tuple(dict.fromkeys(getattr(self, name))))
-        object.__setattr__(self, "weights", _weight_source(self.weights, "weights"))
-        for name in ("type2_weights", "classifier_weights"):
+        for name in WEIGHT_FIELDS:
             object.__setattr__(self, name, _weight_source(getattr(self, name), name))
         object.__setattr__(self, "weights_files", tuple(sorted(dict(self.weights_files).items())))
         _check(self)
@@ -159,9 +347,7 @@ class Settings:
         """Plain JSON/TOML values; None fields are left out (TOML has no null)."""
         values = asdict(self)
         values["weights_files"] = dict(self.weights_files)
-        values["weights"] = self.weights.value
-        values["type2_weights"] = self.type2_weights.value
-        values["classifier_weights"] = self.classifier_weights.value
+        values |= {name: getattr(self, name).value for name in WEIGHT_FIELDS}
         return {
             key: list(value) if isinstance(value, tuple) else value
             for key, value in values.items()
@@ -195,8 +381,32 @@ class Settings:
         return replace(self, **changes)
 
 
-LIST_FIELDS = ("detectors", "cams", "type2", "references", "classifiers", "classifier_methods")
+def _base(kind: Any) -> Any:
+    """``kind`` without its ``| None``."""
+    kept = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+    return kept[0] if isinstance(kind, types.UnionType) and len(kept) == 1 else kind
+
+
+DECLARATIONS: dict[str, Declaration] = {
+    spec.name: replace(
+        spec.metadata[DECLARED],
+        name=spec.name,
+        type=_base(typing.get_type_hints(Settings)[spec.name]),
+        default=spec.default,
+    )
+    for spec in fields(Settings)
+}
+"""Every :class:`Settings` field's declaration, in field order: the tables below, the URL
+round trip and the commands' flags (``commands.common.add_setting_flags``) are derived from it."""
+RANGES: dict[str, Range] = {name: d.range for name, d in DECLARATIONS.items() if d.range}
+"""Every numeric setting's range, from its declaration: :class:`Settings` refuses a value
+outside it, whatever the front end (URL, TOML/JSON, command-line flags); the widgets take their
+bounds from it. The bounds keep a link from asking for unbounded work (a 12,000 px classifier
+input, a 10^8-long list of detection ranks)."""
+LIST_FIELDS = tuple(name for name, declared in DECLARATIONS.items() if declared.is_list)
 """The settings that hold lists of registry names (duplicates dropped, order kept)."""
+WEIGHT_FIELDS = tuple(name for name, d in DECLARATIONS.items() if d.type is WeightSource)
+"""The settings that name a weight source (``pretrained`` / ``file`` / ``untrained``)."""
 
 
 def _as_list(value: Any) -> list:
@@ -215,29 +425,15 @@ def _weight_source(value: Any, name: str) -> WeightSource:
 
 def _check(settings: Settings) -> None:
     """Raise :class:`SettingsError` for values no front end can run."""
-    from saliency_core.maps.cams import CAM_METHODS
-    from saliency_core.maps.classifier_methods import METHOD_COSTS
-    from saliency_core.maps.references import REFERENCES
-    from saliency_core.models.classifiers import CLASSIFIERS
-    from saliency_core.models.detectors import DETECTORS
-    from saliency_core.models.gaze import TYPE2_MODELS
-
-    registries = {
-        "detectors": DETECTORS,
-        "cams": CAM_METHODS,
-        "type2": TYPE2_MODELS,
-        "references": REFERENCES,
-        "classifiers": CLASSIFIERS,
-        "classifier_methods": METHOD_COSTS,
-    }
-    for name, registry in registries.items():
+    for name in LIST_FIELDS:
+        registry = DECLARATIONS[name].names()
         unknown = [value for value in getattr(settings, name) if value not in registry]
         if unknown:
             raise SettingsError(
                 f"{name}: unknown {', '.join(map(repr, unknown))}; choose from "
                 f"{', '.join(registry)}"
             )
-    layers = {name for spec in DETECTORS.values() for name in spec.targets}
+    layers = {name for spec in DECLARATIONS["detectors"].names().values() for name in spec.targets}
     if settings.target not in {*TARGETS, *layers}:
         raise SettingsError(
             f"target: {settings.target!r} is not one of {', '.join([*TARGETS, *sorted(layers)])}"
@@ -254,10 +450,9 @@ def _check(settings: Settings) -> None:
 
 def _check_ranges(settings: Settings) -> None:
     """Each numeric setting within its :data:`RANGES` entry (None where None is the default)."""
-    defaults = {f.name: f.default for f in fields(Settings)}
     for name, allowed in RANGES.items():
         value = getattr(settings, name)
-        if (value is None and defaults[name] is None) or allowed.holds(value):
+        if (value is None and DECLARATIONS[name].default is None) or allowed.holds(value):
             continue
         raise SettingsError(f"{name} must be {allowed}, got {value!r}")
 
@@ -288,40 +483,10 @@ def load_settings(path: str | Path) -> Settings:
 
 # --- URL query string ------------------------------------------------------------------------
 
-QUERY_KEYS: dict[str, str] = {
-    "detectors": "det",
-    "weights": "w",
-    "untrained_twins": "twins",
-    "input_size": "insize",
-    "cams": "cam",
-    "target": "layer",
-    "score_threshold": "score",
-    "type2": "t2",
-    "type2_weights": "t2w",
-    "study_input_range": "range01",
-    "type2_max_side": "t2side",
-    "references": "ref",
-    "top_percent": "p",
-    "ties": "ties",
-    "sigma": "sigma",
-    "working_size": "size",
-    "consensus": "cons",
-    "consensus_sigma": "cons_sigma",
-    "classifiers": "cls",
-    "classifier_methods": "clsm",
-    "classifier_weights": "clsw",
-    "classifier_input_size": "clssize",
-    "classifier_class": "clsc",
-    "classifier_top_k": "clsk",
-    "explain_detection": "xdet",
-    "explain_class": "xcls",
-}
+QUERY_KEYS: dict[str, str] = {name: d.url for name, d in DECLARATIONS.items() if d.url}
 """Setting -> short query parameter. File paths (weights files) are never put in a URL."""
 LIST_SEPARATOR = "~"
 """Joins list values in a query parameter (registry names contain commas and spaces, not ~)."""
-
-
-INTEGER_FIELDS = tuple(name for name, allowed in RANGES.items() if allowed.integer)
 
 
 def _encode(value: Any) -> str:
@@ -344,18 +509,16 @@ def to_query(settings: Settings) -> dict[str, str]:
     }
 
 
-def _decode(name: str, text: str, default: Any) -> Any:
-    kind = type(default) if default is not None else None
-    if isinstance(default, tuple):
+def _decode(declared: Declaration, text: str) -> Any:
+    """A query parameter's text as the setting's type (names and weight sources stay text)."""
+    if declared.is_list:
         return tuple(part for part in text.split(LIST_SEPARATOR) if part)
-    if isinstance(default, bool):
+    if declared.type is bool:
         if text not in ("0", "1"):
             raise ValueError("expected 0 or 1")
         return text == "1"
-    if name in INTEGER_FIELDS:
-        return int(text)
-    if name == "sigma" or kind is float:
-        return float(text)
+    if declared.type in (int, float):
+        return declared.type(text)
     return text
 
 
@@ -374,7 +537,7 @@ def from_query(
             continue
         text = str(params[key])
         try:
-            value = _decode(name, text, getattr(Settings(), name))
+            value = _decode(DECLARATIONS[name], text)
             if isinstance(value, tuple):
                 value = _known(name, value, notes)
             settings = replace(settings, **{name: value})

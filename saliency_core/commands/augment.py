@@ -38,12 +38,8 @@ from saliency_core.augment.erase import KERNELS
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import COMPARATORS, METRICS
-from saliency_core.commands.common import download_bar, run_command
+from saliency_core.commands.common import add_setting_flag, download_bar, run_command
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.maps.cams import CAM_METHODS
-from saliency_core.maps.references import REFERENCES
-from saliency_core.models.detectors import DETECTORS
-from saliency_core.models.weights import WeightSource
 from saliency_core.study import DEEPGAZE_MAX_SIDE, ERASE_PERCENT, SCORE_THRESHOLD
 
 ITERATIVE = "Deep Image Prior"
@@ -94,67 +90,39 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"also write each erased region as OUT/{ERASE_MASKS}/<stem>.png (white = erased)",
     )
+    _setting_flags(parser)
+    _rule_flags(parser)
+    _erasing_flags(parser)
+    return parser
+
+
+def _setting_flags(parser: argparse.ArgumentParser) -> None:
+    """The pipeline's settings (flags from their declarations): one detector, CAM and reference,
+    DeepGaze IIE as the type-2 model, the study's defaults."""
     model = parser.add_argument_group("detector and CAM")
-    model.add_argument(
-        "--detector",
-        choices=list(DETECTORS),
-        required=True,
-        metavar="NAME",
-        help=f"one of: {', '.join(DETECTORS)}",
-    )
-    model.add_argument(
-        "--weights",
-        choices=[s.value for s in WeightSource],
-        required=True,
-        help="detector weights (untrained = random, a sanity-check baseline)",
-    )
+    add_setting_flag(model, "detectors", one=True, required=True)
+    add_setting_flag(model, "weights", required=True)
     model.add_argument("--weights-path", help="state-dict file (with --weights file)")
-    model.add_argument(
-        "--cam",
-        choices=list(CAM_METHODS),
-        required=True,
-        metavar="METHOD",
-        help=f"one of: {', '.join(CAM_METHODS)} (study: EigenCAM)",
-    )
-    model.add_argument("--target", help="CAM target layer (default: the detector's study layer)")
-    model.add_argument(
-        "--score-threshold",
-        type=float,
-        default=SCORE_THRESHOLD,
-        help="detections scored ≥ this are the gradient methods' target "
-        f"(study: {SCORE_THRESHOLD})",
-    )
-    model.add_argument(
-        "--input-size", type=int, help="detector's internal input size (default: torchvision's)"
-    )
+    add_setting_flag(model, "cams", one=True, required=True)
+    target_help = "CAM target layer (default: the detector's study layer)"
+    add_setting_flag(model, "target", choices=None, help=target_help)
+    add_setting_flag(model, "score_threshold", default=SCORE_THRESHOLD)
+    add_setting_flag(model, "input_size")
     reference = parser.add_argument_group("human reference")
-    reference.add_argument(
-        "--reference",
-        choices=list(REFERENCES),
-        required=True,
-        help=_literal("; ".join(f"{name}: {entry.summary}" for name, entry in REFERENCES.items())),
+    add_setting_flag(reference, "references", one=True, required=True, metavar=None)
+    add_setting_flag(
+        reference, "type2_weights", flag="deepgaze-weights", default=AugmentOptions.deepgaze_weights
     )
-    reference.add_argument(
-        "--deepgaze-weights",
-        choices=[s.value for s in WeightSource],
-        default="pretrained",
-        help="DeepGaze IIE weights",
+    add_setting_flag(reference, "type2_weights_file", flag="deepgaze-weights-path")
+    add_setting_flag(
+        reference, "type2_max_side", flag="deepgaze-max-side", default=DEEPGAZE_MAX_SIDE
     )
-    reference.add_argument("--deepgaze-weights-path", help="DeepGaze IIE checkpoint (file)")
-    reference.add_argument(
-        "--deepgaze-max-side",
-        type=int,
-        default=DEEPGAZE_MAX_SIDE,
-        help=f"DeepGaze inference size bound (px; default {DEEPGAZE_MAX_SIDE})",
-    )
-    reference.add_argument(
-        "--study-input-range",
-        action="store_true",
-        help="feed DeepGaze the image as 0..1 (reproduces the study's bug)",
-    )
-    reference.add_argument(
-        "--sigma", type=float, help="fixation density blur in px (default: max(H, W) / 30)"
-    )
+    add_setting_flag(reference, "study_input_range")
+    add_setting_flag(reference, "sigma")
+
+
+def _rule_flags(parser: argparse.ArgumentParser) -> None:
+    """The erasing rule: a preset and its overrides."""
     rule = parser.add_argument_group("erasing rule: erase when METRIC COMPARATOR THRESHOLD")
     rule.add_argument(
         "--rule",
@@ -168,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument(
         "--rule-percent", type=float, help="top-p%% binarising both maps for IoU (study: 10)"
     )
+
+
+def _erasing_flags(parser: argparse.ArgumentParser) -> None:
+    """The erased region (top-p%, dilation, fill) and the inpainting."""
     erasing = parser.add_argument_group("erasing and inpainting")
     erasing.add_argument(
         "--top-percent",
@@ -218,7 +190,6 @@ def build_parser() -> argparse.ArgumentParser:
     erasing.add_argument(
         "--dip-seed", type=int, default=dip["seed"], help="dip: seed of z, weights and noise"
     )
-    return parser
 
 
 def _announce(options: AugmentOptions) -> Callable[[AugmentPlan], None]:

@@ -1,10 +1,12 @@
-"""What every command shares: list arguments, download bars, and one-line errors."""
+"""What every command shares: the settings' flags, list arguments, download bars, and one-line
+errors."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from tqdm import tqdm
 
@@ -12,8 +14,8 @@ from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
 from saliency_core.data import file_errors
 from saliency_core.data.datasets import DatasetError
 from saliency_core.models.extras import MissingDependencyError
-from saliency_core.models.weights import MissingWeightsError
-from saliency_core.settings import SettingsError
+from saliency_core.models.weights import MissingWeightsError, WeightSource
+from saliency_core.settings import DECLARATIONS, SECTIONS, Declaration, SettingsError
 
 USER_ERRORS = (
     SettingsError,
@@ -35,6 +37,96 @@ def float_list(text: str) -> list[float]:
         return [float(part) for part in comma_list(text)]
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text}") from error
+
+
+PAIRS = tuple[tuple[str, str], ...]
+"""The type of a setting given as NAME=PATH pairs (``weights_files``)."""
+TYPE_ARGUMENTS: dict[Any, dict[str, Any]] = {
+    bool: {"action": "store_true"},
+    int: {"type": int},
+    float: {"type": float},
+    str: {},
+    WeightSource: {"choices": [source.value for source in WeightSource]},
+    PAIRS: {"action": "append"},
+}
+"""A setting's type -> its flag's argparse keywords (lists of names: :func:`_list_arguments`)."""
+
+
+def add_setting_flag(
+    container: Any, name: str, *, one: bool = False, flag: str | None = None, **overrides: Any
+) -> None:
+    """Add setting ``name``'s flag to a parser or group, from its declaration: ``one`` takes one
+    name of a list (``--detector NAME`` for ``detectors``), ``flag`` spells it otherwise (without
+    ``--``), ``overrides`` are further argparse keywords (``required``, ``default``, …)."""
+    declared = DECLARATIONS[name]
+    spelled = flag or (declared.one if one else declared.flag_name)
+    if declared.is_list:
+        arguments = _list_arguments(declared, one)
+    else:
+        arguments = {**TYPE_ARGUMENTS[declared.type], "help": declared.help}
+        arguments |= {"choices": list(declared.choices)} if declared.choices else {}
+        arguments |= {"metavar": declared.metavar} if declared.metavar else {}
+    arguments |= overrides
+    container.add_argument(f"--{spelled}", **_escaped(arguments))
+
+
+def _list_arguments(declared: Declaration, one: bool) -> dict[str, Any]:
+    """A list of registry names: one of them (``one``) or ``NAME[,NAME…]``, the registry's names
+    (with their summaries where its entries have one) in the help."""
+    registry = declared.names()
+    if all(hasattr(entry, "summary") for entry in registry.values()):
+        described = "; ".join(f"{key}: {entry.summary}" for key, entry in registry.items())
+    else:
+        described = ", ".join(registry)
+    note = f" ({declared.help})" if declared.help else ""
+    metavar = declared.metavar
+    if one:
+        return {"choices": list(registry), "metavar": metavar, "help": f"one of: {described}{note}"}
+    return {"type": comma_list, "help": f"{metavar}[,{metavar}…] of: {described}{note}"}
+
+
+def _escaped(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``help`` as argparse reads it (``%`` escaped)."""
+    if arguments.get("help"):
+        arguments["help"] = arguments["help"].replace("%", "%%")
+    return arguments
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """Every declared setting's flag, in its section's group (:data:`SECTIONS` order; flags of
+    one ``exclusive`` set in a mutually exclusive group); returns the groups by section."""
+    groups = {key: parser.add_argument_group(title) for key, title in SECTIONS.items()}
+    exclusive: dict[str, Any] = {}
+    for name, declared in DECLARATIONS.items():
+        if declared.flag_name is None:
+            continue
+        group = groups[declared.section]
+        if declared.exclusive:
+            if declared.exclusive not in exclusive:
+                exclusive[declared.exclusive] = group.add_mutually_exclusive_group()
+            group = exclusive[declared.exclusive]
+        add_setting_flag(group, name)
+    return groups
+
+
+def setting_values(given: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings given as flags (parsed by :func:`add_setting_flags`, absent ones suppressed),
+    as :meth:`Settings.from_dict` values; NAME=PATH pairs become a mapping."""
+    values = {}
+    for name, declared in DECLARATIONS.items():
+        dest = (declared.flag_name or "").replace("-", "_")
+        if dest in given:
+            values[name] = given[dest]
+            if declared.type == PAIRS:
+                values[name] = _pairs(given[dest], declared.flag_name)
+    return values
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = [item.split("=", 1) for item in items]
+    if any(len(pair) != 2 for pair in pairs):
+        raise SettingsError(f"--{flag} takes NAME=PATH")
+    return {name.strip(): path.strip() for name, path in pairs}
 
 
 def download_bar(label: str) -> Callable[[int, int], None]:

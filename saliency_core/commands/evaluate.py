@@ -14,21 +14,20 @@ from typing import Any
 
 from tqdm import tqdm
 
-from saliency_core.commands.common import comma_list, download_bar, float_list, run_command
+from saliency_core.commands.common import (
+    add_setting_flags,
+    comma_list,
+    download_bar,
+    float_list,
+    run_command,
+    setting_values,
+)
 from saliency_core.data.csvfiles import read_csv
 from saliency_core.data.datasets import Dataset, sample_dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import NOTICES, SUMMARY, ResultsFolder
-from saliency_core.maps.cams import CAM_METHODS
-from saliency_core.maps.classifier_methods import METHOD_COSTS
-from saliency_core.maps.references import REFERENCES
-from saliency_core.models.classifiers import CLASSIFIERS
-from saliency_core.models.detectors import DETECTORS
-from saliency_core.models.gaze import TYPE2_MODELS
-from saliency_core.models.weights import WeightSource
 from saliency_core.presets import SETTINGS_PRESETS
-from saliency_core.settings import TARGETS, TIES, Settings, SettingsError, load_settings
-from saliency_core.study import DEEPGAZE_MAX_SIDE
+from saliency_core.settings import Settings, SettingsError, load_settings
 
 SAMPLE = "sample"
 ENGINES = ("local", "ray")
@@ -43,32 +42,8 @@ COMMAND_OPTIONS = (
     "engine",
     "ray_address",
 )
-"""``[evaluate]`` keys of a config file (the command's own options, not settings)."""
-SETTING_FLAGS: dict[str, str] = {
-    "detectors": "detectors",
-    "weights": "weights",
-    "cams": "cams",
-    "target": "target",
-    "score_threshold": "score_threshold",
-    "input_size": "input_size",
-    "type2": "type2",
-    "type2_weights": "type2_weights",
-    "type2_weights_file": "type2_weights_file",
-    "study_input_range": "study_input_range",
-    "type2_max_side": "type2_max_side",
-    "references": "references",
-    "sigma": "sigma",
-    "working_size": "working_size",
-    "untrained_twins": "untrained_twins",
-    "ties": "ties",
-    "classifiers": "classifiers",
-    "classifier_methods": "classifier_methods",
-    "classifier_weights": "classifier_weights",
-    "classifier_input_size": "classifier_input_size",
-    "classifier_class": "classifier_class",
-    "classifier_top_k": "classifier_top_k",
-}
-"""argparse attribute -> Settings field (only flags that were given override)."""
+"""``[evaluate]`` keys of a config file (the command's own options; the settings' flags are
+derived from their declarations, :func:`saliency_core.commands.common.add_setting_flags`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,96 +73,25 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--preset", choices=list(SETTINGS_PRESETS), help="start from a preset (study: the study's)"
     )
-    models = parser.add_argument_group("type-1: detectors and CAMs")
-    models.add_argument(
-        "--detectors", type=comma_list, help=f"NAME[,NAME…] of: {', '.join(DETECTORS)}"
-    )
-    models.add_argument("--weights", choices=[s.value for s in WeightSource])
-    models.add_argument(
-        "--weights-file",
-        action="append",
-        metavar="NAME=PATH",
-        help="state-dict file of a detector (with --weights file); repeat per detector",
-    )
-    models.add_argument(
-        "--cams", type=comma_list, help=f"METHOD[,METHOD…] of: {', '.join(CAM_METHODS)}"
-    )
-    models.add_argument("--target", choices=TARGETS, help="CAM target layer")
-    models.add_argument("--score-threshold", type=float, help="gradient targets: score ≥ this")
-    models.add_argument("--input-size", type=int, help="detectors' internal input size (px)")
-    models.add_argument(
-        "--untrained-twins",
-        action="store_true",
-        help="also run each detector untrained (sanity check)",
-    )
-    add_classifier_flags(parser)
-    gaze = parser.add_argument_group("type-2 and references")
-    gaze.add_argument("--type2", type=comma_list, help=f"models of: {', '.join(TYPE2_MODELS)}")
-    gaze.add_argument("--type2-weights", choices=[s.value for s in WeightSource])
-    gaze.add_argument("--type2-weights-file", help="DeepGaze IIE checkpoint (file)")
-    gaze.add_argument("--study-input-range", action="store_true", help="DeepGaze fed 0..1")
-    gaze.add_argument(
-        "--type2-max-side",
-        type=int,
-        help="images with a longer side are downscaled before DeepGaze IIE "
-        f"(default {DEEPGAZE_MAX_SIDE} px)",
-    )
-    gaze.add_argument(
-        "--references", type=comma_list, help=f"KEY[,KEY…] of: {', '.join(REFERENCES)}"
-    )
-    scoring = parser.add_argument_group("scoring")
-    scoring.add_argument(
+    groups = add_setting_flags(parser)
+    groups["scoring"].add_argument(
         "--metrics",
         type=comma_list,
         help=f"of: {', '.join(engine.DEFAULT_METRICS)} (default: all)",
     )
-    scoring.add_argument(
+    groups["scoring"].add_argument(
         "--top-percents", type=float_list, help="top-p%% values of the IoU rows (default 10)"
     )
-    scoring.add_argument("--sigma", type=float, help="fixation density blur, px")
-    scoring.add_argument(
+    groups["scoring"].add_argument(
         "--no-finegrained",
         dest="finegrained",
         action="store_false",
         help="skip the onset-window curves and region shares (temporal/regions tables)",
     )
-    scoring.add_argument("--working-size", type=int, help="resize every image to N×N first")
-    scoring.add_argument(
-        "--ties",
-        choices=TIES,
-        help="top-p%% masks: never exceed p%% through ties at the cut (default), or include "
-        "them (the study's map >= percentile rule)",
-    )
     scale = parser.add_argument_group("engine")
     scale.add_argument("--engine", choices=ENGINES, help="local (default) or ray")
     scale.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
     return parser
-
-
-def add_classifier_flags(parser: argparse.ArgumentParser) -> None:
-    """Classifier maps (type-1 too): classifiers × methods, weights, input side, target."""
-    group = parser.add_argument_group("type-1: classifiers (CAMs and gradient maps)")
-    group.add_argument(
-        "--classifiers", type=comma_list, help=f"NAME[,NAME…] of: {', '.join(CLASSIFIERS)}"
-    )
-    group.add_argument(
-        "--classifier-methods",
-        type=comma_list,
-        help=f"METHOD[,METHOD…] of: {', '.join(METHOD_COSTS)} (default GradCAM)",
-    )
-    group.add_argument(
-        "--classifier-weights",
-        choices=[s.value for s in WeightSource],
-        help="classifiers' weights (file: --weights-file NAME=PATH per classifier)",
-    )
-    group.add_argument(
-        "--classifier-input-size", type=int, help="side the image is resized to (default 224)"
-    )
-    target = group.add_mutually_exclusive_group()
-    target.add_argument("--classifier-class", type=int, help="explain this class index")
-    target.add_argument(
-        "--classifier-top-k", type=int, help="explain the sum of the top-k logits (default 1)"
-    )
 
 
 def _config(path: Path | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,12 +120,7 @@ def resolve(args: argparse.Namespace) -> tuple[Settings, dict[str, Any]]:
     base = SETTINGS_PRESETS[given["preset"]] if "preset" in given else Settings()
     from_file, options = _config(given.get("config"))
     values = {**base.to_dict(), **from_file}
-    values |= {field: given[flag] for flag, field in SETTING_FLAGS.items() if flag in given}
-    if "weights_file" in given:
-        pairs = [item.split("=", 1) for item in given["weights_file"]]
-        if any(len(pair) != 2 for pair in pairs):
-            raise SettingsError("--weights-file takes NAME=PATH")
-        values["weights_files"] = {name.strip(): path.strip() for name, path in pairs}
+    values |= setting_values(given)
     options |= {key: given[key] for key in COMMAND_OPTIONS if key in given}
     return Settings.from_dict(values), options
 
