@@ -34,8 +34,8 @@ from saliency_core.augment.working_size import default_max_side, working_shape
 from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample, image_hash
-from saliency_core.maps.cams import CAM_METHODS
-from saliency_core.maps.detector_maps import CamResult, DetectorChoice
+from saliency_core.maps.cams import CAM_METHODS, CamResult
+from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.references import REFERENCES, ReferenceMap, build_reference
 from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import DETECTORS, pretrained_path
