@@ -32,8 +32,8 @@ from saliency_core.augment.working_size import default_max_side, working_shape
 from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample, image_hash
-from saliency_core.maps.cams import CAM_METHODS
-from saliency_core.maps.detector_maps import CamResult, DetectorChoice
+from saliency_core.maps.cams import CAM_METHODS, CamResult
+from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.references import (
     REFERENCES,
     ReferenceMap,

@@ -22,7 +22,7 @@ import pandas as pd
 
 from saliency_core.data import csvfiles
 from saliency_core.data.images import Sample
-from saliency_core.maps.cams import CAM_METHODS, Detections, Explain
+from saliency_core.maps.cams import CAM_METHODS, CamResult, Detections, Explain
 from saliency_core.maps.classifier_maps import (
     ClassifiedMap,
     ClassifierJob,
@@ -35,7 +35,6 @@ from saliency_core.maps.classifier_maps import (
 from saliency_core.maps.classifier_methods import CLASSIFIER_CAM_METHODS, Prediction
 from saliency_core.maps.detector_maps import (
     UNTRAINED_NOTE,
-    CamResult,
     DetectorChoice,
     compute_cam,
     get_detector,

@@ -194,7 +194,7 @@ def test_an_uploaded_image_and_mask_are_compared(model_calls: list[str]):
 def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkeypatch):
     import torch
 
-    from saliency_core.models import detectors
+    from saliency_core.models import detectors, weights
 
     monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))
     state = detectors.load_detector("SSDlite320 MobileNetV3", "untrained").model.state_dict()
@@ -207,7 +207,7 @@ def test_a_first_use_download_shows_a_progress_bar(model_calls, tmp_path, monkey
             progress(done, size)
         return destination
 
-    monkeypatch.setattr(detectors, "download_checkpoint", fake_download)
+    monkeypatch.setattr(weights, "download_checkpoint", fake_download)
     at = explore().run()
     at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
     at.sidebar.radio(key="explore_weights").set_value(WeightSource.PRETRAINED)

@@ -16,7 +16,8 @@ from saliency_core.augment import dataset as library
 from saliency_core.commands import augment as cli
 from saliency_core.data import fixations
 from saliency_core.data.images import load_image, load_mask
-from saliency_core.maps.detector_maps import CamResult, DetectorChoice, compute_cam
+from saliency_core.maps.cams import CamResult
+from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
 from saliency_core.models.gaze import predict_type2
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tracemalloc
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,10 @@ from saliency_core.data import datasets, images
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import ImageLoadError, load_image
 from saliency_core.models import cache as backend
+from saliency_core.models.classifiers import load_classifier
+from saliency_core.models.detectors import load_detector
 from saliency_core.models.gaze import predict_type2
+from saliency_core.models.gaze.deepgaze import build_deepgaze
 from saliency_core.models.weights import MissingWeightsError, load_state_dict_file
 from saliency_core.scoring import agreement, metrics
 from saliency_core.study import TIE_POLICIES, TIES_INCLUDE, TIES_NO_OVERSHOOT
@@ -305,6 +309,58 @@ def test_a_dict_of_plain_values_is_refused_with_its_keys(tmp_path):
         MissingWeightsError, match=r"accepts \(entries that are not tensors: b, c\)"
     ):
         load_state_dict_file(path)
+
+
+# --- one "missing weights" path for detectors, classifiers and DeepGaze IIE ---------------------
+
+HUB = "https://download.pytorch.org/models"
+OFFICIAL_WEIGHTS = {  # kind: (what, file, url, build with a weight source)
+    "detector": (
+        "Pretrained COCO weights for FCOS R50-FPN",
+        "fcos_resnet50_fpn_coco-99b0c9b7.pth",
+        f"{HUB}/fcos_resnet50_fpn_coco-99b0c9b7.pth",
+        lambda source: load_detector("FCOS R50-FPN", source, input_size=64),
+    ),
+    "classifier": (
+        "Pretrained ImageNet weights for ResNet-50",
+        "resnet50-11ad3fa6.pth",
+        f"{HUB}/resnet50-11ad3fa6.pth",
+        lambda source: load_classifier("ResNet-50", source, input_size=224),
+    ),
+    "DeepGaze IIE": (
+        "Pretrained DeepGaze IIE weights",
+        "deepgaze2e.pth",
+        "https://github.com/matthias-k/DeepGaze/releases/download/v1.0.0/deepgaze2e.pth",
+        lambda source: build_deepgaze(source),
+    ),
+}
+
+
+def _no_network(*args, **kwargs):
+    raise urllib.error.URLError("offline")
+
+
+@pytest.mark.parametrize("kind", list(OFFICIAL_WEIGHTS))
+def test_missing_weights_read_the_same_for_every_kind_of_model(kind, tmp_path, monkeypatch):
+    what, name, url, build = OFFICIAL_WEIGHTS[kind]
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr("urllib.request.urlopen", _no_network)
+    folder = tmp_path / "hub" / "checkpoints"
+    with pytest.raises(MissingWeightsError) as error:
+        build("pretrained")
+    assert str(error.value) == (
+        f"{what} are not available offline (URLError). Put the file `{name}` (from {url}) "
+        f"into `{folder}`, or choose the 'file' or 'untrained' weight source."
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"cut short")  # an interrupted copy, by hand
+    with pytest.raises(MissingWeightsError) as error:
+        build("pretrained")
+    assert str(error.value).startswith(f"{name} is not a state dict this model accepts (")
+    assert str(error.value).endswith(f"; delete {folder / name} to download it again.")
+    with pytest.raises(MissingWeightsError) as error:
+        build("file")
+    assert str(error.value) == "The 'file' weight source needs the path of a state-dict file."
 
 
 # --- 6./7. the augment command: file-system errors, interrupts, atomic saves ---------------------

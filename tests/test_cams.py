@@ -219,8 +219,22 @@ def test_pipeline_builds_each_model_once_and_labels_untrained_results(scene: np.
     np.testing.assert_array_equal(first.cam, second.cam)
     assert first.label == "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4"
     assert not first.trained and first.notes[0].startswith("Untrained (random) weights")
-    bare = P.compute_detections(scene, choice)
+    bare = C.detect(P.get_detector(choice).value, scene)  # no-grad forward, no CAM
     np.testing.assert_allclose(bare.scores, first.detections.scores, rtol=1e-5)
+
+
+def test_one_result_type_from_the_cam_pass_to_the_pipeline(scene: np.ndarray):
+    from saliency_core.models.detectors import load_detector
+
+    detector = load_detector("FCOS R50-FPN", "untrained", input_size=128)
+    direct = C.run_cam(detector, scene, "EigenCAM")
+    assert isinstance(direct, C.CamResult) and not direct.trained
+    assert direct.label == "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4"
+    assert direct.target == "layer4" and direct.notes == []
+    shared = P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128), "EigenCAM")
+    assert isinstance(shared, C.CamResult) and shared.label == direct.label
+    assert shared.notes == [P.UNTRAINED_NOTE]  # the shared path marks untrained weights
+    np.testing.assert_allclose(shared.cam, direct.cam, atol=1e-6)
 
 
 def test_untrained_mask_rcnn_returns_instance_masks_of_image_size(scene: np.ndarray):

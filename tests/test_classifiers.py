@@ -12,6 +12,7 @@ from pytorch_grad_cam.utils.reshape_transforms import (
 
 from saliency_core.maps import classifier_methods as Y
 from saliency_core.models import classifiers as K
+from saliency_core.models import weights
 from saliency_core.models.weights import MissingWeightsError
 
 SMALL = {"ViT-B/16": 32}  # ViT's position embeddings are built for the input side
@@ -148,7 +149,7 @@ def test_weight_sources_file_and_missing(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise OSError("offline")
 
-    monkeypatch.setattr(K, "download_checkpoint", offline)
+    monkeypatch.setattr(weights, "download_checkpoint", offline)
     with pytest.raises(MissingWeightsError, match="efficientnet_b0_rwightman-7f5810bc.pth"):
         K.load_classifier("EfficientNet-B0", "pretrained", input_size=224)
 

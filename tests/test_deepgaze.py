@@ -7,6 +7,7 @@ import json
 import sys
 import types
 import urllib.error
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,8 @@ def test_pretrained_downloads_into_the_hub_cache_with_progress(
 ):
     path, expected = perturbed_checkpoint
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(deepgaze, "CHECKPOINT_URL", path.as_uri())  # a local "server"
+    local = replace(deepgaze.CHECKPOINT, url=path.as_uri())  # a local "server"
+    monkeypatch.setattr(deepgaze, "CHECKPOINT", local)
     seen: list[tuple[int, int]] = []
     loaded = build_deepgaze(WeightSource.PRETRAINED, progress=lambda d, t: seen.append((d, t)))
     assert (tmp_path / "hub" / "checkpoints" / CHECKPOINT_NAME).is_file()

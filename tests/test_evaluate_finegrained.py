@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from test_evaluate import write_dataset
+from test_evaluate_notices import evaluated
 
 from saliency_core import pipeline
 from saliency_core.data import fixations
@@ -94,7 +95,7 @@ def test_an_image_without_onsets_or_boxes_has_no_rows(dataset_without_onsets):
         detectors=(DETECTOR,), cams=("EigenCAM",), type2=(), references=("fixations",),
         input_size=64, score_threshold=1.0,
     )  # fmt: skip
-    result = engine.evaluate_image(sample, settings, pipeline.MapFunctions())
+    result = evaluated(sample, settings)
     assert result.extras == {}
     assert len(result.table) > 0
 

@@ -14,6 +14,7 @@ from test_evaluate import write_dataset
 from saliency_core import pipeline
 from saliency_core.commands import evaluate as command
 from saliency_core.data.datasets import Dataset
+from saliency_core.data.images import Sample
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
 from saliency_core.evaluate.store import DATASET_NOTICE, ResultsFolder
@@ -195,7 +196,13 @@ def test_the_guard_turns_a_failure_into_one_notice():
     assert rows.empty and guard.notices == ["Thing left out for this image: cannot"]
 
 
-def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path):
+def evaluated(sample: Sample, settings: Settings) -> engine.ImageResult | tuple[str, str]:
+    """One image the engine's way (its batch's maps, then the scoring), or (stem, why not)."""
+    [item] = engine.BatchMaps().bundles([(sample.id, lambda: sample)], settings, engine.Timings())
+    return engine.score(item, engine.Options()) if isinstance(item, engine.Computed) else item
+
+
+def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path, monkeypatch):
     dataset = write_dataset(tmp_path / "toy")
     settings = Settings(
         detectors=(), type2=(), references=("fixations",), classifiers=("ResNet-50",),
@@ -203,24 +210,27 @@ def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path)
     )  # fmt: skip
     [job], _ = classifier_jobs(settings)
 
-    def fails(sample, job):
+    def fails(rgb, job):
         raise RuntimeError("out of memory")
 
-    functions = pipeline.MapFunctions(classifier=fails)
-    result = engine.evaluate_image(dataset.load("a"), settings, functions)
-    alone = engine.evaluate_image(
-        dataset.load("a"), Settings(detectors=(), type2=(), references=("fixations",)), functions
+    monkeypatch.setattr(pipeline, "compute_classifier_map", fails)
+    result = evaluated(dataset.load("a"), settings)
+    alone = evaluated(
+        dataset.load("a"), Settings(detectors=(), type2=(), references=("fixations",))
     )
     pd.testing.assert_frame_equal(result.table, alone.table)
     assert result.extras["notices"].values.tolist() == [
         ["a", f"Classifier map {job.label} left out for this image: RuntimeError: out of memory"]
     ]
-    with pytest.raises(RuntimeError, match="a detector map fails the image"):
 
-        def cam(*args):
-            raise RuntimeError("a detector map fails the image")
+    def cam(*args, **kwargs):
+        raise RuntimeError("a detector map fails the image")
 
-        engine.evaluate_image(dataset.load("a"), SETTINGS, pipeline.MapFunctions(cam=cam))
+    monkeypatch.setattr(pipeline, "compute_cam", cam)
+    assert evaluated(dataset.load("a"), SETTINGS) == (
+        "a",
+        "RuntimeError: a detector map fails the image",
+    )
 
 
 def test_a_retried_image_leaves_no_stale_notices(tmp_path: Path):

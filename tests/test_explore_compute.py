@@ -12,8 +12,8 @@ from streamlit.testing.v1 import AppTest
 from saliency_core import pipeline as analysis
 from saliency_core.data.images import Sample
 from saliency_core.maps import detector_maps
-from saliency_core.maps.cams import Detections
-from saliency_core.maps.detector_maps import CamResult, DetectorChoice
+from saliency_core.maps.cams import CamResult, Detections
+from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.models.gaze import Type2Map
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings

@@ -12,8 +12,7 @@ import pytest
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.maps.cams import Detections
-from saliency_core.maps.detector_maps import CamResult
+from saliency_core.maps.cams import CamResult, Detections
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings, from_query
 from ui import report

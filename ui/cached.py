@@ -17,7 +17,7 @@ from saliency_core import pipeline as analysis
 from saliency_core.data import datasets
 from saliency_core.data.images import Sample, image_hash
 from saliency_core.maps import classifier_maps, detector_maps
-from saliency_core.maps.cams import Explain
+from saliency_core.maps.cams import CamResult, Explain
 from saliency_core.models import gaze
 from saliency_core.models.weights import file_stamp
 from saliency_core.scoring.agreement import RankedMap
@@ -36,7 +36,7 @@ def cam(
     target: str | None,
     score_threshold: float,
     explain: Explain | None = None,
-) -> detector_maps.CamResult:
+) -> CamResult:
     stamp = file_stamp(choice.weights_path)
     explain = explain or Explain()
     return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, explain)
@@ -52,7 +52,7 @@ def _cam(
     target: str | None,
     score_threshold: float,
     explain: Explain,
-) -> detector_maps.CamResult:
+) -> CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
     return detector_maps.compute_cam(_rgb, choice, method, target, score_threshold, explain=explain)
 
@@ -141,7 +141,7 @@ def _quiet_cam(
     layer: str,
     score: float,
     explain: Explain | None = None,
-) -> detector_maps.CamResult:
+) -> CamResult:
     return cam(sample.key, sample.image, choice, method, layer, score, explain)
 
 
@@ -175,7 +175,7 @@ def _bundle_cam(
     layer: str,
     score: float,
     explain: Explain | None = None,
-) -> detector_maps.CamResult:
+) -> CamResult:
     fetch_detector(choice)
     return _quiet_cam(sample, choice, method, layer, score, explain)
 

@@ -19,8 +19,8 @@ import torch
 
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
-from saliency_core.maps.cams import Explain, batchable
-from saliency_core.maps.detector_maps import CamResult, DetectorChoice, compute_cams
+from saliency_core.maps.cams import CamResult, Explain, batchable
+from saliency_core.maps.detector_maps import DetectorChoice, compute_cams
 from saliency_core.models.cache import default_device
 from saliency_core.settings import Settings
 

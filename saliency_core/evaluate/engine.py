@@ -1,8 +1,8 @@
 """The dataset engine: every image of a dataset through the one pipeline, saved as it goes.
 
-The per-image work, the same for the local and the Ray engine (:func:`evaluate_image` does it
-for one image): :func:`compute_maps` (:func:`~saliency_core.pipeline.compute_bundle`, a batch's
-detector and DeepGaze passes run together by :class:`BatchMaps`), then :func:`score`: every map
+The per-image work, the same for the local and the Ray engine: :func:`compute_maps`
+(:func:`~saliency_core.pipeline.compute_bundle`, a batch's detector and DeepGaze passes run
+together by :class:`BatchMaps`), then :func:`score`: every map
 against every reference and the fixations and the IoU at every integer top-p%, then the optional
 analyses (:data:`OPTIONAL_ANALYSES` and the classifier maps), each through the image's
 :class:`~saliency_core.evaluate.optional.Guard`: one that cannot run for an image leaves a notice
@@ -265,17 +265,6 @@ def score(computed: Computed, options: Options) -> ImageResult:
     extras[NOTICES] = notices_table(bundle.sample.id, [*bundle.sample.notices, *guard.notices])
     extras = {name: rows for name, rows in extras.items() if len(rows)}
     return ImageResult(bundle.sample.id, table, curves, timings.stages, extras)
-
-
-def evaluate_image(
-    sample: Sample,
-    settings: Settings,
-    functions: pipeline.MapFunctions,
-    options: Options = Options(),  # noqa: B008 - frozen, immutable default
-) -> ImageResult:
-    """One image: :func:`compute_maps` then :func:`score`. Raises on failure: the caller logs
-    the image and goes on."""
-    return score(compute_maps(sample, settings, functions), options)
 
 
 def prefetch(

@@ -451,16 +451,21 @@ class Detections:
 
 
 @dataclass
-class CamOutput:
-    """A CAM at image resolution (float32 in [0, 1]) and the detections of the same pass."""
+class CamResult:
+    """A detector's CAM at image resolution (float32 (H, W) in [0, 1]) with the detections of
+    the same forward pass."""
 
     cam: np.ndarray
     detections: Detections
-    method: str
-    target: str
+    label: str
+    """"<detector> (<weights>) · <method> @ <target>", e.g. "FCOS R50-FPN (UNTRAINED) ·
+    EigenCAM @ layer4"."""
+    trained: bool
     notes: list[str] = field(default_factory=list)
     explained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     """Indices into ``detections`` of the detections the CAM explains (by target methods)."""
+    target: str = ""
+    """The target layer: a key of the detector's ``targets``."""
 
 
 def _cam_kwargs(method: CamMethod, layer: TargetLayer, model: torch.nn.Module) -> dict:
@@ -478,7 +483,7 @@ def run_cam(
     score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
     explain: Explain | None = None,
-) -> CamOutput:
+) -> CamResult:
     """Detections and one CAM of ``rgb`` (uint8 H×W×3) from a single detection forward pass.
 
     ``explain`` chooses what gradient and perturbation methods explain (default: all
@@ -505,7 +510,7 @@ def run_cams(
     score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
     explain: Explain | None = None,
-) -> list[CamOutput]:
+) -> list[CamResult]:
     """:func:`run_cam` of same-sized images in one batched forward (and one backward): each
     image gets its own target (its own explained detections), detections and map, equal to
     its single-image result. Several images need a :func:`batchable` method."""
@@ -546,22 +551,25 @@ def run_cams(
         observer.remove()
     if not fast and entry.uses_gradients:
         detector.model.zero_grad(set_to_none=True)
-    return [
-        _cam_output(heat, found, entry, target, score_target, explain, score_threshold)
-        for heat, found, score_target in zip(grayscale, detections, score_targets, strict=True)
-    ]
+    label = f"{detector.label} · {entry.name} @ {target}"
+    results = []
+    for heat, found, score_target in zip(grayscale, detections, score_targets, strict=True):
+        cam, notes = _scaled_map(heat, entry, score_target, explain, score_threshold)
+        results.append(
+            CamResult(cam, found, label, detector.trained, notes, score_target.chosen, target)
+        )
+    return results
 
 
-def _cam_output(
+def _scaled_map(
     grayscale: np.ndarray,
-    detections: Detections,
     entry: CamMethod,
-    target: str,
     score_target: DetectionScoreTarget,
     explain: Explain,
     score_threshold: float,
-) -> CamOutput:
-    """One image's map min-max scaled to [0, 1] (a constant map: zeros and a note)."""
+) -> tuple[np.ndarray, list[str]]:
+    """One image's map min-max scaled to [0, 1] (a constant map: zeros and a note), with the
+    notes on what it explains."""
     notes = [score_target.note] if score_target.note and entry.uses_targets else []
     if not entry.uses_targets and explain != Explain():
         notes.append(
@@ -576,7 +584,7 @@ def _cam_output(
     else:
         heat = np.zeros_like(heat)
         notes.append(f"{entry.name} returned a constant map (no signal at the target layer).")
-    return CamOutput(heat, detections, entry.name, target, notes, score_target.chosen)
+    return heat, notes
 
 
 def detect(detector: LoadedDetector, rgb: np.ndarray) -> Detections:

@@ -1,4 +1,5 @@
-"""The type-1 pipeline: image in, detector CAM (+ detections of the same pass) out.
+"""Detector maps for the pipeline: image in, :class:`~saliency_core.maps.cams.CamResult` (a CAM
+with the detections of the same pass) out, the untrained ones marked with :data:`UNTRAINED_NOTE`.
 
 Models are built once per (detector, weights, input size, device) and shared by every caller
 through :data:`saliency_core.models.cache.MODELS`; each run holds that model's lock, because
@@ -8,13 +9,13 @@ pytorch-grad-cam's hooks live on the shared model object.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import TypeVar
 
 import numpy as np
 import torch
 
-from saliency_core.maps.cams import Detections, Explain, detect, run_cams
+from saliency_core.maps.cams import CamResult, Explain, run_cams
 from saliency_core.models.cache import MODELS, Locked, is_out_of_memory, shared_model
 from saliency_core.models.detectors import LoadedDetector, load_detector
 from saliency_core.models.weights import ModelChoice
@@ -30,19 +31,6 @@ class ComputeError(RuntimeError):
 
 class DetectorChoice(ModelChoice):
     """Which detector, with which weights, at which internal input size."""
-
-
-@dataclass
-class CamResult:
-    """A CAM (float32 (H, W) in [0, 1]) with the detections of the same forward pass."""
-
-    cam: np.ndarray
-    detections: Detections
-    label: str
-    trained: bool
-    notes: list[str] = field(default_factory=list)
-    explained: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    """Indices into ``detections`` of the detections the CAM explains."""
 
 
 def get_detector(
@@ -106,24 +94,6 @@ def compute_cams(
             f"{choice.label} · {method}",
             lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
         )
-    notes = [] if entry.value.trained else [UNTRAINED_NOTE]
-    return [
-        CamResult(
-            output.cam,
-            output.detections,
-            f"{choice.label} · {method} @ {output.target}",
-            entry.value.trained,
-            notes + list(output.notes),
-            output.explained,
-        )
-        for output in outputs
-    ]
-
-
-def compute_detections(
-    rgb: np.ndarray, choice: DetectorChoice, device: torch.device | None = None
-) -> Detections:
-    """Bare detection forward (no CAM) of ``choice`` on ``rgb``."""
-    entry = get_detector(choice, device)
-    with entry.lock:
-        return guard_memory(choice.label, lambda: detect(entry.value, rgb))
+    if entry.value.trained:
+        return outputs
+    return [replace(output, notes=[UNTRAINED_NOTE, *output.notes]) for output in outputs]

@@ -32,14 +32,13 @@ from torchvision.models._api import WeightsEnum
 from torchvision.transforms.v2 import functional as TF
 
 from saliency_core.models.detectors import TargetLayer
-from saliency_core.models.download import download_checkpoint
 from saliency_core.models.weights import (
+    Checkpoint,
     Labelled,
-    MissingWeightsError,
     WeightSource,
-    hub_checkpoint_dir,
     load_state_dict_file,
     load_strict,
+    weights_file,
 )
 
 
@@ -85,8 +84,13 @@ class ClassifierSpec:
         return list(self.weights.meta["categories"])
 
     @property
+    def checkpoint(self) -> Checkpoint:
+        """The official ImageNet checkpoint (torchvision's weights URL)."""
+        return Checkpoint(self.weights.url, f"Pretrained ImageNet weights for {self.name}")
+
+    @property
     def checkpoint_name(self) -> str:
-        return Path(self.weights.url).name
+        return self.checkpoint.name
 
     @property
     def native_size(self) -> int:
@@ -204,11 +208,6 @@ def get_classifier_spec(name: str) -> ClassifierSpec:
         raise KeyError(f"Unknown classifier {name!r}; known: {known}") from None
 
 
-def pretrained_path(spec: ClassifierSpec) -> Path:
-    """Where the official ImageNet checkpoint lives once downloaded (the torch hub cache)."""
-    return hub_checkpoint_dir() / spec.checkpoint_name
-
-
 def _build(spec: ClassifierSpec, num_classes: int, input_size: int) -> tuple[nn.Module, list]:
     kwargs = dict(spec.extra_kwargs)
     if spec.size_kwarg:
@@ -225,22 +224,6 @@ def _randomise_head(model: nn.Module, path: str) -> None:
     σ = 0.02) so the model-randomisation baseline has a signal."""
     head = TargetLayer(path, "classification head").resolve(model)
     nn.init.trunc_normal_(head.weight, std=0.02)
-
-
-def _pretrained_state(spec: ClassifierSpec, progress: Callable[[int, int], None] | None) -> dict:
-    path = pretrained_path(spec)
-    if not path.is_file():
-        url = spec.weights.url
-        try:
-            download_checkpoint(url, path, progress=progress)
-        except OSError as error:
-            raise MissingWeightsError(
-                f"Pretrained ImageNet weights for {spec.name} are not available offline "
-                f"({error.__class__.__name__}). Put the file `{spec.checkpoint_name}` "
-                f"(from {url}) into `{path.parent}`, or choose the 'file' or 'untrained' "
-                "weight source."
-            ) from error
-    return load_state_dict_file(path)
 
 
 def _check_size(spec: ClassifierSpec, input_size: int, source: WeightSource) -> None:
@@ -283,15 +266,14 @@ def load_classifier(
             if spec.zero_init_head:
                 _randomise_head(model, spec.zero_init_head)
     elif source is WeightSource.FILE:
-        if weights_path is None:
-            raise MissingWeightsError("The 'file' weight source needs a path to a state-dict file.")
-        state = load_state_dict_file(weights_path)
+        path = weights_file(weights_path)
+        state = load_state_dict_file(path)
         head = state.get(spec.class_count_key)
         count = int(head.shape[0]) if head is not None else len(spec.categories)
         model, categories = _build(spec, count, input_size)
-        load_strict(model, state, Path(weights_path).name)
+        load_strict(model, state, path.name)
     else:
-        state = _pretrained_state(spec, progress)
+        state = spec.checkpoint.load(progress)
         model, categories = _build(spec, len(spec.categories), input_size)
         load_strict(model, state, spec.checkpoint_name)
     model.eval().to(device)

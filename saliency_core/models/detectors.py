@@ -32,14 +32,13 @@ from saliency_core.models.detector_spec import (
     TargetLayer,
     numbered_categories,
 )
-from saliency_core.models.download import download_checkpoint
 from saliency_core.models.weights import (
+    Checkpoint,
     Labelled,
-    MissingWeightsError,
     WeightSource,
-    hub_checkpoint_dir,
     load_state_dict_file,
     load_strict,
+    weights_file,
 )
 
 __all__ = [
@@ -88,12 +87,17 @@ class TorchvisionSpec(DetectorSpec):
         return list(self.weights.meta["categories"])
 
     @property
+    def checkpoint(self) -> Checkpoint:
+        """The official COCO checkpoint (torchvision's weights URL)."""
+        return Checkpoint(self.weights.url, f"Pretrained COCO weights for {self.name}")
+
+    @property
     def checkpoint_name(self) -> str:
-        return Path(self.weights.url).name
+        return self.checkpoint.name
 
     def pretrained_path(self) -> Path:
         """The official COCO checkpoint in the torch hub cache."""
-        return hub_checkpoint_dir() / self.checkpoint_name
+        return self.checkpoint.path
 
     def build_untrained(self, input_size: int | None) -> tuple[nn.Module, list[str]]:
         return _build(self, len(self.categories), input_size)
@@ -107,7 +111,7 @@ class TorchvisionSpec(DetectorSpec):
     def load_pretrained(
         self, input_size: int | None, progress: Progress | None
     ) -> tuple[nn.Module, list[str]]:
-        state = _pretrained_state(self, progress)
+        state = self.checkpoint.load(progress)
         model, categories = _build(self, len(self.categories), input_size)
         load_strict(model, state, self.checkpoint_name)
         return model, categories
@@ -279,21 +283,6 @@ def _build(
     return model, _categories_for(spec, num_classes)
 
 
-def _pretrained_state(spec: TorchvisionSpec, progress: Progress | None) -> dict:
-    path = spec.pretrained_path()
-    if not path.is_file():
-        try:
-            download_checkpoint(spec.weights.url, path, progress=progress)
-        except OSError as error:
-            raise MissingWeightsError(
-                f"Pretrained COCO weights for {spec.name} are not available offline "
-                f"({error.__class__.__name__}). Put the file `{spec.checkpoint_name}` "
-                f"(from {spec.weights.url}) into `{path.parent}`, or choose the "
-                f"'file' or 'untrained' weight source."
-            ) from error
-    return load_state_dict_file(path)
-
-
 def load_detector(
     name: str,
     source: WeightSource | str = WeightSource.UNTRAINED,
@@ -320,9 +309,7 @@ def load_detector(
             torch.manual_seed(seed)
             model, categories = spec.build_untrained(input_size)
     elif source is WeightSource.FILE:
-        if weights_path is None:
-            raise MissingWeightsError("The 'file' weight source needs a path to a state-dict file.")
-        model, categories = spec.load_file(Path(weights_path), input_size)
+        model, categories = spec.load_file(weights_file(weights_path), input_size)
     else:
         model, categories = spec.load_pretrained(input_size, progress)
     model.eval().to(device)

@@ -1,19 +1,25 @@
-"""Weight sources shared by every model registry (detectors, DeepGaze IIE, ...).
+"""Weight sources shared by every model registry (detectors, classifiers, DeepGaze IIE, ...).
 
-- ``pretrained``: official weights through torchvision's weights API / the torch hub cache
-  (downloaded once with a progress bar, offline afterwards);
-- ``file``: a local state-dict file loaded with ``torch.load(..., weights_only=True)``;
+- ``pretrained``: official weights in the torch hub cache (:class:`Checkpoint`: downloaded once
+  with a progress callback, offline afterwards);
+- ``file``: a local state-dict file loaded with ``torch.load(..., weights_only=True)``
+  (:func:`weights_file`);
 - ``untrained``: random initialisation, always available, always labelled "untrained".
+
+Weights that cannot be had raise :class:`MissingWeightsError`, whose message says what to do.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import torch
+
+from saliency_core.models.download import download_checkpoint
 
 
 class WeightSource(StrEnum):
@@ -85,6 +91,55 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         listed = ", ".join(others[:3]) + (" …" if len(others) > 3 else "")
         raise MissingWeightsError(f"{refused} (entries that are not tensors: {listed})")
     return obj
+
+
+def weights_file(path: str | Path | None) -> Path:
+    """The ``file`` weight source's path, which must be given."""
+    if path is None:
+        raise MissingWeightsError("The 'file' weight source needs the path of a state-dict file.")
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Official weights, kept in the torch hub cache under the name of their ``url``."""
+
+    url: str
+    what: str
+    """What they are, to start the messages: "Pretrained COCO weights for FCOS R50-FPN"."""
+
+    @property
+    def name(self) -> str:
+        return Path(self.url).name
+
+    @property
+    def path(self) -> Path:
+        return hub_checkpoint_dir() / self.name
+
+    def fetch(self, progress: Callable[[int, int], None] | None = None) -> Path:
+        """The cached file, downloaded first when missing (``progress(bytes_done,
+        bytes_total)`` while it downloads). Offline: :class:`MissingWeightsError` naming the
+        file, where it comes from and the folder to put it in."""
+        path = self.path
+        if not path.is_file():
+            try:
+                download_checkpoint(self.url, path, progress=progress)
+            except OSError as error:
+                raise MissingWeightsError(
+                    f"{self.what} are not available offline ({error.__class__.__name__}). "
+                    f"Put the file `{self.name}` (from {self.url}) into `{path.parent}`, or "
+                    "choose the 'file' or 'untrained' weight source."
+                ) from error
+        return path
+
+    def load(self, progress: Callable[[int, int], None] | None = None) -> dict[str, torch.Tensor]:
+        """The state dict of :meth:`fetch`'s file; a cached file that cannot be read says to
+        delete it (the next use downloads it again)."""
+        path = self.fetch(progress)
+        try:
+            return load_state_dict_file(path)
+        except MissingWeightsError as error:
+            raise MissingWeightsError(f"{error}; delete {path} to download it again.") from error
 
 
 def display_label(source: WeightSource | str) -> str:

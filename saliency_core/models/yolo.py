@@ -36,10 +36,9 @@ from saliency_core.models.detector_spec import (
     TargetLayer,
     strip_prefix,
 )
-from saliency_core.models.download import download_checkpoint
 from saliency_core.models.weights import (
+    Checkpoint,
     MissingWeightsError,
-    hub_checkpoint_dir,
     load_state_dict_file,
     load_strict,
 )
@@ -136,12 +135,14 @@ class YoloSpec(DetectorSpec):
         return self.weights_file
 
     @property
-    def url(self) -> str:
-        return ASSETS_URL + self.weights_file
+    def checkpoint(self) -> Checkpoint:
+        """The official ``.pt`` file (Ultralytics' release assets)."""
+        url = ASSETS_URL + self.weights_file
+        return Checkpoint(url, f"Pretrained COCO weights for {self.name}")
 
     def pretrained_path(self) -> Path:
         """The official ``.pt`` file in the torch hub cache, next to torchvision's weights."""
-        return hub_checkpoint_dir() / self.weights_file
+        return self.checkpoint.path
 
     def _build(
         self, names: list[str], input_size: int | None
@@ -172,18 +173,7 @@ class YoloSpec(DetectorSpec):
     def load_pretrained(
         self, input_size: int | None, progress: Progress | None
     ) -> tuple[nn.Module, list[str]]:
-        path = self.pretrained_path()
-        if not path.is_file():
-            try:
-                download_checkpoint(self.url, path, progress=progress)
-            except OSError as error:
-                raise MissingWeightsError(
-                    f"Pretrained COCO weights for {self.name} are not available offline "
-                    f"({error.__class__.__name__}). Put the file `{self.weights_file}` "
-                    f"(from {self.url}) into `{path.parent}`, or choose the "
-                    f"'file' or 'untrained' weight source."
-                ) from error
-        return self.load_file(path, input_size)
+        return self.load_file(self.checkpoint.fetch(progress), input_size)
 
 
 def _read_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], list[str] | None]:

@@ -32,6 +32,7 @@ __all__ = [
     "TYPE2_MODELS",
     "Type2Map",
     "Type2Model",
+    "build_type2",
     "load_type2",
     "predict_type2",
     "predict_type2s",
@@ -164,3 +165,20 @@ def load_type2(
     request = Type2Request(WeightSource(source), weights_path, device=device, progress=progress)
     if variant is not None:
         load_variant(variant(request), request)
+
+
+def build_type2(
+    name: str,
+    source: WeightSource | str = "untrained",
+    weights_path: str | None = None,
+    device: str | torch.device | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.nn.Module:
+    """A new network of :data:`TYPE2_MODELS` on ``device`` (default: the CPU), in eval mode
+    without gradients, outside the shared model cache. A weight-free model has no network:
+    ValueError (its maps come from :func:`predict_type2`)."""
+    variant = _entry(name).variant
+    if variant is None:
+        raise ValueError(f"{name} is weight-free: it has no network; use predict_type2.")
+    request = Type2Request(WeightSource(source), weights_path, progress=progress)
+    return variant(request).build().to(device or "cpu")

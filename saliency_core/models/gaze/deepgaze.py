@@ -20,19 +20,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saliency_core.models.download import download_checkpoint
 from saliency_core.models.gaze.backbones import BACKBONES, FeatureExtractor
 from saliency_core.models.gaze.layers import Finalizer, fixation_selection_network, saliency_network
 from saliency_core.models.weights import (
+    Checkpoint,
     MissingWeightsError,
     WeightSource,
     hub_checkpoint_dir,
     load_state_dict_file,
+    weights_file,
 )
 
 CHECKPOINT_NAME = "deepgaze2e.pth"
-CHECKPOINT_URL = (
-    f"https://github.com/matthias-k/DeepGaze/releases/download/v1.0.0/{CHECKPOINT_NAME}"
+CHECKPOINT = Checkpoint(
+    f"https://github.com/matthias-k/DeepGaze/releases/download/v1.0.0/{CHECKPOINT_NAME}",
+    "Pretrained DeepGaze IIE weights",
 )
 COMPONENTS = 30
 """Readout components per backbone: 3 training instances × 10 cross-validation folds."""
@@ -118,36 +120,7 @@ def fetch_checkpoint(progress: Callable[[int, int], None] | None = None) -> Path
 
     ``progress(bytes_done, bytes_total)`` is called during a download.
     """
-    folder = hub_checkpoint_dir()
-    path = folder / CHECKPOINT_NAME
-    if not path.is_file():
-        try:
-            download_checkpoint(CHECKPOINT_URL, path, progress=progress)
-        except OSError as error:
-            raise MissingWeightsError(
-                f"DeepGaze IIE weights are not available: {CHECKPOINT_NAME} is not in {folder} "
-                f"and downloading it failed ({error}). Put {CHECKPOINT_NAME} (from "
-                f"{CHECKPOINT_URL}) into {folder}, or choose the weight source 'file' (a local "
-                "checkpoint) or 'untrained' (random weights)."
-            ) from error
-    return path
-
-
-def _download_checkpoint(progress: Callable[[int, int], None] | None) -> dict[str, torch.Tensor]:
-    path = fetch_checkpoint(progress)
-    try:
-        return load_state_dict_file(path)
-    except MissingWeightsError as error:
-        raise MissingWeightsError(f"{error}; delete {path} to download it again.") from error
-
-
-def _read_file(path: str | Path | None) -> dict[str, torch.Tensor]:
-    if path is None:
-        raise MissingWeightsError(
-            f"The weight source 'file' needs the path of a DeepGaze IIE checkpoint "
-            f"({CHECKPOINT_NAME})."
-        )
-    return load_state_dict_file(path)
+    return CHECKPOINT.fetch(progress)
 
 
 def _mismatch_message(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> str | None:
@@ -187,6 +160,10 @@ def _load_into_new_model(state_dict: dict[str, torch.Tensor], origin: str) -> De
     return model
 
 
+def _load_file(path: Path) -> DeepGazeIIE:
+    return _load_into_new_model(load_state_dict_file(path), path.name)
+
+
 def _untrained() -> DeepGazeIIE:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(UNTRAINED_SEED)
@@ -207,9 +184,9 @@ def build_deepgaze(
     """
     builders = {
         WeightSource.PRETRAINED: lambda: _load_into_new_model(
-            _download_checkpoint(progress), CHECKPOINT_NAME
+            CHECKPOINT.load(progress), CHECKPOINT_NAME
         ),
-        WeightSource.FILE: lambda: _load_into_new_model(_read_file(path), Path(str(path)).name),
+        WeightSource.FILE: lambda: _load_file(weights_file(path)),
         WeightSource.UNTRAINED: _untrained,
     }
     return builders[WeightSource(source)]().eval().requires_grad_(False)
