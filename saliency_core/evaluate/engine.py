@@ -58,9 +58,10 @@ from saliency_core.study import TOP_PERCENT, MapKind
 
 CURVE_PERCENTS = tuple(range(1, 51))
 """IoU curves: every integer top-p% from 1 to 50, stored so no chart recomputes them."""
-MAP_METRICS = ("MAE", "IoU", "CC", "SIM", "KLD")
+MAP_METRIC_OPTIONS = ("MAE", "IoU", "CC", "SIM", "KLD")
+"""The ``--metrics`` names of the map-vs-map metrics ("IoU": IoU@top-p% at each top percent)."""
 FIXATION_METRICS = agreement.FIXATION_METRICS
-DEFAULT_METRICS = (*MAP_METRICS, *FIXATION_METRICS)
+DEFAULT_METRICS = (*MAP_METRIC_OPTIONS, *FIXATION_METRICS)
 """The study's MAE and top-p% IoU, CC, SIM, KLD, and the fixation metrics where fixations exist."""
 PACKAGES = (
     "torch",

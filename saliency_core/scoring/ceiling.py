@@ -303,10 +303,6 @@ def leave_one_subject_out(
     return pd.DataFrame(rows, columns=SUBJECT_COLUMNS)
 
 
-MAP_METRICS = tuple(name for name, metric in metrics.METRICS.items() if metric.needs == "map")
-"""Metrics a split half can take (one half's map against the other half's density)."""
-
-
 def split_half(
     table: pd.DataFrame,
     shape: tuple[int, int],
@@ -323,9 +319,10 @@ def split_half(
 
     Each split permutes the subjects (``numpy.random.default_rng(seed)``); the first ``⌊n/2⌋``
     give the map ``fit.density(their fixations)`` (``fit`` as in :func:`leave_one_subject_out`),
-    the rest the reference ``density_map(their fixations, shape, sigma)``; ``names`` (of
-    :data:`MAP_METRICS`; IoU with ``percent`` and ``ties``) compare the two. Fewer than 2
-    subjects with a fixation inside the image: no rows.
+    the rest the reference ``density_map(their fixations, shape, sigma)``; ``names`` (any
+    map-vs-map metric of :data:`~saliency_core.scoring.metrics.METRICS`; IoU with ``percent``
+    and ``ties``) compare the two. Fewer than 2 subjects with a fixation inside the image: no
+    rows.
     """
     subjects = _subjects(table, shape)
     if len(subjects) < 2:
