@@ -22,13 +22,13 @@ import pandas as pd
 
 from saliency_core.data import csvfiles
 from saliency_core.data.images import Sample
-from saliency_core.maps.cams import CAM_METHODS, CamResult, Detections, Explain
+from saliency_core.maps.cams import CAM_METHODS, CamResult, Detections, ExplainedDetections
 from saliency_core.maps.classifier_maps import (
     ClassifiedMap,
-    ClassifierJob,
     ClassifierResult,
+    ClassifierStep,
     classifier_choices,
-    classifier_jobs,
+    classifier_steps,
     compute_classifier_map,
     get_classifier,
 )
@@ -68,7 +68,7 @@ class Cancelled(RuntimeError):
 
 
 @dataclass(frozen=True)
-class CamJob:
+class CamStep:
     """One type-1 map to compute: a detector choice, a CAM method and its target layer."""
 
     choice: DetectorChoice
@@ -80,10 +80,10 @@ class CamJob:
     def label(self) -> str:
         return f"{self.choice.label} · {self.method}"
 
-    def explain(self, settings: Settings) -> Explain:
+    def explain(self, settings: Settings) -> ExplainedDetections:
         """What the map explains: the settings' choice for methods that use targets, the
         default for class-agnostic ones (which ignore it: one cached map serves every choice)."""
-        return settings.explain if CAM_METHODS[self.method].uses_targets else Explain()
+        return settings.explain if CAM_METHODS[self.method].uses_targets else ExplainedDetections()
 
     def target_score(self, score_threshold: float) -> float:
         """The detections' score cut for the CAM targets: the setting for gradient methods,
@@ -93,7 +93,7 @@ class CamJob:
 
 
 @dataclass(frozen=True)
-class Type2Job:
+class Type2Step:
     model: str
     source: WeightSource
     weights_file: str | None
@@ -160,9 +160,9 @@ class Bundle:
         return {ref.label: ref.values for ref in self.references.values()}
 
 
-CamFunction = Callable[[Sample, DetectorChoice, str, str, float, Explain], CamResult]
-Type2Function = Callable[[Sample, Type2Job], gaze.Type2Map]
-ClassifierFunction = Callable[[Sample, ClassifierJob], ClassifierResult]
+CamFunction = Callable[[Sample, DetectorChoice, str, str, float, ExplainedDetections], CamResult]
+Type2Function = Callable[[Sample, Type2Step], gaze.Type2Map]
+ClassifierFunction = Callable[[Sample, ClassifierStep], ClassifierResult]
 
 
 def direct_cam(
@@ -171,12 +171,12 @@ def direct_cam(
     method: str,
     layer: str,
     score: float,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     return compute_cam(sample.image, choice, method, layer, score, explain=explain)
 
 
-def direct_type2s(samples: Sequence[Sample], job: Type2Job) -> list[gaze.Type2Map]:
+def direct_type2s(samples: Sequence[Sample], job: Type2Step) -> list[gaze.Type2Map]:
     """The job's maps of ``samples``, a network's same-sized images in one forward."""
     return gaze.predict_type2s(
         job.model,
@@ -188,11 +188,11 @@ def direct_type2s(samples: Sequence[Sample], job: Type2Job) -> list[gaze.Type2Ma
     )
 
 
-def direct_type2(sample: Sample, job: Type2Job) -> gaze.Type2Map:
+def direct_type2(sample: Sample, job: Type2Step) -> gaze.Type2Map:
     return direct_type2s([sample], job)[0]
 
 
-def direct_classifier(sample: Sample, job: ClassifierJob) -> ClassifierResult:
+def direct_classifier(sample: Sample, job: ClassifierStep) -> ClassifierResult:
     return compute_classifier_map(sample.image, job)
 
 
@@ -205,7 +205,7 @@ class MapFunctions:
     classifier: ClassifierFunction = direct_classifier
 
 
-DIRECT = MapFunctions()
+UNCACHED_MAPS = MapFunctions()
 
 
 def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str]]:
@@ -231,7 +231,7 @@ def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str
     return choices, skipped
 
 
-def cam_jobs(settings: Settings) -> tuple[list[CamJob], list[str]]:
+def cam_steps(settings: Settings) -> tuple[list[CamStep], list[str]]:
     """Every (detector, method) pair to run, cheap methods first; skipped ones with reasons."""
     choices, skipped = detector_choices(settings)
     jobs = []
@@ -241,19 +241,19 @@ def cam_jobs(settings: Settings) -> tuple[list[CamJob], list[str]]:
         layer = layer if layer in spec.targets else spec.default_target
         for method in settings.cams:
             reason = CAM_METHODS[method].unsupported(spec.targets[layer])
-            jobs.append(CamJob(choice, method, layer, reason))
+            jobs.append(CamStep(choice, method, layer, reason))
     order = {name: index for index, name in enumerate(CAM_METHODS)}
     jobs.sort(key=lambda job: (CAM_METHODS[job.method].expensive, order[job.method]))
     skipped += [f"{job.label} skipped: {job.skip}" for job in jobs if job.skip]
     return [job for job in jobs if not job.skip], skipped
 
 
-def type2_jobs(settings: Settings) -> list[Type2Job]:
+def type2_steps(settings: Settings) -> list[Type2Step]:
     """The type-2 models to run: those shown, then those only needed as references."""
     needed = [REFERENCES[key].type2_model for key in settings.references]
     models = list(dict.fromkeys([*settings.type2, *(m for m in needed if m)]))
     return [
-        Type2Job(
+        Type2Step(
             model,
             settings.type2_weights,
             settings.type2_weights_file,
@@ -295,7 +295,7 @@ def fetch_weights(
     ]
     steps += [
         (job.model, job.source, partial(gaze.load_type2, job.model, job.source, job.weights_file))
-        for job in type2_jobs(settings)
+        for job in type2_steps(settings)
         if gaze.TYPE2_MODELS[job.model].needs_weights
     ]
     for label, source, build in steps:
@@ -311,7 +311,7 @@ def fetch_weights(
 def models_needed(settings: Settings) -> int:
     """How many models ``settings`` keep busy: detectors (with untrained twins), classifiers
     and type-2 networks (the weight-free type-2 models hold none)."""
-    networks = [job for job in type2_jobs(settings) if gaze.TYPE2_MODELS[job.model].variant]
+    networks = [job for job in type2_steps(settings) if gaze.TYPE2_MODELS[job.model].variant]
     return len(detector_choices(settings)[0]) + len(classifier_choices(settings)[0]) + len(networks)
 
 
@@ -348,40 +348,40 @@ def prepare_sample(sample: Sample, settings: Settings) -> Sample:
     return sample.resized((size, size)) if size else sample
 
 
-Job = CamJob | ClassifierJob | Type2Job
+MapStep = CamStep | ClassifierStep | Type2Step
 
 
-def step_rank(job: Job) -> int:
+def step_rank(job: MapStep) -> int:
     """Cheap first: gradient-free CAMs (whose forward pass also gives the detections) 0,
     type-2 models 1 (the references follow them), gradient maps 2, perturbation CAMs and the
     costly gradient methods (SmoothGrad, Integrated Gradients) 3."""
-    if isinstance(job, Type2Job):
+    if isinstance(job, Type2Step):
         return 1
-    if isinstance(job, ClassifierJob) and job.method in GRADIENT_METHODS:
+    if isinstance(job, ClassifierStep) and job.method in GRADIENT_METHODS:
         return 3 if GRADIENT_METHODS[job.method].expensive else 2
-    methods = CLASSIFIER_CAM_METHODS if isinstance(job, ClassifierJob) else CAM_METHODS
+    methods = CLASSIFIER_CAM_METHODS if isinstance(job, ClassifierStep) else CAM_METHODS
     method = methods[job.method]
     return 3 if method.expensive else 2 if method.uses_gradients else 0
 
 
-def planned_steps(settings: Settings) -> tuple[list[Job], list[str]]:
+def planned_steps(settings: Settings) -> tuple[list[MapStep], list[str]]:
     """The maps :func:`compute_bundle` computes, in its order (:func:`step_rank`, stable), and
     the skipped pairs with their reasons."""
-    jobs, skipped = cam_jobs(settings)
-    classifier_steps, classifier_skipped = classifier_jobs(settings)
-    steps = [*jobs, *classifier_steps, *type2_jobs(settings)]
+    cams, skipped = cam_steps(settings)
+    classifiers, classifier_skipped = classifier_steps(settings)
+    steps = [*cams, *classifiers, *type2_steps(settings)]
     return sorted(steps, key=step_rank), skipped + classifier_skipped
 
 
-def step_label(job: Job) -> str:
+def step_label(job: MapStep) -> str:
     """The step's name in progress reports (the (detector, method) pair, or the type-2 model)."""
-    return job.model if isinstance(job, Type2Job) else job.label
+    return job.model if isinstance(job, Type2Step) else job.label
 
 
 def compute_bundle(
     sample: Sample,
     settings: Settings,
-    functions: MapFunctions = DIRECT,
+    functions: MapFunctions = UNCACHED_MAPS,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
     on_error: Callable[[str, Exception], None] | None = None,
@@ -399,7 +399,7 @@ def compute_bundle(
     bundle = Bundle(sample, settings)
     jobs, bundle.skipped = planned_steps(settings)
     total = len(jobs)
-    bundle.notes += explain_notes(settings, [job for job in jobs if isinstance(job, CamJob)])
+    bundle.notes += explain_notes(settings, [job for job in jobs if isinstance(job, CamStep)])
     type2_maps: dict[str, ReferenceMap] = {}
     last_cheap = max((i for i, job in enumerate(jobs) if step_rank(job) <= 1), default=-1)
     if last_cheap < 0:
@@ -411,9 +411,9 @@ def compute_bundle(
         if progress is not None:
             progress(done, total, label)
         try:
-            if isinstance(job, Type2Job):
+            if isinstance(job, Type2Step):
                 _add_type2(bundle, functions, job, type2_maps)
-            elif isinstance(job, ClassifierJob):
+            elif isinstance(job, ClassifierStep):
                 _add_classifier(bundle, functions, job)
             else:
                 _add_cam(bundle, functions, job)
@@ -457,7 +457,7 @@ def _finish(bundle: Bundle, type2_maps: dict[str, ReferenceMap], references: boo
     return bundle
 
 
-def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
+def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamStep) -> None:
     score = job.target_score(bundle.settings.score_threshold)
     explain = job.explain(bundle.settings)
     result = functions.cam(bundle.sample, job.choice, job.method, job.layer, score, explain)
@@ -479,7 +479,7 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamJob) -> None:
     bundle.notes += [f"{result.label}: {note}" for note in result.notes]
 
 
-def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierJob) -> None:
+def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierStep) -> None:
     """The classifier's map (kind "classifier"), its top-5 and the classes it explains."""
     result = functions.classifier(bundle.sample, job)
     notes = ([] if result.trained else [UNTRAINED_NOTE]) + list(result.notes)
@@ -500,10 +500,10 @@ def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierJob)
     bundle.notes += [f"{job.label}: {note}" for note in notes]
 
 
-def explain_notes(settings: Settings, jobs: Iterable[CamJob]) -> list[str]:
+def explain_notes(settings: Settings, jobs: Iterable[CamStep]) -> list[str]:
     """One note when the settings explain a chosen detection or class and some of the methods
     are class-agnostic (they ignore the choice)."""
-    if settings.explain == Explain():
+    if settings.explain == ExplainedDetections():
         return []
     agnostic = [m for m in settings.cams if not CAM_METHODS[m].uses_targets]
     if not agnostic or not any(job.method in agnostic for job in jobs):
@@ -516,7 +516,7 @@ def explain_notes(settings: Settings, jobs: Iterable[CamJob]) -> list[str]:
 
 
 def _add_type2(
-    bundle: Bundle, functions: MapFunctions, job: Type2Job, computed: dict[str, ReferenceMap]
+    bundle: Bundle, functions: MapFunctions, job: Type2Step, computed: dict[str, ReferenceMap]
 ) -> None:
     """The model's map (scored when ``job.scored``), kept in ``computed`` for the references."""
     predicted = functions.type2(bundle.sample, job)

@@ -32,7 +32,7 @@ from saliency_core.study import (
 )
 
 if TYPE_CHECKING:
-    from saliency_core.maps.cams import Explain
+    from saliency_core.maps.cams import ExplainedDetections
 
 TARGETS = ("study default", "FPN")
 """CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
@@ -333,11 +333,11 @@ class Settings:
         _check(self)
 
     @property
-    def explain(self) -> Explain:
-        """What class-discriminative CAMs explain, as :class:`saliency_core.maps.cams.Explain`."""
-        from saliency_core.maps.cams import Explain
+    def explain(self) -> ExplainedDetections:
+        """What class-discriminative CAMs explain (an :class:`ExplainedDetections`)."""
+        from saliency_core.maps.cams import ExplainedDetections
 
-        return Explain(detection=self.explain_detection, category=self.explain_class)
+        return ExplainedDetections(detection=self.explain_detection, category=self.explain_class)
 
     def weights_file(self, detector: str) -> str | None:
         """The state-dict file given for ``detector`` (``weights="file"``), or None."""

@@ -8,11 +8,11 @@ import time
 import pytest
 import torch
 
-from saliency_core.models import cache as backend
+from saliency_core.models import cache as model_cache
 
 
 def test_each_key_is_built_once_even_by_concurrent_callers():
-    cache = backend.ModelCache(capacity=4)
+    cache = model_cache.ModelCache(capacity=4)
     builds: list[str] = []
 
     def build() -> str:
@@ -33,7 +33,7 @@ def test_each_key_is_built_once_even_by_concurrent_callers():
 
 
 def test_the_least_recently_used_model_is_dropped_beyond_capacity():
-    cache = backend.ModelCache(capacity=2)
+    cache = model_cache.ModelCache(capacity=2)
     a = cache.get("a", lambda: "A")
     cache.get("b", lambda: "B")
     assert cache.get("a", lambda: "rebuilt") is a  # "a" is now the most recently used
@@ -43,7 +43,7 @@ def test_the_least_recently_used_model_is_dropped_beyond_capacity():
 
 
 def test_a_failed_build_leaves_nothing_behind():
-    cache = backend.ModelCache(capacity=2)
+    cache = model_cache.ModelCache(capacity=2)
 
     def broken() -> str:
         raise RuntimeError("no weights")
@@ -55,12 +55,12 @@ def test_a_failed_build_leaves_nothing_behind():
 
 def test_capacity_and_device_come_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SALIENCY_MAX_MODELS", "3")
-    assert backend.ModelCache().capacity == 3
+    assert model_cache.ModelCache().capacity == 3
     monkeypatch.setenv("SALIENCY_DEVICE", "cpu")
-    assert backend.default_device() == torch.device("cpu")
+    assert model_cache.default_device() == torch.device("cpu")
 
 
 def test_out_of_memory_errors_are_recognised():
-    assert backend.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
-    assert backend.is_out_of_memory(RuntimeError("CUDA error: out of memory"))
-    assert not backend.is_out_of_memory(RuntimeError("shape mismatch"))
+    assert model_cache.is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory"))
+    assert model_cache.is_out_of_memory(RuntimeError("CUDA error: out of memory"))
+    assert not model_cache.is_out_of_memory(RuntimeError("shape mismatch"))

@@ -15,7 +15,7 @@ from PIL import Image
 from saliency_core.data import datasets, images
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import ImageLoadError, load_image
-from saliency_core.models import cache as backend
+from saliency_core.models import cache as model_cache
 from saliency_core.models.classifiers import load_classifier
 from saliency_core.models.detectors import load_detector
 from saliency_core.models.gaze import predict_type2
@@ -216,20 +216,20 @@ def test_a_dataset_folder_linking_outside_the_data_dir_is_skipped(tmp_path, monk
 
 @pytest.mark.parametrize("value", ["-1", "0", "abc", "2.5"])
 def test_an_invalid_max_models_setting_falls_back_to_the_default(value, monkeypatch, caplog):
-    monkeypatch.setenv(backend.MAX_MODELS_VARIABLE, value)
-    cache = backend.ModelCache()
-    assert cache.capacity == backend.DEFAULT_MAX_MODELS == 8
+    monkeypatch.setenv(model_cache.MAX_MODELS_VARIABLE, value)
+    cache = model_cache.ModelCache()
+    assert cache.capacity == model_cache.DEFAULT_MAX_MODELS == 8
     expected = f"SALIENCY_MAX_MODELS={value!r} is not a whole number ≥ 1; keeping the default"
     assert cache.notice.startswith(expected) and expected in caplog.text
     assert cache.get("a", lambda: "A").value == "A"  # the cache works (was KeyError for -1)
 
 
 def test_a_valid_max_models_setting_is_used(monkeypatch):
-    monkeypatch.setenv(backend.MAX_MODELS_VARIABLE, " 3 ")
-    cache = backend.ModelCache()
+    monkeypatch.setenv(model_cache.MAX_MODELS_VARIABLE, " 3 ")
+    cache = model_cache.ModelCache()
     assert cache.capacity == 3 and cache.notice is None
     with pytest.raises(ValueError, match="at least 1 model, got capacity=0"):
-        backend.ModelCache(capacity=0)
+        model_cache.ModelCache(capacity=0)
 
 
 # --- 11. unsupported formats, by content and through the upload widget --------------------------

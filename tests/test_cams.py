@@ -75,10 +75,10 @@ COCO = DETECTORS["FCOS R50-FPN"].categories  # 1 person, 3 car, 18 dog
 
 def test_explain_one_class_sums_its_confident_scores_or_takes_its_best():
     output = _output([0.95, 0.5, 0.92, 0.3], [1, 3, 1, 3])
-    person = C.DetectionScoreTarget(0.9, C.Explain(category="person"), COCO)
+    person = C.DetectionScoreTarget(0.9, C.ExplainedDetections(category="person"), COCO)
     assert float(person(output).detach()) == pytest.approx(1.87)
     assert person.chosen.tolist() == [0, 2] and person.note is None
-    car = C.DetectionScoreTarget(0.9, C.Explain(category="car"), COCO)
+    car = C.DetectionScoreTarget(0.9, C.ExplainedDetections(category="car"), COCO)
     assert float(car(output).detach()) == pytest.approx(0.5)
     assert car.chosen.tolist() == [1]
     assert "top-scoring detection of the class (score 0.50)" in car.note
@@ -86,10 +86,10 @@ def test_explain_one_class_sums_its_confident_scores_or_takes_its_best():
 
 def test_explain_one_detection_takes_the_kth_by_score():
     output = _output([0.5, 0.95, 0.92], [3, 1, 18])
-    second = C.DetectionScoreTarget(0.9, C.Explain(detection=1), COCO)
+    second = C.DetectionScoreTarget(0.9, C.ExplainedDetections(detection=1), COCO)
     assert float(second(output).detach()) == pytest.approx(0.92)
     assert second.chosen.tolist() == [2]
-    assert C.Explain(detection=1).describe(0.9) == "detection #2 by score"
+    assert C.ExplainedDetections(detection=1).describe(0.9) == "detection #2 by score"
 
 
 def test_impossible_choices_give_clear_messages():
@@ -99,19 +99,19 @@ def test_impossible_choices_give_clear_messages():
         match=r"No detection of class 'dog' in this image \(detected: "
         r"person, car\): choose a detected class",
     ):
-        C.DetectionScoreTarget(0.9, C.Explain(category="dog"), COCO)(output)
+        C.DetectionScoreTarget(0.9, C.ExplainedDetections(category="dog"), COCO)(output)
     with pytest.raises(ValueError, match="'unicorn' is not one of this detector's classes"):
-        C.DetectionScoreTarget(0.9, C.Explain(category="unicorn"), COCO)(output)
+        C.DetectionScoreTarget(0.9, C.ExplainedDetections(category="unicorn"), COCO)(output)
     with pytest.raises(ValueError, match=r"Detection #3 does not exist: the model returned 2"):
-        C.DetectionScoreTarget(0.9, C.Explain(detection=2), COCO)(output)
+        C.DetectionScoreTarget(0.9, C.ExplainedDetections(detection=2), COCO)(output)
     with pytest.raises(ValueError, match="not both"):
-        C.Explain(detection=0, category="dog")
+        C.ExplainedDetections(detection=0, category="dog")
 
 
 def test_perturbed_passes_follow_the_chosen_detection_by_box():
     """ScoreCAM/AblationCAM score perturbed outputs: the chosen box is matched by IoU ≥ 0.5."""
     reference = _output([0.9, 0.8], [1, 1], [[0, 0, 10, 10], [50, 50, 60, 60]])
-    target = C.DetectionScoreTarget(0.5, C.Explain(detection=1), COCO)
+    target = C.DetectionScoreTarget(0.5, C.ExplainedDetections(detection=1), COCO)
     target.observe(None, None, [reference])
     moved = _output([0.7, 0.4, 0.6], [1, 3, 1], [[50, 50, 60, 62], [50, 50, 60, 60], [0, 0, 9, 9]])
     assert float(target(moved).detach()) == pytest.approx(0.7)  # IoU 100/120 ≥ 0.5, same label
@@ -129,15 +129,15 @@ def test_explaining_a_class_changes_the_gradient_cam_and_marks_its_boxes(scene: 
     default = C.run_cam(detector, scene, "GradCAM")
     names = default.detections.names
     other = next(name for name in names if name != names[int(default.explained[0])])
-    chosen = C.run_cam(detector, scene, "GradCAM", explain=C.Explain(category=other))
+    chosen = C.run_cam(detector, scene, "GradCAM", explain=C.ExplainedDetections(category=other))
     assert [chosen.detections.names[k] for k in chosen.explained] == [other]
     assert np.abs(chosen.cam - default.cam).mean() > 0.01
-    eigen = C.run_cam(detector, scene, "EigenCAM", explain=C.Explain(category=other))
+    eigen = C.run_cam(detector, scene, "EigenCAM", explain=C.ExplainedDetections(category=other))
     np.testing.assert_array_equal(eigen.cam, C.run_cam(detector, scene, "EigenCAM").cam)
     assert "EigenCAM is class-agnostic" in eigen.notes[0]
     absent = next(name for name in COCO[1:] if name not in names and name != "N/A")
     with pytest.raises(ValueError, match=f"No detection of class '{absent}'"):
-        C.run_cam(detector, scene, "GradCAM", explain=C.Explain(category=absent))
+        C.run_cam(detector, scene, "GradCAM", explain=C.ExplainedDetections(category=absent))
 
 
 def test_methods_that_need_a_tensor_layer_are_disabled_on_the_fpn_with_a_reason():

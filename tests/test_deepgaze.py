@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from saliency_core.models import cache as backend
+from saliency_core.models import cache as model_cache
 from saliency_core.models.gaze import (
     TYPE2_MODELS,
     centerbias,
@@ -201,7 +201,7 @@ def test_official_package_entry_runs_through_the_same_wrapper(tmp_path, monkeypa
     fake = types.ModuleType("deepgaze_pytorch")
     fake.DeepGazeIIE = _CentreBiasOnly
     monkeypatch.setitem(sys.modules, "deepgaze_pytorch", fake)
-    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    monkeypatch.setattr(inference, "MODELS", model_cache.ModelCache())
     official = build_official_deepgaze()
     assert official.pretrained and not official.training and not official.scale.requires_grad
     rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
@@ -218,7 +218,7 @@ class _OutOfMemory(nn.Module):
 
 
 def test_out_of_memory_becomes_a_readable_error(monkeypatch):
-    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    monkeypatch.setattr(inference, "MODELS", model_cache.ModelCache())
     rgb = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     request = inference.Type2Request(device="cpu", max_side=512)
     variant = inference.Variant("oom", _OutOfMemory, "test", False)
@@ -254,7 +254,7 @@ def _three_images() -> list[np.ndarray]:
 
 
 def test_a_batch_runs_one_forward_per_size_and_keeps_each_image_its_map(monkeypatch):
-    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    monkeypatch.setattr(inference, "MODELS", model_cache.ModelCache())
     forwards = _counting_forwards(monkeypatch)
     images = [*_three_images(), np.zeros((40, 50, 3), dtype=np.uint8)]  # upscaled to 64 px
     request = inference.Type2Request(device="cpu", study_input_range=True)
@@ -271,7 +271,7 @@ def test_a_batch_runs_one_forward_per_size_and_keeps_each_image_its_map(monkeypa
 
 
 def test_deepgaze_in_a_batch_matches_one_image_at_a_time(monkeypatch):
-    monkeypatch.setattr(inference, "MODELS", backend.ModelCache())
+    monkeypatch.setattr(inference, "MODELS", model_cache.ModelCache())
     forwards = _counting_forwards(monkeypatch)
     images = _three_images()
     batch = predict_type2s("DeepGaze IIE", images, device="cpu")
@@ -285,7 +285,7 @@ def test_deepgaze_in_a_batch_matches_one_image_at_a_time(monkeypatch):
 
 
 def test_load_type2_builds_the_network_once_before_any_image(monkeypatch):
-    cache = backend.ModelCache()
+    cache = model_cache.ModelCache()
     monkeypatch.setattr(inference, "MODELS", cache)
     builds = []
     monkeypatch.setattr(

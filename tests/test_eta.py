@@ -8,7 +8,7 @@ import time
 import pytest
 
 from saliency_core.maps.cams import CAM_METHODS, CamEntry
-from saliency_core.maps.classifier_maps import ClassifierChoice, ClassifierJob
+from saliency_core.maps.classifier_maps import ClassifierChoice, ClassifierStep
 from saliency_core.maps.classifier_methods import (
     CLASSIFIER_CAM_METHODS,
     METHOD_COSTS,
@@ -18,7 +18,7 @@ from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.gradient_saliency import GRADIENT_METHODS, GradientMethod
 from saliency_core.models.gaze import TYPE2_MODELS, Type2Model
 from saliency_core.models.weights import WeightSource
-from saliency_core.pipeline import CamJob, Type2Job
+from saliency_core.pipeline import CamStep, Type2Step
 from ui import eta
 from ui.compute_job import Progress
 
@@ -26,8 +26,8 @@ DETECTOR = DetectorChoice("SSDlite320 MobileNetV3", WeightSource.UNTRAINED, None
 CLASSIFIER = ClassifierChoice("ResNet-50", WeightSource.UNTRAINED, None, 64)
 
 
-def type2(model: str) -> Type2Job:
-    return Type2Job(model, WeightSource.UNTRAINED, None, False, 256, scored=True)
+def type2(model: str) -> Type2Step:
+    return Type2Step(model, WeightSource.UNTRAINED, None, False, 256, scored=True)
 
 
 @pytest.mark.parametrize("entry", [CamEntry, GradientMethod, Type2Model])
@@ -40,8 +40,8 @@ def test_every_registry_entry_must_declare_its_cost(entry):
 
 def test_every_detector_cam_has_an_estimate_from_the_detectors_timed_forward():
     times = eta.StepTimes()
-    times.record(CamJob(DETECTOR, "EigenCAM", "backbone"), 1.5)  # 1 forward: 1.5 s
-    estimates = {name: times.estimate(CamJob(DETECTOR, name, "backbone")) for name in CAM_METHODS}
+    times.record(CamStep(DETECTOR, "EigenCAM", "backbone"), 1.5)  # 1 forward: 1.5 s
+    estimates = {name: times.estimate(CamStep(DETECTOR, name, "backbone")) for name in CAM_METHODS}
     assert estimates == {
         "EigenCAM": 1.5,
         "EigenGradCAM": 3.0,
@@ -60,8 +60,8 @@ def test_every_classifier_method_has_an_estimate_from_the_classifiers_timed_step
     assert set(METHOD_FORWARDS) == set(METHOD_COSTS)
     assert set(METHOD_FORWARDS) == {*CLASSIFIER_CAM_METHODS, *GRADIENT_METHODS}
     times = eta.StepTimes()
-    times.record(ClassifierJob(CLASSIFIER, "GradCAM"), 0.5)  # 2 forwards: 0.25 s each
-    estimates = {name: times.estimate(ClassifierJob(CLASSIFIER, name)) for name in METHOD_FORWARDS}
+    times.record(ClassifierStep(CLASSIFIER, "GradCAM"), 0.5)  # 2 forwards: 0.25 s each
+    estimates = {name: times.estimate(ClassifierStep(CLASSIFIER, name)) for name in METHOD_FORWARDS}
     assert estimates == {
         **dict.fromkeys(["EigenGradCAM", "GradCAM", "GradCAM++", "XGradCAM"], 0.5),
         **dict.fromkeys(["HiResCAM", "LayerCAM", "FullGrad"], 0.5),
@@ -73,7 +73,7 @@ def test_every_classifier_method_has_an_estimate_from_the_classifiers_timed_step
         "SmoothGrad": 0.25 * (2 * 16 + 1),
         "Integrated Gradients": 0.25 * (2 * 32 + 1),
     }
-    assert times.estimate(CamJob(DETECTOR, "GradCAM", "backbone")) is None, "another model"
+    assert times.estimate(CamStep(DETECTOR, "GradCAM", "backbone")) is None, "another model"
 
 
 def test_every_type2_model_has_a_cost_a_weight_free_one_none():
@@ -87,10 +87,10 @@ def test_every_type2_model_has_a_cost_a_weight_free_one_none():
 
 
 def test_an_unknown_step_has_no_estimate_and_the_progress_text_says_so():
-    unknown = [CamJob(DETECTOR, "NoSuchCAM", "backbone"), ClassifierJob(CLASSIFIER, "NoSuch")]
+    unknown = [CamStep(DETECTOR, "NoSuchCAM", "backbone"), ClassifierStep(CLASSIFIER, "NoSuch")]
     times = eta.StepTimes()
-    times.record(CamJob(DETECTOR, "EigenCAM", "backbone"), 1.0)
-    times.record(ClassifierJob(CLASSIFIER, "GradCAM"), 1.0)
+    times.record(CamStep(DETECTOR, "EigenCAM", "backbone"), 1.0)
+    times.record(ClassifierStep(CLASSIFIER, "GradCAM"), 1.0)
     assert [times.estimate(job) for job in unknown] == [None, None]
     assert times.remaining(unknown, elapsed=0.0) == (0.0, False)
     progress = Progress(0, 2, "SSDlite · NoSuchCAM", time.monotonic(), tuple(unknown))

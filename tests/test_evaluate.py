@@ -10,7 +10,7 @@ import pytest
 from optional_extras import require_module
 from PIL import Image
 
-from saliency_core import pipeline as analysis
+from saliency_core import pipeline
 from saliency_core.commands import evaluate as command
 from saliency_core.data import fixations
 from saliency_core.data.datasets import Dataset
@@ -196,7 +196,7 @@ def test_type2_maps_are_cached_on_disk(dataset, tmp_path):
 
     cache = DiskType2Cache(tmp_path / "t2")
     settings = Settings(detectors=(), type2=("Spectral residual",), references=("fixations",))
-    job = analysis.type2_jobs(settings)[0]
+    job = pipeline.type2_steps(settings)[0]
     sample = dataset.load("a")
     first = cache(sample, job)
     second = cache(sample, job)
@@ -205,7 +205,7 @@ def test_type2_maps_are_cached_on_disk(dataset, tmp_path):
     assert second.label == first.label and second.trained is first.trained is True
     # an untrained network's map stays untrained through the disk cache
     untrained = Settings(detectors=(), type2=("DeepGaze IIE",), references=("fixations",))
-    deepgaze = analysis.type2_jobs(untrained)[0]
+    deepgaze = pipeline.type2_steps(untrained)[0]
     assert cache(sample, deepgaze).trained is False and cache(sample, deepgaze).trained is False
     assert cache.hits == 2
 
@@ -328,7 +328,7 @@ def test_batched_detector_and_deepgaze_passes_give_the_same_table(tmp_path, monk
     )
     single = engine.run(dataset, settings, tmp_path / "single", engine.Options(batch_size=1))
     alone: list[str] = []
-    direct_cam, direct_type2s = analysis.direct_cam, analysis.direct_type2s
+    direct_cam, direct_type2s = pipeline.direct_cam, pipeline.direct_type2s
 
     def cam_alone(sample, *args):
         alone.append(f"CAM {sample.id}")
@@ -339,8 +339,8 @@ def test_batched_detector_and_deepgaze_passes_give_the_same_table(tmp_path, monk
             alone.append(f"type-2 {samples[0].id}")
         return direct_type2s(samples, job)
 
-    monkeypatch.setattr(analysis, "direct_cam", cam_alone)
-    monkeypatch.setattr(analysis, "direct_type2s", type2s)
+    monkeypatch.setattr(pipeline, "direct_cam", cam_alone)
+    monkeypatch.setattr(pipeline, "direct_type2s", type2s)
     monkeypatch.setattr(type2_cache, "direct_type2s", type2s)
     monkeypatch.setenv("SALIENCY_CACHE_DIR", str(tmp_path / "another cache"))
     batched = engine.run(dataset, settings, tmp_path / "batched", engine.Options(batch_size=3))
@@ -367,7 +367,7 @@ def test_every_model_loads_once_even_beyond_the_model_cache_capacity(
     run holds both for its duration instead of rebuilding them for every image, then gives
     the room back."""
     from saliency_core.maps import detector_maps
-    from saliency_core.models import cache as backend
+    from saliency_core.models import cache as model_cache
 
     builds: list[str] = []
     load = detector_maps.load_detector
@@ -376,11 +376,11 @@ def test_every_model_loads_once_even_beyond_the_model_cache_capacity(
         "load_detector",
         lambda name, *a, **k: builds.append(name) or load(name, *a, **k),
     )
-    monkeypatch.setattr(backend.MODELS, "capacity", 1)
-    backend.MODELS.clear()
+    monkeypatch.setattr(model_cache.MODELS, "capacity", 1)
+    model_cache.MODELS.clear()
     report = engine.run(dataset, SETTINGS, tmp_path / "out", engine.Options(finegrained=False))
     assert report.errors == {} and report.computed == 4
     assert sorted(builds) == sorted(DETECTORS)
-    assert backend.MODELS.capacity == 1 and len(backend.MODELS) == 1
-    assert analysis.models_needed(SETTINGS.with_changes(type2=("DeepGaze IIE",))) == 3
-    assert analysis.models_needed(SETTINGS.with_changes(type2=("Spectral residual",))) == 2
+    assert model_cache.MODELS.capacity == 1 and len(model_cache.MODELS) == 1
+    assert pipeline.models_needed(SETTINGS.with_changes(type2=("DeepGaze IIE",))) == 3
+    assert pipeline.models_needed(SETTINGS.with_changes(type2=("Spectral residual",))) == 2

@@ -18,7 +18,7 @@ from saliency_core.data.images import Sample
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
 from saliency_core.evaluate.store import DATASET_NOTICE, ResultsFolder
-from saliency_core.maps.classifier_maps import classifier_jobs
+from saliency_core.maps.classifier_maps import classifier_steps
 from saliency_core.settings import Settings
 from saliency_core.study import MapKind
 
@@ -208,7 +208,7 @@ def test_a_failing_classifier_map_is_a_notice_and_the_other_maps_stand(tmp_path,
         detectors=(), type2=(), references=("fixations",), classifiers=("ResNet-50",),
         classifier_input_size=64,
     )  # fmt: skip
-    [job], _ = classifier_jobs(settings)
+    [job], _ = classifier_steps(settings)
 
     def fails(rgb, job):
         raise RuntimeError("out of memory")

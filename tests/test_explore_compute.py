@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from saliency_core import pipeline as analysis
+from saliency_core import pipeline
 from saliency_core.data.images import Sample
 from saliency_core.maps import detector_maps
 from saliency_core.maps.cams import CamResult, Detections
@@ -55,18 +55,18 @@ class Fake:
         none = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), [])
         return CamResult(values, none, label, trained=False)
 
-    def type2(self, sample, job: analysis.Type2Job) -> Type2Map:
+    def type2(self, sample, job: pipeline.Type2Step) -> Type2Map:
         self.calls.append(job.model)
         values = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
         return Type2Map(np.log(values + 1e-3), values, job.model, [])
 
-    def functions(self) -> analysis.MapFunctions:
-        return analysis.MapFunctions(cam=self.cam, type2=self.type2)
+    def functions(self) -> pipeline.MapFunctions:
+        return pipeline.MapFunctions(cam=self.cam, type2=self.type2)
 
 
 def test_cheap_maps_come_first_and_each_step_hands_over_a_partial_bundle():
     fake, labels, partials = Fake(), [], []
-    bundle = analysis.compute_bundle(
+    bundle = pipeline.compute_bundle(
         sample(),
         SETTINGS,
         fake.functions(),
@@ -87,12 +87,12 @@ def test_cancel_returns_the_partial_bundle_with_its_references():
     cancel = threading.Event()
     fake = Fake()
 
-    def stop_after_two(copy: analysis.Bundle) -> None:
+    def stop_after_two(copy: pipeline.Bundle) -> None:
         if len(copy.maps) == 2:
             cancel.set()
 
-    with pytest.raises(analysis.Cancelled) as stopped:
-        analysis.compute_bundle(
+    with pytest.raises(pipeline.Cancelled) as stopped:
+        pipeline.compute_bundle(
             sample(), SETTINGS, fake.functions(), cancel=cancel, partial=stop_after_two
         )
     partial = stopped.value.bundle
@@ -106,7 +106,7 @@ def test_cancel_returns_the_partial_bundle_with_its_references():
 
 
 def test_the_eta_uses_what_each_kind_of_step_took():
-    jobs, _ = analysis.planned_steps(SETTINGS)
+    jobs, _ = pipeline.planned_steps(SETTINGS)
     eigen, centre, grad, ablation = jobs
     times = eta.StepTimes()
     assert times.estimate(grad) is None, "nothing measured yet"
@@ -251,8 +251,8 @@ def test_fetch_weights_downloads_only_pretrained_and_keeps_going(monkeypatch):
     def type2(model, source, path, progress=None):
         built.append((model, progress))
 
-    monkeypatch.setattr(analysis, "get_detector", detector)
-    monkeypatch.setattr(analysis.gaze, "load_type2", type2)
+    monkeypatch.setattr(pipeline, "get_detector", detector)
+    monkeypatch.setattr(pipeline.gaze, "load_type2", type2)
     settings = Settings(
         detectors=("FCOS R50-FPN", "RetinaNet R50-FPN"),
         weights=WeightSource.PRETRAINED,
@@ -262,14 +262,14 @@ def test_fetch_weights_downloads_only_pretrained_and_keeps_going(monkeypatch):
         type2_weights=WeightSource.PRETRAINED,
         references=("mask",),
     )
-    analysis.fetch_weights(
+    pipeline.fetch_weights(
         settings, lambda label: f"bar {label}", downloads_only=True, keep_going=True
     )
-    choices = analysis.detector_choices(settings)[0]
+    choices = pipeline.detector_choices(settings)[0]
     assert len(choices) == 4  # two detectors and their untrained twins
     pretrained = [c.label for c in choices if c.source is WeightSource.PRETRAINED]
     assert built == [(label, f"bar {label}") for label in pretrained] + [
         ("DeepGaze IIE", "bar DeepGaze IIE")
     ]
     with pytest.raises(RuntimeError, match="no checkpoint"):
-        analysis.fetch_weights(settings)
+        pipeline.fetch_weights(settings)

@@ -18,7 +18,7 @@ from saliency_core.data.fixations import (
     read_fixations,
 )
 from saliency_core.models.gaze.centerbias import CentreBias, centre_bias
-from saliency_core.scoring import ceiling as observers
+from saliency_core.scoring import ceiling as human_ceiling
 from saliency_core.scoring import metrics
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "sample"
@@ -49,16 +49,16 @@ def test_leave_one_subject_out_scores_the_others_gold_standard():
     shape = (4, 4)
     prior = np.arange(16, dtype=np.float64).reshape(shape) + 1.0
     prior /= prior.sum()
-    fit = observers.GoldStandard(0.0, (0.5, 0.25, 0.25), 0.0)
+    fit = human_ceiling.GoldStandard(0.0, (0.5, 0.25, 0.25), 0.0)
     others = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 3.0], [2.0, 1.0]])  # A and C, for B
     by_hand = 0.25 * prior + 0.25 / 16
     for x, y in others.astype(int):
         by_hand[y, x] += 0.5 / 4
     np.testing.assert_allclose(fit.density(others, shape, prior), by_hand)
-    per_subject = observers.leave_one_subject_out(
+    per_subject = human_ceiling.leave_one_subject_out(
         three_subjects(), shape, baseline=prior, fit=fit, names=("NSS", "AUC-Judd", "IG")
     )
-    assert list(per_subject.columns) == observers.SUBJECT_COLUMNS
+    assert list(per_subject.columns) == human_ceiling.SUBJECT_COLUMNS
     values = per_subject.set_index(["metric", "subject"])["value"]
     b = np.array([[0.0, 0.0]])
     assert values["NSS", "B"] == pytest.approx(metrics.nss(by_hand, b))
@@ -75,7 +75,7 @@ def test_held_out_densities_equal_density_map_of_the_others():
         np.array([[19.0, 0.0]]),
     ]
     for bandwidth in (0.7, 2.5, 30.0):
-        values = observers._HeldOut(subjects, shape).at_fixations(bandwidth)
+        values = human_ceiling._HeldOut(subjects, shape).at_fixations(bandwidth)
         expected = []
         for i, points in enumerate(subjects):
             others = np.concatenate([p for j, p in enumerate(subjects) if j != i])
@@ -112,10 +112,10 @@ def test_the_ceiling_rises_towards_the_known_density_and_stays_above_the_floor()
     ceilings = {}
     for n in (3, 12, 40):
         table = everyone[everyone["subject"] < f"s{n:02d}"]
-        ceiling = observers.inter_observer_ceiling(table, SHAPE, 2.0, **kwargs)
-        floor = observers.centre_bias_floor(table[["x", "y"]].to_numpy(), SHAPE, 2.0, **kwargs)
+        ceiling = human_ceiling.inter_observer_ceiling(table, SHAPE, 2.0, **kwargs)
+        floor = human_ceiling.centre_bias_floor(table[["x", "y"]].to_numpy(), SHAPE, 2.0, **kwargs)
         values, floors = ceiling.set_index("metric")["value"], floor.set_index("metric")["value"]
-        for metric in observers.OBSERVER_METRICS:
+        for metric in human_ceiling.OBSERVER_METRICS:
             assert values[metric] > floors[metric] + 0.03, (n, metric)
         assert ceiling["notice"].isna().all() and (ceiling["n_subjects"] == n).all()
         assert values["IG"] >= 0.0
@@ -130,7 +130,7 @@ def test_the_ceiling_rises_towards_the_known_density_and_stays_above_the_floor()
     }
     for metric, target in own.items():  # closer to the known density's own score each time
         assert ceilings[3][metric] < ceilings[12][metric] < ceilings[40][metric] < target
-    for metric in observers.OBSERVER_METRICS:  # never falls by more than sampling noise
+    for metric in human_ceiling.OBSERVER_METRICS:  # never falls by more than sampling noise
         assert ceilings[12][metric] >= ceilings[3][metric] - 0.01
         assert ceilings[40][metric] >= ceilings[12][metric] - 0.01
 
@@ -140,7 +140,7 @@ def test_the_bandwidth_chosen_by_crossvalidated_likelihood_follows_the_spread():
     fits = {}
     for spread in (2.0, 8.0):
         subjects = points_by_subject(two_gaussians(12, spread=spread))
-        fits[spread] = observers.fit_gold_standard(list(subjects.values()), SHAPE, prior)
+        fits[spread] = human_ceiling.fit_gold_standard(list(subjects.values()), SHAPE, prior)
     assert fits[2.0].bandwidth < 2.0 < 3.0 < fits[8.0].bandwidth < 8.0
     for fit in fits.values():
         assert sum(fit.weights) == pytest.approx(1.0) and fit.weights[0] > 0.99
@@ -155,8 +155,10 @@ def test_a_ceiling_worse_than_the_floor_says_so_with_the_number_of_subjects():
     prior = baseline / baseline.sum()
     ys, xs = np.divmod(np.random.default_rng(1).choice(prior.size, 8, p=prior.ravel()), SHAPE[1])
     table = pd.DataFrame({"x": xs * 1.0, "y": ys * 1.0, "subject": ["A"] * 4 + ["B"] * 4})
-    ceiling = observers.inter_observer_ceiling(table, SHAPE, 2.0, baseline=baseline)
-    floor = observers.centre_bias_floor(table[["x", "y"]].to_numpy(), SHAPE, 2.0, baseline=baseline)
+    ceiling = human_ceiling.inter_observer_ceiling(table, SHAPE, 2.0, baseline=baseline)
+    floor = human_ceiling.centre_bias_floor(
+        table[["x", "y"]].to_numpy(), SHAPE, 2.0, baseline=baseline
+    )
     rows, floors = ceiling.set_index("metric"), floor.set_index("metric")["value"]
     flagged = rows["notice"].dropna()
     assert sorted(flagged.index) == ["AUC-Borji", "IoU@top-p%"]
@@ -166,22 +168,22 @@ def test_a_ceiling_worse_than_the_floor_says_so_with_the_number_of_subjects():
     assert rows.loc[["NSS", "AUC-Judd", "sAUC", "IG"], "notice"].isna().all()
     assert rows.loc["NSS", "value"] > floors["NSS"]
     # one subject: no estimate at all, and the row says why
-    alone = observers.inter_observer_ceiling(table[table["subject"] == "A"], SHAPE, 2.0)
-    assert alone["value"].isna().all() and (alone["reason"] == observers.FEW_SUBJECTS).all()
+    alone = human_ceiling.inter_observer_ceiling(table[table["subject"] == "A"], SHAPE, 2.0)
+    assert alone["value"].isna().all() and (alone["reason"] == human_ceiling.FEW_SUBJECTS).all()
 
 
 def test_fewer_than_two_subjects_give_nan_rows_with_the_reason():
     one = three_subjects()[three_subjects()["subject"] == "A"]
-    ceiling = observers.inter_observer_ceiling(one, (4, 4), sigma=1.0)
-    assert ceiling["value"].isna().all() and (ceiling["reason"] == observers.FEW_SUBJECTS).all()
+    ceiling = human_ceiling.inter_observer_ceiling(one, (4, 4), sigma=1.0)
+    assert ceiling["value"].isna().all() and (ceiling["reason"] == human_ceiling.FEW_SUBJECTS).all()
     # a subject whose fixations all fall outside the image does not count
     outside = pd.concat([one, pd.DataFrame({"x": [9.0], "y": [9.0], "subject": ["Z"]})])
-    assert observers.inter_observer_ceiling(outside, (4, 4), sigma=1.0)["value"].isna().all()
-    anonymous = observers.inter_observer_ceiling(
+    assert human_ceiling.inter_observer_ceiling(outside, (4, 4), sigma=1.0)["value"].isna().all()
+    anonymous = human_ceiling.inter_observer_ceiling(
         three_subjects().drop(columns="subject"), (4, 4), 1.0
     )
     assert anonymous["value"].isna().all()
-    assert (anonymous["reason"] == f"{observers.FEW_SUBJECTS}: {NO_SUBJECTS}").all()
+    assert (anonymous["reason"] == f"{human_ceiling.FEW_SUBJECTS}: {NO_SUBJECTS}").all()
 
 
 def test_centre_bias_floor_scores_the_prior_against_all_fixations():
@@ -190,7 +192,7 @@ def test_centre_bias_floor_scores_the_prior_against_all_fixations():
     log_density -= np.log(np.exp(log_density).sum())
     prior = CentreBias(log_density, "test prior", from_template=False)
     points = np.array([[7.0, 5.0], [6.0, 5.0], [1.0, 1.0]])
-    floor = observers.centre_bias_floor(
+    floor = human_ceiling.centre_bias_floor(
         points, shape, sigma=1.0, baseline=np.exp(log_density), prior=prior
     ).set_index("metric")
     assert (floor["map"] == "centre bias (test prior)").all()
@@ -198,7 +200,7 @@ def test_centre_bias_floor_scores_the_prior_against_all_fixations():
     assert floor.loc["IG", "value"] == pytest.approx(0.0, abs=1e-9)
     assert np.isnan(floor.loc["sAUC", "value"])
     with pytest.raises(ValueError, match="prior has shape"):
-        observers.centre_bias_floor(points, (5, 5), sigma=1.0, prior=prior)
+        human_ceiling.centre_bias_floor(points, (5, 5), sigma=1.0, prior=prior)
 
 
 def test_sample_004_ceiling_and_floor_are_finite():
@@ -208,11 +210,11 @@ def test_sample_004_ceiling_and_floor_are_finite():
     baseline = np.exp(centre_bias(shape).log_density)
     others = read_fixations(SAMPLE / "fixations" / "014.csv")
     kwargs = {"other_fixations": others, "baseline": baseline, "seed": 0}
-    ceiling = observers.inter_observer_ceiling(table, shape, sigma, **kwargs)
-    floor = observers.centre_bias_floor(table[["x", "y"]].to_numpy(), shape, sigma, **kwargs)
+    ceiling = human_ceiling.inter_observer_ceiling(table, shape, sigma, **kwargs)
+    floor = human_ceiling.centre_bias_floor(table[["x", "y"]].to_numpy(), shape, sigma, **kwargs)
     assert np.isfinite(ceiling["value"]).all() and np.isfinite(floor["value"]).all()
     assert (ceiling["n_subjects"] == 12).all()
     people, prior = ceiling.set_index("metric")["value"], floor.set_index("metric")["value"]
-    for metric in observers.OBSERVER_METRICS:  # 12 viewers: at or above the floor everywhere
+    for metric in human_ceiling.OBSERVER_METRICS:  # 12 viewers: at or above the floor everywhere
         assert people[metric] > prior[metric], metric
     assert ceiling["notice"].isna().all()

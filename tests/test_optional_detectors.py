@@ -20,7 +20,7 @@ import pytest
 import torch
 from optional_extras import require, require_module
 
-from saliency_core.maps.cams import Explain, run_cam
+from saliency_core.maps.cams import ExplainedDetections, run_cam
 from saliency_core.models import detectors as D
 from saliency_core.models.detr import DETR_SPECS, detr_detections
 from saliency_core.models.weights import MissingPackageError, MissingWeightsError, WeightSource
@@ -336,7 +336,7 @@ def test_detr_explaining_one_detection_changes_the_gradient_cam(image: np.ndarra
     detector = untrained(loaded, "DETR R50")
     everything = run_cam(detector, image, "GradCAM", score_threshold=0.0)
     assert len(everything.explained) == len(everything.detections)
-    fifth = run_cam(detector, image, "GradCAM", explain=Explain(detection=4))
+    fifth = run_cam(detector, image, "GradCAM", explain=ExplainedDetections(detection=4))
     order = np.argsort(-fifth.detections.scores, kind="stable")
     assert fifth.detections.scores[fifth.explained[0]] == fifth.detections.scores[order[4]]
     # an untrained decoder's 100 queries are near copies: the maps differ, though little
@@ -345,9 +345,9 @@ def test_detr_explaining_one_detection_changes_the_gradient_cam(image: np.ndarra
 
 def test_yolo_explaining_one_detection_changes_the_gradient_cam(image: np.ndarray, loaded: dict):
     detector = untrained(loaded, "YOLOv8 n")
-    top = run_cam(detector, image, "GradCAM", explain=Explain(detection=0))
-    other = run_cam(detector, image, "GradCAM", explain=Explain(detection=20))
+    top = run_cam(detector, image, "GradCAM", explain=ExplainedDetections(detection=0))
+    other = run_cam(detector, image, "GradCAM", explain=ExplainedDetections(detection=20))
     assert len(top.explained) == len(other.explained) == 1
     assert np.abs(top.cam - other.cam).mean() > 0.01
-    eigen = run_cam(detector, image, "EigenCAM", explain=Explain(detection=20))
+    eigen = run_cam(detector, image, "EigenCAM", explain=ExplainedDetections(detection=20))
     assert any("class-agnostic" in note for note in eigen.notes)

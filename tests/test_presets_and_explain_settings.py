@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from saliency_core.maps.cams import Explain
+from saliency_core.maps.cams import ExplainedDetections
 from saliency_core.presets import SETTINGS_PRESETS
 from saliency_core.settings import Settings, SettingsError, from_query, load_settings, to_query
 from ui.presets import PAGE_PRESETS, apply_preset, changes, describe_changes
@@ -50,9 +50,12 @@ def test_the_command_and_the_page_start_from_the_same_presets():
 
 def test_explain_settings_round_trip_through_toml_json_and_the_url(tmp_path):
     one = Settings(explain_detection=2)
-    assert one.explain == Explain(detection=2)
+    assert one.explain == ExplainedDetections(detection=2)
     cls = Settings(explain_class="person")
-    assert cls.explain == Explain(category="person") and Settings().explain == Explain()
+    assert (
+        cls.explain == ExplainedDetections(category="person")
+        and Settings().explain == ExplainedDetections()
+    )
     for settings in (one, cls):
         for suffix, text in ((".toml", settings.to_toml()), (".json", settings.to_json())):
             path = tmp_path / f"s{suffix}"

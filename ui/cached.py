@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from saliency_core import pipeline as analysis
+from saliency_core import pipeline
 from saliency_core.data import datasets
 from saliency_core.data.images import Sample, image_hash
 from saliency_core.maps import classifier_maps, detector_maps
-from saliency_core.maps.cams import CamResult, Explain
+from saliency_core.maps.cams import CamResult, ExplainedDetections
 from saliency_core.models import gaze
 from saliency_core.models.weights import file_stamp
 from saliency_core.scoring.agreement import RankedMap
@@ -35,10 +35,10 @@ def cam(
     method: str,
     target: str | None,
     score_threshold: float,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     stamp = file_stamp(choice.weights_path)
-    explain = explain or Explain()
+    explain = explain or ExplainedDetections()
     return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, explain)
 
 
@@ -51,14 +51,14 @@ def _cam(
     method: str,
     target: str | None,
     score_threshold: float,
-    explain: Explain,
+    explain: ExplainedDetections,
 ) -> CamResult:
     """``weights_stamp`` keys the weights file's version (a checkpoint saved over the path)."""
     return detector_maps.compute_cam(_rgb, choice, method, target, score_threshold, explain=explain)
 
 
 def classifier_map(
-    image_key: str, _rgb: np.ndarray, job: classifier_maps.ClassifierJob
+    image_key: str, _rgb: np.ndarray, job: classifier_maps.ClassifierStep
 ) -> classifier_maps.ClassifierResult:
     return _classifier_map(image_key, _rgb, job, file_stamp(job.choice.weights_path))
 
@@ -67,7 +67,7 @@ def classifier_map(
 def _classifier_map(
     image_key: str,
     _rgb: np.ndarray,
-    job: classifier_maps.ClassifierJob,
+    job: classifier_maps.ClassifierStep,
     weights_stamp: tuple | None,
 ) -> classifier_maps.ClassifierResult:
     """A classifier's map and top-5; ``weights_stamp`` keys the weights file's version."""
@@ -140,12 +140,12 @@ def _quiet_cam(
     method: str,
     layer: str,
     score: float,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     return cam(sample.key, sample.image, choice, method, layer, score, explain)
 
 
-def _quiet_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
+def _quiet_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:
     return type2(
         sample.key,
         sample.image,
@@ -158,12 +158,14 @@ def _quiet_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
 
 
 def _quiet_classifier(
-    sample: Sample, job: classifier_maps.ClassifierJob
+    sample: Sample, job: classifier_maps.ClassifierStep
 ) -> classifier_maps.ClassifierResult:
     return classifier_map(sample.key, sample.image, job)
 
 
-QUIET = analysis.MapFunctions(cam=_quiet_cam, type2=_quiet_type2, classifier=_quiet_classifier)
+SILENT_CACHED_MAPS = pipeline.MapFunctions(
+    cam=_quiet_cam, type2=_quiet_type2, classifier=_quiet_classifier
+)
 """The pipeline's map functions through these caches, drawing nothing (for a background
 thread: the page fetches pretrained weights, with a bar, before it starts one)."""
 
@@ -174,32 +176,32 @@ def _bundle_cam(
     method: str,
     layer: str,
     score: float,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     fetch_detector(choice)
     return _quiet_cam(sample, choice, method, layer, score, explain)
 
 
-def _bundle_type2(sample: Sample, job: analysis.Type2Job) -> gaze.Type2Map:
+def _bundle_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:
     if gaze.TYPE2_MODELS[job.model].needs_weights:
         fetch_deepgaze(job.source)
     return _quiet_type2(sample, job)
 
 
 def _bundle_classifier(
-    sample: Sample, job: classifier_maps.ClassifierJob
+    sample: Sample, job: classifier_maps.ClassifierStep
 ) -> classifier_maps.ClassifierResult:
     fetch_classifier(job.choice)
     return _quiet_classifier(sample, job)
 
 
-FUNCTIONS = analysis.MapFunctions(
+CACHED_MAPS = pipeline.MapFunctions(
     cam=_bundle_cam, type2=_bundle_type2, classifier=_bundle_classifier
 )
 """The pipeline's map functions through these caches (weights fetched first, with a bar)."""
 
 
-def bundle_key(bundle: analysis.Bundle) -> str:
+def bundle_key(bundle: pipeline.Bundle) -> str:
     """Names a bundle's content for the caches: the image, every map and reference, and the
     other inputs of the metrics and regions (fixations, other images' fixations, the centre-bias
     baseline, the mask), each by its content hash."""

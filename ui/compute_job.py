@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
-from saliency_core.pipeline import Bundle, Job
+from saliency_core.pipeline import Bundle, MapStep
 from saliency_core.settings import Settings
 from ui import cached, eta
 from ui.jobs import BackgroundJob
@@ -30,7 +30,7 @@ class Progress:
     total: int
     label: str
     step_started: float
-    left: tuple[Job, ...]
+    left: tuple[MapStep, ...]
     partial: Bundle | None = None
 
     def text(self, times: eta.StepTimes = eta.TIMES) -> str:
@@ -67,7 +67,7 @@ class ComputeJob(BackgroundJob[Progress, Outcome]):
         key: Hashable,
         sample: Sample,
         settings: Settings,
-        functions: pipeline.MapFunctions = cached.QUIET,
+        functions: pipeline.MapFunctions = cached.SILENT_CACHED_MAPS,
         times: eta.StepTimes = eta.TIMES,
     ) -> None:
         steps, _ = pipeline.planned_steps(settings)

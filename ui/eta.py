@@ -19,40 +19,40 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from saliency_core.maps.cams import CAM_METHODS
-from saliency_core.maps.classifier_maps import ClassifierJob
+from saliency_core.maps.classifier_maps import ClassifierStep
 from saliency_core.maps.classifier_methods import METHOD_FORWARDS
 from saliency_core.models.gaze import TYPE2_MODELS
-from saliency_core.pipeline import CamJob, Job, Type2Job
+from saliency_core.pipeline import CamStep, MapStep, Type2Step
 
 CACHE_HIT_S = 0.05
 """A step faster than this (seconds) was served from a cache."""
 
 
-def _detector_step(job: CamJob) -> tuple[Hashable, float | None]:
+def _detector_step(job: CamStep) -> tuple[Hashable, float | None]:
     entry = CAM_METHODS.get(job.method)
     kind = ("detector", job.choice.name, job.choice.input_size, job.method)
     return kind, None if entry is None else entry.forwards
 
 
-def _classifier_step(job: ClassifierJob) -> tuple[Hashable, float | None]:
+def _classifier_step(job: ClassifierStep) -> tuple[Hashable, float | None]:
     kind = ("classifier", job.choice.name, job.choice.input_size, job.method)
     return kind, METHOD_FORWARDS.get(job.method)
 
 
-def _type2_step(job: Type2Job) -> tuple[Hashable, float | None]:
+def _type2_step(job: Type2Step) -> tuple[Hashable, float | None]:
     entry = TYPE2_MODELS.get(job.model)
     return ("type-2", job.model, job.max_side, ""), None if entry is None else entry.forwards
 
 
 STEP_COSTS: dict[type, Callable[[Any], tuple[Hashable, float | None]]] = {
-    CamJob: _detector_step,
-    ClassifierJob: _classifier_step,
-    Type2Job: _type2_step,
+    CamStep: _detector_step,
+    ClassifierStep: _classifier_step,
+    Type2Step: _type2_step,
 }
-"""Job type -> (the step's kind: family, model, input size, method; its cost in forwards)."""
+"""Step type -> (the step's kind: family, model, input size, method; its cost in forwards)."""
 
 
-def step_cost(job: Job) -> tuple[Hashable, float | None]:
+def step_cost(job: MapStep) -> tuple[Hashable, float | None]:
     """What a step's duration depends on (besides the image and the device), whose first three
     items name the model, and its cost in forward passes of that model (None: not known)."""
     cost = STEP_COSTS.get(type(job))
@@ -67,14 +67,14 @@ class StepTimes:
         """Kind -> (seconds, the step's cost in forwards)."""
         self._lock = threading.Lock()
 
-    def record(self, job: Job, seconds: float) -> None:
+    def record(self, job: MapStep, seconds: float) -> None:
         """Remember how long ``job`` took (ignored for a cache hit)."""
         if seconds >= CACHE_HIT_S:
             kind, forwards = step_cost(job)
             with self._lock:
                 self._seconds[kind] = (seconds, forwards)
 
-    def estimate(self, job: Job) -> float | None:
+    def estimate(self, job: MapStep) -> float | None:
         """Seconds ``job`` will probably take, or None when nothing says: its kind's last time,
         else min over the model's timed steps of (seconds / forwards) × the job's forwards."""
         kind, forwards = step_cost(job)
@@ -92,7 +92,7 @@ class StepTimes:
             return None
         return min(per_forward) * forwards
 
-    def remaining(self, jobs: Sequence[Job], elapsed: float) -> tuple[float, bool]:
+    def remaining(self, jobs: Sequence[MapStep], elapsed: float) -> tuple[float, bool]:
         """Seconds left for ``jobs`` (the first one running for ``elapsed`` s), and whether every
         step had an estimate (when not, the figure is a lower bound)."""
         total, complete = 0.0, True

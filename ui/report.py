@@ -695,7 +695,7 @@ def agreement_thumbnail(
     identity: MapIdentity,
     reference_key: str,
     percent: float,
-    functions: pipeline.MapFunctions = pipeline.DIRECT,
+    functions: pipeline.MapFunctions = pipeline.UNCACHED_MAPS,
     side: int = 320,
 ) -> Thumbnail:
     """The map recomputed under the run's ``settings`` (only it and its reference), drawn as

@@ -64,7 +64,7 @@ def thumbnail(
     sample = cached.sample(dataset_name, dataset_root, stem)
     settings = Settings.from_dict(json.loads(settings_json))
     return report.agreement_thumbnail(
-        sample, settings, identity, reference_key, percent, cached.FUNCTIONS
+        sample, settings, identity, reference_key, percent, cached.CACHED_MAPS
     )
 
 

@@ -415,7 +415,7 @@ def augment_dataset(
     out: Path,
     options: AugmentOptions,
     *,
-    functions: pipeline.MapFunctions = pipeline.DIRECT,
+    functions: pipeline.MapFunctions = pipeline.UNCACHED_MAPS,
     on_start: Callable[[AugmentPlan], None] | None = None,
     progress: ImageProgress | None = None,
     inpaint_progress: InpaintProgress = _no_progress,

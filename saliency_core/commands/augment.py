@@ -44,7 +44,7 @@ from saliency_core.study import DEEPGAZE_MAX_SIDE, ERASE_PERCENT, SCORE_THRESHOL
 
 ITERATIVE = "Deep Image Prior"
 """The inpainting method that gets its own per-image progress bar."""
-FUNCTIONS = pipeline.MapFunctions(type2=DiskType2Cache())
+DISK_CACHED_MAPS = pipeline.MapFunctions(type2=DiskType2Cache())
 """DeepGaze IIE maps come from the type-2 disk cache (shared with the dataset engine)."""
 
 
@@ -259,7 +259,7 @@ def _main(argv: list[str] | None) -> int:
                 args.dataset,
                 args.out,
                 options,
-                functions=FUNCTIONS,
+                functions=DISK_CACHED_MAPS,
                 on_start=_announce(options),
                 progress=progress,
                 inpaint_progress=_inpaint_bar,

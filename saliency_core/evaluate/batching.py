@@ -19,7 +19,7 @@ import torch
 
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
-from saliency_core.maps.cams import CamResult, Explain, batchable
+from saliency_core.maps.cams import CamResult, ExplainedDetections, batchable
 from saliency_core.maps.detector_maps import DetectorChoice, compute_cams
 from saliency_core.models.cache import default_device
 from saliency_core.settings import Settings
@@ -28,7 +28,7 @@ GPU_BATCH = 8
 """Images per detector pass on CUDA (about 1 GiB of activations per 512² image for the
 ResNet-50 FPN detectors' gradient methods)."""
 
-Key = tuple[str, DetectorChoice, str, str, float, Explain]
+Key = tuple[str, DetectorChoice, str, str, float, ExplainedDetections]
 
 
 def default_batch_size(device: torch.device | None = None) -> int:
@@ -49,7 +49,7 @@ class BatchedCams:
         groups: dict[tuple[int, ...], list[Sample]] = defaultdict(list)
         for sample in samples:
             groups[sample.image.shape].append(sample)
-        jobs, _ = pipeline.cam_jobs(settings)
+        jobs, _ = pipeline.cam_steps(settings)
         for job in jobs:
             if not batchable(job.method):
                 continue
@@ -80,8 +80,8 @@ class BatchedCams:
         method: str,
         layer: str,
         score: float,
-        explain: Explain | None = None,
+        explain: ExplainedDetections | None = None,
     ) -> CamResult:
-        explain = explain or Explain()
+        explain = explain or ExplainedDetections()
         result = self.results.pop((sample.id, choice, method, layer, score, explain), None)
         return result or pipeline.direct_cam(sample, choice, method, layer, score, explain)

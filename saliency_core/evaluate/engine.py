@@ -49,7 +49,7 @@ from saliency_core.evaluate.store import (
     ResultsFolder,
 )
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.maps.classifier_maps import classifier_choices, classifier_jobs
+from saliency_core.maps.classifier_maps import classifier_choices, classifier_steps
 from saliency_core.models.cache import MODELS, default_device
 from saliency_core.scoring import agreement
 from saliency_core.scoring.accuracy import accuracy_record
@@ -185,7 +185,7 @@ def compute_maps(sample: Sample, settings: Settings, functions: pipeline.MapFunc
     stand; any other map failing fails the image."""
     timings, guard = Timings(), Guard()
     sample = pipeline.prepare_sample(sample, settings)
-    optional = {job.label for job in classifier_jobs(settings)[0]}
+    optional = {job.label for job in classifier_steps(settings)[0]}
 
     def on_error(label: str, error: Exception) -> None:
         if label not in optional:

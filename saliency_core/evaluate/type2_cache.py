@@ -21,7 +21,7 @@ from saliency_core.data.atomic import write_atomically
 from saliency_core.data.images import Sample
 from saliency_core.models.gaze.maps import Type2Map, type2_map
 from saliency_core.models.weights import file_stamp
-from saliency_core.pipeline import Type2Job, direct_type2, direct_type2s, type2_jobs
+from saliency_core.pipeline import Type2Step, direct_type2, direct_type2s, type2_steps
 from saliency_core.settings import Settings
 
 CACHE_VARIABLE = "SALIENCY_CACHE_DIR"
@@ -32,7 +32,7 @@ def cache_dir() -> Path:
     return Path(root).expanduser() / "type2"
 
 
-def entry_key(sample: Sample, job: Type2Job) -> str:
+def entry_key(sample: Sample, job: Type2Step) -> str:
     """A file name naming the image content, the model and everything its weights depend on."""
     parts = [
         sample.key,
@@ -62,7 +62,7 @@ class DiskType2Cache:
         """The given folder, else :func:`cache_dir` at the time of the lookup."""
         return self._root or cache_dir()
 
-    def _path(self, sample: Sample, job: Type2Job) -> Path:
+    def _path(self, sample: Sample, job: Type2Step) -> Path:
         return self.root / f"{entry_key(sample, job)}.npz"
 
     def compute(self, samples: Sequence[Sample], settings: Settings) -> None:
@@ -70,7 +70,7 @@ class DiskType2Cache:
         model, stored and kept for the next lookup of each. A failed batch is left to the
         per-image lookups, which report their own errors."""
         self._fresh.clear()  # the previous batch's: served, or left by an image that failed
-        for job in type2_jobs(settings):
+        for job in type2_steps(settings):
             missing = [sample for sample in samples if not self._path(sample, job).is_file()]
             if len(missing) < 2:
                 continue
@@ -83,7 +83,7 @@ class DiskType2Cache:
                 self._store(path, predicted)
                 self._fresh[path] = predicted
 
-    def __call__(self, sample: Sample, job: Type2Job) -> Type2Map:
+    def __call__(self, sample: Sample, job: Type2Step) -> Type2Map:
         path = self._path(sample, job)
         if (fresh := self._fresh.pop(path, None)) is not None:
             return fresh

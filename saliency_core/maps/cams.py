@@ -119,7 +119,7 @@ class OrientedEigenGradCAM(EigenGradCAM):
 
 
 @dataclass(frozen=True)
-class Explain:
+class ExplainedDetections:
     """Which detections a class-discriminative CAM explains (gradient and perturbation methods).
 
     Default: every detection with score ≥ the threshold (the top-scoring one when none is).
@@ -148,7 +148,7 @@ MATCH_IOU = 0.5
 
 
 class DetectionScoreTarget:
-    """Target for detectors: Σ scores of the explained detections (see :class:`Explain`).
+    """Target for detectors: Σ scores of the explained detections (:class:`ExplainedDetections`).
 
     pytorch-grad-cam's ``FasterRCNNBoxScoreTarget`` sums IoU + score over detections matched to
     given boxes; matching the detections of the same forward pass to themselves makes every
@@ -163,10 +163,13 @@ class DetectionScoreTarget:
     """
 
     def __init__(
-        self, threshold: float, explain: Explain | None = None, categories: list[str] | None = None
+        self,
+        threshold: float,
+        explain: ExplainedDetections | None = None,
+        categories: list[str] | None = None,
     ) -> None:
         self.threshold = threshold
-        self.explain = explain or Explain()
+        self.explain = explain or ExplainedDetections()
         self.categories = categories or []
         self.note: str | None = None
         self.problem: str | None = None
@@ -482,7 +485,7 @@ def run_cam(
     target: str | None = None,
     score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     """Detections and one CAM of ``rgb`` (uint8 H×W×3) from a single detection forward pass.
 
@@ -509,7 +512,7 @@ def run_cams(
     target: str | None = None,
     score_threshold: float = SCORE_THRESHOLD,
     fast: bool = True,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> list[CamResult]:
     """:func:`run_cam` of same-sized images in one batched forward (and one backward): each
     image gets its own target (its own explained detections), detections and map, equal to
@@ -519,7 +522,7 @@ def run_cams(
         raise ValueError(f"{method} runs one image at a time (it batches its perturbations).")
     if len({rgb.shape for rgb in rgbs}) > 1:
         raise ValueError("A batch needs images of one size; group them by size first.")
-    explain = explain or Explain()
+    explain = explain or ExplainedDetections()
     target = target or detector.spec.default_target
     layer = detector.spec.targets[target]
     reason = entry.unsupported(layer)
@@ -565,13 +568,13 @@ def _scaled_map(
     grayscale: np.ndarray,
     entry: CamMethod,
     score_target: DetectionScoreTarget,
-    explain: Explain,
+    explain: ExplainedDetections,
     score_threshold: float,
 ) -> tuple[np.ndarray, list[str]]:
     """One image's map min-max scaled to [0, 1] (a constant map: zeros and a note), with the
     notes on what it explains."""
     notes = [score_target.note] if score_target.note and entry.uses_targets else []
-    if not entry.uses_targets and explain != Explain():
+    if not entry.uses_targets and explain != ExplainedDetections():
         notes.append(
             f"{entry.name} is class-agnostic: it does not depend on the choice of "
             f"{explain.describe(score_threshold)}."

@@ -30,7 +30,7 @@ class ClassifierChoice(ModelChoice):
 
 
 @dataclass(frozen=True)
-class ClassifierJob:
+class ClassifierStep:
     """One classifier map to compute: a choice, a method and what it explains."""
 
     choice: ClassifierChoice
@@ -83,14 +83,14 @@ def classifier_choices(settings: Settings) -> tuple[list[ClassifierChoice], list
     return choices, skipped
 
 
-def classifier_jobs(settings: Settings) -> tuple[list[ClassifierJob], list[str]]:
+def classifier_steps(settings: Settings) -> tuple[list[ClassifierStep], list[str]]:
     """Every (classifier, method) pair to run; the pairs a method cannot run on are skipped,
     each with its reason (:func:`~saliency_core.maps.classifier_methods.method_unsupported`)."""
     choices, skipped = classifier_choices(settings)
     jobs = []
     for choice in choices:
         for method in settings.classifier_methods:
-            job = ClassifierJob(
+            job = ClassifierStep(
                 choice, method, settings.classifier_class, settings.classifier_top_k
             )
             reason = method_unsupported(method, CLASSIFIERS[choice.name])
@@ -111,7 +111,7 @@ def get_classifier(
 
 
 def compute_classifier_map(
-    rgb: np.ndarray, job: ClassifierJob, device: torch.device | None = None
+    rgb: np.ndarray, job: ClassifierStep, device: torch.device | None = None
 ) -> ClassifierResult:
     """``job``'s map of ``rgb`` (uint8 H×W×3) with the top-5 predictions of the same pass."""
     entry = get_classifier(job.choice, device)
@@ -135,5 +135,5 @@ class ClassifiedMap:
     """What a bundle keeps of a classifier map besides its values: the job and the classes
     it explains."""
 
-    job: ClassifierJob
+    job: ClassifierStep
     explained: list[int]

@@ -15,7 +15,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from saliency_core.maps.cams import CamResult, Explain, run_cams
+from saliency_core.maps.cams import CamResult, ExplainedDetections, run_cams
 from saliency_core.models.cache import MODELS, Locked, is_out_of_memory, shared_model
 from saliency_core.models.detectors import LoadedDetector, load_detector
 from saliency_core.models.weights import ModelChoice
@@ -66,7 +66,7 @@ def compute_cam(
     score_threshold: float = SCORE_THRESHOLD,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> CamResult:
     """Run ``choice``'s detector once on ``rgb`` (uint8 H×W×3) and take ``method``'s CAM.
 
@@ -85,7 +85,7 @@ def compute_cams(
     score_threshold: float = SCORE_THRESHOLD,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
-    explain: Explain | None = None,
+    explain: ExplainedDetections | None = None,
 ) -> list[CamResult]:
     """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``)."""
     entry = get_detector(choice, device, progress)
