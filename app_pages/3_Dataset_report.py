@@ -14,10 +14,11 @@ from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.scoring import temporal
 from saliency_core.settings import Settings
-from ui import charts, progress, report, results, run_panel, tables
+from ui import charts, progress, results, run_panel, tables
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
+from ui.report import figures, folders, gallery, links, summary_table, thumbnails
 
 KEY = "report"
 FOLDER = f"{KEY}_folder"
@@ -32,7 +33,7 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     """Sidebar: a results folder under ``root``, or any path typed in."""
     side = st.sidebar
     side.header("Results folder")
-    found = [str(path) for path in report.find_results_folders(root)]
+    found = [str(path) for path in folders.find_results_folders(root)]
     if (chosen := run_panel.take_chosen(found)) is not None:  # a run started here
         st.session_state[FOLDER] = chosen
     if st.session_state.get(FOLDER) not in found:
@@ -48,7 +49,7 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     typed = side.text_input(
         "Or a results folder path",
         key=f"{KEY}_path",
-        help=f"A folder written by a run, under {root} (${report.RESULTS_DIR_VARIABLE}); its "
+        help=f"A folder written by a run, under {root} (${folders.RESULTS_DIR_VARIABLE}); its "
         f"dataset must lie under ${datasets.DATA_DIR_VARIABLE} or be the sample set. Folders "
         f"elsewhere are refused unless the app was started with {roots.OPT_IN}.",
     )
@@ -56,7 +57,7 @@ def pick_folder(root: Path) -> ResultsFolder | None:
     if path is None:
         return None
     try:
-        return report.open_results_folder(path, root)
+        return folders.open_results_folder(path, root)
     except ValueError as error:  # outside the root, or no manifest: the message says which
         st.error(str(error), icon=":material/warning:")
     except OSError as error:  # e.g. a path too long for the file system: named, page goes on
@@ -75,7 +76,7 @@ def run_header(folder: ResultsFolder, table, settings: Settings) -> None:
     manifest = folder.manifest()
     images = table["image"].nunique() if len(table) else 0
     errors = folder.errors()
-    outcome = report.run_outcome(manifest, images, errors)
+    outcome = folders.run_outcome(manifest, images, errors)
     status = outcome.text() if outcome else manifest.get("status", "unknown")
     st.caption(
         f"{folder.root} · dataset {manifest.get('dataset', '?')} · {images} of "
@@ -128,13 +129,13 @@ def notices_section(folder: ResultsFolder) -> None:
 
 def summary_section(long, table, settings: Settings) -> None:
     st.subheader("Summary")
-    view = report.summary_table(long, report.map_labels(table))
+    view = summary_table.summary_table(long, summary_table.map_labels(table))
     if view.values.empty:
         st.info("No rows yet: the run has not finished any image.")
         return
     show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
     shown = view.with_ci() if show_ci else view.values.copy()
-    row_notes = report.row_notes(view, table)
+    row_notes = summary_table.row_notes(view, table)
     if any(row_notes):
         shown.insert(shown.columns.get_loc("n images") + 1, "notes", row_notes)
     styler = tables.styled(shown, view.metric_columns)
@@ -151,26 +152,26 @@ def summary_section(long, table, settings: Settings) -> None:
         f"is read against. Lower is better for {', '.join(lower) or 'none'}; higher for the rest."
         + (" Hover a note to read it whole." if any(row_notes) else "")
     )
-    for note in report.ceiling_notes(table):
+    for note in summary_table.ceiling_notes(table):
         st.caption(f"⚠️ {note}")
-    for note in report.reference_notes(settings):
+    for note in summary_table.reference_notes(settings):
         st.caption(note)
-    notes = report.undefined_notes(table)
+    notes = summary_table.undefined_notes(table)
     if notes:
-        with st.expander(f"Why some values are {report.NA}"):
+        with st.expander(f"Why some values are {summary_table.NA}"):
             for note in notes:
                 st.caption(note)
 
 
 def charts_section(table, curves) -> None:
     st.subheader("Per-image distributions")
-    choices = report.metric_choices(table)
+    choices = figures.metric_choices(table)
     left, middle, right = st.columns(3)
     reference = left.selectbox("Reference", list(choices), key=f"{KEY}_chart_ref")
     metric = middle.selectbox("Metric", choices[reference], key=f"{KEY}_chart_metric")
     style = right.radio("Plot", ["box", "violin"], horizontal=True, key=f"{KEY}_chart_style")
     st.plotly_chart(
-        report.distribution_figure(table, reference, metric, style),
+        figures.distribution_figure(table, reference, metric, style),
         width="stretch",
         key=f"{KEY}_distribution",
     )
@@ -179,7 +180,7 @@ def charts_section(table, curves) -> None:
     st.subheader("Mean IoU vs. top-p%")
     keys = list(dict.fromkeys(curves["reference_key"]))
     curve_ref = st.selectbox("Against", keys, key=f"{KEY}_curve_ref")
-    st.plotly_chart(report.mean_curve_figure(curves, curve_ref), width="stretch", key=f"{KEY}_iou")
+    st.plotly_chart(figures.mean_curve_figure(curves, curve_ref), width="stretch", key=f"{KEY}_iou")
 
 
 def time_objects_section(root: str, fingerprint: str) -> None:
@@ -219,8 +220,8 @@ def time_objects_section(root: str, fingerprint: str) -> None:
 def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     st.subheader("Failure-mode gallery")
     st.caption("Worst images first for one map, reference and metric.")
-    maps = report.map_labels(table)["map"].tolist()
-    choices = report.metric_choices(table)
+    maps = summary_table.map_labels(table)["map"].tolist()
+    choices = figures.metric_choices(table)
     pick_map, pick_ref, pick_metric = st.columns(3)
     map_label = pick_map.selectbox("Map", maps, key=f"{KEY}_gallery_map")
     rows = table[table["map"] == map_label]
@@ -228,15 +229,15 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
     reference = pick_ref.selectbox("Reference", refs, key=f"{KEY}_gallery_ref")
     metrics = [m for m in choices[reference] if m in set(rows["metric"])]
     metric = pick_metric.selectbox("Metric", metrics, key=f"{KEY}_gallery_metric")
-    ranked = report.rank_images(table, map_label, reference, metric)
-    tags = report.tag_lists(folder.tags())
+    ranked = gallery.rank_images(table, map_label, reference, metric)
+    tags = gallery.tag_lists(folder.tags())
     # widgets whose bounds depend on the choice are keyed by it (a stale value never clashes)
     scope = hashlib.sha1(f"{map_label}|{reference}|{metric}".encode()).hexdigest()[:10]
     selected = _gallery_filters(ranked, tags, scope)
     if selected.empty:
         st.info("No image matches these filters: widen the value range or clear the tag filter.")
         return
-    pages = report.page_count(len(selected), PER_PAGE)
+    pages = gallery.page_count(len(selected), PER_PAGE)
     page = st.columns(4)[0].number_input(
         f"Page (of {pages}, {len(selected)} images)",
         1,
@@ -244,14 +245,14 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
         1,
         key=f"{KEY}_gallery_page_{scope}_{pages}",
     )
-    shown = report.page_of(selected, int(page), PER_PAGE)
+    shown = gallery.page_of(selected, int(page), PER_PAGE)
     manifest = folder.manifest()
-    run_data = report.run_dataset(manifest, _datasets())
-    identity = report.MapIdentity.of(table, map_label)
+    run_data = folders.run_dataset(manifest, _datasets())
+    identity = thumbnails.MapIdentity.of(table, map_label)
     metric_rows = rows[(rows["metric"] == metric) & (rows["reference_key"] == reference)]
     percent = metric_rows["top_percent"].dropna()
     percent = float(percent.iloc[0]) if len(percent) else settings.top_percent
-    better = report.direction(bool(metric_rows["higher_is_better"].iloc[0]))
+    better = figures.direction(bool(metric_rows["higher_is_better"].iloc[0]))
     pictures = run_data.dataset is not None
     if not pictures:
         st.warning(f"{run_data.missing} Values only, no pictures.", icon=":material/warning:")
@@ -261,7 +262,7 @@ def gallery_section(folder: ResultsFolder, table, settings: Settings) -> None:
             f"only. {metric}: {better}."
         )
         try:
-            progress.fetch_weights(report.map_settings(settings, identity, reference))
+            progress.fetch_weights(thumbnails.map_settings(settings, identity, reference))
         except Exception as error:  # noqa: BLE001 - shown once; the values are still listed
             report_error(error, "Loading the models for the gallery's pictures")
             pictures = False
@@ -285,7 +286,7 @@ def _gallery_filters(ranked, tags, scope: str) -> object:
     value_range = None
     if len(values) and values.min() < values.max():
         low, high = float(values.min()), float(values.max())
-        step = report.slider_step(low, high)
+        step = gallery.slider_step(low, high)
         value_range = left.slider(
             "Value range",
             low,
@@ -293,15 +294,15 @@ def _gallery_filters(ranked, tags, scope: str) -> object:
             (low, high),
             step=step,
             key=f"{KEY}_gallery_range_{scope}",
-            format=report.slider_format(step),
+            format=gallery.slider_format(step),
         )
     include = middle.checkbox(
-        f"Include {report.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
+        f"Include {summary_table.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
     )
     wanted = right.multiselect(
-        "Only images tagged", report.all_tags(tags), key=f"{KEY}_gallery_tags"
+        "Only images tagged", gallery.all_tags(tags), key=f"{KEY}_gallery_tags"
     )
-    return report.filter_images(ranked, value_range, include, tags, wanted)
+    return gallery.filter_images(ranked, value_range, include, tags, wanted)
 
 
 def _tag_key(folder: ResultsFolder, stem: str) -> str:
@@ -310,7 +311,7 @@ def _tag_key(folder: ResultsFolder, stem: str) -> str:
 
 
 def _save_tags(folder: ResultsFolder, stem: str, key: str) -> None:
-    folder.set_tags(stem, ", ".join(report.parse_tags(st.session_state[key])))
+    folder.set_tags(stem, ", ".join(gallery.parse_tags(st.session_state[key])))
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ class GalleryItem:
     """One ranked image (rank, image, value, reason) and what its picture shows."""
 
     row: Any
-    identity: report.MapIdentity
+    identity: thumbnails.MapIdentity
     reference: str
     metric: str
     percent: float
@@ -327,13 +328,13 @@ class GalleryItem:
 def _gallery_item(
     folder: ResultsFolder,
     item: GalleryItem,
-    run_data: report.RunDataset,
+    run_data: folders.RunDataset,
     settings: Settings,
     pictures: bool,
 ) -> None:
     row = item.row
-    value = report.format_value(row.value)
-    if value == report.NA and isinstance(row.reason, str) and row.reason:
+    value = summary_table.format_value(row.value)
+    if value == summary_table.NA and isinstance(row.reason, str) and row.reason:
         value += f" ({row.reason})"
     if pictures:
         with guarded(f"The picture of {row.image}"):
@@ -350,7 +351,7 @@ def _gallery_item(
     st.markdown(f"**#{row.rank} · {row.image}** — {item.metric} = {value}")
     key = _tag_key(folder, row.image)
     if key not in st.session_state:
-        st.session_state[key] = ", ".join(report.tag_lists(folder.tags()).get(row.image, ()))
+        st.session_state[key] = ", ".join(gallery.tag_lists(folder.tags()).get(row.image, ()))
     st.text_input(
         "Tags",
         key=key,
@@ -363,9 +364,9 @@ def _gallery_item(
             EXPLORE,
             label="Open in Explore",
             icon=":material/search:",
-            query_params=report.explore_query(run_data.dataset.name, row.image, settings),
+            query_params=links.explore_query(run_data.dataset.name, row.image, settings),
         )
-        for note in report.explore_settings(settings)[1]:
+        for note in links.explore_settings(settings)[1]:
             st.caption(note)
     elif run_data.dataset is not None:
         st.caption(f"List this dataset with {datasets.DATA_DIR_VARIABLE} to open it in Explore.")
@@ -400,10 +401,10 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
 
 
 def show_report(folder: ResultsFolder) -> None:
-    fingerprint = report.folder_fingerprint(folder.root)
+    fingerprint = folders.folder_fingerprint(folder.root)
     root = str(folder.root)
     try:
-        settings = report.run_settings(folder)
+        settings = folders.run_settings(folder)
     except (ResultsError, ValueError) as error:
         report_error(error, f"Reading {folder.root}")
         return
@@ -436,7 +437,7 @@ def main() -> None:
         "method), the per-image distributions, and the images where model and people disagree "
         "most."
     )
-    root = report.results_dir()
+    root = folders.results_dir()
     folder = pick_folder(root)
     with st.expander("Start a run on a dataset", expanded=folder is None), guarded("The run"):
         run_panel.run_panel(root)
@@ -444,7 +445,7 @@ def main() -> None:
         st.info(
             f"No results folder chosen. Start a run above, or run "
             f"`{run_panel.COMMAND.format(root=root)}` and reload; folders under {root} "
-            f"(${report.RESULTS_DIR_VARIABLE}) are listed in the sidebar.",
+            f"(${folders.RESULTS_DIR_VARIABLE}) are listed in the sidebar.",
             icon=":material/info:",
         )
         return

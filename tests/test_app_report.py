@@ -21,7 +21,8 @@ from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.settings import Settings, from_query
-from ui import report, run_panel, tables
+from ui import run_panel, tables
+from ui.report import gallery, summary_table
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "app_pages/3_Dataset_report.py"
@@ -90,7 +91,8 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     assert table["MAE vs mask"].iloc[2] == "n/a"
     long = summary.summarize(stored)
     assert set(table.columns) >= {
-        report.column_name(r, m) for r, m in zip(long["reference_key"], long["metric"], strict=True)
+        summary_table.column_name(r, m)
+        for r, m in zip(long["reference_key"], long["metric"], strict=True)
     }
 
     # the charts: a box per map (the first metric against the first reference), mean curves
@@ -106,10 +108,10 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     assert len(curves["data"]) == 2 and curves["layout"]["shapes"][0]["x0"] == 10.0
 
     # the gallery: worst first for (the CAM, fixation density, IoU), one picture per image
-    ranked = report.rank_images(stored, CAM, "fixations", "IoU@top-10%")
+    ranked = gallery.rank_images(stored, CAM, "fixations", "IoU@top-10%")
     items = gallery_items(at)
     assert [item.split(" · ")[1].split("**")[0] for item in items] == ranked["image"].tolist()
-    values = [report.format_value(v) for v in ranked["value"]]
+    values = [summary_table.format_value(v) for v in ranked["value"]]
     assert [item.rsplit("= ", 1)[1] for item in items] == values
     assert len(at.get("image")) == 4
     assert not at.warning or all("UNTRAINED" in w.value for w in at.warning)
@@ -158,12 +160,12 @@ def test_value_range_filter_narrows_the_gallery(places: dict[str, Path]):
     at.selectbox(key="report_gallery_ref").set_value("mask").run()
     at.selectbox(key="report_gallery_metric").set_value("MAE").run()
     stored = ResultsFolder(places["results"] / "toy-run").table()
-    ranked = report.rank_images(stored, CAM, "mask", "MAE")
+    ranked = gallery.rank_images(stored, CAM, "mask", "MAE")
     low, high = float(ranked["value"].min()), float(ranked["value"].max())
     middle = float(np.median(ranked["value"]))
     [value_range] = [s for s in at.slider if s.label == "Value range"]
     # the step follows the range (it was 0.01 whatever the range: one key press dropped an image)
-    assert value_range.step == report.slider_step(low, high) < (high - low) / 50
+    assert value_range.step == gallery.slider_step(low, high) < (high - low) / 50
     value_range.set_value((low, middle)).run()
     assert not at.exception
     shown = [item.split(" · ")[1].split("**")[0] for item in gallery_items(at)]
@@ -371,7 +373,7 @@ def test_every_na_in_the_summary_has_its_reason_beside_it(places: dict[str, Path
     assert ceiling["MAE vs mask"] == "n/a"
     assert ceiling["notes"] == (
         "n/a: MAE, CC, SIM, KLD vs fixations; every metric vs mask — "
-        + report.ABSENT_REASONS["ceiling"]
+        + summary_table.ABSENT_REASONS["ceiling"]
     )
     assert table.loc[CAM, "notes"] == ""
     assert any("Hover a note to read it whole." in c.value for c in at.caption)
@@ -388,7 +390,9 @@ def test_a_run_against_untrained_deepgaze_says_it_is_the_floor_and_links_with_it
     at.sidebar.text_input(key="report_path").input(str(out)).run()
     assert not at.exception, at.exception
     captions = [c.value for c in at.caption]
-    assert f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}." in captions
+    assert (
+        f"The deepgaze reference (DeepGaze IIE): {summary_table.UNTRAINED_GAZE_NOTE}." in captions
+    )
     [link] = [link for link in at.get("page_link") if link.proto.label == "Open in Explore"]
     params = dict(parse_qsl(link.proto.query_string, keep_blank_values=True))
     restored, notes = from_query(params)

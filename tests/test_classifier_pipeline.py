@@ -19,7 +19,8 @@ from saliency_core.maps import classifier_maps
 from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import accuracy
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
-from ui import charts, classifier_report, report
+from ui import charts, classifier_report
+from ui.report import folders, thumbnails
 
 CLASSIFIED = Settings(
     classifiers=("ResNet-50", "Swin-T"),
@@ -238,9 +239,9 @@ def test_the_engine_writes_classifier_rows(classifier_run: ResultsFolder):
 
 
 def test_a_report_thumbnail_recomputes_only_the_classifier_map(classifier_run: ResultsFolder):
-    settings = report.run_settings(classifier_run)
-    identity = report.MapIdentity.of(classifier_run.table(), "ResNet-50 (UNTRAINED) · Gradient")
-    narrowed = report.map_settings(settings, identity, "mask")
+    settings = folders.run_settings(classifier_run)
+    identity = thumbnails.MapIdentity.of(classifier_run.table(), "ResNet-50 (UNTRAINED) · Gradient")
+    narrowed = thumbnails.map_settings(settings, identity, "mask")
     assert narrowed.classifiers == ("ResNet-50",) and narrowed.classifier_methods == ("Gradient",)
     assert narrowed.detectors == () and narrowed.references == ("mask",)
 

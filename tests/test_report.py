@@ -11,11 +11,12 @@ import pytest
 
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
+from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.maps.cams import CamResult, Detections
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings, from_query
-from ui import report
+from ui.report import figures, folders, gallery, links, summary_table, thumbnails
 
 NAN = float("nan")
 CAM_A = "A (UNTRAINED) · EigenCAM @ layer4"
@@ -78,53 +79,53 @@ TABLE = per_image(
 
 
 def test_images_are_ranked_worst_first_with_undefined_last():
-    iou = report.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
+    iou = gallery.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
     # higher is better: lowest first; the tie at 0.1 broken by image id; NaN last
     assert iou["image"].tolist() == ["b", "e", "d", "a", "c"]
     assert iou["rank"].tolist() == [1, 2, 3, 4, 5]
     assert iou["reason"].iloc[-1] == "constant map"
-    mae = report.rank_images(TABLE, CAM_A, "mask", "MAE")
+    mae = gallery.rank_images(TABLE, CAM_A, "mask", "MAE")
     assert mae["image"].tolist() == ["b", "c", "a"]  # lower is better: highest first
     assert mae["value"].tolist() == [0.4, 0.3, 0.2]
-    assert report.rank_images(TABLE, CAM_B, "mask", "MAE").empty
+    assert gallery.rank_images(TABLE, CAM_B, "mask", "MAE").empty
 
 
 def test_filtering_by_value_range_undefined_and_tags():
-    ranked = report.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
-    inside = report.filter_images(ranked, (0.1, 0.3), include_undefined=False)
+    ranked = gallery.rank_images(TABLE, CAM_A, "mask", "IoU@top-10%")
+    inside = gallery.filter_images(ranked, (0.1, 0.3), include_undefined=False)
     assert inside["image"].tolist() == ["b", "e", "d"]  # bounds inclusive
-    with_na = report.filter_images(ranked, (0.2, 0.5), include_undefined=True)
+    with_na = gallery.filter_images(ranked, (0.2, 0.5), include_undefined=True)
     assert with_na["image"].tolist() == ["d", "a", "c"]
-    assert report.filter_images(ranked, None, include_undefined=False)["image"].tolist() == [
+    assert gallery.filter_images(ranked, None, include_undefined=False)["image"].tolist() == [
         "b",
         "e",
         "d",
         "a",
     ]
-    tags = report.tag_lists(
+    tags = gallery.tag_lists(
         pd.DataFrame({"image": ["a", "e", "c"], "tags": ["Clutter, text", "small object", "text"]})
     )
     assert tags == {"a": ("Clutter", "text"), "e": ("small object",), "c": ("text",)}
-    assert report.all_tags(tags) == ["Clutter", "small object", "text"]
-    tagged = report.filter_images(ranked, None, True, tags, ["clutter", "small object"])
+    assert gallery.all_tags(tags) == ["Clutter", "small object", "text"]
+    tagged = gallery.filter_images(ranked, None, True, tags, ["clutter", "small object"])
     assert tagged["image"].tolist() == ["e", "a"]  # any of the tags, case-insensitive
-    assert report.filter_images(ranked, (0.0, 0.2), False, tags, ["text"]).empty
+    assert gallery.filter_images(ranked, (0.0, 0.2), False, tags, ["text"]).empty
 
 
 def test_tags_are_parsed_from_free_text():
-    assert report.parse_tags(" clutter,  Text ,,clutter, TEXT,  two   words ") == (
+    assert gallery.parse_tags(" clutter,  Text ,,clutter, TEXT,  two   words ") == (
         "clutter",
         "Text",
         "two words",
     )
-    assert report.parse_tags("") == ()
+    assert gallery.parse_tags("") == ()
 
 
 def test_pages_of_the_gallery():
     frame = pd.DataFrame({"image": list("abcdefghij")})
-    assert report.page_count(10, 8) == 2 and report.page_count(0, 8) == 1
-    assert report.page_of(frame, 2, 8)["image"].tolist() == ["i", "j"]
-    assert report.page_of(frame, 9, 8)["image"].tolist() == ["i", "j"]  # clamped
+    assert gallery.page_count(10, 8) == 2 and gallery.page_count(0, 8) == 1
+    assert gallery.page_of(frame, 2, 8)["image"].tolist() == ["i", "j"]
+    assert gallery.page_of(frame, 9, 8)["image"].tolist() == ["i", "j"]  # clamped
 
 
 def test_summary_table_marks_the_best_map_per_column_never_the_floor():
@@ -141,10 +142,10 @@ def test_summary_table_marks_the_best_map_per_column_never_the_floor():
             (FLOOR, "fixation points", "NSS", 1.2, 1.0, 1.4, 4, 0),
         ]
     )
-    labels = report.map_labels(
+    labels = summary_table.map_labels(
         per_image([(x, m, "mask", "MAE", 0.1) for x in "a" for m in (CAM_A, CAM_B, FLOOR)])
     )
-    view = report.summary_table(long, labels)
+    view = summary_table.summary_table(long, labels)
     assert view.metric_columns == ["IoU@top-10% vs mask", "MAE vs mask", "NSS vs fixation points"]
     assert view.values["map"].tolist() == [CAM_A, CAM_B, FLOOR]
     assert view.values["kind"].tolist() == ["type-1", "type-1", "floor"]
@@ -163,16 +164,16 @@ def test_summary_table_marks_the_best_map_per_column_never_the_floor():
     assert view.ci["IoU@top-10% vs mask"].tolist() == ["[0.200, 0.400]", "n/a", "[0.500, 0.700]"]
     wide = view.with_ci()
     assert wide.columns.tolist()[3:5] == ["IoU@top-10% vs mask", "IoU@top-10% vs mask 95% CI"]
-    assert report.format_value(NAN) == "n/a" and report.format_value(-1e-9) == "0.000"
+    assert summary_table.format_value(NAN) == "n/a" and summary_table.format_value(-1e-9) == "0.000"
 
 
 def test_undefined_values_are_explained():
-    notes = report.undefined_notes(TABLE)
+    notes = summary_table.undefined_notes(TABLE)
     assert notes == [
         f"{CAM_A}, IoU@top-10% vs mask: n/a on 1 image — constant map",
         f"{FLOOR}, IoU@top-10% vs mask: n/a on 1 image — constant map",
     ]
-    assert report.undefined_notes(TABLE[TABLE["value"].notna()]) == []
+    assert summary_table.undefined_notes(TABLE[TABLE["value"].notna()]) == []
 
 
 def test_a_ceiling_below_the_floor_is_named_with_its_images():
@@ -183,21 +184,21 @@ def test_a_ceiling_below_the_floor_is_named_with_its_images():
     rows["reason"] = [below, None, below]
     rows.loc[2, "value"] = NAN  # an undefined value is explained elsewhere, not counted here
     rows.loc[2, "reason"] = "needs fixations of at least 2 subjects"
-    assert report.ceiling_notes(rows) == [
+    assert summary_table.ceiling_notes(rows) == [
         f"{people}, NSS vs fixation points: {below} on 1 of 3 images"
     ]
-    assert report.ceiling_notes(TABLE) == []
+    assert summary_table.ceiling_notes(TABLE) == []
 
 
 def test_distribution_figure_has_one_trace_per_map_without_undefined_values():
-    figure = report.distribution_figure(TABLE, "mask", "IoU@top-10%")
+    figure = figures.distribution_figure(TABLE, "mask", "IoU@top-10%")
     names = [trace.name for trace in figure.data]
     assert names == [f"{CAM_A} (n/a: 1)", f"{FLOOR} (n/a: 1)"]
     assert list(figure.data[0].y) == [0.5, 0.1, 0.3, 0.1]
     assert list(figure.data[0].text) == ["a", "b", "d", "e"]
     assert figure.data[1].marker.color == "grey"
     assert "higher is better" in figure.layout.title.text
-    violin = report.distribution_figure(TABLE, "mask", "MAE", "violin")
+    violin = figures.distribution_figure(TABLE, "mask", "MAE", "violin")
     assert violin.data[0].type == "violin" and list(violin.data[0].y) == [0.2, 0.4, 0.3]
 
 
@@ -212,10 +213,10 @@ def test_mean_curves_average_the_defined_values_and_mark_the_study_percent():
         ],
         columns=["image", "map", "reference", "reference_key", "percent", "iou"],
     )
-    means = report.mean_curves(curves, "mask")
+    means = figures.mean_curves(curves, "mask")
     assert means["iou"].tolist() == pytest.approx([0.3, 0.6])
     assert means["n"].tolist() == [2, 1]
-    figure = report.mean_curve_figure(curves, "mask")
+    figure = figures.mean_curve_figure(curves, "mask")
     assert list(figure.data[0].y) == pytest.approx([0.3, 0.6])
     assert figure.layout.shapes[0].x0 == 10.0  # the study's top-10%
     assert figure.layout.annotations[0].text == "study: top 10%"
@@ -232,22 +233,22 @@ def test_map_settings_keep_only_what_one_thumbnail_needs():
         references=("deepgaze", "fixations"),
         consensus=True,
     )
-    twin = report.MapIdentity("x", "type-1", "FCOS R50-FPN", "untrained", "GradCAM", "layer4")
-    narrowed = report.map_settings(run, twin, "fixations")
+    twin = thumbnails.MapIdentity("x", "type-1", "FCOS R50-FPN", "untrained", "GradCAM", "layer4")
+    narrowed = thumbnails.map_settings(run, twin, "fixations")
     assert narrowed.detectors == ("FCOS R50-FPN",) and narrowed.cams == ("GradCAM",)
     assert narrowed.weights is WeightSource.UNTRAINED and not narrowed.untrained_twins
     assert narrowed.type2 == () and narrowed.references == ("fixations",)
     assert not narrowed.consensus
-    trained = report.MapIdentity("x", "type-1", "FCOS R50-FPN", "pretrained", "EigenCAM")
-    assert report.map_settings(run, trained, "deepgaze").weights is WeightSource.PRETRAINED
-    gaze = report.MapIdentity("x", "type-2", "", "untrained", "DeepGaze IIE")
-    assert report.map_settings(run, gaze, "fixations").type2 == ("DeepGaze IIE",)
-    assert report.map_settings(run, gaze, "fixations").detectors == ()
-    floor = report.MapIdentity(FLOOR, "baseline", "", "weight-free", "centre bias")
-    only_floor = report.map_settings(run, floor, "fixation points")
+    trained = thumbnails.MapIdentity("x", "type-1", "FCOS R50-FPN", "pretrained", "EigenCAM")
+    assert thumbnails.map_settings(run, trained, "deepgaze").weights is WeightSource.PRETRAINED
+    gaze = thumbnails.MapIdentity("x", "type-2", "", "untrained", "DeepGaze IIE")
+    assert thumbnails.map_settings(run, gaze, "fixations").type2 == ("DeepGaze IIE",)
+    assert thumbnails.map_settings(run, gaze, "fixations").detectors == ()
+    floor = thumbnails.MapIdentity(FLOOR, "baseline", "", "weight-free", "centre bias")
+    only_floor = thumbnails.map_settings(run, floor, "fixation points")
     assert only_floor.detectors == () and only_floor.references == ()
-    consensus = report.MapIdentity("c", "consensus", method="consensus")
-    assert report.map_settings(run, consensus, "deepgaze").consensus
+    consensus = thumbnails.MapIdentity("c", "consensus", method="consensus")
+    assert thumbnails.map_settings(run, consensus, "deepgaze").consensus
 
 
 def fake_cam(values: np.ndarray):
@@ -267,7 +268,7 @@ def test_thumbnail_draws_the_top_percent_agreement():
     settings = Settings(
         detectors=("FCOS R50-FPN",), cams=("EigenCAM",), type2=(), references=("mask",)
     )
-    identity = report.MapIdentity(
+    identity = thumbnails.MapIdentity(
         "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4",
         "type-1",
         "FCOS R50-FPN",
@@ -276,13 +277,13 @@ def test_thumbnail_draws_the_top_percent_agreement():
         "layer4",
     )
     functions = pipeline.MapFunctions(cam=fake_cam(ramp))
-    thumb = report.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions)
+    thumb = thumbnails.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions)
     assert thumb.picture.shape == (20, 20, 3)
     assert thumb.picture[0, 0].tolist() == [191, 165, 0]  # both: 0.75 · yellow
     assert thumb.picture[3, 5].tolist() == [30, 90, 191]  # the reference only: 0.75 · blue
     assert thumb.picture[10, 5].tolist() == [0, 0, 0]  # neither: the dimmed black image
     assert thumb.caption == "top 10% vs. human attention mask"
-    small = report.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions, 10)
+    small = thumbnails.agreement_thumbnail(sample, settings, identity, "mask", 10.0, functions, 10)
     assert small.picture.shape == (10, 10, 3)
 
 
@@ -291,10 +292,10 @@ def test_thumbnail_against_fixation_points_draws_them_on_the_floor():
         "s", np.full((30, 40, 3), 128, np.uint8), "test", fixations=np.array([[20.0, 15.0]])
     )
     settings = Settings(detectors=(), type2=(), references=())
-    floor = report.MapIdentity(
+    floor = thumbnails.MapIdentity(
         "centre-bias floor (x)", "baseline", "", "weight-free", "centre bias"
     )
-    thumb = report.agreement_thumbnail(sample, settings, floor, "fixation points", 10.0)
+    thumb = thumbnails.agreement_thumbnail(sample, settings, floor, "fixation points", 10.0)
     assert thumb.caption == "the map with the fixation points"
     assert thumb.picture[15, 20].tolist() == [60, 255, 90]  # the fixation's green disc
 
@@ -303,30 +304,31 @@ def test_the_explore_link_carries_the_image_and_the_settings():
     settings = Settings(
         detectors=("FCOS R50-FPN",), input_size=64, type2=(), references=("fixations", "mask")
     )
-    query = report.explore_query("toy", "b", settings)
+    query = links.explore_query("toy", "b", settings)
     assert query["dataset"] == "toy" and query["image"] == "b"
     restored, notes = from_query({k: v for k, v in query.items()})
     assert notes == [] and restored == settings
 
 
 def test_results_folders_are_found_and_their_changes_seen(tmp_path: Path):
-    assert report.find_results_folders(tmp_path / "missing") == []
+    assert folders.find_results_folders(tmp_path / "missing") == []
     for name in ("one", "group/two"):
         (tmp_path / name).mkdir(parents=True)
         (tmp_path / name / "manifest.json").write_text("{}")
     (tmp_path / "not-a-run").mkdir()
-    assert report.find_results_folders(tmp_path) == [tmp_path / "group/two", tmp_path / "one"]
+    assert folders.find_results_folders(tmp_path) == [tmp_path / "group/two", tmp_path / "one"]
     folder = ResultsFolder(tmp_path / "one")
-    before = report.folder_fingerprint(folder.root)
+    before = folders.folder_fingerprint(folder.root)
     frame = pd.DataFrame({"image": ["a"], "value": [1.0]})
     folder.write_image("a", frame, frame)
-    assert report.folder_fingerprint(folder.root) != before
-    assert report.results_dir({"SALIENCY_RESULTS_DIR": str(tmp_path)}) == tmp_path
-    assert report.results_dir({}) == report.DEFAULT_RESULTS_DIR
-    assert report.output_folder(tmp_path, " run-1 ") == tmp_path / "run-1"
+    assert folders.folder_fingerprint(folder.root) != before
+    assert folders.results_dir({"SALIENCY_RESULTS_DIR": str(tmp_path)}) == tmp_path
+    assert folders.results_dir({}) == folders.DEFAULT_RESULTS_DIR
+    assert Path(__file__).resolve().parents[1] / "results" == folders.DEFAULT_RESULTS_DIR
+    assert folders.output_folder(tmp_path, " run-1 ") == tmp_path / "run-1"
     for bad in ("", "..", "a/b"):
         with pytest.raises(ValueError, match="one folder name"):
-            report.output_folder(tmp_path, bad)
+            folders.output_folder(tmp_path, bad)
 
 
 def test_run_dataset_is_found_by_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -336,12 +338,12 @@ def test_run_dataset_is_found_by_its_folder(tmp_path: Path, monkeypatch: pytest.
     (tmp_path / "toy" / "images").mkdir(parents=True)
     listed = Dataset("toy", tmp_path / "toy")
     manifest = {"dataset": str((tmp_path / "toy").resolve())}
-    assert report.run_dataset(manifest, {"toy": listed}) == report.RunDataset(
+    assert folders.run_dataset(manifest, {"toy": listed}) == folders.RunDataset(
         listed, True, manifest["dataset"]
     )
-    unlisted = report.run_dataset(manifest, {})
+    unlisted = folders.run_dataset(manifest, {})
     assert unlisted.dataset == Dataset("toy", (tmp_path / "toy").resolve()) and not unlisted.listed
-    gone = report.run_dataset({"dataset": str(tmp_path / "gone")}, {})
+    gone = folders.run_dataset({"dataset": str(tmp_path / "gone")}, {})
     assert gone.dataset is None and gone.root.endswith("gone")
     assert gone.missing == f"The run's dataset folder {tmp_path / 'gone'} is gone."
 
@@ -373,20 +375,20 @@ def test_a_fake_manifest_outside_the_roots_is_refused(
     monkeypatch.setenv("SALIENCY_DATA_DIR", str(data))
     fake = fake_run(tmp_path / "elsewhere" / "run", tmp_path / "private")
     with pytest.raises(ValueError) as refused:
-        report.open_results_folder(fake, results)
+        folders.open_results_folder(fake, results)
     assert str(refused.value) == (
         f"{fake} is outside the results folder $SALIENCY_RESULTS_DIR ({results}): refused (the "
         "app reads only under its configured folders). On a single-user machine, start the app "
         "with SALIENCY_ALLOW_ANY_PATH=1 to open any folder."
     )
     inside = fake_run(results / "run", tmp_path / "private2")
-    assert report.open_results_folder(inside, results).root == inside.resolve()
-    run = report.run_dataset(ResultsFolder(inside).manifest(), {})
+    assert folders.open_results_folder(inside, results).root == inside.resolve()
+    run = folders.run_dataset(ResultsFolder(inside).manifest(), {})
     assert run.dataset is None and not run.listed
     assert run.missing == f"The run's dataset folder {tmp_path / 'private2'}{OUTSIDE_DATA}"
     monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
-    assert report.open_results_folder(fake, results).root == fake.resolve()
-    opened = report.run_dataset(ResultsFolder(inside).manifest(), {}).dataset
+    assert folders.open_results_folder(fake, results).root == fake.resolve()
+    opened = folders.run_dataset(ResultsFolder(inside).manifest(), {}).dataset
     assert opened is not None and opened.ids == ["secret"]
 
 
@@ -398,16 +400,16 @@ def test_a_symlink_inside_the_results_root_pointing_outside_is_refused(
     fake_run(results / "real", tmp_path / "data")
     fake = fake_run(tmp_path / "elsewhere", tmp_path / "private")
     (results / "link").symlink_to(fake, target_is_directory=True)
-    assert report.find_results_folders(results) == [results / "real"]
+    assert folders.find_results_folders(results) == [results / "real"]
     with pytest.raises(ValueError, match=r"link is outside the results folder"):
-        report.open_results_folder(results / "link", results)
+        folders.open_results_folder(results / "link", results)
     with pytest.raises(ValueError, match=r"link is outside the results folder"):
-        report.output_folder(results, "link")  # a run from the page would write out there
+        folders.output_folder(results, "link")  # a run from the page would write out there
     with pytest.raises(ValueError, match="is not a results folder"):
-        report.open_results_folder(results, results)
+        folders.open_results_folder(results, results)
     monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
-    assert report.find_results_folders(results) == [results / "link", results / "real"]
-    assert report.open_results_folder(results / "link", results).root == fake.resolve()
+    assert folders.find_results_folders(results) == [results / "link", results / "real"]
+    assert folders.open_results_folder(results / "link", results).root == fake.resolve()
 
 
 def test_sessions_tagging_at_once_keep_every_tag(tmp_path: Path):
@@ -437,7 +439,7 @@ def test_sessions_tagging_at_once_keep_every_tag(tmp_path: Path):
     assert tags.values.tolist() == expected
     ResultsFolder(tmp_path).set_tags("img00_0", "clutter, text")
     ResultsFolder(tmp_path).set_tags("img00_1", " ")
-    tags = report.tag_lists(ResultsFolder(tmp_path).tags())
+    tags = gallery.tag_lists(ResultsFolder(tmp_path).tags())
     assert tags["img00_0"] == ("clutter", "text") and "img00_1" not in tags
     assert len(tags) == writers * images - 1
 
@@ -445,9 +447,11 @@ def test_sessions_tagging_at_once_keep_every_tag(tmp_path: Path):
 def test_a_single_map_is_not_marked_best():
     values = pd.DataFrame({"MAE vs mask": [0.2, 0.1]})
     only_one = pd.Series([True, False])
-    assert not report.best_cells(values, {"MAE vs mask": False}, only_one).any().any()
+    assert not summary_table.best_cells(values, {"MAE vs mask": False}, only_one).any().any()
     both = pd.Series([True, True])
-    assert report.best_cells(values, {"MAE vs mask": False}, both)["MAE vs mask"].tolist() == [
+    assert summary_table.best_cells(values, {"MAE vs mask": False}, both)[
+        "MAE vs mask"
+    ].tolist() == [
         False,
         True,
     ]
@@ -455,30 +459,30 @@ def test_a_single_map_is_not_marked_best():
 
 def test_a_runs_status_counts_scored_and_skipped_images_by_cause():
     unreadable = "ImageLoadError: The file is empty."
-    failed = report.Outcome(5, 0, {stem: unreadable for stem in "abcde"})
+    failed = Outcome(5, 0, {stem: unreadable for stem in "abcde"})
     assert failed.status == "failed"
     assert failed.text() == "failed: 0 of 5 images scored, 5 skipped (5 unreadable)"
     assert failed.advice().startswith("Replace or remove the unreadable files")
     assert "a rerun cannot help them" in failed.advice()
-    mixed = report.Outcome(5, 2, {"a": unreadable, "b": "RuntimeError: boom", "c": unreadable})
+    mixed = Outcome(5, 2, {"a": unreadable, "b": "RuntimeError: boom", "c": unreadable})
     assert mixed.text() == "partial: 2 of 5 images scored, 3 skipped (2 unreadable, 1 RuntimeError)"
     assert mixed.advice().endswith(
         "; a rerun retries the other skipped images (see their reasons)."
     )
-    assert report.Outcome(4, 4).text() == "complete: 4 of 4 images scored"
-    assert report.Outcome(4, 4).advice() == ""
-    stopped = report.Outcome(15, 3, stopped=True)
+    assert Outcome(4, 4).text() == "complete: 4 of 4 images scored"
+    assert Outcome(4, 4).advice() == ""
+    stopped = Outcome(15, 3, stopped=True)
     assert stopped.text() == "stopped: 3 of 15 images scored" and "resume" in stopped.advice()
 
 
 def test_the_report_reads_a_runs_outcome_from_its_manifest_and_errors():
     reasons = ["ImageLoadError: x", "ImageLoadError: y"]
     errors = pd.DataFrame({"image": ["a", "b"], "reason": reasons})
-    outcome = report.run_outcome({"status": "complete", "images": 2}, 0, errors)
+    outcome = folders.run_outcome({"status": "complete", "images": 2}, 0, errors)
     assert outcome.text() == "failed: 0 of 2 images scored, 2 skipped (2 unreadable)"
-    assert report.run_outcome({"status": "running", "images": 2}, 0, errors) is None
+    assert folders.run_outcome({"status": "running", "images": 2}, 0, errors) is None
     no_errors = errors.iloc[:0]
-    assert report.run_outcome({"status": "stopped", "images": 9}, 3, no_errors).status == "stopped"
+    assert folders.run_outcome({"status": "stopped", "images": 9}, 3, no_errors).status == "stopped"
 
 
 CEILING = "people (leave-one-subject-out)"
@@ -511,29 +515,29 @@ def test_every_na_cell_of_the_summary_says_why_next_to_its_row():
     )
     from saliency_core.evaluate import summary
 
-    view = report.summary_table(summary.summarize(table), report.map_labels(table))
-    notes = dict(zip(view.values["map"], report.row_notes(view, table), strict=True))
+    view = summary_table.summary_table(summary.summarize(table), summary_table.map_labels(table))
+    notes = dict(zip(view.values["map"], summary_table.row_notes(view, table), strict=True))
     assert notes[CAM_A] == "n/a: IoU@top-10% vs mask — constant map"
     assert notes[FLOOR] == ""
     assert notes[CEILING] == (
-        "n/a: MAE vs deepgaze; MAE vs mask — " + report.ABSENT_REASONS["ceiling"]
+        "n/a: MAE vs deepgaze; MAE vs mask — " + summary_table.ABSENT_REASONS["ceiling"]
     )
     assert notes[DEEPGAZE] == (
-        f"{DEEPGAZE}: {report.UNTRAINED_GAZE_NOTE} · "
+        f"{DEEPGAZE}: {summary_table.UNTRAINED_GAZE_NOTE} · "
         "n/a: MAE vs deepgaze — the map is this reference · "
         "n/a: IoU@top-10% vs mask — not computed for this map"
     )
-    assert "i.e. the floor" in report.UNTRAINED_GAZE_NOTE
+    assert "i.e. the floor" in summary_table.UNTRAINED_GAZE_NOTE
 
 
 def test_a_type2_reference_without_weights_is_said_to_be_the_floor():
     untrained = Settings(references=("deepgaze", "fixations"), type2_weights=WeightSource.UNTRAINED)
-    assert report.reference_notes(untrained) == [
-        f"The deepgaze reference (DeepGaze IIE): {report.UNTRAINED_GAZE_NOTE}."
+    assert summary_table.reference_notes(untrained) == [
+        f"The deepgaze reference (DeepGaze IIE): {summary_table.UNTRAINED_GAZE_NOTE}."
     ]
-    assert report.reference_notes(untrained.with_changes(references=("centre-bias",))) == []
+    assert summary_table.reference_notes(untrained.with_changes(references=("centre-bias",))) == []
     trained = untrained.with_changes(type2_weights=WeightSource.PRETRAINED)
-    assert report.reference_notes(trained) == []
+    assert summary_table.reference_notes(trained) == []
 
 
 def test_the_explore_link_builds_the_runs_type2_references():
@@ -541,15 +545,15 @@ def test_the_explore_link_builds_the_runs_type2_references():
     settings = Settings(
         detectors=("FCOS R50-FPN",), input_size=64, type2=(), references=("deepgaze", "fixations")
     )
-    query = report.explore_query("toy", "b", settings)
+    query = links.explore_query("toy", "b", settings)
     restored, notes = from_query(query)
     assert notes == [] and restored.type2 == ("DeepGaze IIE",)
     assert restored == settings.with_changes(type2=("DeepGaze IIE",))
-    assert report.explore_settings(settings)[1] == [
+    assert links.explore_settings(settings)[1] == [
         "Explore also shows DeepGaze IIE's map: it builds the deepgaze reference from it."
     ]
     already = settings.with_changes(type2=("DeepGaze IIE",))
-    assert report.explore_settings(already) == (already, [])
+    assert links.explore_settings(already) == (already, [])
 
 
 def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
@@ -567,12 +571,12 @@ def test_missing_text_reads_na_and_a_defined_values_reason_is_blank():
 
 
 def test_the_value_range_slider_steps_by_a_hundredth_of_the_range_rounded_to_1_2_5():
-    assert report.slider_step(0.0, 0.0048) == 2e-05  # was 0.01: more than the whole range
-    assert report.slider_step(0.0, 1.0) == 0.01
-    assert report.slider_step(0.2, 0.7) == 0.005
-    assert report.slider_step(-3.5, 4.1) == 0.05
-    assert report.slider_step(0.0, 250.0) == 2.0
-    assert report.slider_format(2e-05) == "%.5f" and report.slider_format(0.05) == "%.3f"
+    assert gallery.slider_step(0.0, 0.0048) == 2e-05  # was 0.01: more than the whole range
+    assert gallery.slider_step(0.0, 1.0) == 0.01
+    assert gallery.slider_step(0.2, 0.7) == 0.005
+    assert gallery.slider_step(-3.5, 4.1) == 0.05
+    assert gallery.slider_step(0.0, 250.0) == 2.0
+    assert gallery.slider_format(2e-05) == "%.5f" and gallery.slider_format(0.05) == "%.3f"
 
 
 def test_a_run_started_from_the_report_shows_the_time_left_as_explore_does():

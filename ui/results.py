@@ -1,7 +1,7 @@
 """The Dataset report page's Streamlit side: cached reads of a results folder, cached gallery
 pictures, and a dataset run in the background (:class:`ui.jobs.BackgroundJob`).
 
-Reads are keyed by the folder's path and :func:`ui.report.folder_fingerprint`, so a
+Reads are keyed by the folder's path and :func:`ui.report.folders.folder_fingerprint`, so a
 run that adds images (from the page or the command line) is seen on the next rerun.
 """
 
@@ -22,8 +22,9 @@ from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import REGIONS, TEMPORAL, ResultsFolder
 from saliency_core.scoring import regions
 from saliency_core.settings import Settings
-from ui import cached, eta, report
+from ui import cached, eta
 from ui.jobs import BackgroundJob
+from ui.report import figures, thumbnails
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the per-image table…")
@@ -56,14 +57,14 @@ def thumbnail(
     dataset_root: str,
     stem: str,
     settings_json: str,
-    identity: report.MapIdentity,
+    identity: thumbnails.MapIdentity,
     reference_key: str,
     percent: float,
-) -> report.Thumbnail:
+) -> thumbnails.Thumbnail:
     """One gallery picture; its maps come through the app's map caches (shared with Explore)."""
     sample = cached.sample(dataset_name, dataset_root, stem)
     settings = Settings.from_dict(json.loads(settings_json))
-    return report.agreement_thumbnail(
+    return thumbnails.agreement_thumbnail(
         sample, settings, identity, reference_key, percent, cached.CACHED_MAPS
     )
 
@@ -125,7 +126,7 @@ def progress_text(snapshot: RunProgress, now: float | None = None) -> tuple[floa
 def time_tables(root: str, fingerprint: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(mean curves, peak-time counts) of the run's onset windows; None without them."""
     rows = ResultsFolder(Path(root)).extra_table(TEMPORAL)
-    return None if rows.empty else report.time_tables(rows)
+    return None if rows.empty else figures.time_tables(rows)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

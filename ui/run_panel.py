@@ -18,8 +18,9 @@ from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
 from saliency_core.study import WORKING_SIZE
-from ui import classifier_view, report, results, widgets
+from ui import classifier_view, results, widgets
 from ui.errors import report as report_error
+from ui.report import folders
 
 KEY = "report"
 CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
@@ -94,7 +95,7 @@ def run_panel(root: Path) -> None:
     )
     settings = classifier_view.with_classifiers(settings, classifiers)
     options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)
-    out = report.output_folder(root, out_name)
+    out = folders.output_folder(root, out_name)
     models = (detectors and cams) or (classifiers.classifiers and classifiers.methods)
     ready = bool(models and references)
     if not ready:
