@@ -25,14 +25,17 @@ from saliency_core.data.images import Sample
 from saliency_core.maps.cams import CAM_METHODS, CamResult, Detections, ExplainedDetections
 from saliency_core.maps.classifier_maps import (
     ClassifiedMap,
-    ClassifierResult,
     ClassifierStep,
     classifier_choices,
     classifier_steps,
     compute_classifier_map,
     get_classifier,
 )
-from saliency_core.maps.classifier_methods import CLASSIFIER_CAM_METHODS, Prediction
+from saliency_core.maps.classifier_methods import (
+    CLASSIFIER_CAM_METHODS,
+    ClassifierResult,
+    Prediction,
+)
 from saliency_core.maps.detector_maps import (
     UNTRAINED_NOTE,
     DetectorChoice,
@@ -482,7 +485,6 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamStep) -> None:
 def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierStep) -> None:
     """The classifier's map (kind "classifier"), its top-5 and the classes it explains."""
     result = functions.classifier(bundle.sample, job)
-    notes = ([] if result.trained else [UNTRAINED_NOTE]) + list(result.notes)
     bundle.maps[job.label] = MapEntry(
         job.label,
         result.saliency,
@@ -493,11 +495,11 @@ def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierStep
         weights=display_label(job.choice.source) if result.trained else "untrained",
         method=job.method,
         target=result.target,
-        notes=notes,
+        notes=list(result.notes),
     )
     bundle.predictions[job.choice.label] = list(result.predictions)
     bundle.classified[job.label] = ClassifiedMap(job, list(result.explained))
-    bundle.notes += [f"{job.label}: {note}" for note in notes]
+    bundle.notes += [f"{job.label}: {note}" for note in result.notes]
 
 
 def explain_notes(settings: Settings, jobs: Iterable[CamStep]) -> list[str]:

@@ -15,8 +15,8 @@ from saliency_core.commands import evaluate as command
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import Sample
 from saliency_core.evaluate.store import ResultsFolder
-from saliency_core.maps import classifier_maps
-from saliency_core.models.weights import WeightSource
+from saliency_core.maps import classifier_maps, classifier_methods
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.scoring import accuracy
 from saliency_core.settings import Settings, SettingsError, from_query, to_query
 from ui import charts, classifier_report
@@ -165,6 +165,21 @@ def test_a_chosen_class_is_explained_and_named_in_the_label(sample: Sample):
     assert list(bundle.maps) == [label] and bundle.classified[label].explained == [7]
 
 
+def test_one_result_type_from_explain_to_the_pipeline(sample: Sample):
+    step = classifier_maps.ClassifierStep(
+        ModelChoice("ResNet-50", WeightSource.UNTRAINED, None, 64), "GradCAM"
+    )
+    loaded = classifier_maps.get_classifier(step.choice).value
+    direct = classifier_methods.explain(loaded, sample.image, "GradCAM")
+    assert isinstance(direct, classifier_methods.ClassifierResult) and direct.trained is False
+    assert direct.target == "layer4" and direct.notes == []
+    shared = classifier_maps.compute_classifier_map(sample.image, step)
+    assert isinstance(shared, classifier_methods.ClassifierResult) and shared.trained is False
+    assert shared.notes == [pipeline.UNTRAINED_NOTE]  # the shared path marks untrained weights
+    assert shared.explained == direct.explained and shared.predictions == direct.predictions
+    np.testing.assert_allclose(shared.saliency, direct.saliency, atol=1e-6)
+
+
 def test_the_road_table_of_a_bundle_scores_each_classifier_map(bundle: pipeline.Bundle):
     table = classifier_report.road_table(bundle, percentiles=(50,))
     assert list(table.columns) == classifier_report.ROAD_COLUMNS
@@ -282,9 +297,7 @@ def test_accuracy_points_read_pretrained_accuracy_and_name_missing_records():
             "value": [1.0, 2.0, np.nan, np.nan],
         }
     )
-    record = accuracy.accuracy_record(
-        classifier_maps.ClassifierChoice("ResNet-50", WeightSource.PRETRAINED)
-    )
+    record = accuracy.accuracy_record(ModelChoice("ResNet-50", WeightSource.PRETRAINED))
     assert record == {"weights": "pretrained", "top1_accuracy": 80.858, "reason": None}
     points = classifier_report.accuracy_points(
         table, {"ResNet-50": record}, "NSS", "fixation points"

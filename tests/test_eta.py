@@ -8,7 +8,7 @@ import time
 import pytest
 
 from saliency_core.maps.cams import CAM_METHODS, CamEntry
-from saliency_core.maps.classifier_maps import ClassifierChoice, ClassifierStep
+from saliency_core.maps.classifier_maps import ClassifierStep
 from saliency_core.maps.classifier_methods import (
     CLASSIFIER_CAM_METHODS,
     METHOD_COSTS,
@@ -17,13 +17,13 @@ from saliency_core.maps.classifier_methods import (
 from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.gradient_saliency import GRADIENT_METHODS, GradientMethod
 from saliency_core.models.gaze import TYPE2_MODELS, Type2Model
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.pipeline import CamStep, Type2Step
 from ui import eta
 from ui.compute_job import Progress
 
 DETECTOR = DetectorChoice("SSDlite320 MobileNetV3", WeightSource.UNTRAINED, None, 96)
-CLASSIFIER = ClassifierChoice("ResNet-50", WeightSource.UNTRAINED, None, 64)
+CLASSIFIER = ModelChoice("ResNet-50", WeightSource.UNTRAINED, None, 64)
 
 
 def type2(model: str) -> Type2Step:

@@ -18,6 +18,7 @@ from saliency_core.data import datasets
 from saliency_core.data.images import Sample, image_hash
 from saliency_core.maps import classifier_maps, detector_maps
 from saliency_core.maps.cams import CamResult, ExplainedDetections
+from saliency_core.maps.classifier_methods import ClassifierResult
 from saliency_core.models import gaze
 from saliency_core.models.weights import file_stamp
 from saliency_core.scoring.agreement import RankedMap
@@ -59,7 +60,7 @@ def _cam(
 
 def classifier_map(
     image_key: str, _rgb: np.ndarray, job: classifier_maps.ClassifierStep
-) -> classifier_maps.ClassifierResult:
+) -> ClassifierResult:
     return _classifier_map(image_key, _rgb, job, file_stamp(job.choice.weights_path))
 
 
@@ -69,7 +70,7 @@ def _classifier_map(
     _rgb: np.ndarray,
     job: classifier_maps.ClassifierStep,
     weights_stamp: tuple | None,
-) -> classifier_maps.ClassifierResult:
+) -> ClassifierResult:
     """A classifier's map and top-5; ``weights_stamp`` keys the weights file's version."""
     return classifier_maps.compute_classifier_map(_rgb, job)
 
@@ -157,9 +158,7 @@ def _quiet_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:
     )
 
 
-def _quiet_classifier(
-    sample: Sample, job: classifier_maps.ClassifierStep
-) -> classifier_maps.ClassifierResult:
+def _quiet_classifier(sample: Sample, job: classifier_maps.ClassifierStep) -> ClassifierResult:
     return classifier_map(sample.key, sample.image, job)
 
 
@@ -188,9 +187,7 @@ def _bundle_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:
     return _quiet_type2(sample, job)
 
 
-def _bundle_classifier(
-    sample: Sample, job: classifier_maps.ClassifierStep
-) -> classifier_maps.ClassifierResult:
+def _bundle_classifier(sample: Sample, job: classifier_maps.ClassifierStep) -> ClassifierResult:
     fetch_classifier(job.choice)
     return _quiet_classifier(sample, job)
 

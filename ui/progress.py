@@ -10,10 +10,10 @@ from collections.abc import Callable
 import streamlit as st
 
 from saliency_core import pipeline
-from saliency_core.maps.classifier_maps import ClassifierChoice, get_classifier
+from saliency_core.maps.classifier_maps import get_classifier
 from saliency_core.maps.detector_maps import DetectorChoice, get_detector
 from saliency_core.models.gaze.deepgaze import fetch_checkpoint
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import Settings
 
 
@@ -35,7 +35,7 @@ def fetch_detector(choice: DetectorChoice) -> None:
     get_detector(choice, progress=download_bar(choice.label))
 
 
-def fetch_classifier(choice: ClassifierChoice) -> None:
+def fetch_classifier(choice: ModelChoice) -> None:
     """Build (and on first use download) the classifier, with a bar, before its cached maps."""
     get_classifier(choice, progress=download_bar(choice.label))
 

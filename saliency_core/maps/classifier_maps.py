@@ -1,5 +1,6 @@
 """Classifier maps in the one pipeline: which (classifier, weights, input side, method, target)
-to run, the shared model, one map with its top-5, and the ROAD faithfulness of a bundle's maps.
+to run, the shared model, and one map with its top-5
+(:class:`~saliency_core.maps.classifier_methods.ClassifierResult`).
 
 Models are built once per (classifier, weights, input side, device) and shared through
 :data:`saliency_core.models.cache.MODELS`, like the detectors; every run holds the model's lock
@@ -9,31 +10,25 @@ Models are built once per (classifier, weights, input side, device) and shared t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from saliency_core.maps.classifier_methods import Prediction, explain, method_unsupported
-from saliency_core.maps.detector_maps import guard_memory
+from saliency_core.maps.classifier_methods import ClassifierResult, explain, method_unsupported
+from saliency_core.maps.detector_maps import guard_memory, mark_untrained
 from saliency_core.models.cache import MODELS, Locked, shared_model
 from saliency_core.models.classifiers import CLASSIFIERS, LoadedClassifier, load_classifier
 from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import Settings
 
-"""``MapEntry.kind`` (and the per-image table's ``kind``) of a classifier's map; its
-``detector`` column holds the classifier's name."""
-
-
-class ClassifierChoice(ModelChoice):
-    """Which classifier, with which weights, at which input side (None: the weights' 224)."""
-
 
 @dataclass(frozen=True)
 class ClassifierStep:
-    """One classifier map to compute: a choice, a method and what it explains."""
+    """One classifier map to compute: a choice (a classifier's name, weights and input side,
+    None: the weights' 224), a method and what it explains."""
 
-    choice: ClassifierChoice
+    choice: ModelChoice
     method: str
     target_class: int | None = None
     top_k: int = 1
@@ -52,21 +47,7 @@ class ClassifierStep:
         return f"{self.choice.label} · {self.method}{suffix}"
 
 
-@dataclass
-class ClassifierResult:
-    """A classifier's map (float32 (H, W) in [0, 1]), the top-5 of the same forward pass and
-    the classes it explains."""
-
-    saliency: np.ndarray
-    predictions: list[Prediction]
-    explained: list[int]
-    target: str
-    """Where the map was taken: the CAM's target layer, "input pixels", "all bias layers"."""
-    trained: bool
-    notes: list[str] = field(default_factory=list)
-
-
-def classifier_choices(settings: Settings) -> tuple[list[ClassifierChoice], list[str]]:
+def classifier_choices(settings: Settings) -> tuple[list[ModelChoice], list[str]]:
     """The classifier choices of ``settings`` and why any is left out (a file source with no
     file given; the file's path is ``settings.weights_files[name]``)."""
     choices, skipped = [], []
@@ -79,7 +60,7 @@ def classifier_choices(settings: Settings) -> tuple[list[ClassifierChoice], list
                 "state-dict file's path, or choose other weights."
             )
             continue
-        choices.append(ClassifierChoice(name, source, path, settings.classifier_input_size))
+        choices.append(ModelChoice(name, source, path, settings.classifier_input_size))
     return choices, skipped
 
 
@@ -102,7 +83,7 @@ def classifier_steps(settings: Settings) -> tuple[list[ClassifierStep], list[str
 
 
 def get_classifier(
-    choice: ClassifierChoice,
+    choice: ModelChoice,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Locked[LoadedClassifier]:
@@ -113,21 +94,15 @@ def get_classifier(
 def compute_classifier_map(
     rgb: np.ndarray, job: ClassifierStep, device: torch.device | None = None
 ) -> ClassifierResult:
-    """``job``'s map of ``rgb`` (uint8 H×W×3) with the top-5 predictions of the same pass."""
+    """``job``'s map of ``rgb`` (uint8 H×W×3) with the top-5 predictions of the same pass,
+    untrained weights marked with :data:`~saliency_core.maps.detector_maps.UNTRAINED_NOTE`."""
     entry = get_classifier(job.choice, device)
     with entry.lock:
         result = guard_memory(
             job.label,
             lambda: explain(entry.value, rgb, job.method, job.target_class, job.top_k),
         )
-    return ClassifierResult(
-        result.saliency,
-        result.predictions,
-        result.explained,
-        result.target,
-        entry.value.trained,
-        list(result.notes),
-    )
+    return mark_untrained(result)
 
 
 @dataclass(frozen=True)

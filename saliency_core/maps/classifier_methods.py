@@ -108,14 +108,16 @@ CLASSIFIER_CAM_METHODS: dict[str, ClassifierCamMethod] = {
 
 
 @dataclass
-class ClassifierMap:
-    """A type-1 map of a classifier (float32 (H, W) in [0, 1]) and the pass's top-5."""
+class ClassifierResult:
+    """A classifier's type-1 map (float32 (H, W) in [0, 1]) with the top-5 of the same pass and
+    the classes it explains, from :func:`explain` to the pipeline."""
 
     saliency: np.ndarray
     predictions: list[Prediction]
     explained: list[int]
-    method: str
     target: str
+    """Where the map was taken: the CAM's target layer, "all bias layers", "input pixels"."""
+    trained: bool
     notes: list[str] = field(default_factory=list)
 
 
@@ -144,7 +146,7 @@ def explain_with_cam(
     top_k: int = 1,
     layer: str | None = None,
     fast: bool = True,
-) -> ClassifierMap:
+) -> ClassifierResult:
     """One CAM of ``rgb`` (uint8 H×W×3) for the top-1 class, ``target_class`` or the ``top_k``
     classes, and the top-5 predictions of the same forward pass.
 
@@ -185,7 +187,9 @@ def explain_with_cam(
     heat, notes = scale_to_image(grayscale[0], rgb.shape[:2], method)
     where = "all bias layers" if entry.cam_class is FullGrad else layer
     predictions = top_predictions(logits, classifier.categories)
-    return ClassifierMap(heat, predictions, list(target.chosen), method, where, notes)
+    return ClassifierResult(
+        heat, predictions, list(target.chosen), where, classifier.trained, notes
+    )
 
 
 def explain_with_gradients(
@@ -194,7 +198,7 @@ def explain_with_gradients(
     method: str = "Gradient",
     target_class: int | None = None,
     top_k: int = 1,
-) -> ClassifierMap:
+) -> ClassifierResult:
     """A Captum gradient map (:mod:`saliency_core.maps.gradient_saliency`) of ``rgb`` for the top-1
     class, ``target_class`` or the ``top_k`` classes. Captum runs its own passes, so the top-5
     (and the top-k classes) come from one extra no-grad forward, counted in the method's cost.
@@ -213,7 +217,9 @@ def explain_with_gradients(
     raw = attribute_map(method, classifier.model, tensor, target.chosen, baseline=black)
     heat, notes = scale_to_image(raw, rgb.shape[:2], method)
     predictions = top_predictions(logits, classifier.categories)
-    return ClassifierMap(heat, predictions, list(target.chosen), method, "input pixels", notes)
+    return ClassifierResult(
+        heat, predictions, list(target.chosen), "input pixels", classifier.trained, notes
+    )
 
 
 METHOD_COSTS: dict[str, str] = {
@@ -246,7 +252,7 @@ def explain(
     target_class: int | None = None,
     top_k: int = 1,
     layer: str | None = None,
-) -> ClassifierMap:
+) -> ClassifierResult:
     """Any classifier type-1 map by name (see :data:`METHOD_COSTS`), with the top-5."""
     if method in GRADIENT_METHODS:
         return explain_with_gradients(classifier, rgb, method, target_class, top_k)

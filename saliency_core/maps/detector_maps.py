@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -23,6 +23,21 @@ from saliency_core.study import SCORE_THRESHOLD
 
 T = TypeVar("T")
 UNTRAINED_NOTE = "Untrained (random) weights: a sanity-check baseline, not a result."
+
+
+class ModelResult(Protocol):
+    """A model's map result (:class:`CamResult`, a classifier's ``ClassifierResult``)."""
+
+    trained: bool
+    notes: list[str]
+
+
+R = TypeVar("R", bound=ModelResult)
+
+
+def mark_untrained(result: R) -> R:
+    """``result`` with :data:`UNTRAINED_NOTE` before its notes when its weights are untrained."""
+    return result if result.trained else replace(result, notes=[UNTRAINED_NOTE, *result.notes])
 
 
 class ComputeError(RuntimeError):
@@ -94,6 +109,4 @@ def compute_cams(
             f"{choice.label} · {method}",
             lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
         )
-    if entry.value.trained:
-        return outputs
-    return [replace(output, notes=[UNTRAINED_NOTE, *output.notes]) for output in outputs]
+    return [mark_untrained(output) for output in outputs]
