@@ -54,7 +54,7 @@ from saliency_core.models import gaze
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.gaze.centerbias import centre_bias
 from saliency_core.models.gaze.maps import min_max
-from saliency_core.models.weights import WeightSource, display_label
+from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement, ceiling
 from saliency_core.settings import Settings
 from saliency_core.study import SCORE_THRESHOLD, TYPE1_KINDS, MapKind
@@ -471,7 +471,7 @@ def _add_cam(bundle: Bundle, functions: MapFunctions, job: CamStep) -> None:
         result.trained,
         detector=job.choice.name,
         model_label=job.choice.label,
-        weights=display_label(job.choice.source) if result.trained else "untrained",
+        weights=job.choice.weights_name,
         method=job.method,
         target=job.layer,
         notes=list(result.notes),
@@ -492,7 +492,7 @@ def _add_classifier(bundle: Bundle, functions: MapFunctions, job: ClassifierStep
         result.trained,
         detector=job.choice.name,
         model_label=job.choice.label,
-        weights=display_label(job.choice.source) if result.trained else "untrained",
+        weights=job.choice.weights_name,
         method=job.method,
         target=result.target,
         notes=list(result.notes),

@@ -164,6 +164,12 @@ class Labelled:
     def trained(self) -> bool:
         return self.source is not WeightSource.UNTRAINED
 
+    @property
+    def weights_name(self) -> str:
+        """The weight source as the result tables write it: "pretrained", "weights file" or
+        "untrained"."""
+        return display_label(self.source) if self.trained else "untrained"
+
 
 @dataclass(frozen=True)
 class ModelChoice(Labelled):
