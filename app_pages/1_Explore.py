@@ -14,14 +14,11 @@ from saliency_core import pipeline, viz
 from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample
-from saliency_core.maps.cams import CAM_METHODS
 from saliency_core.maps.references import reference_key_for_model
 from saliency_core.models import gaze
 from saliency_core.models.detector_spec import COCO_CATEGORIES
-from saliency_core.models.detectors import DETECTORS, DetectorSpec
-from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement
-from saliency_core.settings import QUERY_KEYS, TARGETS, TIES, Settings, from_query, to_query
+from saliency_core.settings import QUERY_KEYS, TIES, Settings, from_query, to_query
 from ui import (
     address,
     cached,
@@ -30,6 +27,7 @@ from ui import (
     matrix,
     presets,
     progress,
+    settings_form,
     tables,
     widgets,
 )
@@ -41,6 +39,7 @@ from ui.notes import unchosen_notes, why_empty
 from ui.presets import PAGE_PRESETS, STUDY_NOTES, describe_changes
 
 KEY = "explore"
+FORM = settings_form.FormKeys(KEY, {"cams": "methods"})
 JOB = f"{KEY}_compute_job"
 POLL_S = 0.25  # how often a running computation's progress is redrawn (seconds)
 DEFAULTS = Settings()
@@ -99,17 +98,8 @@ def preset_choice(side) -> None:
 def widget_values(settings: Settings) -> dict:
     """The session-state value of every sidebar widget that shows ``settings`` (clamped to the
     widgets' ranges)."""
-    values = {
-        f"{KEY}_detectors": list(settings.detectors),
-        f"{KEY}_methods": list(settings.cams),
-        f"{KEY}_target": settings.target if settings.target in TARGETS else TARGETS[0],
-        f"{KEY}_size": widgets.size_label(settings.input_size),
-        f"{KEY}_weights": settings.weights,
-        f"{KEY}_twins": settings.untrained_twins,
+    values = settings_form.widget_values(FORM, settings) | {
         f"{KEY}_score": min(max(settings.score_threshold, 0.05), 1.0),
-        f"{KEY}_type2_weights": settings.type2_weights,
-        f"{KEY}_study_range": settings.study_input_range,
-        f"{KEY}_working": settings.working_size is not None,
         f"{KEY}_percent": min(max(settings.top_percent, 1.0), 50.0),
         f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
@@ -217,21 +207,6 @@ def explain_choice(side) -> tuple[int | None, str | None]:
     return None, None
 
 
-def install_hints(side, unavailable: dict[str, DetectorSpec], chosen: list[str]) -> None:
-    """Which listed detectors need an optional package, with the install command (and the
-    package's licence); a chosen one is named as a warning (its maps are skipped)."""
-    by_command: dict[str, list[DetectorSpec]] = {}
-    for spec in unavailable.values():
-        by_command.setdefault(spec.install, []).append(spec)
-    for command, specs in by_command.items():
-        licence = f" (licence: {specs[0].licence})" if specs[0].licence else ""
-        names = ", ".join(spec.name for spec in specs)
-        side.caption(f"Not installed: {names}. Install with `.venv/bin/{command}`{licence}.")
-    for name in chosen:
-        if name in unavailable:
-            side.warning(f"{unavailable[name].unavailable_reason}.")
-
-
 def remember_detections(bundle: pipeline.Bundle) -> None:
     """The first detector's detections by decreasing score (label, score): the "one detection"
     choice lists them."""
@@ -253,24 +228,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         st.session_state.setdefault(name, value)
     preset_choice(side)
     side.header("Type-1: detectors × CAMs")
-    unavailable = {name: spec for name, spec in DETECTORS.items() if spec.unavailable_reason}
-    detectors = side.multiselect(
-        "Detectors",
-        list(DETECTORS),
-        format_func=lambda name: f"{name} (not installed)" if name in unavailable else name,
-        key=f"{KEY}_detectors",
-    )
-    install_hints(side, unavailable, detectors)
-    methods = side.multiselect(
-        "CAM methods",
-        list(CAM_METHODS),
-        key=f"{KEY}_methods",
-        help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
-    )
-    target = side.radio("Target layer", list(TARGETS), key=f"{KEY}_target")
-    size = widgets.input_size(f"{KEY}_size", side)
-    with side:
-        weights = widgets.detector_weights(KEY, detectors)
+    chosen = settings_form.detector_section(FORM, side)
     score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
     classifier_choices = classifier_view.sidebar(KEY)
     explain_detection, explain_class = explain_choice(side)
@@ -282,18 +240,10 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         help="Several at once: each is a map compared with the references, and each model "
         "with a reference entry (e.g. DeepGaze IIE) is a reference too.",
     )
-    type2_source, type2_path, study_range = WeightSource.UNTRAINED, None, False
+    type2 = settings_form.Type2Weights()
     if any(gaze.TYPE2_MODELS[name].needs_weights for name in type2_names):
-        with side:
-            type2_source = widgets.weight_source(
-                f"{KEY}_type2_weights", "DeepGaze weights", "MIT1003"
-            )
-        if type2_source is WeightSource.FILE:
-            type2_path = side.text_input("DeepGaze checkpoint file", key=f"{KEY}_type2_path")
-        study_range = side.toggle(
-            "Study input range (0..1, reproduces the study's bug)", key=f"{KEY}_study_range"
-        )
-    working = side.toggle("Resize to 512×512 (study)", key=f"{KEY}_working")
+        type2 = settings_form.type2_weights(FORM, side)
+    working = settings_form.working_size(FORM, side)
     ties = side.selectbox(
         "Top-p% ties",
         list(TIES),
@@ -306,36 +256,28 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     references = [*map(reference_key_for_model, type2_names), "fixations", "mask"]
     sigma = None
     if sample is not None and sample.fixations is not None and len(sample.fixations):
-        shape = (512, 512) if working else sample.shape
+        shape = (working, working) if working else sample.shape
         default = round(fixations.default_sigma(shape), 1)
         sigma = widgets.derived_slider(
             side, "Fixation density sigma (px)", 1.0, 4 * default, default, f"{KEY}_sigma"
         )
     consensus, consensus_sigma = False, 0.0
-    if len(detectors) * len(methods) * (2 if weights.untrained_twins else 1) >= 2:
+    if len(chosen.detectors) * len(chosen.cams) * (2 if chosen.untrained_twins else 1) >= 2:
         consensus = side.toggle("Consensus of the CAMs", key=f"{KEY}_consensus")
         if consensus:
             consensus_sigma = side.slider(
                 "Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig"
             )
     settings = Settings(
-        detectors=tuple(detectors),
-        weights=weights.source,
-        weights_files=weights.files,
-        untrained_twins=weights.untrained_twins,
-        input_size=size,
-        cams=tuple(methods),
-        target=target,
+        **chosen.settings_fields(),
         score_threshold=score,
         type2=tuple(type2_names),
-        type2_weights=type2_source,
-        type2_weights_file=type2_path or None,
-        study_input_range=study_range,
+        **type2.settings_fields(),
         references=tuple(key for key in references if key),
         top_percent=st.session_state[f"{KEY}_percent"],
         ties=ties,
         sigma=sigma,
-        working_size=512 if working else None,
+        working_size=working,
         consensus=consensus,
         consensus_sigma=float(consensus_sigma),
         explain_detection=explain_detection,

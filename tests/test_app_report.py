@@ -20,6 +20,7 @@ from test_evaluate import write_dataset
 from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.store import ResultsFolder
+from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings, from_query
 from ui import run_panel, tables
 from ui.report import gallery, summary_table
@@ -276,6 +277,29 @@ def test_a_run_of_a_classifier_alone_can_be_started_on_the_page(places: dict[str
     settings = folder.manifest()["settings"]
     assert settings["classifiers"] == ["ResNet-50"] and settings["detectors"] == []
     assert set(folder.table()["kind"]) >= {"classifier"}
+
+
+def test_the_run_panel_asks_explores_questions(
+    places: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+):
+    """The run form is Explore's form (ui.settings_form): its target layer, DeepGaze checkpoint
+    file and study input range reach the run's settings (before, the form had none of them)."""
+    started: list[Settings] = []
+    monkeypatch.setattr(run_panel, "_start", lambda _d, settings, _o, _p: started.append(settings))
+    at = open_report()
+    at.selectbox(key="report_run_dataset").set_value("toy")
+    at.radio(key="report_run_target").set_value("FPN").run()
+    at.multiselect(key="report_run_refs_toy").set_value(["deepgaze"]).run()
+    at.radio(key="report_run_type2_weights").set_value(WeightSource.FILE).run()
+    at.text_input(key="report_run_type2_path").input("gaze.pth")
+    at.toggle(key="report_run_study_range").set_value(True).run()
+    at.button(key="report_run_start").click().run()
+    assert not at.exception, at.exception
+    [settings] = started
+    assert settings.detectors == ("Faster R-CNN R50-FPN",) and settings.cams == ("EigenCAM",)
+    assert (settings.target, settings.references) == ("FPN", ("deepgaze",))
+    assert settings.type2_weights is WeightSource.FILE
+    assert (settings.type2_weights_file, settings.study_input_range) == ("gaze.pth", True)
 
 
 def chart_titled(at: AppTest, title: str) -> dict:

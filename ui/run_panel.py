@@ -12,17 +12,14 @@ import streamlit as st
 
 from saliency_core.data import datasets
 from saliency_core.evaluate import engine
-from saliency_core.maps.cams import CAM_METHODS
 from saliency_core.maps.references import REFERENCES
-from saliency_core.models.detectors import DETECTORS
-from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
-from saliency_core.study import WORKING_SIZE
-from ui import classifier_view, results, widgets
+from ui import classifier_view, results, settings_form
 from ui.errors import report as report_error
 from ui.report import folders
 
 KEY = "report"
+FORM = settings_form.FormKeys(f"{KEY}_run")
 CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
 JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
@@ -54,49 +51,35 @@ def run_panel(root: Path) -> None:
         available = {datasets.SAMPLE_NAME: datasets.sample_dataset()}
     name = st.selectbox("Dataset", list(available), key=f"{KEY}_run_dataset")
     dataset = available[name]
+    settings_form.seed(FORM, Settings())
     left, right = st.columns(2)
-    with left:
-        detectors = st.multiselect(
-            "Detectors", list(DETECTORS), ["Faster R-CNN R50-FPN"], key=f"{KEY}_run_detectors"
-        )
-        cams = st.multiselect("CAM methods", list(CAM_METHODS), ["EigenCAM"], key=f"{KEY}_run_cams")
-        size = widgets.input_size(f"{KEY}_run_size")
-        weights = widgets.detector_weights(f"{KEY}_run", detectors)
-        classifiers = classifier_view.choose(f"{KEY}_run", left)
+    chosen = settings_form.detector_section(FORM, left)
+    classifiers = classifier_view.choose(f"{KEY}_run", left)
     with right:
         default_refs = [key for key, has in _human(dataset).items() if has] or ["deepgaze"]
         references = st.multiselect(
             "References", list(REFERENCES), default_refs, key=f"{KEY}_run_refs_{_slug(name)}"
         )
-        type2_weights = WeightSource.UNTRAINED
+        type2 = settings_form.Type2Weights()
         if any(REFERENCES[key].type2_model for key in references):
-            type2_weights = widgets.weight_source(
-                f"{KEY}_run_type2_weights", "DeepGaze weights", "MIT1003"
-            )
-        working = st.toggle(
-            f"Resize to {WORKING_SIZE}×{WORKING_SIZE} (study)", key=f"{KEY}_run_working"
-        )
+            type2 = settings_form.type2_weights(FORM, right)
+        working = settings_form.working_size(FORM, right)
         limit = st.number_input(
             "Only the first N images (0: all)", 0, len(dataset.ids), 0, key=f"{KEY}_run_limit"
         )
         _follow_default(f"{KEY}_run_out", _slug(name))
         out_name = st.text_input(f"Output folder (under {root})", key=f"{KEY}_run_out")
     settings = Settings(
-        detectors=tuple(detectors),
-        weights=weights.source,
-        weights_files=weights.files,
-        untrained_twins=weights.untrained_twins,
-        input_size=size,
-        cams=tuple(cams),
+        **chosen.settings_fields(),
         type2=(),
-        type2_weights=type2_weights,
+        **type2.settings_fields(),
         references=tuple(references),
-        working_size=WORKING_SIZE if working else None,
+        working_size=working,
     )
     settings = classifier_view.with_classifiers(settings, classifiers)
     options = engine.Options(top_percents=(settings.top_percent,), limit=int(limit) or None)
     out = folders.output_folder(root, out_name)
-    models = (detectors and cams) or (classifiers.classifiers and classifiers.methods)
+    models = (chosen.detectors and chosen.cams) or (classifiers.classifiers and classifiers.methods)
     ready = bool(models and references)
     if not ready:
         st.caption(
