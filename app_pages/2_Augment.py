@@ -27,7 +27,7 @@ from saliency_core.augment.dip import (
     STUDY_ITERATIONS,
     default_iterations,
 )
-from saliency_core.augment.rule import COMPARATORS, METRICS
+from saliency_core.augment.rule import COMPARATORS, RULE_METRICS
 from saliency_core.augment.working_size import default_max_side, working_shape
 from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
@@ -186,7 +186,7 @@ def rule_editor(reference: ReferenceMap) -> EraseRule:
     metric, comparator, threshold, percent = st.columns(4)
     rule = EraseRule(
         metric=metric.selectbox(
-            "Metric", METRICS, METRICS.index(preset.metric), key=f"{prefix}_metric"
+            "Metric", RULE_METRICS, RULE_METRICS.index(preset.metric), key=f"{prefix}_metric"
         ),
         comparator=comparator.selectbox(
             "Comparator",

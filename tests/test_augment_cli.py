@@ -233,6 +233,45 @@ def test_deepgaze_reference(dataset, tmp_path):
     assert "DeepGaze IIE (UNTRAINED)" in row["notes"]
 
 
+def test_the_flags_defaults_and_choices_are_the_options_own(tmp_path):
+    """Only the required flags given: the parsed options are AugmentOptions' defaults (the
+    study's values), and augment_settings.json keeps the keys older runs resume from."""
+    required = ["--dataset", "d", "--out", "o", "--detector", CHOICE.name, "--weights"]
+    required += ["untrained", "--cam", "EigenCAM", "--reference", "mask"]
+    parser = cli.build_parser()
+    options = library.AugmentOptions.from_arguments(vars(parser.parse_args(required)))
+    assert options == library.AugmentOptions(
+        detector=CHOICE.name, weights="untrained", cam="EigenCAM", reference="mask"
+    )
+    given = {k: v for k, v in library.AugmentOptions.defaults().items() if v is not None}
+    assert given == {
+        "score_threshold": 0.9,
+        "deepgaze_weights": "pretrained",
+        "deepgaze_max_side": 1024,
+        "study_input_range": False,
+        "rule": "study-code",
+        "top_percent": 2.5,
+        "dilate": 0,
+        "kernel": "disk",
+        "fill": "black",
+        "inpaint_radius": 3.0,
+        "dip_lr": 0.01,
+        "dip_seed": 0,
+        "format": "png",
+        "save_masks": False,
+    }
+    actions = {action.dest: action for action in parser._actions}
+    for name, choices in library.CHOICES.items():
+        assert actions[name].choices == list(choices)
+    assert list(options.identity(tmp_path)) == [
+        "cam", "comparator", "dataset", "deepgaze_max_side", "deepgaze_weights",
+        "deepgaze_weights_path", "detector", "dilate", "dip_iterations", "dip_lr", "dip_seed",
+        "fill", "format", "inpaint", "inpaint_radius", "input_size", "kernel", "metric",
+        "reference", "rule", "rule_percent", "save_masks", "score_threshold", "sigma",
+        "study_input_range", "target", "threshold", "top_percent", "weights", "weights_path",
+    ]  # fmt: skip
+
+
 def test_entry_point_help():
     done = subprocess.run(
         [sys.executable, "-m", "saliency_core.augment", "--help"],

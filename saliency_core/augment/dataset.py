@@ -18,7 +18,7 @@ import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +27,18 @@ import numpy as np
 from saliency_core import pipeline
 from saliency_core.augment.erase import FILLS, KERNELS, EraseSettings
 from saliency_core.augment.inpaint import METHODS
-from saliency_core.augment.pipeline import augment_sample
+from saliency_core.augment.pipeline import STUDY_ERASING, AugmentedSample, augment_sample
 from saliency_core.augment.result import ProgressCallback
-from saliency_core.augment.rule import PRESETS, EraseRule
+from saliency_core.augment.rule import DEFAULT_PRESET, PRESETS, EraseRule
 from saliency_core.data import csvfiles, runs
 from saliency_core.data.atomic import save_image_atomic
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import ACCEPTED_SUFFIXES, Sample
-from saliency_core.maps.references import REFERENCES
+from saliency_core.maps.references import REFERENCES, ReferenceMap
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.weights import MissingWeightsError, WeightSource
 from saliency_core.settings import Settings
-from saliency_core.study import DEEPGAZE_MAX_SIDE, ERASE_PERCENT, SCORE_THRESHOLD, MapKind
+from saliency_core.study import DEEPGAZE_MAX_SIDE, SCORE_THRESHOLD, MapKind
 
 LOG_NAME = "augment_log.csv"
 SETTINGS_NAME = "augment_settings.json"
@@ -74,11 +74,21 @@ INPAINT_OPTIONS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 """``inpaint`` choice -> (``METHODS`` name, {method parameter: :class:`AugmentOptions` field})."""
-FILL_OPTIONS = {name.replace(" ", "-"): name for name in FILLS}
+
+
+def fill_option(name: str) -> str:
+    """The ``fill`` choice of a ``FILLS`` name ("dataset mean" -> "dataset-mean")."""
+    return name.replace(" ", "-")
+
+
+def rule_option(name: str) -> str:
+    """The ``rule`` choice of a ``PRESETS`` name ("Study (code): …" -> "study-code")."""
+    return re.sub(r"[^a-z0-9]+", "-", name.split(":")[0].lower()).strip("-")
+
+
+FILL_OPTIONS = {fill_option(name): name for name in FILLS}
 """``fill`` choice -> ``FILLS`` name."""
-RULE_OPTIONS = {
-    re.sub(r"[^a-z0-9]+", "-", name.split(":")[0].lower()).strip("-"): name for name in PRESETS
-}
+RULE_OPTIONS = {rule_option(name): name for name in PRESETS}
 """``rule`` choice (e.g. "study-code") -> ``PRESETS`` name."""
 UNCHECKED_OPTIONS = ("limit",)
 """Options a resumed run may change; every other one (and the dataset) must match."""
@@ -110,8 +120,9 @@ class AugmentRefused(ValueError):
 
 @dataclass(frozen=True, kw_only=True)
 class AugmentOptions:
-    """One run's choices, one field per option of ``saliency augment`` (same names and
-    defaults: the study's where it has one); strings are the command's choices."""
+    """One run's choices, one field per option of ``saliency augment`` (same names; the
+    command's defaults are these fields' defaults: the study's where it has one); strings are
+    the command's choices (:data:`CHOICES`)."""
 
     detector: str
     weights: str
@@ -127,15 +138,15 @@ class AugmentOptions:
     deepgaze_max_side: int = DEEPGAZE_MAX_SIDE
     study_input_range: bool = False
     sigma: float | None = None
-    rule: str = next(iter(RULE_OPTIONS))
+    rule: str = rule_option(DEFAULT_PRESET)
     metric: str | None = None
     comparator: str | None = None
     threshold: float | None = None
     rule_percent: float | None = None
-    top_percent: float = ERASE_PERCENT
-    dilate: int = 0
-    kernel: str = "disk"
-    fill: str = "black"
+    top_percent: float = STUDY_ERASING.top_percent
+    dilate: int = STUDY_ERASING.dilate_px
+    kernel: str = STUDY_ERASING.kernel
+    fill: str = fill_option(STUDY_ERASING.fill)
     inpaint: str | None = None
     inpaint_radius: float = _OPENCV["radius"]
     dip_iterations: int = _DIP["iterations"]
@@ -149,6 +160,11 @@ class AugmentOptions:
     def from_arguments(cls, values: Mapping[str, Any]) -> AugmentOptions:
         """The options among ``values`` (e.g. ``vars(args)``; other keys are left out)."""
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The fields' defaults by name (the required fields, without one, left out)."""
+        return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
 
     def erase_rule(self) -> EraseRule:
         """The preset's rule with the options' overrides (raises ValueError on a bad one)."""
@@ -353,20 +369,45 @@ def full_size_sample(dataset: Dataset, stem: str, reference: str) -> tuple[Sampl
     return dataset.load(stem, max_side=NO_DOWNSCALE, inputs=inputs), dataset.image_path(stem)
 
 
+def _compared_maps(sample: Sample, run: AugmentRun) -> tuple[pipeline.MapEntry, ReferenceMap]:
+    """The run's CAM of ``sample`` and its reference map (raises ValueError, naming why, when
+    the reference cannot be built)."""
+    reference = run.options.reference
+    bundle = pipeline.compute_bundle(sample, run.settings, run.functions)
+    if reference not in bundle.references:
+        why = [*bundle.skipped, *sample.notices] or [f"no {reference} reference"]
+        raise ValueError(" ".join(why))
+    cam = next(entry for entry in bundle.maps.values() if entry.kind == MapKind.TYPE1)
+    return cam, bundle.references[reference]
+
+
+def _write_output(augmented: AugmentedSample, source: Path, stem: str, run: AugmentRun) -> Path:
+    """Save the erased image (and its mask with ``save_masks``), or copy ``source`` unchanged
+    when the rule keeps it; returns the output's path relative to ``run.out``."""
+    options, out = run.options, run.out
+    if augmented.decision is not None and not augmented.decision.erase:
+        output = Path(IMAGES) / source.name
+        (out / IMAGES).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, out / output)
+        return output
+    suffix = ".png" if options.format == "png" else source.suffix
+    output = Path(IMAGES) / f"{stem}{suffix}"
+    _save(augmented.image, out / output)
+    if options.save_masks:
+        _save(augmented.mask.astype(np.uint8) * 255, out / ERASE_MASKS / f"{stem}.png")
+    return output
+
+
 def process_image(
     dataset: Dataset, stem: str, run: AugmentRun, own_files: Sequence[Path] = ()
 ) -> dict[str, Any]:
-    """Augment one image and write its output, its ``own_files`` (relative paths of its mask,
-    fixations, annotations…) copied just before it; returns its log row (raises on failure)."""
+    """Augment one image (:func:`augment_sample` on the run's CAM and reference) and write its
+    output, its ``own_files`` (relative paths of its mask, fixations, annotations…) copied just
+    before it; returns its log row (raises on failure)."""
     started = time.perf_counter()
-    options, out, rule = run.options, run.out, run.rule
+    options, rule = run.options, run.rule
     sample, source = full_size_sample(dataset, stem, options.reference)
-    bundle = pipeline.compute_bundle(sample, run.settings, run.functions)
-    if options.reference not in bundle.references:
-        why = [*bundle.skipped, *sample.notices] or [f"no {options.reference} reference"]
-        raise ValueError(" ".join(why))
-    cam = next(entry for entry in bundle.maps.values() if entry.kind == MapKind.TYPE1)
-    reference = bundle.references[options.reference]
+    cam, reference = _compared_maps(sample, run)
     method, parameters = options.inpainting()
     with run.inpaint_progress(stem, method) as progress:
         augmented = augment_sample(
@@ -379,18 +420,9 @@ def process_image(
             inpaint_params=parameters,
             progress=progress,
         )
+    copy_files(dataset.root, run.out, own_files)
+    output = _write_output(augmented, source, stem, run)
     decision = augmented.decision
-    copy_files(dataset.root, out, own_files)
-    if decision.erase:
-        suffix = ".png" if options.format == "png" else source.suffix
-        output = Path(IMAGES) / f"{stem}{suffix}"
-        _save(augmented.image, out / output)
-        if options.save_masks:
-            _save(augmented.mask.astype(np.uint8) * 255, out / ERASE_MASKS / f"{stem}.png")
-    else:
-        output = Path(IMAGES) / source.name
-        (out / IMAGES).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, out / output)
     reference_notes = [f"reference: {reference.label}", *reference.notes]
     notes = [*sample.notices, *(f"{cam.label}: {note}" for note in cam.notes), *reference_notes]
     return {

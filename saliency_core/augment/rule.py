@@ -19,7 +19,7 @@ from saliency_core.maps.references import REFERENCES
 from saliency_core.scoring import metrics
 from saliency_core.study import TIES_INCLUDE, TOP_PERCENT
 
-METRICS = ("IoU@top-p%", "MAE")
+RULE_METRICS = ("IoU@top-p%", "MAE")
 """Metric names understood by the rule (names of ``saliency_core.scoring.metrics``)."""
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -61,8 +61,8 @@ class EraseRule:
     reference: str = "deepgaze"
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ValueError(f"Unknown metric {self.metric!r}; choose one of {METRICS}.")
+        if self.metric not in RULE_METRICS:
+            raise ValueError(f"Unknown metric {self.metric!r}; choose one of {RULE_METRICS}.")
         if self.comparator not in COMPARATORS:
             raise ValueError(
                 f"Unknown comparator {self.comparator!r}; choose one of {tuple(COMPARATORS)}."

@@ -22,9 +22,8 @@ from tqdm import tqdm
 
 from saliency_core import pipeline
 from saliency_core.augment.dataset import (
+    CHOICES,
     ERASE_MASKS,
-    FILL_OPTIONS,
-    FORMATS,
     INPAINT_OPTIONS,
     LOG_NAME,
     RULE_OPTIONS,
@@ -34,13 +33,12 @@ from saliency_core.augment.dataset import (
     ImageProgress,
     augment_dataset,
 )
-from saliency_core.augment.erase import KERNELS
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.result import ProgressCallback
-from saliency_core.augment.rule import COMPARATORS, METRICS
+from saliency_core.augment.rule import COMPARATORS, RULE_METRICS
 from saliency_core.commands.common import add_setting_flag, download_bar, run_command
 from saliency_core.evaluate.type2_cache import DiskType2Cache
-from saliency_core.study import DEEPGAZE_MAX_SIDE, ERASE_PERCENT, SCORE_THRESHOLD
+from saliency_core.study import ERASE_PERCENT, TOP_PERCENT
 
 ITERATIVE = "Deep Image Prior"
 """The inpainting method that gets its own per-image progress bar."""
@@ -54,7 +52,8 @@ def _literal(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command's arguments (defaults are the study's settings where it has one)."""
+    """The command's arguments; their defaults are :class:`AugmentOptions`' (the study's
+    settings where it has one), the choices of its looked-up options :data:`CHOICES`'."""
     parser = argparse.ArgumentParser(
         prog="python -m saliency_core.augment",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -79,8 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--format",
-        choices=FORMATS,
-        default="png",
+        choices=list(CHOICES["format"]),
         help="augmented images as PNG (lossless; default) or in the input's format (JPEG/WebP "
         "at quality 95). A VOC XML's <filename> keeps the original name either way.",
     )
@@ -93,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _setting_flags(parser)
     _rule_flags(parser)
     _erasing_flags(parser)
+    parser.set_defaults(**AugmentOptions.defaults())
     return parser
 
 
@@ -106,17 +105,13 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
     add_setting_flag(model, "cams", one=True, required=True)
     target_help = "CAM target layer (default: the detector's study layer)"
     add_setting_flag(model, "target", choices=None, help=target_help)
-    add_setting_flag(model, "score_threshold", default=SCORE_THRESHOLD)
+    add_setting_flag(model, "score_threshold")
     add_setting_flag(model, "input_size")
     reference = parser.add_argument_group("human reference")
     add_setting_flag(reference, "references", one=True, required=True, metavar=None)
-    add_setting_flag(
-        reference, "type2_weights", flag="deepgaze-weights", default=AugmentOptions.deepgaze_weights
-    )
+    add_setting_flag(reference, "type2_weights", flag="deepgaze-weights")
     add_setting_flag(reference, "type2_weights_file", flag="deepgaze-weights-path")
-    add_setting_flag(
-        reference, "type2_max_side", flag="deepgaze-max-side", default=DEEPGAZE_MAX_SIDE
-    )
+    add_setting_flag(reference, "type2_max_side", flag="deepgaze-max-side")
     add_setting_flag(reference, "study_input_range")
     add_setting_flag(reference, "sigma")
 
@@ -126,15 +121,16 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     rule = parser.add_argument_group("erasing rule: erase when METRIC COMPARATOR THRESHOLD")
     rule.add_argument(
         "--rule",
-        choices=list(RULE_OPTIONS),
-        default=next(iter(RULE_OPTIONS)),
+        choices=list(CHOICES["rule"]),
         help=_literal("; ".join(f"{slug}: {name}" for slug, name in RULE_OPTIONS.items())),
     )
-    rule.add_argument("--metric", choices=METRICS, help="overrides the preset's metric")
+    rule.add_argument("--metric", choices=RULE_METRICS, help="overrides the preset's metric")
     rule.add_argument("--comparator", choices=list(COMPARATORS), help="overrides the preset's")
     rule.add_argument("--threshold", type=float, help="overrides the preset's threshold")
     rule.add_argument(
-        "--rule-percent", type=float, help="top-p%% binarising both maps for IoU (study: 10)"
+        "--rule-percent",
+        type=float,
+        help=f"top-p%% binarising both maps for IoU (study: {TOP_PERCENT:g})",
     )
 
 
@@ -144,23 +140,21 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
     erasing.add_argument(
         "--top-percent",
         type=float,
-        default=ERASE_PERCENT,
         help=f"erase the CAM's top p%% (study: {ERASE_PERCENT})",
     )
-    erasing.add_argument("--dilate", type=int, default=0, help="grow the region by N px")
+    erasing.add_argument("--dilate", type=int, help="grow the region by N px")
     erasing.add_argument(
-        "--kernel", choices=list(KERNELS), default="disk", help="dilation structuring element"
+        "--kernel", choices=list(CHOICES["kernel"]), help="dilation structuring element"
     )
     erasing.add_argument(
         "--fill",
-        choices=list(FILL_OPTIONS),
-        default="black",
+        choices=list(CHOICES["fill"]),
         help="erased pixels' colour (study: black); dataset-mean and gaussian-noise use the "
         "ImageNet mean (and std)",
     )
     erasing.add_argument(
         "--inpaint",
-        choices=list(INPAINT_OPTIONS),
+        choices=list(CHOICES["inpaint"]),
         help=_literal(
             "fill the erased pixels again: "
             + " ".join(
@@ -169,27 +163,15 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
             + " Without it the erased pixels keep the fill."
         ),
     )
-    opencv = METHODS["Telea"].defaults
-    dip = METHODS["Deep Image Prior"].defaults
-    erasing.add_argument(
-        "--inpaint-radius",
-        type=float,
-        default=opencv["radius"],
-        help="telea/ns: neighbourhood radius (px)",
-    )
+    erasing.add_argument("--inpaint-radius", type=float, help="telea/ns: neighbourhood radius (px)")
     erasing.add_argument(
         "--dip-iterations",
         type=int,
-        default=dip["iterations"],
         help="dip: Adam steps per image (default: chosen for the device and working size, "
         "about a minute per image on a CPU at ≤ 512 px, the paper's 3000 on CUDA)",
     )
-    erasing.add_argument(
-        "--dip-lr", type=float, default=dip["learning_rate"], help="dip: learning rate"
-    )
-    erasing.add_argument(
-        "--dip-seed", type=int, default=dip["seed"], help="dip: seed of z, weights and noise"
-    )
+    erasing.add_argument("--dip-lr", type=float, help="dip: learning rate")
+    erasing.add_argument("--dip-seed", type=int, help="dip: seed of z, weights and noise")
 
 
 def _announce(options: AugmentOptions) -> Callable[[AugmentPlan], None]:
