@@ -25,6 +25,7 @@ from saliency_core.commands.common import (
 from saliency_core.data.csvfiles import read_csv
 from saliency_core.data.datasets import Dataset, sample_dataset
 from saliency_core.evaluate import engine, summary
+from saliency_core.evaluate.options import DEFAULT_METRICS
 from saliency_core.evaluate.store import NOTICES, SUMMARY, ResultsFolder
 from saliency_core.presets import SETTINGS_PRESETS
 from saliency_core.settings import Settings, SettingsError, load_settings
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups["scoring"].add_argument(
         "--metrics",
         type=comma_list,
-        help=f"of: {', '.join(engine.DEFAULT_METRICS)} (default: all)",
+        help=f"of: {', '.join(DEFAULT_METRICS)} (default: all)",
     )
     groups["scoring"].add_argument(
         "--top-percents", type=float_list, help="top-p%% values of the IoU rows (default 10)"
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if "out" not in options:
             raise SettingsError("--out is required")
         run_options = engine.Options(
-            metrics=tuple(options.get("metrics", engine.DEFAULT_METRICS)),
+            metrics=tuple(options.get("metrics", DEFAULT_METRICS)),
             top_percents=tuple(options.get("top_percents", (settings.top_percent,))),
             limit=options.get("limit"),
             finegrained=options.get("finegrained", True),

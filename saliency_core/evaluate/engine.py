@@ -38,6 +38,7 @@ from saliency_core.data.images import Sample
 from saliency_core.evaluate import finegrained, summary
 from saliency_core.evaluate.batching import BatchedCams, default_batch_size
 from saliency_core.evaluate.optional import Guard, OptionalAnalysis
+from saliency_core.evaluate.options import Options
 from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
     MANIFEST,
@@ -54,15 +55,10 @@ from saliency_core.models.cache import MODELS, default_device
 from saliency_core.scoring import agreement
 from saliency_core.scoring.accuracy import accuracy_record
 from saliency_core.settings import Settings
-from saliency_core.study import TOP_PERCENT, MapKind
+from saliency_core.study import MapKind
 
 CURVE_PERCENTS = tuple(range(1, 51))
 """IoU curves: every integer top-p% from 1 to 50, stored so no chart recomputes them."""
-MAP_METRIC_OPTIONS = ("MAE", "IoU", "CC", "SIM", "KLD")
-"""The ``--metrics`` names of the map-vs-map metrics ("IoU": IoU@top-p% at each top percent)."""
-FIXATION_METRICS = agreement.FIXATION_METRICS
-DEFAULT_METRICS = (*MAP_METRIC_OPTIONS, *FIXATION_METRICS)
-"""The study's MAE and top-p% IoU, CC, SIM, KLD, and the fixation metrics where fixations exist."""
 PACKAGES = (
     "torch",
     "torchvision",
@@ -74,34 +70,6 @@ PACKAGES = (
 )
 PREFETCH = 2
 """Images decoded ahead of the one being computed."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """How a run is done (what is computed is :class:`~saliency_core.settings.Settings`)."""
-
-    metrics: tuple[str, ...] = DEFAULT_METRICS
-    top_percents: tuple[float, ...] = (TOP_PERCENT,)
-    limit: int | None = None
-    finegrained: bool = True
-    """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
-    batch_size: int | None = None
-    """Images per detector and DeepGaze IIE pass (None: ``batching.default_batch_size``: 8 on CUDA,
-    1 on CPU).
-    Not part of a run's identity: results equal one image at a time within float tolerance."""
-
-    def __post_init__(self) -> None:
-        unknown = [m for m in self.metrics if m not in DEFAULT_METRICS]
-        if unknown:
-            raise ValueError(
-                f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(DEFAULT_METRICS)}"
-            )
-        if any(not 0 < p <= 100 for p in self.top_percents):
-            raise ValueError(f"top-p% values must be in (0, 100], got {self.top_percents}")
-        if self.limit is not None and self.limit < 1:
-            raise ValueError("limit must be ≥ 1")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError("batch size must be ≥ 1")
 
 
 @dataclass

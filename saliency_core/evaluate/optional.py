@@ -19,7 +19,7 @@ import pandas as pd
 from saliency_core.pipeline import Bundle
 
 if TYPE_CHECKING:
-    from saliency_core.evaluate.engine import Options
+    from saliency_core.evaluate.options import Options
 
 
 def _always(options: Options) -> bool:
