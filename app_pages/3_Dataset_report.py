@@ -158,7 +158,7 @@ def summary_section(long, table, settings: Settings) -> None:
         st.caption(note)
     notes = summary_table.undefined_notes(table)
     if notes:
-        with st.expander(f"Why some values are {summary_table.NA}"):
+        with st.expander(f"Why some values are {tables.NOT_AVAILABLE}"):
             for note in notes:
                 st.caption(note)
 
@@ -297,7 +297,10 @@ def _gallery_filters(ranked, tags, scope: str) -> object:
             format=gallery.slider_format(step),
         )
     include = middle.checkbox(
-        f"Include {summary_table.NA}", True, key=f"{KEY}_gallery_na", help="Images without a value."
+        f"Include {tables.NOT_AVAILABLE}",
+        True,
+        key=f"{KEY}_gallery_na",
+        help="Images without a value.",
     )
     wanted = right.multiselect(
         "Only images tagged", gallery.all_tags(tags), key=f"{KEY}_gallery_tags"
@@ -333,8 +336,8 @@ def _gallery_item(
     pictures: bool,
 ) -> None:
     row = item.row
-    value = summary_table.format_value(row.value)
-    if value == summary_table.NA and isinstance(row.reason, str) and row.reason:
+    value = tables.format_value(row.value)
+    if value == tables.NOT_AVAILABLE and isinstance(row.reason, str) and row.reason:
         value += f" ({row.reason})"
     if pictures:
         with guarded(f"The picture of {row.image}"):

@@ -112,7 +112,7 @@ def test_table_charts_and_gallery_render(places: dict[str, Path]):
     ranked = gallery.rank_images(stored, CAM, "fixations", "IoU@top-10%")
     items = gallery_items(at)
     assert [item.split(" · ")[1].split("**")[0] for item in items] == ranked["image"].tolist()
-    values = [summary_table.format_value(v) for v in ranked["value"]]
+    values = [tables.format_value(v) for v in ranked["value"]]
     assert [item.rsplit("= ", 1)[1] for item in items] == values
     assert len(at.get("image")) == 4
     assert not at.warning or all("UNTRAINED" in w.value for w in at.warning)

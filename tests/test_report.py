@@ -16,6 +16,7 @@ from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.maps.cams import CamResult, Detections
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings, from_query
+from ui import tables
 from ui.report import figures, folders, gallery, links, summary_table, thumbnails
 
 NAN = float("nan")
@@ -164,7 +165,7 @@ def test_summary_table_marks_the_best_map_per_column_never_the_floor():
     assert view.ci["IoU@top-10% vs mask"].tolist() == ["[0.200, 0.400]", "n/a", "[0.500, 0.700]"]
     wide = view.with_ci()
     assert wide.columns.tolist()[3:5] == ["IoU@top-10% vs mask", "IoU@top-10% vs mask 95% CI"]
-    assert summary_table.format_value(NAN) == "n/a" and summary_table.format_value(-1e-9) == "0.000"
+    assert tables.format_value(NAN) == "n/a" and tables.format_value(-1e-9) == "0.000"
 
 
 def test_undefined_values_are_explained():

@@ -9,7 +9,8 @@ from saliency_core import viz
 from saliency_core.evaluate import summary as summaries
 from saliency_core.scoring import temporal
 from saliency_core.study import TOP_PERCENT
-from ui.report.summary_table import NA, REFERENCE_KINDS, cell_order, map_labels
+from ui import tables
+from ui.report.summary_table import REFERENCE_KINDS, cell_order, map_labels
 
 
 def metric_choices(table: pd.DataFrame) -> dict[str, list[str]]:
@@ -44,7 +45,7 @@ def distribution_figure(
         values = rows[rows["map"] == label]
         defined = values[values["value"].notna()]
         undefined = len(values) - len(defined)
-        name = label + (f" ({NA}: {undefined})" if undefined else "")
+        name = label + (f" ({tables.NOT_AVAILABLE}: {undefined})" if undefined else "")
         extra = {"boxpoints": "all", "jitter": 0.3} if style == "box" else {"points": "all"}
         if style == "violin":
             extra["box_visible"] = True

@@ -20,13 +20,8 @@ from ui import tables
 
 REFERENCE_KINDS = {MapKind.FLOOR: "floor", MapKind.CEILING: "ceiling"}
 """Summary kinds that are reading aids (what a score is read against), never the best map."""
-NA = tables.NOT_AVAILABLE
 MAP_INFO = ["kind", "detector", "weights", "method", "target"]
 """Columns of the per-image table that say what a map is (with its label, ``map``)."""
-
-
-format_value = tables.format_value
-"""A metric value for display: "0.238", or "n/a" when undefined (no "-0.000")."""
 
 
 def _metric_rank(metric: str) -> tuple[int, str]:
@@ -107,9 +102,9 @@ def summary_table(long: pd.DataFrame, labels: pd.DataFrame) -> SummaryTable:
         merged = rows.merge(cell, on=group, how="left")
         values[name] = merged["mean"].astype(float).to_numpy()
         ci[name] = [
-            f"[{format_value(lo)}, {format_value(hi)}]"
+            f"[{tables.format_value(lo)}, {tables.format_value(hi)}]"
             if np.isfinite(lo) and np.isfinite(hi)
-            else NA
+            else tables.NOT_AVAILABLE
             for lo, hi in zip(merged["ci_low"], merged["ci_high"], strict=True)
         ]
         higher[name] = bool(cell["higher_is_better"].iloc[0])
@@ -247,7 +242,7 @@ def row_notes(view: SummaryTable, table: pd.DataFrame) -> list[str]:
             )
             reasons.setdefault(reason, []).append(column)
         parts += [
-            f"{NA}: {_columns_text(columns, by_reference)} — {reason}"
+            f"{tables.NOT_AVAILABLE}: {_columns_text(columns, by_reference)} — {reason}"
             for reason, columns in reasons.items()
         ]
         notes.append(" · ".join(parts))
