@@ -18,7 +18,8 @@ from saliency_core.maps.references import reference_key_for_model
 from saliency_core.models import gaze
 from saliency_core.models.detector_spec import COCO_CATEGORIES
 from saliency_core.scoring import agreement
-from saliency_core.settings import QUERY_KEYS, TIES, Settings, from_query, to_query
+from saliency_core.settings import QUERY_KEYS, Settings, from_query, to_query
+from saliency_core.study import TIE_POLICIES
 from ui import (
     address,
     cached,
@@ -246,7 +247,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     working = settings_form.working_size(FORM, side)
     ties = side.selectbox(
         "Top-p% ties",
-        list(TIES),
+        list(TIE_POLICIES),
         format_func=TIE_LABELS.get,
         key=f"{KEY}_ties",
         help="A map with many equal values (e.g. a ReLU'd gradient CAM, mostly 0) can have more "

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 TARGETS = ("study default", "FPN")
 """CAM target layer choice: each detector's study layer, or its FPN where it has one (a layer
 name of the detector registry, e.g. "features", is accepted too)."""
-TIES = TIE_POLICIES
-"""Top-p% masks: never exceed p% by ties (default), or the study's ``map >= percentile`` rule."""
 MAX_WORKING_SIZE = 4096
 
 
@@ -250,7 +248,7 @@ class Settings:
         TIES_NO_OVERSHOOT,
         url="ties",
         section="scoring",
-        choices=TIES,
+        choices=TIE_POLICIES,
         help="top-p% masks: never exceed p% through ties at the cut (default), or include them "
         "(the study's map >= percentile rule)",
     )
@@ -438,8 +436,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             f"target: {settings.target!r} is not one of {', '.join([*TARGETS, *sorted(layers)])}"
         )
-    if settings.ties not in TIES:
-        raise SettingsError(f"ties: {settings.ties!r} is not one of {', '.join(TIES)}")
+    if settings.ties not in TIE_POLICIES:
+        raise SettingsError(f"ties: {settings.ties!r} is not one of {', '.join(TIE_POLICIES)}")
     _check_ranges(settings)
     if settings.explain_detection is not None and settings.explain_class is not None:
         raise SettingsError("explain one detection (explain_detection) or one class, not both")
