@@ -199,11 +199,10 @@ def derived_slider(
 def weight_source(key: str, label: str = "Weights", trained_on: str = "COCO") -> WeightSource:
     """The weight-source radio; ``trained_on`` names the official weights' training data."""
     names = {"pretrained": f"pretrained ({trained_on})", "file": "weights file"}
-    options = list(WeightSource)
+    st.session_state.setdefault(key, WeightSource.UNTRAINED)  # another page may have set it
     return st.radio(
         label,
-        options,
-        index=options.index(WeightSource.UNTRAINED),
+        list(WeightSource),
         format_func=lambda s: names.get(s.value, "untrained"),
         key=key,
         help=" ".join(f"**{s.value}**: {text}" for s, text in WEIGHT_HELP.items()),
