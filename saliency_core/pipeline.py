@@ -3,7 +3,7 @@
 :func:`compute_bundle` runs every (detector, CAM method) pair and every type-2 model the settings
 ask for, builds the references, and returns a :class:`Bundle` whose maps carry their labels,
 notes and trained/untrained flags. :func:`metrics_table` scores every map against every reference
-(and the recorded fixations) as one long table. The Explore page, the commands and the dataset
+(and the recorded fixations) as one long table. The app, the commands and the dataset
 engine all call these two; how a map is computed (cached in Streamlit, on disk, or not at all)
 is injected through :class:`MapFunctions`.
 """
