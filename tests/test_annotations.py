@@ -166,6 +166,15 @@ def test_negatives_skipped_and_unknown_classes_by_option(tmp_path: Path) -> None
     assert free.annotations["b"].boxes.shape == (0, 4)
 
 
+def test_non_finite_coordinates_skip_the_object(tmp_path: Path) -> None:
+    files = {"a": _objects(("cat", (1, 1, 9, 9)), ("cat", ("nan", 1, 9, 9)))}
+    dataset = read_voc(_voc(tmp_path / "voc", files, ["a"], {"train": "a\n"}))
+    assert dataset.notices[0] == (
+        "Annotations/a.xml:11: object 2 'cat': box (nan, 1, 9, 9) is not finite; object skipped."
+    )
+    np.testing.assert_array_equal(dataset.annotations["a"].boxes, [[1, 1, 9, 9]])
+
+
 def test_unknown_split_names_the_known_ones(tmp_path: Path) -> None:
     dataset = read_voc(_voc(tmp_path / "voc", {"good": GOOD_XML}, ["good"], {"val": "good\n"}))
     with pytest.raises(ValueError) as error:

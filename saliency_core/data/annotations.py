@@ -199,6 +199,8 @@ class _Collector:
             return self._skip_object(obj, obj.problem or "no box")
         if self.known is not None and obj.name not in self.known:
             return self._skip_object(obj, "class not in the given classes")
+        if not np.isfinite(obj.box).all():
+            return self._skip_object(obj, f"box {_fmt(obj.box)} is not finite")
         x1, y1, x2, y2 = obj.box
         if x2 <= x1 or y2 <= y1:
             return self._skip_object(obj, f"empty box {_fmt(obj.box)}: x2 ≤ x1 or y2 ≤ y1")
@@ -320,7 +322,7 @@ def _voc_size(root: ET.Element) -> tuple[int, int] | None:
     read instead)."""
     try:
         height, width = (int(_number(root.find("size"), t)) for t in ("height", "width"))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return (height, width) if height > 0 and width > 0 else None
 
@@ -336,7 +338,10 @@ def _find_image(folder: Path, stem: str | None, filename: str | None) -> Path | 
 def read_voc_xml(path: Path, images: Path, label: str | None = None) -> RawImage:
     """One VOC annotation file as written; AnnotationError (file:line:column) when malformed."""
     label = label or path.name
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise AnnotationError(f"{label}: cannot be read ({error.strerror})") from None
     try:
         root = ET.fromstring(data)
     except ET.ParseError as error:
@@ -405,7 +410,7 @@ def _voc_raws(folder: Path, images: Path, collector: _Collector) -> list[RawImag
     for path in sorted(folder.glob("*.xml")):
         try:
             raws.append(read_voc_xml(path, images, f"Annotations/{path.name}"))
-        except (AnnotationError, OSError) as error:
+        except AnnotationError as error:
             collector.skip_image(f"{error}; image skipped.")
     return raws
 
@@ -488,6 +493,8 @@ def _coco_raws(data: dict, label: str, images_dir: Path, collector: _Collector) 
             )
     objects: dict = {key: [] for key in entries}
     for entry in data.get("annotations", []):
+        if not isinstance(entry, dict):
+            entry = {"id": f"{str(entry)[:40]!r} (not an object)"}
         where = f"{label}: annotation id {entry.get('id')}"
         if entry.get("image_id") in objects:
             objects[entry["image_id"]].append(_coco_object(entry, names, where))
