@@ -81,7 +81,7 @@ def _ap_at_50(precision: torch.Tensor) -> torch.Tensor:
     """Per-class AP@.5 from the extended summary's precision (IoU, recall, class, area,
     max detections): the mean over the 101 recall points, area "all", 100 detections, as
     pycocotools summarises it; -1 where the class has no ground truth."""
-    curve = precision[IOU_50, :, :, 0, -1]
+    curve = precision[IOU_50, :, :, 0, -1].double()
     valid = curve > NO_VALUE
     counted = valid.sum(dim=0)
     total = torch.where(valid, curve, torch.zeros_like(curve)).sum(dim=0)
