@@ -50,7 +50,10 @@ Progress = Callable[[int, int], None]
 """``progress(images_done, images_total)``."""
 UNLOADABLE = (MissingWeightsError, MissingDependencyError)
 """Why a model of the table cannot be built here: its row says so instead of failing the table."""
+NOT_LOADED = "not loaded: "
+"""Starts the note of a row whose model could not be loaded (the reason follows)."""
 UNTRAINED_NOTE = "untrained (random) weights: an mAP near 0 is expected"
+FIXED_SIZE_NOTE = "the model's input size is fixed: input_size not applied"
 
 
 def _canonical(name: str) -> str:
@@ -210,10 +213,12 @@ def accuracy_table(
                 progress=download_progress(choice.name) if download_progress else None,
             )
         except UNLOADABLE as error:
-            notes.append(f"not loaded: {error}")
+            notes.append(f"{NOT_LOADED}{error}")
         else:
             coverage = _coverage_note(loaded.categories, dataset.classes)
             notes += [coverage] if coverage else []
+            fixed = choice.input_size is not None and not getattr(loaded.spec, "resizable", True)
+            notes += [FIXED_SIZE_NOTE] if fixed else []
             images = progress(choice) if progress else None
             accuracy = score_model(
                 loaded.model, loaded.categories, dataset, split, device, batch_size, images
