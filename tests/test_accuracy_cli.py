@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from annotations_standin import write_voc
+from tiny_voc import write_voc
 
 from saliency_core.commands import accuracy, cli
+from saliency_core.data.annotations import VOC_CLASSES
 from saliency_core.data.csvfiles import read_csv
 from saliency_core.evaluate.detection import FIXED_SIZE_NOTE, UNTRAINED_NOTE
 
@@ -49,7 +50,14 @@ def test_accuracy_writes_table_1_for_untrained_detectors(voc: Path, tmp_path: Pa
     assert manifest["settings"]["split"] == "test" and manifest["settings"]["device"] == "cpu"
     assert manifest["settings"]["input_size"] == 64
     assert manifest["environment"]["packages"]["torch"]
-    assert manifest["dataset"]["images"] == 3 and manifest["notices"] == []
+    assert manifest["dataset"]["images"] == 3 and manifest["dataset"]["classes"] == list(
+        VOC_CLASSES
+    )
+    assert manifest["notices"] == [
+        f"ImageSets/Main/{split}.txt missing: no {split!r} split."
+        for split in ("train", "val", "trainval")
+    ]
+    assert table["ap50_aeroplane"].isna().all()  # no ground truth: no AP
     assert printed.out.splitlines()[-2:] == [
         f"SSDlite320 MobileNetV3 (untrained): {UNTRAINED_NOTE}; {FIXED_SIZE_NOTE}",
         f"FCOS R50-FPN (untrained): {UNTRAINED_NOTE}",
@@ -66,7 +74,7 @@ def test_accuracy_writes_table_1_for_untrained_detectors(voc: Path, tmp_path: Pa
         "images",
     ]
     assert printed.err.strip().splitlines()[-1] == (
-        f"2 of 2 models scored on 3 test images, 0 not loaded, 0 dataset notices; "
+        f"2 of 2 models scored on 3 test images, 0 not loaded, 3 dataset notices; "
         f"results in {out}"
     )
 
@@ -104,7 +112,7 @@ def test_a_model_that_cannot_be_loaded_is_a_row_and_exit_1(voc: Path, tmp_path: 
             "architecture)",
         ),
         (["--weights-file", "x.pt"], "error: --weights-file is read only with --weights file"),
-        (["--split", "val"], "error: "),
+        (["--split", "val"], "error: No split 'val' in "),
     ],
 )
 def test_user_errors_are_one_line(voc: Path, tmp_path: Path, capsys, flags, message):

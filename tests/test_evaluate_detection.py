@@ -9,17 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from annotations_standin import Annotation, DetectionDataset, write_voc
+from tiny_voc import write_voc
 from torch import nn
 
+from saliency_core.data.annotations import VOC_CLASSES as VOC
+from saliency_core.data.annotations import Annotation, DetectionDataset
 from saliency_core.evaluate import detection
 from saliency_core.models.detector_spec import COCO_CATEGORIES
 from saliency_core.models.weights import ModelChoice, WeightSource
 
-VOC = (
-    "aeroplane bicycle bird boat bottle bus car cat chair cow diningtable dog horse motorbike "
-    "person pottedplant sheep sofa train tvmonitor"
-).split()
 CLASSES = ("square", "disc", "triangle")
 BOXES = {
     "a": [("square", (4, 6, 20, 18)), ("disc", (22, 2, 34, 12))],

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from saliency_core.commands.common import comma_list, download_bar, run_command
 from saliency_core.data import runs
+from saliency_core.data.annotations import read_detection_dataset
 from saliency_core.data.atomic import write_atomically, write_bytes_atomic
 from saliency_core.data.csvfiles import write_csv
 from saliency_core.evaluate import detection
@@ -167,8 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        from saliency_core.data.annotations import read_detection_dataset
-
         choices = choices_of(args)
         device = device_of(args.device)
         refusal = runs.overlap_refusal(args.dataset, args.out)

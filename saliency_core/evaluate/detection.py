@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from itertools import groupby
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,14 +19,12 @@ import torch
 from torch import nn
 
 from saliency_core.augment.dataset import NO_DOWNSCALE
+from saliency_core.data.annotations import Annotation, DetectionDataset
 from saliency_core.data.images import load_image
 from saliency_core.models.detectors import load_detector
 from saliency_core.models.extras import MissingDependencyError
 from saliency_core.models.weights import MissingWeightsError, ModelChoice, WeightSource
 from saliency_core.scoring.detection import DetectionAccuracy, mean_average_precision
-
-if TYPE_CHECKING:
-    from saliency_core.data.annotations import Annotation, DetectionDataset
 
 __all__ = [
     "SYNONYMS",
