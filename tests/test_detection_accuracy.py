@@ -153,3 +153,16 @@ def test_bad_input_messages() -> None:
         mean_average_precision(zero_based, TARGETS, CLASSES)
     with pytest.raises(ValueError, match="^1 predictions for 2 images$"):
         mean_average_precision(PERFECT[:1], TARGETS, CLASSES)
+
+
+def test_crowd_boxes_are_ignored_regions() -> None:
+    """A detection on an iscrowd (VOC difficult) box is neither a hit nor a false positive, and
+    the crowd box left undetected is no miss (AP 1); as an ordinary box, missed, it halves the
+    recall (AP 51/101)."""
+    target = {"boxes": [[0, 0, 10, 10], [30, 30, 50, 50]], "labels": [1, 1], "iscrowd": [0, 1]}
+    pred = prediction([[30, 30, 50, 50], [0, 0, 10, 10]], [1, 1], [0.95, 0.9])
+    assert mean_average_precision([pred], [target], ["thing"]).map_50 == pytest.approx(1.0)
+    alone = prediction([[0, 0, 10, 10]], [1])
+    assert mean_average_precision([alone], [target], ["thing"]).map_50 == pytest.approx(1.0)
+    ordinary = {**target, "iscrowd": [0, 0]}
+    assert mean_average_precision([alone], [ordinary], ["thing"]).map_50 == pytest.approx(51 / 101)

@@ -3,6 +3,7 @@ image's own pixels, Table 1 rows (unloadable and untrained models labelled)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -136,3 +137,15 @@ def test_accuracy_table_labels_untrained_and_unloadable_models(dataset, tmp_path
     assert (missing["weights"], missing["trained"], missing["images"]) == ("weights file", True, 0)
     assert math.isnan(missing["map"]) and math.isnan(missing["ap50_square"])
     assert missing["notes"] == f"not loaded: Weights file not found: {tmp_path / 'absent.pt'}"
+
+
+def test_difficult_boxes_are_not_counted(dataset) -> None:
+    hard = dataclasses.replace(dataset.annotations["b"], difficult=(True,))
+    dataset = dataclasses.replace(dataset, annotations={**dataset.annotations, "b": hard})
+    oracle = Oracle([answer([[4, 6, 20, 18], [22, 2, 34, 12]], [2, 1]), answer([], [])])
+    accuracy = detection.score_model(
+        oracle, ["__background__", "disc", "square"], dataset, "test", "cpu"
+    )
+    # the triangle's only box is difficult: no ground truth left, so no AP (not a miss)
+    assert math.isnan(accuracy.per_class_50["triangle"])
+    assert accuracy.map_50 == pytest.approx(1.0)
