@@ -98,7 +98,8 @@ def mean_average_precision(
     predictions: ``{"boxes": (N, 4) x1 y1 x2 y2 px, "scores": (N,), "labels": (N,)}``;
     targets: ``{"boxes": (M, 4), "labels": (M,)[, "iscrowd": (M,)]}``; numpy arrays or
     tensors. Labels are torchvision's: ``k`` names ``classes[k - 1]`` (0 is background).
-    Raises ValueError when the lists differ in length or there is no ground-truth box at all
+    Raises ValueError when the lists differ in length, a label is outside 1..len(classes)
+    (0-based labels are refused) or there is no ground-truth box at all
     (mAP is undefined); images without predictions count as misses (mAP 0, never NaN).
     """
     if len(predictions) != len(targets):
