@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,21 +12,8 @@ from test_augment_cli import CHOICE, SHAPE, make_dataset
 
 from saliency_core.augment.arms import Arm, ArmSampler, parse_arm, prepare_copies
 from saliency_core.augment.dataset import AugmentOptions
+from saliency_core.data.annotations import Annotation
 from saliency_core.data.images import load_image
-
-
-@dataclass(frozen=True)
-class Annotation:
-    """The fields of saliency_core.data.annotations.Annotation (SPEC16 §A)."""
-
-    stem: str
-    image: Path
-    width: int
-    height: int
-    boxes: np.ndarray
-    labels: tuple[str, ...]
-    difficult: tuple[bool, ...]
-
 
 CHOICES = "none, erase, inpaint, transform"
 BOXES = np.array([[4, 6, 40, 50], [70, 20, 120, 60]], dtype=np.float32)

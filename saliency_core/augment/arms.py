@@ -16,7 +16,6 @@ import shutil
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,10 +29,9 @@ from saliency_core.augment.dataset import (
     augment_dataset,
 )
 from saliency_core.augment.policies import PolicyAugmenter
+from saliency_core.data.annotations import Annotation
+from saliency_core.data.datasets import IMAGE_FOLDERS, image_folder
 from saliency_core.data.images import ACCEPTED_SUFFIXES, ImageLoadError, load_image
-
-if TYPE_CHECKING:
-    from saliency_core.data.annotations import Annotation
 
 ARM_NAMES = ("none", "erase", "inpaint", "transform")
 COPY_ARMS = ("erase", "inpaint")
@@ -41,8 +39,6 @@ COPY_ARMS = ("erase", "inpaint")
 STUDY_INPAINT = "dip"
 """The inpainting of the ``inpaint`` copies when the options name none (the study's: a Deep
 Image Prior)."""
-IMAGE_FOLDERS = ("images", "JPEGImages")
-"""Where a dataset keeps its images (the app's layout, PASCAL VOC's)."""
 REFERENCE_FOLDERS = {"masks": (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"),
                      "fixations": (".csv",)}  # fmt: skip
 """Per-image files the erase rule's reference may need, linked beside the images."""
@@ -163,13 +159,6 @@ class ArmSampler:
         return image, boxes, labels
 
 
-def _image_folder(dataset_root: Path) -> Path:
-    for name in IMAGE_FOLDERS:
-        if (dataset_root / name).is_dir():
-            return dataset_root / name
-    raise ValueError(f"{dataset_root} has no {' or '.join(IMAGE_FOLDERS)} folder")
-
-
 def _link(source: Path, target: Path) -> None:
     """``target`` as a hard link to ``source`` (a copy across file systems); kept if present."""
     if target.exists():
@@ -185,7 +174,9 @@ def stage_dataset(dataset_root: Path, stems: Iterable[str], staging: Path) -> Pa
     """A dataset folder in the app's layout at ``staging`` holding only ``stems``: their
     images in ``images/`` and their masks and fixations (hard links), so the resumable
     :func:`augment_dataset` runs on exactly those images; images of other stems are removed."""
-    source = _image_folder(dataset_root)
+    source = image_folder(dataset_root)
+    if source is None:
+        raise ValueError(f"{dataset_root} has no {' or '.join(IMAGE_FOLDERS)} folder")
     wanted = set(stems)
     images = staging / IMAGES
     for path in sorted(source.iterdir()):
