@@ -381,7 +381,7 @@ SubPolicies = Sequence[Sequence[Operation]]
 
 def _tensors(image: np.ndarray, boxes: np.ndarray) -> tuple[Image, Boxes]:
     height, width = image.shape[:2]
-    pixels = Image(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
+    pixels = Image(torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1))  # a copy
     box_data = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
     return pixels, Boxes(box_data, format="XYXY", canvas_size=(height, width))
 
