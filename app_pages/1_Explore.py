@@ -218,6 +218,24 @@ def remember_detections(bundle: pipeline.Bundle) -> None:
         return
 
 
+def readout_picker(side) -> None:
+    """A trained readout (``saliency readout``'s file or run folder) joins the type-2 models."""
+    path = side.text_input(
+        "Trained readout (file or run folder)",
+        key=f"{KEY}_readout",
+        help="Made by `saliency readout`; it is then listed and chosen under Models.",
+    ).strip()
+    if not path:
+        return
+    if not gaze.is_readout(path):
+        side.error(f"{path} is not a trained readout file or run folder (no readout.pt).")
+        return
+    gaze.TYPE2_MODELS[path]  # registers it
+    chosen = st.session_state[f"{KEY}_type2"]
+    if path not in chosen:
+        st.session_state[f"{KEY}_type2"] = [*chosen, path]
+
+
 def sidebar_settings(sample: Sample | None) -> Settings:
     """The sidebar's choices as one :class:`Settings` object (the pipeline's input)."""
     side = st.sidebar
@@ -234,9 +252,11 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     classifier_choices = classifier_view.sidebar(KEY)
     explain_detection, explain_class = explain_choice(side)
     side.header("Type-2: where people look")
+    readout_picker(side)
     type2_names = side.multiselect(
         "Models",
         list(gaze.TYPE2_MODELS),
+        format_func=gaze.type2_display_name,
         key=f"{KEY}_type2",
         help="Several at once: each is a map compared with the references, and each model "
         "with a reference entry (e.g. DeepGaze IIE) is a reference too.",

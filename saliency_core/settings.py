@@ -209,6 +209,7 @@ class Settings:
         metavar="MODEL",
         section="type-2",
         registry="saliency_core.models.gaze:TYPE2_MODELS",
+        help="or a trained readout's file or run folder (saliency readout)",
     )
     type2_weights: WeightSource = setting(
         WeightSource.UNTRAINED, url="t2w", section="type-2", help="DeepGaze IIE weights"

@@ -84,7 +84,8 @@ def type2(
     study_input_range: bool,
     max_side: int = DEEPGAZE_MAX_SIDE,
 ) -> gaze.Type2Map:
-    stamp = file_stamp(weights_path)
+    # a trained readout's own file (its name is its path) keys the map too
+    stamp = (file_stamp(weights_path), gaze.TYPE2_MODELS[name].stamp())
     return _type2(image_key, _rgb, name, source, weights_path, stamp, study_input_range, max_side)
 
 
@@ -95,7 +96,7 @@ def _type2(
     name: str,
     source: str,
     weights_path: str | None,
-    weights_stamp: tuple | None,
+    weights_stamp: tuple,
     study_input_range: bool,
     max_side: int,
 ) -> gaze.Type2Map:

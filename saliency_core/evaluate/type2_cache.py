@@ -1,5 +1,6 @@
 """Type-2 maps cached on disk, keyed by (image hash, model, weights, weights-file stamp, input
-range): a rerun, or a run with other detectors, reuses every DeepGaze IIE map it has computed.
+range; a readout's file stamp): a rerun, or a run with other detectors, reuses every DeepGaze
+IIE map it has computed.
 The engine fills it a batch of images at a time (:meth:`DiskType2Cache.compute`: one forward
 per model for same-sized images) before asking for each image's maps.
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from saliency_core.data.atomic import write_atomically
 from saliency_core.data.images import Sample
+from saliency_core.models.gaze import TYPE2_MODELS
 from saliency_core.models.gaze.maps import Type2Map, type2_map
 from saliency_core.models.weights import file_stamp
 from saliency_core.pipeline import Type2Step, direct_type2, direct_type2s, type2_steps
@@ -42,6 +44,9 @@ def entry_key(sample: Sample, job: Type2Step) -> str:
         str(job.study_input_range),
         str(job.max_side),
     ]
+    stamp = TYPE2_MODELS[job.model].stamp()
+    if stamp is not None:  # a readout's file: retrained into the same path, its maps change
+        parts.append(json.dumps(stamp))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:24]
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from saliency_core.data import fixations
 from saliency_core.data.images import Sample
-from saliency_core.models.gaze import TYPE2_MODELS, Type2Map
+from saliency_core.models.gaze import TYPE2_MODELS, Type2Map, is_readout
 
 
 @dataclass(frozen=True)
@@ -99,34 +99,47 @@ TYPE2_REFERENCES = {
 }
 """Reference key -> type-2 model (its prediction is the reference); installed models only."""
 
-REFERENCES: dict[str, Reference] = {
-    **{
-        key: Reference(
-            key,
-            f"{model}'s prediction (min-max scaled density)",
-            lambda sample: None,
-            _type2_reference(key, model),
-            type2_model=model,
-        )
-        for key, model in TYPE2_REFERENCES.items()
-    },
-    "fixations": Reference(
-        "fixations",
-        "the density of fixations/<stem>.csv (Gaussian, sigma px; max-scaled)",
-        _no_fixations,
-        _fixation_density,
-        human=True,
-        needs=("fixations",),
-    ),
-    "mask": Reference(
-        "mask",
-        "the attention mask masks/<stem>.png",
-        _no_mask,
-        _attention_mask,
-        human=True,
-        needs=("mask",),
-    ),
-}
+
+def _type2_entry(key: str, model: str) -> Reference:
+    summary = f"{model}'s prediction (min-max scaled density)"
+    return Reference(key, summary, lambda sample: None, _type2_reference(key, model), model)
+
+
+class ReferenceRegistry(dict[str, Reference]):
+    """The built-in references, and each trained readout's prediction, named by the readout's
+    file or run folder (added on first use, as in ``gaze.TYPE2_MODELS``)."""
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and is_readout(key))
+
+    def __missing__(self, key: str) -> Reference:
+        if not is_readout(key):
+            raise KeyError(key)
+        self[key] = _type2_entry(key, key)
+        return self[key]
+
+
+REFERENCES: ReferenceRegistry = ReferenceRegistry(
+    {
+        **{key: _type2_entry(key, model) for key, model in TYPE2_REFERENCES.items()},
+        "fixations": Reference(
+            "fixations",
+            "the density of fixations/<stem>.csv (Gaussian, sigma px; max-scaled)",
+            _no_fixations,
+            _fixation_density,
+            human=True,
+            needs=("fixations",),
+        ),
+        "mask": Reference(
+            "mask",
+            "the attention mask masks/<stem>.png",
+            _no_mask,
+            _attention_mask,
+            human=True,
+            needs=("mask",),
+        ),
+    }
+)
 
 
 def predicted_reference(model: str, predicted: Type2Map) -> ReferenceMap:
@@ -136,8 +149,9 @@ def predicted_reference(model: str, predicted: Type2Map) -> ReferenceMap:
 
 
 def reference_key_for_model(model: str) -> str | None:
-    """The reference key whose map is ``model``'s prediction, or None."""
-    return next((key for key, name in TYPE2_REFERENCES.items() if name == model), None)
+    """The reference key whose map is ``model``'s prediction (a readout: its path), or None."""
+    known = next((key for key, name in TYPE2_REFERENCES.items() if name == model), None)
+    return known or (model if is_readout(model) else None)
 
 
 def build_reference(

@@ -1,13 +1,17 @@
-"""Type-2 saliency: where people look (DeepGaze IIE, centre bias, spectral residual).
+"""Type-2 saliency: where people look (DeepGaze IIE, centre bias, spectral residual, trained
+readouts).
 
 Every model returns a :class:`Type2Map` whose log density sums to 1 in probability; pick one by
-name from :data:`TYPE2_MODELS` and run it with :func:`predict_type2`.
+name from :data:`TYPE2_MODELS` and run it with :func:`predict_type2`. A trained readout
+(``saliency readout``) is named by its file or run folder: the registry takes the path as a name
+and lists it from then on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,7 +29,7 @@ from saliency_core.models.gaze.inference import (
     run_deepgaze,
 )
 from saliency_core.models.gaze.maps import Type2Map, type2_map
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import MissingWeightsError, WeightSource, file_stamp
 from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 __all__ = [
@@ -33,6 +37,8 @@ __all__ = [
     "Type2Map",
     "Type2Model",
     "build_type2",
+    "is_readout",
+    "type2_display_name",
     "load_type2",
     "predict_type2",
     "predict_type2s",
@@ -54,6 +60,8 @@ class Type2Model:
     """The cost in forward passes of its own network (1; the ETAs use its timed run), 0 for a
     weight-free model (milliseconds: estimated as 0 s)."""
     variant: Callable[[Type2Request], Variant] | None = None
+    stamp: Callable[[], Hashable] = lambda: None
+    """What its maps depend on besides the name and the request (a readout: its file's stamp)."""
 
 
 def _baseline(label: str, compute: Callable[[np.ndarray], np.ndarray]) -> Predict:
@@ -99,17 +107,75 @@ _OPTIONAL_ENTRIES = (
     ),
 )
 
-TYPE2_MODELS: dict[str, Type2Model] = {
-    entry.name: entry
+
+def _readout_entry(path: str) -> Type2Model:
+    """A trained readout (file or run folder ``path``) as a type-2 model; its network is cached
+    by the file's stamp, so a readout retrained into the same folder is reloaded."""
+    from saliency_core.models.readout import load_readout, predict_readout, read_recipe
+    from saliency_core.models.readout.files import readout_file
+
+    file = str(readout_file(path).resolve())
+    recipe = read_recipe(file)
+
+    def variant(_request: Type2Request) -> Variant:
+        key = ("readout", file_stamp(file))
+        return Variant(key, lambda: load_readout(file), recipe.label, download_centre_bias=False)
+
+    def predict(images: Sequence[np.ndarray], request: Type2Request) -> list[Prediction]:
+        entry = load_variant(variant(request), request)
+        with entry.lock:
+            maps = predict_readout(entry.value, images, next(entry.value.parameters()).device)
+        return [Prediction(log_p, recipe.label, []) for log_p in maps]
+
+    description = f"{recipe.label} — {path}"
+    return Type2Model(path, True, description, predict, 1.0, variant, lambda: file_stamp(file))
+
+
+def is_readout(name: str) -> bool:
+    """Whether ``name`` is the path of a trained readout file or run folder."""
+    try:
+        from saliency_core.models.readout import read_recipe
+
+        read_recipe(Path(name))
+    except (MissingWeightsError, OSError, ValueError, KeyError, TypeError):
+        return False
+    return True
+
+
+class Type2Registry(dict[str, Type2Model]):
+    """The built-in entries, and each trained readout named by its path (added on first use)."""
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (isinstance(name, str) and is_readout(name))
+
+    def __missing__(self, name: str) -> Type2Model:
+        if not is_readout(name):
+            raise KeyError(name)
+        self[name] = _readout_entry(name)
+        return self[name]
+
+
+TYPE2_MODELS: Type2Registry = Type2Registry(
+    (entry.name, entry)
     for entry in (*_ENTRIES, *(_OPTIONAL_ENTRIES if official_package_available() else ()))
-}
-"""Type-2 models by name; the official-package entry is listed only when it is installed."""
+)
+"""Type-2 models by name; the official-package entry is listed only when it is installed; a
+readout's path is a name too (:class:`Type2Registry`)."""
 
 
 def _entry(name: str) -> Type2Model:
     if name not in TYPE2_MODELS:
-        raise ValueError(f"Unknown type-2 model {name!r}; choose from {sorted(TYPE2_MODELS)}")
+        raise ValueError(
+            f"Unknown type-2 model {name!r}; choose from {sorted(TYPE2_MODELS)} or the path of "
+            "a trained readout (file or run folder)"
+        )
     return TYPE2_MODELS[name]
+
+
+def type2_display_name(name: str) -> str:
+    """How a picker shows an entry: its name, a readout its label and path."""
+    entry = TYPE2_MODELS[name]
+    return name if entry.stamp() is None else entry.description
 
 
 def _check_image(rgb: np.ndarray) -> None:
