@@ -164,6 +164,7 @@ def test_a_source_without_its_folders_is_refused_naming_the_folder(tmp_path):
         f"{source / 'DATA'}: no such folder (MIT1003's eye-tracking files, from DATA.zip); is "
         "this the right source folder?"
     )
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_matlab_v73_file_is_named_with_what_reading_it_needs(mit1003, tmp_path):

@@ -196,8 +196,8 @@ def run_import(
     written even when interrupted, for what was done."""
     if not source.is_dir():
         raise ImportRefused(f"{source}: no such folder (the dataset's download, unpacked).")
+    scan = importer.scan(source)  # a source refused leaves DST untouched
     claim(destination, kind, source)
-    scan = importer.scan(source)
     report = ImportReport(kind, destination, left_out=list(scan.problems))
     rows = [_row("", problem, LEFT_OUT) for problem in scan.problems]
     try:
