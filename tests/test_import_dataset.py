@@ -139,11 +139,11 @@ def test_a_rerun_skips_what_is_there_and_redoes_what_is_missing(mit1003, tmp_pat
     assert read_csv(destination / "fixations" / "b.csv")["subject"].tolist() == ["ajs"]
 
 
-def test_a_destination_of_another_kind_or_with_other_files_is_refused(mit1003, tmp_path):
+def test_a_destination_of_another_kind_or_with_other_files_is_refused(mit1003, cat2000, tmp_path):
     destination = tmp_path / "out"
     import_dataset("mit1003", mit1003, destination)
     with pytest.raises(ImportRefused) as refused:
-        import_dataset("cat2000", mit1003, destination)
+        import_dataset("cat2000", cat2000, destination)
     assert str(refused.value) == (
         f"{destination} holds a mit1003 import (import.json); refusing to add cat2000 to it. "
         "Choose another DST."
