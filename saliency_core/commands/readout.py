@@ -1,0 +1,100 @@
+"""``saliency readout``: train a saliency readout on a classifier backbone over a fixation
+dataset (Oyama & Yamanaka 2018; DeepGaze IIE's readout), into a run folder that is a type-2
+model (``saliency evaluate --type2 RUN``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from saliency_core.commands.common import run_command
+from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME
+from saliency_core.models.classifiers import CLASSIFIERS
+from saliency_core.models.readout import READOUT_KINDS, ReadoutRecipe
+from saliency_core.models.readout.fit import LOSSES, ReadoutTraining, train_readout
+from saliency_core.models.weights import WeightSource
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saliency readout",
+        description=(
+            "Train a readout (Oyama's DC/SPC/BI or DeepGaze's) on a classifier's features over "
+            "a fixation dataset (images/ + fixations/<stem>.csv): seeded image-level "
+            "train/val/test split, NLL loss (or pixel-wise KLD), early stopping on validation, "
+            "resumable. Writes RUN/readout.pt, checkpoint_last.pt, val_log.csv, manifest.json."
+        ),
+    )
+    parser.add_argument("--dataset", required=True, help="dataset folder, or 'sample'")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it exists)")
+    parser.add_argument("--backbone", default="ResNet-50", choices=list(CLASSIFIERS))
+    parser.add_argument("--weights", default="pretrained", choices=[s.value for s in WeightSource])
+    parser.add_argument("--weights-file", help="backbone state dict (with --weights file)")
+    parser.add_argument("--layers", help="backbone layers, comma-separated (default: per backbone)")
+    parser.add_argument("--readout", default="dc", choices=list(READOUT_KINDS))
+    tuning = parser.add_mutually_exclusive_group()
+    tuning.add_argument("--frozen", dest="finetune", action="store_false", help="(default)")
+    tuning.add_argument("--finetune", dest="finetune", action="store_true")
+    parser.add_argument("--input-size", type=int, default=256, help="input long side (px)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3, help="readout learning rate")
+    parser.add_argument("--backbone-lr", type=float, default=1e-5, help="fine-tuned backbone")
+    parser.add_argument("--patience", type=int, default=5, help="early stopping (epochs)")
+    parser.add_argument("--loss", default="nll", choices=LOSSES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, help="only the first N images (sorted ids)")
+    return parser
+
+
+def settings_from(args: argparse.Namespace, data_name: str) -> ReadoutTraining:
+    recipe = ReadoutRecipe(
+        args.backbone,
+        args.weights,
+        args.weights_file,
+        tuple(part.strip() for part in (args.layers or "").split(",") if part.strip()),
+        args.readout,
+        args.input_size,
+        args.finetune,
+        data_name,
+        args.seed,
+    )
+    return ReadoutTraining(
+        recipe,
+        args.epochs,
+        args.batch_size,
+        args.lr,
+        args.backbone_lr,
+        args.patience,
+        args.loss,
+        args.limit,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        root = SAMPLE_DIR if args.dataset == "sample" else Path(args.dataset)
+        if not (root / "fixations").is_dir():
+            raise ValueError(f"{root} has no fixations/ folder: not a fixation dataset")
+        name = SAMPLE_NAME if args.dataset == "sample" else root.name
+        settings = settings_from(args, name)
+        bar = tqdm(total=settings.epochs, desc=settings.recipe.label, unit="epoch")
+
+        def progress(epoch: int, _epochs: int, loss: float) -> None:
+            bar.n = epoch
+            bar.set_postfix(val_loss=f"{loss:.4f}")
+
+        result = train_readout(settings, root, args.out, progress)
+        bar.close()
+        test = result.test
+        print(
+            f"{settings.recipe.label}: test NLL {test['nll']:.4f} nats/fixation, IG over the "
+            f"centre bias {test['ig']:+.4f} bits/fixation → {result.readout}"
+        )
+        return 0
+
+    return run_command(body)
