@@ -33,7 +33,6 @@ from saliency_core.data import fixations
 from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample, image_hash
 from saliency_core.maps.cams import CAM_METHODS, CamResult
-from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.references import (
     REFERENCES,
     ReferenceMap,
@@ -42,7 +41,7 @@ from saliency_core.maps.references import (
 )
 from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import DETECTORS, pretrained_path
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.study import ERASE_PERCENT, SCORE_THRESHOLD
 from ui import address, cached, widgets
@@ -105,7 +104,7 @@ def follow_explore() -> None:
     state.update(changed)
 
 
-def detector_settings() -> tuple[DetectorChoice, str] | None:
+def detector_settings() -> tuple[ModelChoice, str] | None:
     """Sidebar: detector, weight source (and file), input size and CAM method."""
     side = st.sidebar
     side.header("Detector and CAM")
@@ -127,7 +126,7 @@ def detector_settings() -> tuple[DetectorChoice, str] | None:
         key=f"{KEY}_cam",
         help="\n".join(f"- **{m.name}** ({m.cost}): {m.description}" for m in CAM_METHODS.values()),
     )
-    return DetectorChoice(name, source, path, size), method
+    return ModelChoice(name, source, path, size), method
 
 
 REFERENCE_CHOICES = {
@@ -565,7 +564,7 @@ def main() -> None:
     cam = reference = rule = None
     with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
         fetch_detector(choice)
-        cam = cached.cam(sample.key, sample.image, choice, method, None, SCORE_THRESHOLD)
+        cam = cached.cam(sample, choice, method, None, SCORE_THRESHOLD)
     if cam is None:
         return
     with guarded("The reference map"):

@@ -3,7 +3,7 @@
 :func:`compute_bundle` runs every (detector, CAM method) pair and every type-2 model the settings
 ask for, builds the references, and returns a :class:`Bundle` whose maps carry their labels,
 notes and trained/untrained flags. :func:`metrics_table` scores every map against every reference
-(and the recorded fixations) as one long table. The Explore page, the commands and the dataset
+(and the recorded fixations) as one long table. The app, the commands and the dataset
 engine all call these two; how a map is computed (cached in Streamlit, on disk, or not at all)
 is injected through :class:`MapFunctions`.
 """
@@ -38,7 +38,7 @@ from saliency_core.maps.classifier_methods import (
 )
 from saliency_core.maps.detector_maps import (
     UNTRAINED_NOTE,
-    DetectorChoice,
+    ModelChoice,
     compute_cam,
     get_detector,
 )
@@ -74,7 +74,7 @@ class Cancelled(RuntimeError):
 class CamStep:
     """One type-1 map to compute: a detector choice, a CAM method and its target layer."""
 
-    choice: DetectorChoice
+    choice: ModelChoice
     method: str
     layer: str
     skip: str | None = None
@@ -163,14 +163,14 @@ class Bundle:
         return {ref.label: ref.values for ref in self.references.values()}
 
 
-CamFunction = Callable[[Sample, DetectorChoice, str, str, float, ExplainedDetections], CamResult]
+CamFunction = Callable[[Sample, ModelChoice, str, str, float, ExplainedDetections], CamResult]
 Type2Function = Callable[[Sample, Type2Step], gaze.Type2Map]
 ClassifierFunction = Callable[[Sample, ClassifierStep], ClassifierResult]
 
 
 def direct_cam(
     sample: Sample,
-    choice: DetectorChoice,
+    choice: ModelChoice,
     method: str,
     layer: str,
     score: float,
@@ -211,7 +211,7 @@ class MapFunctions:
 UNCACHED_MAPS = MapFunctions()
 
 
-def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str]]:
+def detector_choices(settings: Settings) -> tuple[list[ModelChoice], list[str]]:
     """The detector choices of ``settings`` (with untrained twins) and why any is left out."""
     choices, skipped = [], []
     for name in settings.detectors:
@@ -226,10 +226,10 @@ def detector_choices(settings: Settings) -> tuple[list[DetectorChoice], list[str
                 "file's path, or choose other weights."
             )
             continue
-        choices.append(DetectorChoice(name, settings.weights, path, settings.input_size))
+        choices.append(ModelChoice(name, settings.weights, path, settings.input_size))
     if settings.untrained_twins and settings.weights is not WeightSource.UNTRAINED:
         choices += [
-            DetectorChoice(c.name, WeightSource.UNTRAINED, None, c.input_size) for c in choices
+            ModelChoice(c.name, WeightSource.UNTRAINED, None, c.input_size) for c in choices
         ]
     return choices, skipped
 

@@ -4,8 +4,7 @@ The study preset follows ../shared/STUDY_PROTOCOL.md (the study's published note
 image resized to 512×512, EigenCAM at Faster R-CNN's ``backbone.body.layer4`` and SSD-VGG16's
 ``backbone.extra[1]``, box targets from detections with score ≥ 0.9, maps min-max scaled to
 [0, 1], IoU of the top 10% (the notebooks' ``percentile(map, 90)``, ties included) and MAE.
-The evaluate command starts from one with ``--preset``; the Explore page names them
-(``ui.presets``).
+The evaluate command starts from one with ``--preset``; the app names them (``ui.presets``).
 """
 
 from __future__ import annotations

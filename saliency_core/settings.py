@@ -1,4 +1,4 @@
-"""One settings object for every front end: the Explore page, the commands and the dataset engine.
+"""One settings object for every front end: the app, the commands and the dataset engine.
 
 :class:`Settings` says which maps to compute (detectors × weights × CAM methods, type-2 models),
 what to compare them with (references) and how (top-p%, sigma, working size, score threshold).
@@ -525,7 +525,7 @@ def from_query(
 ) -> tuple[Settings, list[str]]:
     """Settings from query parameters over ``base``; each bad parameter is skipped with a note.
 
-    A hand-edited or stale link never breaks the page: what cannot be read is named in the notes
+    A hand-edited or stale link never fails as a whole: what cannot be read is named in the notes
     and the rest of the view is restored.
     """
     settings = base or Settings()

@@ -1,7 +1,7 @@
 """The study's protocol in one place (../shared/STUDY_PROTOCOL.md) and the kinds of map compared.
 
 Every default that reproduces the study is named here once; the settings, the commands, the
-augmentation and the pages import these names instead of repeating the numbers.
+augmentation and the app import these names instead of repeating the numbers.
 """
 
 from __future__ import annotations

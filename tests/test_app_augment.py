@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from saliency_core.augment import DEFAULT_PRESET, PRESETS, decide
 from saliency_core.data import fixations
 from saliency_core.data.datasets import sample_dataset
-from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
+from saliency_core.maps.detector_maps import compute_cam
+from saliency_core.models.weights import ModelChoice
 from ui.augment_jobs import InpaintJob
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -45,7 +46,7 @@ def test_shows_the_metric_and_the_rules_decision():
     assert not at.exception
     assert not at.error, [el.value for el in at.error]
     sample = sample_dataset().load(sample_dataset().ids[0])
-    cam = compute_cam(sample.image, DetectorChoice(DETECTOR, input_size=320), "EigenCAM").cam
+    cam = compute_cam(sample.image, ModelChoice(DETECTOR, input_size=320), "EigenCAM").cam
     sigma = round(fixations.default_sigma(sample.shape), 1)
     density = fixations.display(fixations.density_map(sample.fixations, sample.shape, sigma))
     decision = decide(PRESETS[DEFAULT_PRESET].rule, cam, density)

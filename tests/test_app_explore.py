@@ -9,8 +9,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from saliency_core.data.images import Sample
 from saliency_core.maps import detector_maps
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 
 TIMEOUT = 300
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -136,10 +137,11 @@ def test_cached_maps_follow_a_rewritten_weights_file(tmp_path, monkeypatch: pyte
     weights = tmp_path / "model.pt"
     weights.write_bytes(b"first")
     rgb = np.zeros((8, 8, 3), np.uint8)
-    choice = detector_maps.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+    choice = ModelChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+    sample = Sample("img", rgb, "upload")
 
     def both():
-        cached.cam("img", rgb, choice, "EigenCAM", None, 0.9)
+        cached.cam(sample, choice, "EigenCAM", None, 0.9)
         cached.type2("img", rgb, "DeepGaze IIE", "file", str(weights), False)
 
     both()

@@ -17,15 +17,15 @@ from saliency_core.commands import augment as cli
 from saliency_core.data import fixations
 from saliency_core.data.images import load_image, load_mask
 from saliency_core.maps.cams import CamResult
-from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
+from saliency_core.maps.detector_maps import compute_cam
 from saliency_core.models.gaze import predict_type2
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.scoring import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 STEMS = ("img_a", "img_b", "img_c")
 SHAPE = (96, 128)
-CHOICE = DetectorChoice("Faster R-CNN R50-FPN", WeightSource.UNTRAINED, None, 128)
+CHOICE = ModelChoice("Faster R-CNN R50-FPN", WeightSource.UNTRAINED, None, 128)
 MODEL = ["--detector", CHOICE.name, "--weights", "untrained", "--cam", "EigenCAM"]
 MODEL += ["--input-size", "128", "--inpaint", "telea"]
 ALWAYS = ["--metric", "MAE", "--comparator", ">=", "--threshold", "0"]

@@ -11,6 +11,7 @@ from saliency_core.maps import cams as C
 from saliency_core.maps import detector_maps as P
 from saliency_core.models.cache import MODELS
 from saliency_core.models.detectors import DETECTORS
+from saliency_core.models.weights import ModelChoice
 
 
 def blob_activations(sign: float = 1.0) -> np.ndarray:
@@ -212,7 +213,7 @@ def scene() -> np.ndarray:
 
 def test_pipeline_builds_each_model_once_and_labels_untrained_results(scene: np.ndarray):
     MODELS.clear()
-    choice = P.DetectorChoice("FCOS R50-FPN", input_size=128)
+    choice = ModelChoice("FCOS R50-FPN", input_size=128)
     first = P.compute_cam(scene, choice, "EigenCAM")
     second = P.compute_cam(scene, choice, "EigenCAM")
     assert len(MODELS) == 1
@@ -231,14 +232,14 @@ def test_one_result_type_from_the_cam_pass_to_the_pipeline(scene: np.ndarray):
     assert isinstance(direct, C.CamResult) and not direct.trained
     assert direct.label == "FCOS R50-FPN (UNTRAINED) · EigenCAM @ layer4"
     assert direct.target == "layer4" and direct.notes == []
-    shared = P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128), "EigenCAM")
+    shared = P.compute_cam(scene, ModelChoice("FCOS R50-FPN", input_size=128), "EigenCAM")
     assert isinstance(shared, C.CamResult) and shared.label == direct.label
     assert shared.notes == [P.UNTRAINED_NOTE]  # the shared path marks untrained weights
     np.testing.assert_allclose(shared.cam, direct.cam, atol=1e-6)
 
 
 def test_untrained_mask_rcnn_returns_instance_masks_of_image_size(scene: np.ndarray):
-    choice = P.DetectorChoice("Mask R-CNN R50-FPN", input_size=128)
+    choice = ModelChoice("Mask R-CNN R50-FPN", input_size=128)
     result = P.compute_cam(scene, choice, "EigenCAM", score_threshold=0.0)
     dets = result.detections
     assert dets.masks is not None and dets.masks.dtype == bool
@@ -250,7 +251,7 @@ def test_untrained_mask_rcnn_returns_instance_masks_of_image_size(scene: np.ndar
 def test_ablation_cam_runs_on_a_detector(scene: np.ndarray, monkeypatch: pytest.MonkeyPatch):
     # ablate ~2% of the channels (the registry's 10% setting costs ~40 s on 2 CPU cores)
     monkeypatch.setitem(C.CAM_METHODS["AblationCAM"].kwargs, "ratio_channels_to_ablate", 0.01)
-    choice = P.DetectorChoice("SSDlite320 MobileNetV3")
+    choice = ModelChoice("SSDlite320 MobileNetV3")
     result = P.compute_cam(scene, choice, "AblationCAM")
     assert result.cam.shape == scene.shape[:2]
     assert np.isfinite(result.cam).all()
@@ -262,7 +263,7 @@ def test_out_of_memory_becomes_a_readable_error(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(P, "run_cams", exhausted)
     with pytest.raises(P.ComputeError, match="Out of memory while running"):
-        P.compute_cam(scene, P.DetectorChoice("FCOS R50-FPN", input_size=128))
+        P.compute_cam(scene, ModelChoice("FCOS R50-FPN", input_size=128))
 
 
 def test_a_rewritten_weights_file_is_loaded_again(tmp_path, monkeypatch: pytest.MonkeyPatch):
@@ -276,7 +277,7 @@ def test_a_rewritten_weights_file_is_loaded_again(tmp_path, monkeypatch: pytest.
     monkeypatch.setattr(P, "load_detector", lambda *args, **kwargs: builds.append(args[2]))
     weights = tmp_path / "model.pt"
     weights.write_bytes(b"first")
-    choice = P.DetectorChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
+    choice = ModelChoice("FCOS R50-FPN", WeightSource.FILE, str(weights))
     P.get_detector(choice)
     P.get_detector(choice)
     assert len(builds) == 1

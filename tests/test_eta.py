@@ -14,7 +14,6 @@ from saliency_core.maps.classifier_methods import (
     METHOD_COSTS,
     METHOD_FORWARDS,
 )
-from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.maps.gradient_saliency import GRADIENT_METHODS, GradientMethod
 from saliency_core.models.gaze import TYPE2_MODELS, Type2Model
 from saliency_core.models.weights import ModelChoice, WeightSource
@@ -22,7 +21,7 @@ from saliency_core.pipeline import CamStep, Type2Step
 from ui import eta
 from ui.compute_job import Progress
 
-DETECTOR = DetectorChoice("SSDlite320 MobileNetV3", WeightSource.UNTRAINED, None, 96)
+DETECTOR = ModelChoice("SSDlite320 MobileNetV3", WeightSource.UNTRAINED, None, 96)
 CLASSIFIER = ModelChoice("ResNet-50", WeightSource.UNTRAINED, None, 64)
 
 

@@ -17,8 +17,8 @@ from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import load_mask
 from saliency_core.evaluate import engine, summary, type2_cache
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
-from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
-from saliency_core.models.weights import WeightSource
+from saliency_core.maps.detector_maps import compute_cam
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.scoring import metrics
 from saliency_core.settings import Settings
 
@@ -107,7 +107,7 @@ def test_the_table_has_exactly_the_expected_rows(finished: ResultsFolder):
 def test_values_equal_the_single_image_functions(dataset: Dataset, finished: ResultsFolder):
     table = finished.table()
     sample = dataset.load("b")
-    choice = DetectorChoice("FCOS R50-FPN", WeightSource.UNTRAINED, None, 64)
+    choice = ModelChoice("FCOS R50-FPN", WeightSource.UNTRAINED, None, 64)
     cam = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9).cam
     mask, _ = load_mask(dataset.mask_path("b"), SHAPE)
     density = fixations.display(

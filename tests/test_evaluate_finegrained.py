@@ -17,8 +17,8 @@ from saliency_core.data.images import Sample
 from saliency_core.evaluate import engine, finegrained
 from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.maps.cams import Detections
-from saliency_core.maps.detector_maps import DetectorChoice, compute_cam
-from saliency_core.models.weights import WeightSource
+from saliency_core.maps.detector_maps import compute_cam
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.scoring import regions, temporal
 from saliency_core.settings import Settings
 from saliency_core.study import MapKind
@@ -57,7 +57,7 @@ def test_onset_window_rows_equal_window_metrics(run):
     assert rows["start"].unique().tolist() == [0.0, 0.5, 1.0]
     assert rows.groupby("start")["n_fixations"].first().tolist() == [3, 2, 3]
     sample = dataset.load("a")
-    choice = DetectorChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
+    choice = ModelChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
     cam = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9).cam
     windows = temporal.split_by_onset(sample.fixation_table(), 0.5)
     expected = temporal.window_metrics({CAM: cam}, windows, fixations.default_sigma(SHAPE))
@@ -74,7 +74,7 @@ def test_region_rows_equal_region_shares_of_the_boxes(run):
     assert set(rows["detector"]) == {f"{DETECTOR} (UNTRAINED)"}
     assert set(rows["region_kind"]) == {finegrained.BOX}  # FCOS has no masks
     sample = dataset.load("b")
-    choice = DetectorChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
+    choice = ModelChoice(DETECTOR, WeightSource.UNTRAINED, None, 64)
     result = compute_cam(sample.image, choice, "EigenCAM", "layer4", 0.9)
     boxes = result.detections.above(0.0)
     assert len(boxes) == len(rows) > 0

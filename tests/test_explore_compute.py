@@ -13,9 +13,8 @@ from saliency_core import pipeline
 from saliency_core.data.images import Sample
 from saliency_core.maps import detector_maps
 from saliency_core.maps.cams import CamResult, Detections
-from saliency_core.maps.detector_maps import DetectorChoice
 from saliency_core.models.gaze import Type2Map
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import Settings
 from ui import compute_job, eta
 
@@ -45,7 +44,7 @@ class Fake:
         self.calls: list[str] = []
         self.gate = gate
 
-    def cam(self, sample, choice: DetectorChoice, method: str, layer: str, score: float, explain):
+    def cam(self, sample, choice: ModelChoice, method: str, layer: str, score: float, explain):
         if self.gate is not None and self.calls:
             self.gate.wait(10)
         self.calls.append(method)

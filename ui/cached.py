@@ -20,7 +20,7 @@ from saliency_core.maps import classifier_maps, detector_maps
 from saliency_core.maps.cams import CamResult, ExplainedDetections
 from saliency_core.maps.classifier_methods import ClassifierResult
 from saliency_core.models import gaze
-from saliency_core.models.weights import file_stamp
+from saliency_core.models.weights import ModelChoice, file_stamp
 from saliency_core.scoring.agreement import RankedMap
 from saliency_core.study import DEEPGAZE_MAX_SIDE
 from saliency_core.viz import AgreementPainter
@@ -30,24 +30,24 @@ MAX_ENTRIES = 256
 
 
 def cam(
-    image_key: str,
-    _rgb: np.ndarray,
-    choice: detector_maps.DetectorChoice,
+    sample: Sample,
+    choice: ModelChoice,
     method: str,
     target: str | None,
     score_threshold: float,
     explain: ExplainedDetections | None = None,
 ) -> CamResult:
+    """``method``'s CAM of ``choice`` on ``sample`` (cached by content hash and weights stamp)."""
     stamp = file_stamp(choice.weights_path)
     explain = explain or ExplainedDetections()
-    return _cam(image_key, _rgb, choice, stamp, method, target, score_threshold, explain)
+    return _cam(sample.key, sample.image, choice, stamp, method, target, score_threshold, explain)
 
 
 @st.cache_data(max_entries=MAX_ENTRIES, show_spinner=False)
 def _cam(
     image_key: str,
     _rgb: np.ndarray,
-    choice: detector_maps.DetectorChoice,
+    choice: ModelChoice,
     weights_stamp: tuple | None,
     method: str,
     target: str | None,
@@ -135,17 +135,6 @@ def thumbnail(dataset_name: str, root: str, stem: str) -> np.ndarray:
     return datasets.Dataset(dataset_name, datasets.Path(root)).thumbnail(stem)
 
 
-def _quiet_cam(
-    sample: Sample,
-    choice: detector_maps.DetectorChoice,
-    method: str,
-    layer: str,
-    score: float,
-    explain: ExplainedDetections | None = None,
-) -> CamResult:
-    return cam(sample.key, sample.image, choice, method, layer, score, explain)
-
-
 def _quiet_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:
     return type2(
         sample.key,
@@ -163,7 +152,7 @@ def _quiet_classifier(sample: Sample, job: classifier_maps.ClassifierStep) -> Cl
 
 
 SILENT_CACHED_MAPS = pipeline.MapFunctions(
-    cam=_quiet_cam, type2=_quiet_type2, classifier=_quiet_classifier
+    cam=cam, type2=_quiet_type2, classifier=_quiet_classifier
 )
 """The pipeline's map functions through these caches, drawing nothing (for a background
 thread: the page fetches pretrained weights, with a bar, before it starts one)."""
@@ -171,14 +160,14 @@ thread: the page fetches pretrained weights, with a bar, before it starts one)."
 
 def _bundle_cam(
     sample: Sample,
-    choice: detector_maps.DetectorChoice,
+    choice: ModelChoice,
     method: str,
     layer: str,
     score: float,
     explain: ExplainedDetections | None = None,
 ) -> CamResult:
     fetch_detector(choice)
-    return _quiet_cam(sample, choice, method, layer, score, explain)
+    return cam(sample, choice, method, layer, score, explain)
 
 
 def _bundle_type2(sample: Sample, job: pipeline.Type2Step) -> gaze.Type2Map:

@@ -11,7 +11,7 @@ import streamlit as st
 
 from saliency_core import pipeline
 from saliency_core.maps.classifier_maps import get_classifier
-from saliency_core.maps.detector_maps import DetectorChoice, get_detector
+from saliency_core.maps.detector_maps import get_detector
 from saliency_core.models.gaze.deepgaze import fetch_checkpoint
 from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import Settings
@@ -30,7 +30,7 @@ def download_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
-def fetch_detector(choice: DetectorChoice) -> None:
+def fetch_detector(choice: ModelChoice) -> None:
     """Build (and on first use download) the detector, with a bar, before any cached CAM runs."""
     get_detector(choice, progress=download_bar(choice.label))
 

@@ -63,8 +63,8 @@ def augment_sample(
     inpainting replace pixels in place, so boxes stay valid.
 
     Without a ``reference_map`` or a ``rule`` no rule is applied (``decision`` None) and the
-    image is erased; ``erase_kept`` erases (and inpaints) an image the rule keeps too — the
-    Augment page's preview of what erasing would do — while ``decision.erase`` still says keep.
+    image is erased; ``erase_kept`` erases (and inpaints) an image the rule keeps too — a preview
+    of what erasing would do — while ``decision.erase`` still says keep.
     """
     shapes = [cam.shape] if reference_map is None else [cam.shape, reference_map.shape]
     if any(shape != image.shape[:2] for shape in shapes):

@@ -20,15 +20,16 @@ import torch
 from saliency_core import pipeline
 from saliency_core.data.images import Sample
 from saliency_core.maps.cams import CamResult, ExplainedDetections, batchable
-from saliency_core.maps.detector_maps import DetectorChoice, compute_cams
+from saliency_core.maps.detector_maps import compute_cams
 from saliency_core.models.cache import default_device
+from saliency_core.models.weights import ModelChoice
 from saliency_core.settings import Settings
 
 GPU_BATCH = 8
 """Images per detector pass on CUDA (about 1 GiB of activations per 512² image for the
 ResNet-50 FPN detectors' gradient methods)."""
 
-Key = tuple[str, DetectorChoice, str, str, float, ExplainedDetections]
+Key = tuple[str, ModelChoice, str, str, float, ExplainedDetections]
 
 
 def default_batch_size(device: torch.device | None = None) -> int:
@@ -76,7 +77,7 @@ class BatchedCams:
     def __call__(
         self,
         sample: Sample,
-        choice: DetectorChoice,
+        choice: ModelChoice,
         method: str,
         layer: str,
         score: float,

@@ -16,7 +16,7 @@ Layout of ``OUT/``::
     regions.parquet        every regions part, concatenated (absent when there is none)
     notices.parquet/.csv   every notices part, concatenated, and the run's dataset-wide notices
     summary.csv/.tex       mean ± 95% bootstrap CI per detector × method × weights
-    tags.csv               free-text tags per image (the Dataset report page)
+    tags.csv               free-text tags per image (written by the app's report)
     .tags.lock             held while one session updates tags.csv (:meth:`ResultsFolder.set_tags`)
 
 Every file is written to a temporary name in the same folder and renamed

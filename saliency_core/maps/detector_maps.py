@@ -44,12 +44,8 @@ class ComputeError(RuntimeError):
     """A computation failed for a reason the user can act on (the message says how)."""
 
 
-class DetectorChoice(ModelChoice):
-    """Which detector, with which weights, at which internal input size."""
-
-
 def get_detector(
-    choice: DetectorChoice,
+    choice: ModelChoice,
     device: torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Locked[LoadedDetector]:
@@ -75,7 +71,7 @@ def guard_memory(what: str, run: Callable[[], T]) -> T:
 
 def compute_cam(
     rgb: np.ndarray,
-    choice: DetectorChoice,
+    choice: ModelChoice,
     method: str = "EigenCAM",
     target: str | None = None,
     score_threshold: float = SCORE_THRESHOLD,
@@ -94,7 +90,7 @@ def compute_cam(
 
 def compute_cams(
     rgbs: Sequence[np.ndarray],
-    choice: DetectorChoice,
+    choice: ModelChoice,
     method: str = "EigenCAM",
     target: str | None = None,
     score_threshold: float = SCORE_THRESHOLD,

@@ -2,7 +2,7 @@
 
 A reference is a float32 (H, W) map in [0, 1] at the sample's size: a type-2 model's prediction
 (its display map: exp(log density), min-max scaled), the density of the recorded fixations
-(Gaussian blur, max-scaled) or the human attention mask. The Explore and Augment pages, the
+(Gaussian blur, max-scaled) or the human attention mask. The app, the
 augment command and the dataset engine all build their references here.
 """
 
