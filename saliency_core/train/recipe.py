@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tomllib
 import typing
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,11 @@ class TrainSettings:
     split_rule: str = "dataset"
     policy: str = "v3"
     study_boxes: bool = False
+    copies: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weights", _weight_source(self.weights))
+        object.__setattr__(self, "copies", _pairs(self.copies))
         object.__setattr__(self, "lr_steps", tuple(self.lr_steps))
         for problem in _problems(self):
             raise SettingsError(problem)
@@ -80,6 +83,7 @@ class TrainSettings:
         values = asdict(self)
         values["weights"] = self.weights.value
         values["lr_steps"] = list(self.lr_steps)
+        values["copies"] = dict(self.copies)
         return values
 
     def to_toml(self) -> str:
@@ -111,6 +115,12 @@ def _weight_source(value: WeightSource | str) -> WeightSource:
     except ValueError:
         names = ", ".join(source.value for source in WeightSource)
         raise SettingsError(f"weights must be one of {names}, got {value!r}") from None
+
+
+def _pairs(copies: Mapping[str, str] | Iterable[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    """Arm name -> folder of precomputed copies, as sorted (name, folder) pairs."""
+    items = copies.items() if isinstance(copies, Mapping) else copies
+    return tuple(sorted((str(name), str(folder)) for name, folder in items))
 
 
 def _bounds(
