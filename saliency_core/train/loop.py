@@ -140,6 +140,33 @@ def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
     return bool(tensor.item())
 
 
+def training_step(
+    network: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    images,
+    targets,
+    device: torch.device,
+    amp: bool,
+) -> dict[str, float]:
+    """One SGD step on a batch: the loss is the sum of the model's loss parts (each a mean
+    over the batch, so DDP's averaged gradients are those of the global batch)."""
+    images = [image.to(device, non_blocking=True) for image in images]
+    targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+    with torch.autocast(device.type, enabled=amp):
+        parts = network(images, targets)
+        loss = sum(parts.values())
+    if not torch.isfinite(loss):
+        raise ValueError(
+            f"The loss is {loss.item()}: training diverged; lower the learning rate (--lr)."
+        )
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
+
+
 class _Run:
     """The state of one training session (see :func:`train`)."""
 
@@ -249,21 +276,9 @@ class _Run:
         )
 
     def one_step(self, images, targets) -> dict[str, float]:
-        images = [image.to(self.device, non_blocking=True) for image in images]
-        targets = [{k: v.to(self.device) for k, v in t.items()} for t in targets]
-        with torch.autocast(self.device.type, enabled=self.amp):
-            parts = self.network(images, targets)
-            loss = sum(parts.values())
-        if not torch.isfinite(loss):
-            raise ValueError(
-                f"The loss is {loss.item()} at epoch {self.epoch + 1}, step {self.step + 1}: "
-                "training diverged; lower the learning rate (--lr)."
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return {"loss": loss.item(), **{k: v.item() for k, v in parts.items()}}
+        return training_step(
+            self.network, self.optimizer, self.scaler, images, targets, self.device, self.amp
+        )
 
     def run_epoch(self) -> bool:
         """Train the rest of the current epoch; False when stopped part-way."""
