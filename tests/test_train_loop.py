@@ -82,7 +82,7 @@ def test_two_epochs_loss_falls_and_the_run_folder_is_complete(voc, tmp_path) -> 
     }
     assert (result.epochs_done, result.stopped, len(result.validation)) == (2, False, 2)
     log = pd.read_parquet(tmp_path / "run" / "train_log.parquet")
-    assert len(log) == 2 * 4  # 14 train images in batches of 4
+    assert len(log) == 2 * 3  # 14 train images: 3 full batches of 4 per epoch
     assert {"loss", "classification", "bbox_regression", "lr", "images_per_s", "data_s"} <= set(
         log.columns
     )
@@ -105,11 +105,11 @@ def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights(voc, tmp_path) -> N
     whole = train(SETTINGS, voc, tmp_path / "whole", device="cpu")
     stop = threading.Event()
 
-    def stop_after_six(report: loop.StepReport) -> None:
-        if report.done == 6:  # epoch 2, step 2 of 4
+    def stop_after_five(report: loop.StepReport) -> None:
+        if report.done == 5:  # epoch 2, step 2 of 3
             stop.set()
 
-    first = train(SETTINGS, voc, tmp_path / "resumed", device="cpu", progress=stop_after_six,
+    first = train(SETTINGS, voc, tmp_path / "resumed", device="cpu", progress=stop_after_five,
                   stop=stop)  # fmt: skip
     assert (first.stopped, first.epochs_done) == (True, 1)
     manifest = json.loads((tmp_path / "resumed" / "manifest.json").read_text())

@@ -147,7 +147,8 @@ def epoch_loader(
     world: int = 1,
     skip_batches: int = 0,
 ) -> DataLoader:
-    """The loader of one epoch (this rank's share), starting after ``skip_batches`` batches."""
+    """The loader of one epoch (this rank's share, full batches), starting after
+    ``skip_batches`` batches."""
     samples.epoch = epoch
     order = EpochOrder(len(samples), samples.seed, epoch, rank, world, skip_batches * batch_size)
     return DataLoader(
@@ -156,6 +157,7 @@ def epoch_loader(
         sampler=order,
         num_workers=workers,
         collate_fn=collate,
+        drop_last=True,
         generator=torch.Generator().manual_seed(samples.seed),  # the global RNG is not touched
         pin_memory=torch.cuda.is_available(),
         persistent_workers=False,
@@ -163,6 +165,13 @@ def epoch_loader(
 
 
 def batches_per_epoch(size: int, batch_size: int, world: int = 1) -> int:
-    """Steps of one epoch per rank (the last batch may be smaller)."""
+    """Steps of one epoch per rank: full batches only (an incomplete last batch is left out,
+    so every step averages the same number of images and BatchNorm never sees a single one;
+    the permutation changes every epoch, so no image is always left out)."""
     per_rank = -(-size // world)
-    return -(-per_rank // batch_size)
+    if per_rank < batch_size:
+        raise ValueError(
+            f"The training split has {size} images: fewer than one batch of {batch_size} "
+            f"per process ({world}); lower --batch-size."
+        )
+    return per_rank // batch_size
