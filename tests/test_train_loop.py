@@ -5,11 +5,9 @@ and the data do not depend on the number of loader workers."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import threading
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -49,17 +47,6 @@ def one_thread():
     torch.set_num_threads(1)  # deterministic and fast on a shared 2-core machine
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def accuracy_module(monkeypatch):
-    """Until the mAP module (scoring/evaluate.detection) is merged: a fixed stand-in."""
-    if importlib.util.find_spec("saliency_core.evaluate.detection") is None:
-        fixed = SimpleNamespace(
-            map=0.25, map_50=0.5, map_75=0.0, per_class={}, per_class_50={}, images=4
-        )
-        monkeypatch.setattr(loop, "validate", lambda *args: fixed)
-        monkeypatch.setattr(loop, "accuracy_from_row", lambda row: row)
 
 
 @pytest.fixture(scope="module")
