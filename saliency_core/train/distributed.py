@@ -7,6 +7,7 @@ be on a shared file system)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import torch.distributed as dist
 
 from saliency_core.models.extras import require
 from saliency_core.train.recipe import TrainSettings
+from saliency_core.train.run_folder import MANIFEST
 
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR")
 
@@ -77,7 +79,7 @@ def ray_train(
 ) -> dict:
     """Train with Ray Train's TorchTrainer: ``workers`` processes (one GPU each with
     ``use_gpu``), each calling :func:`train` inside Ray's process group; returns rank 0's
-    summary (epochs done, stopped, final weights)."""
+    manifest's status, epochs done, world size and seconds."""
     require("ray.train.torch", "requirements-ray.txt", "--launcher ray (Ray Train)")
     import ray
     from ray.train import ScalingConfig
@@ -95,27 +97,21 @@ def ray_train(
         train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu),
     )
-    result = trainer.fit()
-    return dict(result.metrics or {})
+    trainer.fit()
+    manifest = json.loads((Path(run_dir) / MANIFEST).read_text())
+    return {key: manifest[key] for key in ("status", "epochs_done", "world_size", "seconds")}
 
 
 def _ray_worker(config: dict) -> None:
-    """One Ray Train worker: the training function on Ray's device and process group."""
-    import ray.train
+    """One Ray Train worker: the training function on Ray's device and process group (rank 0
+    writes the run folder, whose manifest the driver reads)."""
     from ray.train.torch import get_device
 
     from saliency_core.train.loop import train
 
-    result = train(
+    train(
         TrainSettings.from_dict(config["settings"]),
         Path(config["dataset_root"]),
         Path(config["run_dir"]),
         device=get_device(),
-    )
-    ray.train.report(
-        {
-            "epochs_done": result.epochs_done,
-            "stopped": result.stopped,
-            "final_weights": str(result.final_weights),
-        }
     )

@@ -169,7 +169,7 @@ def _problems(settings: TrainSettings) -> list[str]:
         checks.append(f"lr_steps must increase, got {list(s.lr_steps)}")
     checks += [_choice(name, getattr(s, name), allowed) for name, allowed in _CHOICES.items()]
     if s.weights is WeightSource.FILE and not s.weights_file:
-        checks.append("weights 'file' needs weights_file (--weights-file: the state dict to start from)")
+        checks.append("weights 'file' needs weights_file (--weights-file: the state dict to use)")
     checks.append(_detector_problem(s.detector))
     checks.append(_arm_problem(s.arm))
     if s.train_split == s.val_split:
