@@ -32,10 +32,10 @@ def test_a_subcommand_gets_the_rest_of_the_arguments_help_included(capsys):
 
 def test_an_unknown_subcommand_names_the_ones_there_are(capsys):
     with pytest.raises(SystemExit) as stop:
-        cli.main(["train"])
+        cli.main(["fit"])
     assert stop.value.code == 2
     assert (
-        "invalid choice: 'train' (choose from 'evaluate', 'augment', 'accuracy')"
+        "invalid choice: 'fit' (choose from 'evaluate', 'augment', 'accuracy', 'train')"
         in capsys.readouterr().err
     )
 

@@ -64,10 +64,12 @@ def test_replaced_head_has_the_new_class_count(name: str, tmp_path) -> None:
 
 
 def test_detr_and_yolo_are_refused_naming_the_trainable_ones() -> None:
-    settings = TrainSettings(detector="DETR R50", weights="untrained")
     with pytest.raises(ValueError, match=r"^DETR R50 cannot be fine-tuned here") as error:
-        build_model(settings, ("a", "b"))
+        TrainSettings(detector="DETR R50", weights="untrained")
     assert "trainable detectors: Faster R-CNN R50-FPN, " in str(error.value)
+    spec = DETECTORS["YOLO11 n"]
+    with pytest.raises(ValueError, match=r"^YOLO11 n \(Linear\) cannot be fine-tuned here"):
+        replace_head(nn.Linear(1, 1), spec, 3)
 
 
 def _frozen(model: nn.Module, prefix: str = "") -> list[str]:

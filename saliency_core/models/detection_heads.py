@@ -116,7 +116,8 @@ def _replacer(model_class: type) -> Callable[[nn.Module, int], None] | None:
     return None
 
 
-def _not_trainable(name: str) -> ValueError:
+def not_trainable(name: str) -> ValueError:
+    """The refusal of a detector whose head is not replaced here."""
     return ValueError(
         f"{name} cannot be fine-tuned here (only torchvision detectors' heads are replaced); "
         f"trainable detectors: {', '.join(trainable_detectors())}"
@@ -127,7 +128,7 @@ def require_trainable(spec: DetectorSpec) -> None:
     """Refuse a registry entry :func:`replace_head` does not know (DETR, YOLO), before any
     weights are loaded."""
     if not isinstance(spec, TorchvisionSpec):
-        raise _not_trainable(spec.name)
+        raise not_trainable(spec.name)
 
 
 def replace_head(model: nn.Module, spec: DetectorSpec, num_classes: int) -> nn.Module:
@@ -136,6 +137,6 @@ def replace_head(model: nn.Module, spec: DetectorSpec, num_classes: int) -> nn.M
     naming the detectors that can be fine-tuned here."""
     replace = _replacer(type(model))
     if replace is None:
-        raise _not_trainable(f"{spec.name} ({type(model).__name__})")
+        raise not_trainable(f"{spec.name} ({type(model).__name__})")
     replace(model, num_classes)
     return model

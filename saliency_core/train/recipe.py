@@ -187,11 +187,12 @@ def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str | None:
 
 
 def _detector_problem(name: str) -> str | None:
+    from saliency_core.models.detection_heads import not_trainable, trainable_detectors
     from saliency_core.models.detectors import DETECTORS
 
-    if name in DETECTORS:
-        return None
-    return f"detector {name!r} is not in the registry; known: {', '.join(DETECTORS)}"
+    if name not in DETECTORS:
+        return f"detector {name!r} is not in the registry; known: {', '.join(DETECTORS)}"
+    return None if name in trainable_detectors() else str(not_trainable(name))
 
 
 def _arm_problem(arm: str) -> str | None:
