@@ -5,6 +5,7 @@ and the data do not depend on the number of loader workers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -149,8 +150,26 @@ def test_batches_do_not_depend_on_the_worker_count(voc) -> None:
     samples = DetectionSamples(dataset.split("train"), dataset.classes, read_plain, seed=0)
     serial = list(epoch_loader(samples, 4, 0, epoch=1))
     parallel = list(epoch_loader(samples, 4, 2, epoch=1))
-    for (images_a, targets_a), (images_b, targets_b) in zip(serial, parallel, strict=True):
+    for (images_a, targets_a, _), (images_b, targets_b, _) in zip(serial, parallel, strict=True):
         assert all(torch.equal(a, b) for a, b in zip(images_a, images_b, strict=True))
         assert all(torch.equal(a["boxes"], b["boxes"]) for a, b in zip(targets_a, targets_b,
                                                                        strict=True))  # fmt: skip
     assert serial[0][1][0]["labels"].min() >= 1  # class i is label i + 1
+
+
+def test_a_copy_that_falls_back_is_named_in_the_manifest_from_worker_processes(voc, tmp_path):
+    """The erase arm reads its copies; one missing copy falls back to the original image and
+    the sampler's notice reaches manifest.json although it was recorded in a loader worker."""
+    import shutil
+
+    copies = tmp_path / "erase"
+    shutil.copytree(voc / "JPEGImages", copies)
+    train_stems = open_dataset(voc, "dataset").splits["train"]
+    missing = train_stems[0]
+    (copies / f"{missing}.jpg").unlink()
+    settings = dataclasses.replace(
+        SETTINGS, epochs=1, workers=2, arm="erase", copies=(("erase", str(copies)),)
+    )
+    train(settings, voc, tmp_path / "run", device="cpu")
+    notices = json.loads((tmp_path / "run" / "manifest.json").read_text())["notices"]
+    assert len(notices) == 1 and missing in notices[0], notices

@@ -87,8 +87,10 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 
 class DetectionSamples(Dataset):
     """``annotations`` drawn through ``source``; item i of epoch e is (image, {"boxes",
-    "labels"}) with labels i + 1 of ``classes`` (0 is background). Set :attr:`epoch` before
-    iterating (worker processes copy it when the loader starts)."""
+    "labels"}, notices) with labels i + 1 of ``classes`` (0 is background) and the notices the
+    source recorded while drawing it (a sampler's ``notices`` list: a copy that fell back to the
+    original image), so that they reach the run from worker processes too. Set :attr:`epoch`
+    before iterating (worker processes copy it when the loader starts)."""
 
     def __init__(
         self, annotations: Sequence, classes: Sequence[str], source: Source, seed: int
@@ -102,14 +104,16 @@ class DetectionSamples(Dataset):
     def __len__(self) -> int:
         return len(self.annotations)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, Target]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Target, tuple[str, ...]]:
         generator = torch.Generator().manual_seed(mixed_seed(self.seed, self.epoch, index))
+        recorded = getattr(self.source, "notices", [])
+        before = len(recorded)
         rgb, boxes, labels = self.source(self.annotations[index], generator)
         target = {
             "boxes": torch.as_tensor(np.asarray(boxes, np.float32).reshape(-1, 4)),
             "labels": torch.tensor([self.label_of[name] for name in labels], dtype=torch.int64),
         }
-        return to_tensor(rgb), target
+        return to_tensor(rgb), target, tuple(recorded[before:])
 
 
 class EpochOrder(Sampler[int]):
@@ -132,9 +136,13 @@ class EpochOrder(Sampler[int]):
         return len(self.indices)
 
 
-def collate(batch: list[tuple[torch.Tensor, Target]]) -> tuple[tuple, tuple]:
-    """A batch as (images, targets) tuples: detection images differ in size."""
-    return tuple(zip(*batch, strict=True))  # type: ignore[return-value]
+def collate(
+    batch: list[tuple[torch.Tensor, Target, tuple[str, ...]]],
+) -> tuple[tuple, tuple, tuple[str, ...]]:
+    """A batch as (images, targets, notices): images differ in size (tuples, not a stack);
+    the samples' notices joined."""
+    images, targets, notices = zip(*batch, strict=True)
+    return images, targets, tuple(text for texts in notices for text in texts)
 
 
 def epoch_loader(

@@ -202,6 +202,8 @@ class _Run:
         self.amp = settings.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp)
         self.epoch, self.step, self.best, self.seconds = 0, 0, None, 0.0
+        self.notices: dict[str, None] = {}
+        """What the arm's sampler fell back on (ordered, each once), for the manifest."""
         self.log = self.folder.read_table(LOG)
         self.validation_rows = self.folder.read_table(VALIDATION)
         self._resume()
@@ -222,6 +224,7 @@ class _Run:
         _restore_rng(state["rng"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.best, self.seconds = state["best_map"], float(state["seconds"])
+        self.notices = dict.fromkeys(state.get("notices", []))
         position = (self.epoch, self.step)
         self.log = [row for row in self.log if (row["epoch"], row["step"]) < position]
         self.validation_rows = [r for r in self.validation_rows if r["epoch"] < self.epoch]
@@ -237,6 +240,7 @@ class _Run:
             "step": self.step,
             "best_map": self.best,
             "seconds": self.seconds,
+            "notices": list(self.notices),
         }
 
     def save(self, status: str, best: bool = False) -> None:
@@ -271,6 +275,7 @@ class _Run:
                     "frozen_batch_norm": self.built.frozen_norm,
                 },
                 "data": self.dataset.summary(),
+                "notices": list(self.notices),
                 "workers": self.settings.workers,
             }
         )
@@ -292,7 +297,8 @@ class _Run:
             skip_batches=self.step,
         )
         waited = time.perf_counter()
-        for images, targets in loader:
+        for images, targets, notices in loader:
+            self.notices.update(dict.fromkeys(notices))
             started = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             losses = self.one_step(images, targets)
