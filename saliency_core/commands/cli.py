@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "score every image of a dataset: maps against references and fixations, tables",
     "augment": "human-centred augmentation of a dataset (selective erasing or inpainting)",
     "accuracy": "detection accuracy (mAP) of detectors on an annotated dataset (Table 1)",
+    "train": "fine-tune a detector on a VOC/COCO dataset with an augmentation arm (resumable)",
     "readout": "train a saliency readout on a classifier backbone over a fixation dataset",
     "import-dataset": "MIT1003, CAT2000 or SALICON from its original download into the layout",
 }

@@ -116,7 +116,9 @@ def mean_average_precision(
         class_metrics=True,
         extended_summary=True,
         backend="pycocotools",
+        sync_on_compute=False,  # a function of its inputs: never gathers other processes' state
     )
+    metric.warn_on_many_detections = False  # COCO's protocol: the 100 best per image count
     metric.update(preds, truth)
     result = metric.compute()
     labels = result["classes"].reshape(-1).tolist()
