@@ -1,14 +1,16 @@
 """Test session set-up: the type-2 disk cache lives in a fresh temporary folder; the
-``model_calls`` fixture counts detector runs."""
+``model_calls`` fixture counts detector runs; ``synthetic_voc`` is a small VOC dataset."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 import streamlit as st
 
+from saliency_core.data.synthetic import write_synthetic_voc
 from saliency_core.maps import detector_maps
 
 
@@ -30,3 +32,10 @@ def model_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(detector_maps, "run_cams", counting)
     return calls
+
+
+@pytest.fixture(scope="session")
+def synthetic_voc(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic VOC dataset (24 images of 96 px, 6 masked test images, seed 0), written
+    once per session: treat it as read-only."""
+    return write_synthetic_voc(tmp_path_factory.mktemp("synthetic_voc") / "voc")

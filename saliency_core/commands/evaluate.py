@@ -23,7 +23,7 @@ from saliency_core.commands.common import (
     setting_values,
 )
 from saliency_core.data.csvfiles import read_csv
-from saliency_core.data.datasets import Dataset, sample_dataset
+from saliency_core.data.datasets import Dataset, image_folder, sample_dataset
 from saliency_core.evaluate import engine, summary
 from saliency_core.evaluate.options import DEFAULT_METRICS
 from saliency_core.evaluate.store import NOTICES, SUMMARY, ResultsFolder
@@ -139,8 +139,8 @@ def dataset_of(name: str | None) -> Dataset:
     if name == SAMPLE:
         return sample_dataset()
     root = Path(name).expanduser()
-    if not (root / "images").is_dir():
-        raise SettingsError(f"--dataset {name} has no images/ folder")
+    if image_folder(root) is None:
+        raise SettingsError(f"--dataset {name} has no images/ folder (nor VOC's JPEGImages/)")
     return Dataset(root.name, root)
 
 

@@ -1,6 +1,7 @@
 """Image sources: the shipped NUS Scene sample and user dataset folders.
 
-A dataset is a folder with ``images/`` and optional ``masks/<stem>.png`` (human attention masks,
+A dataset is a folder with ``images/`` (a PASCAL VOC folder: ``JPEGImages/``) and optional
+``masks/<stem>.png`` (human attention masks,
 e.g. the PASCAL VOC 2012 masks of the ML-Interpretability-Evaluation-Benchmark) and
 ``fixations/<stem>.csv`` (columns ``x,y`` in pixels, optional ``subject,onset_s,duration_s``).
 User datasets come from ``SALIENCY_DATA_DIR``: one or several folders (joined by ``os.pathsep``),
@@ -51,6 +52,8 @@ OTHER_FIXATIONS_SKIPPED = "Another image's fixations were left out of sAUC's neg
 the reason follow."""
 OPTIONAL_INPUTS = ("mask", "fixations", "other_fixations")
 """What :meth:`Dataset.load` can read besides the image (all by default)."""
+IMAGE_FOLDERS = ("images", "JPEGImages")
+"""A dataset's image folder, the first present: ``images/``, else VOC's ``JPEGImages/``."""
 
 
 T = TypeVar("T")
@@ -62,7 +65,7 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """A folder in the ``images/``, ``masks/``, ``fixations/`` layout."""
+    """A folder in the ``images/`` (or ``JPEGImages/``), ``masks/``, ``fixations/`` layout."""
 
     name: str
     root: Path
@@ -74,8 +77,14 @@ class Dataset:
         return resolved
 
     @cached_property
+    def images_folder(self) -> str:
+        """The name of the image folder (:data:`IMAGE_FOLDERS`; ``images`` when none is there)."""
+        folder = image_folder(self.root)
+        return IMAGE_FOLDERS[0] if folder is None else folder.name
+
+    @cached_property
     def ids(self) -> list[str]:
-        folder = self.root / "images"
+        folder = self.root / self.images_folder
         if not folder.is_dir():
             return []
         stems = {
@@ -96,7 +105,7 @@ class Dataset:
         return None
 
     def image_path(self, stem: str) -> Path:
-        path = self._find("images", stem, ACCEPTED_SUFFIXES)
+        path = self._find(self.images_folder, stem, ACCEPTED_SUFFIXES)
         if path is None:
             raise DatasetError(f"No image {stem!r} in {self.name}.")
         return path
@@ -256,14 +265,19 @@ def scan_user_datasets(root: str | Path | None = None) -> DatasetScan:
     return DatasetScan(list(found.values()), notices)
 
 
+def image_folder(root: Path) -> Path | None:
+    """``root``'s image folder (the first of :data:`IMAGE_FOLDERS` there), None if it has none."""
+    return next((root / name for name in IMAGE_FOLDERS if (root / name).is_dir()), None)
+
+
 def _scan_root(root: Path) -> tuple[list[Dataset], list[str]]:
     if not root.is_dir():
         return [], [f"{DATA_DIR_VARIABLE}: {root} is not a folder; skipped."]
-    if (root / "images").is_dir():
+    if image_folder(root) is not None:
         return [Dataset(root.name, root)], []
     found, notices = [], []
     for child in sorted(root.iterdir()):
-        if not (child.is_dir() and (child / "images").is_dir()):
+        if not (child.is_dir() and image_folder(child) is not None):
             continue
         if not child.resolve().is_relative_to(root.resolve()):
             notices.append(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from saliency_core.data import roots
-from saliency_core.data.datasets import Dataset, open_dataset_folder
+from saliency_core.data.datasets import Dataset, image_folder, open_dataset_folder
 from saliency_core.evaluate.outcome import Outcome
 from saliency_core.evaluate.store import (
     CURVE_TABLE,
@@ -120,7 +120,7 @@ def run_dataset(manifest: Mapping, available: Mapping[str, Dataset]) -> RunDatas
         path = open_dataset_folder(root)
     except roots.OutsideRootsError as error:
         return RunDataset(None, False, root, f"The run's dataset folder {error}")
-    if (path / "images").is_dir():
+    if image_folder(path) is not None:
         return RunDataset(Dataset(path.name, path), False, root)
     return RunDataset(None, False, root, f"The run's dataset folder {root} is gone.")
 
