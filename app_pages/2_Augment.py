@@ -44,7 +44,7 @@ from saliency_core.models.detectors import DETECTORS, pretrained_path
 from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import LIST_SEPARATOR
 from saliency_core.study import ERASE_PERCENT, SCORE_THRESHOLD
-from ui import address, cached, widgets
+from ui import address, cached, policy_preview, widgets
 from ui.augment_jobs import InpaintJob, format_duration, progress_text
 from ui.errors import guarded, report
 from ui.progress import fetch_deepgaze, fetch_detector
@@ -542,25 +542,8 @@ def deep_image_prior(sample: Sample, erased: Erased) -> None:
     poll(current, running, sample, erased, working)
 
 
-def main() -> None:
-    st.title("Augment")
-    st.caption(
-        "Selective erasing and inpainting: where the detector's CAM and a human reference "
-        "disagree, erase the CAM's most salient pixels, then fill them again. Boxes are "
-        "unchanged (pixels are replaced in place). For a whole dataset: "
-        "`python -m saliency_core.augment --help`."
-    )
-    follow_explore()
-    sample = widgets.image_picker(KEY, address.incoming())
-    address.write(widgets.source_params(KEY), widgets.SOURCE_PARAMS)
-    settings = detector_settings()
-    if sample is None:
-        st.info("Pick a dataset image or upload one in the sidebar.")
-        return
-    if settings is None:
-        return
-    choice, method = settings
-    st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
+def erasing(sample: Sample, choice: ModelChoice, method: str) -> None:
+    """The CAM, the reference, the rule, then erasing and inpainting."""
     cam = reference = rule = None
     with st.spinner(f"{choice.label} · {method}…"), guarded(f"{choice.label} · {method}"):
         fetch_detector(choice)
@@ -575,6 +558,29 @@ def main() -> None:
     decision_slot = st.container()
     with guarded("Erasing and inpainting"):
         augment(sample, cam, reference, rule, decision_slot)
+
+
+def main() -> None:
+    st.title("Augment")
+    st.caption(
+        "Selective erasing and inpainting: where the detector's CAM and a human reference "
+        "disagree, erase the CAM's most salient pixels, then fill them again. Boxes are "
+        "unchanged (pixels are replaced in place). For a whole dataset: "
+        "`python -m saliency_core.augment --help`. Below them, the non-trivial "
+        "transformations, which move the boxes with the pixels."
+    )
+    follow_explore()
+    sample = widgets.image_picker(KEY, address.incoming())
+    address.write(widgets.source_params(KEY), widgets.SOURCE_PARAMS)
+    settings = detector_settings()
+    if sample is None:
+        st.info("Pick a dataset image or upload one in the sidebar.")
+        return
+    st.caption(f"{sample.source} · {sample.id} · {sample.shape[1]}×{sample.shape[0]} px")
+    if settings is not None:
+        erasing(sample, *settings)
+    with guarded("The transformation preview"):
+        policy_preview.section(KEY, sample)
 
 
 main()

@@ -6,6 +6,7 @@ All functions take and return uint8 RGB arrays (H, W, 3) or plotly figures; no S
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -126,6 +127,22 @@ def draw_detections(
         lift = bottom - top + 2
         draw.rectangle((left, top - lift, right + 4, bottom - lift), fill=colour)
         draw.text((x1 + 2, y1 - lift), tag, fill=(255, 255, 255), font=font)
+    return np.asarray(image)
+
+
+def draw_boxes(rgb: np.ndarray, boxes: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Annotated boxes (x1, y1, x2, y2 pixels) with their class names, one colour per name."""
+    image = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(max(rgb.shape[:2]) / 250))
+    font = _font(max(11, round(max(rgb.shape[:2]) / 40)))
+    for box, name in zip(np.asarray(boxes).reshape(-1, 4), names, strict=True):
+        x1, y1, x2, y2 = (float(v) for v in box)
+        colour = _label_colour(zlib.crc32(name.encode()))
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
+        left, top, right, bottom = draw.textbbox((x1, y1), name, font=font)
+        draw.rectangle((left, top, right + 4, bottom), fill=colour)
+        draw.text((x1 + 2, y1), name, fill=(255, 255, 255), font=font)
     return np.asarray(image)
 
 

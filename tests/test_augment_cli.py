@@ -326,3 +326,31 @@ def test_an_image_named_like_a_formula_is_neutralised_in_the_log_and_resumed(
     assert run(dataset, out, "--reference", "mask", *NEVER) == 0
     assert processed == [stem], "the second run found the logged image done"
     assert (out / "images" / f"{stem}.jpg").is_file()
+
+
+def test_a_voc_folder_is_augmented_into_the_same_layout(tmp_path, synthetic_voc):
+    """JPEGImages/ in, JPEGImages/ out; annotations and splits copied, so the copy reads back
+    as the same detection dataset (erasing never moves a box)."""
+    import shutil
+
+    from saliency_core.data.annotations import read_voc
+
+    voc = shutil.copytree(synthetic_voc, tmp_path / "voc")
+    masked = {path.stem for path in (voc / "masks").iterdir()}
+    for image in (voc / "JPEGImages").iterdir():
+        if image.stem not in masked:  # the mask is this rule's reference
+            image.unlink()
+    out = tmp_path / "out"
+    assert run(voc, out, "--reference", "mask", "--limit", "2", *ALWAYS) == 0
+    _, rows = read_log(out)
+    assert [row["output"] for row in rows] == [f"JPEGImages/{row['stem']}.png" for row in rows]
+    original, copy = read_voc(voc), read_voc(out)
+    for row in rows:
+        stem = row["stem"]
+        assert (out / "Annotations" / f"{stem}.xml").read_bytes() == (
+            voc / "Annotations" / f"{stem}.xml"
+        ).read_bytes()
+        np.testing.assert_array_equal(
+            copy.annotations[stem].boxes, original.annotations[stem].boxes
+        )
+    assert (out / "ImageSets" / "Main" / "test.txt").is_file()

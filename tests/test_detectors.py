@@ -80,6 +80,20 @@ def test_file_weights_of_a_fine_tuned_model_keep_its_class_count(tmp_path: Path)
     assert len(loaded.categories) == 21 and loaded.categories[20] == "class 20"
 
 
+def test_classes_txt_beside_a_weights_file_names_its_categories(tmp_path: Path):
+    spec = D.get_spec("SSDlite320 MobileNetV3")
+    fine_tuned, numbered = D._build(spec, 4, None)  # background + 3 classes
+    assert numbered == ["__background__", "class 1", "class 2", "class 3"]
+    path = tmp_path / "model_final.pt"
+    torch.save(fine_tuned.state_dict(), path)
+    (tmp_path / "classes.txt").write_text("square\n disc \ntriangle\n\n")
+    loaded = D.load_detector(spec.name, WeightSource.FILE, weights_path=path)
+    assert loaded.categories == ["__background__", "square", "disc", "triangle"]
+    (tmp_path / "classes.txt").write_text("square\ndisc\n")  # another class count: not used
+    loaded = D.load_detector(spec.name, WeightSource.FILE, weights_path=path)
+    assert loaded.categories == numbered
+
+
 def test_file_weights_for_another_architecture_give_a_clear_message(tmp_path: Path):
     other = D.load_detector("SSDlite320 MobileNetV3", "untrained")
     path = tmp_path / "wrong.pth"

@@ -105,6 +105,7 @@ def _from_dataset(key: str, link: dict[str, str]) -> Sample | None:
         st.session_state[image_key] = ids[0]
     stem = st.sidebar.selectbox("Image", ids, key=image_key)
     st.session_state[f"{key}_source_params"] = {"dataset": name, "image": stem}
+    st.session_state[f"{key}_dataset_root"] = str(dataset.root)  # its annotations are read there
     _gallery(dataset, key)
     try:
         return cached.sample(dataset.name, str(dataset.root), stem)

@@ -9,6 +9,10 @@ Image Prior). :func:`augment_sample` runs the three steps for one image;
 Bounding boxes are unchanged by these augmentations: pixels are replaced in place, nothing is
 moved, resized or cropped, so a sample's boxes stay valid as they are. :func:`augment_sample`
 passes them through untouched.
+
+The non-trivial transformations (Zoph et al.'s detection policies, which do move boxes) are in
+:mod:`saliency_core.augment.policies`; :mod:`saliency_core.augment.arms` combines them with the
+erased and inpainted copies into the fine-tuning experiment's arms.
 """
 
 from saliency_core.augment.erase import (

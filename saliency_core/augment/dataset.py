@@ -1,6 +1,7 @@
 """The dataset augmentation: selective erasing (and inpainting) of every image of a dataset folder.
 
-:func:`augment_dataset` writes ``OUT/images/<stem>`` (augmented, or copied unchanged when the rule
+:func:`augment_dataset` writes ``OUT/images/<stem>`` (``OUT/JPEGImages/<stem>`` for a PASCAL VOC
+folder; augmented, or copied unchanged when the rule
 keeps the image), copies every other file of the dataset unchanged (annotations, masks,
 fixations; an image's own ``<stem>.*`` files only with its output, so a failed image leaves none),
 and logs one CSV row per image in ``OUT/augment_log.csv``. Images are never downscaled and pixels
@@ -32,7 +33,7 @@ from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import DEFAULT_PRESET, PRESETS, EraseRule
 from saliency_core.data import csvfiles, runs
 from saliency_core.data.atomic import save_image_atomic
-from saliency_core.data.datasets import Dataset
+from saliency_core.data.datasets import IMAGE_FOLDERS, Dataset, image_folder
 from saliency_core.data.images import ACCEPTED_SUFFIXES, Sample
 from saliency_core.maps.references import REFERENCES, ReferenceMap
 from saliency_core.models.detectors import DETECTORS
@@ -42,7 +43,6 @@ from saliency_core.study import DEEPGAZE_MAX_SIDE, SCORE_THRESHOLD, MapKind
 
 LOG_NAME = "augment_log.csv"
 SETTINGS_NAME = "augment_settings.json"
-IMAGES = "images"
 ERASE_MASKS = "erase_masks"
 LOG_COLUMNS = (
     "stem",
@@ -248,8 +248,8 @@ class AugmentReport:
 def refusal(dataset: Path, out: Path, options: AugmentOptions) -> str | None:
     """Why ``options`` cannot run from ``dataset`` into ``out`` (checked before anything is
     written), or None."""
-    if not (dataset.resolve() / IMAGES).is_dir():
-        return f"--dataset {dataset} has no {IMAGES}/ folder"
+    if image_folder(dataset.resolve()) is None:
+        return f"--dataset {dataset} has no {' or '.join(f'{n}/' for n in IMAGE_FOLDERS)} folder"
     overlap = runs.overlap_refusal(dataset, out)
     if overlap:
         return overlap
@@ -276,8 +276,8 @@ def refusal(dataset: Path, out: Path, options: AugmentOptions) -> str | None:
 
 
 def dataset_files(dataset: Path, stems: Collection[str]) -> dict[str | None, list[Path]]:
-    """Every file of ``dataset`` except the images in ``images/``, relative to it, by the image
-    stem it belongs to (a file named ``<stem>.*`` anywhere: ``masks/<stem>.png``,
+    """Every file of ``dataset`` except the images (``images/`` or ``JPEGImages/``), relative to
+    it, by the image stem it belongs to (a file named ``<stem>.*`` anywhere: ``masks/<stem>.png``,
     ``fixations/<stem>.csv``, ``annotations/<stem>.xml``, …) or None (every other file).
 
     Files that resolve outside the dataset (symbolic links out of it) are left out, as the app
@@ -289,7 +289,7 @@ def dataset_files(dataset: Path, stems: Collection[str]) -> dict[str | None, lis
     files: dict[str | None, list[Path]] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        is_image = relative.parts[0] == IMAGES and path.suffix.lower() in ACCEPTED_SUFFIXES
+        is_image = relative.parts[0] in IMAGE_FOLDERS and path.suffix.lower() in ACCEPTED_SUFFIXES
         is_run_file = relative.as_posix() in run_files
         if not path.is_file() or is_image or is_run_file or not path.resolve().is_relative_to(root):
             continue
@@ -383,15 +383,16 @@ def _compared_maps(sample: Sample, run: AugmentRun) -> tuple[pipeline.MapEntry, 
 
 def _write_output(augmented: AugmentedSample, source: Path, stem: str, run: AugmentRun) -> Path:
     """Save the erased image (and its mask with ``save_masks``), or copy ``source`` unchanged
-    when the rule keeps it; returns the output's path relative to ``run.out``."""
-    options, out = run.options, run.out
+    when the rule keeps it, into the image folder of the same name as the dataset's (``images/``
+    or VOC's ``JPEGImages/``); returns the output's path relative to ``run.out``."""
+    options, out, folder = run.options, run.out, source.parent.name
     if augmented.decision is not None and not augmented.decision.erase:
-        output = Path(IMAGES) / source.name
-        (out / IMAGES).mkdir(parents=True, exist_ok=True)
+        output = Path(folder) / source.name
+        (out / folder).mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, out / output)
         return output
     suffix = ".png" if options.format == "png" else source.suffix
-    output = Path(IMAGES) / f"{stem}{suffix}"
+    output = Path(folder) / f"{stem}{suffix}"
     _save(augmented.image, out / output)
     if options.save_masks:
         _save(augmented.mask.astype(np.uint8) * 255, out / ERASE_MASKS / f"{stem}.png")

@@ -10,6 +10,7 @@ from saliency_core.commands.launch import run
 COMMANDS: dict[str, str] = {
     "evaluate": "score every image of a dataset: maps against references and fixations, tables",
     "augment": "human-centred augmentation of a dataset (selective erasing or inpainting)",
+    "accuracy": "detection accuracy (mAP) of detectors on an annotated dataset (Table 1)",
 }
 """Subcommand -> one line of help; ``saliency_core.commands.<name>.main(argv)`` runs it."""
 

@@ -136,9 +136,27 @@ class DetectorSpec(ABC):
         """The model with the official weights (downloaded once, offline afterwards)."""
 
 
+BACKGROUND = "__background__"
+CLASSES_FILE = "classes.txt"
+"""Beside a fine-tuned weights file: its class names, one per line, background excluded (what
+``saliency train`` writes next to ``model_final.pt``)."""
+
+
 def numbered_categories(count: int) -> list[str]:
     """Names for a model fine-tuned on another class set: background, then "class k"."""
-    return ["__background__"] + [f"class {k}" for k in range(1, count)]
+    return [BACKGROUND] + [f"class {k}" for k in range(1, count)]
+
+
+def categories_beside(weights: Path, count: int) -> list[str] | None:
+    """``[BACKGROUND, *names]`` from :data:`CLASSES_FILE` in the weights file's folder when it
+    names ``count - 1`` classes (blank lines and surrounding spaces ignored); otherwise None
+    (no such file, or it is for another class count)."""
+    try:
+        lines = (weights.parent / CLASSES_FILE).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    names = [line.strip() for line in lines if line.strip()]
+    return [BACKGROUND, *names] if len(names) == count - 1 else None
 
 
 def strip_prefix(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -30,6 +30,7 @@ from saliency_core.models.detector_spec import (
     DetectorSpec,
     Progress,
     TargetLayer,
+    categories_beside,
     numbered_categories,
 )
 from saliency_core.models.weights import (
@@ -297,8 +298,11 @@ def load_detector(
     ``input_size`` overrides the internal resize of resizable models (torchvision: min_size =
     max_size; DETR and YOLO: the longer side); ``None`` keeps each library's defaults (the
     study's setting). Untrained models are seeded so that the same name and seed always give
-    the same random network. An optional entry whose package is missing raises
-    :class:`~saliency_core.models.weights.MissingPackageError` with the pip command.
+    the same random network. A weights file's categories are named by the ``classes.txt``
+    beside it (:func:`~saliency_core.models.detector_spec.categories_beside`; torchvision's
+    convention: background first, then the dataset's classes). An optional entry whose package
+    is missing raises :class:`~saliency_core.models.weights.MissingPackageError` with the pip
+    command.
     """
     spec = get_spec(name)
     source = WeightSource(source)
@@ -309,7 +313,9 @@ def load_detector(
             torch.manual_seed(seed)
             model, categories = spec.build_untrained(input_size)
     elif source is WeightSource.FILE:
-        model, categories = spec.load_file(weights_file(weights_path), input_size)
+        path = weights_file(weights_path)
+        model, categories = spec.load_file(path, input_size)
+        categories = categories_beside(path, len(categories)) or categories
     else:
         model, categories = spec.load_pretrained(input_size, progress)
     model.eval().to(device)
