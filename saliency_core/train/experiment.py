@@ -7,6 +7,7 @@ Experiment folder::
     runs/<arm>-s<seed>/        each training run (``saliency train``'s run folder)
     scores/reference/          evaluate results of the pre-fine-tuning model on the test split
     scores/<arm>-s<seed>/      evaluate results of each run's final model on the test split
+                               (each with accuracy.csv: the model's mAP on the same images)
     results.csv                one row per model: arm, seed, map, map_50, agreement means
     table.csv                  one row per arm: mean and 95% CI over seeds of every metric
     manifest.json              what was run, versions, seconds
@@ -19,12 +20,17 @@ experiment scores several CAM methods.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from saliency_core.data.csvfiles import read_csv
 from saliency_core.scoring.metrics import METRICS
 from saliency_core.scoring.stats import mean_t_ci
 from saliency_core.study import MapKind
@@ -35,11 +41,26 @@ ACCURACY = ("map", "map_50")
 """The accuracy columns: COCO mAP@[.5:.95] and VOC mAP@.5 on the test split."""
 KEYS = ("arm", "seed")
 SEP = " vs "
+RUNS, SCORES, REFERENCE = "runs", "scores", "reference"
+RESULTS, TABLE, MANIFEST, SETTINGS = "results.csv", "table.csv", "manifest.json", "settings.toml"
+ACCURACY_FILE = "accuracy.csv"
+"""A scores folder's mAP (columns map, map_50, map_75, images), beside the evaluate results."""
+SUMMARY_FILE = "summary.csv"
+FINAL_WEIGHTS, TRAIN_LOG, VALIDATION = "model_final.pt", "train_log.parquet", "val_map.csv"
+"""A training run's final state dict, per-step log and per-epoch validation (``saliency
+train``'s run folder)."""
+_RUN_NAME = re.compile(r"^(?P<arm>.+)-s(?P<seed>\d+)$")
 
 
 def run_name(arm: str, seed: int) -> str:
     """A run's folder name under ``runs/`` and ``scores/``: "erase-s0"."""
     return f"{arm}-s{seed}"
+
+
+def parse_run_name(name: str) -> tuple[str, int] | None:
+    """ "erase-s0" -> ("erase", 0); None for a name that is not a run's."""
+    match = _RUN_NAME.match(name)
+    return (match["arm"], int(match["seed"])) if match else None
 
 
 def agreement_means(summary: pd.DataFrame) -> dict[str, float]:
@@ -102,3 +123,99 @@ def experiment_table(results: pd.DataFrame) -> pd.DataFrame:
         name for metric in metrics for name in (metric, f"{metric} ci_low", f"{metric} ci_high")
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class ExperimentFolder:
+    """Reads an experiment folder (the layout above) as far as it has got: a run still training
+    or not yet scored is named, never an error."""
+
+    root: Path
+
+    def run_dir(self, name: str) -> Path:
+        return self.root / RUNS / name
+
+    def scores_dir(self, name: str) -> Path:
+        return self.root / SCORES / name
+
+    def manifest(self) -> dict[str, Any]:
+        return _json(self.root / MANIFEST)
+
+    def planned(self) -> list[tuple[str, int]]:
+        """(arm, seed) of every run: the manifest's arms × seeds, then any other run folder."""
+        manifest = self.manifest()
+        runs = [(a, int(s)) for a in manifest.get("arms", []) for s in manifest.get("seeds", [])]
+        folder = self.root / RUNS
+        found = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        runs += [parsed for name in found if (parsed := parse_run_name(name))]
+        return list(dict.fromkeys(runs))
+
+    def training_status(self, name: str) -> str | None:
+        """Why run ``name`` has no final model yet ("not started", "training: 1 of 3 epochs
+        done"), or None when it has one."""
+        run = self.run_dir(name)
+        if (run / FINAL_WEIGHTS).is_file():
+            return None
+        if not run.is_dir():
+            return "not trained yet"
+        manifest = _json(run / MANIFEST)
+        epochs = manifest.get("settings", {}).get("epochs", "?")
+        status = manifest.get("status", "started")
+        done = manifest.get("epochs_done", 0)
+        return f"{status}: {done} of {epochs} epochs done, no final model yet"
+
+    def collect(self) -> tuple[pd.DataFrame, list[str]]:
+        """``results.csv`` as far as the folder has it (the reference, then each run with a
+        final model, its scores and its mAP) and a line per model left out, saying why."""
+        rows, missing = [], []
+        models = [(REFERENCE_ARM, None, REFERENCE)]
+        models += [(arm, seed, run_name(arm, seed)) for arm, seed in self.planned()]
+        for arm, seed, name in models:
+            status = None if name == REFERENCE else self.training_status(name)
+            scores = self.scores_dir(name)
+            absent = [f for f in (SUMMARY_FILE, ACCURACY_FILE) if not (scores / f).is_file()]
+            if status is None and absent:
+                status = f"not scored yet ({' and '.join(absent)} missing in {scores})"
+            if status is not None:
+                missing.append(f"{name}: {status}")
+                continue
+            accuracy = read_csv(scores / ACCURACY_FILE).iloc[0]
+            rows.append(run_row(arm, seed, accuracy, read_csv(scores / SUMMARY_FILE)))
+        results = pd.DataFrame(rows)
+        if not results.empty:
+            results["seed"] = results["seed"].astype("Int64")
+        return results, missing
+
+    def curves(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The runs' training curves: per step (run, arm, seed, iteration, loss) and per epoch
+        (run, arm, seed, epoch, map, map_50); runs without a log are absent."""
+        losses, validation = [], []
+        for arm, seed in self.planned():
+            name = run_name(arm, seed)
+            keys = {"run": name, "arm": arm, "seed": seed}
+            log, val = self.run_dir(name) / TRAIN_LOG, self.run_dir(name) / VALIDATION
+            if log.is_file():
+                steps = pd.read_parquet(log, columns=["loss"])
+                losses.append(steps.assign(**keys, iteration=np.arange(1, len(steps) + 1)))
+            if val.is_file() and val.stat().st_size:
+                epochs = pd.read_csv(val, usecols=["epoch", *ACCURACY])
+                validation.append(epochs.assign(**keys))
+        loss_columns = ["run", "arm", "seed", "iteration", "loss"]
+        val_columns = ["run", "arm", "seed", "epoch", *ACCURACY]
+        return _frame(losses, loss_columns), _frame(validation, val_columns)
+
+
+def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def _json(path: Path) -> dict[str, Any]:
+    """A JSON object file; {} when it is absent or unreadable (what it would say is then
+    unknown, and the caller names what is missing)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
