@@ -22,7 +22,6 @@ import torch
 
 from saliency_core import pipeline
 from saliency_core.augment.dataset import (
-    IMAGES,
     NO_DOWNSCALE,
     AugmentOptions,
     ImageProgress,
@@ -44,6 +43,9 @@ REFERENCE_FOLDERS = {"masks": (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff",
 """Per-image files the erase rule's reference may need, linked beside the images."""
 
 Sampled = tuple[np.ndarray, np.ndarray, tuple[str, ...]]
+
+STAGED_IMAGES = "images"
+"""The staged folder's image folder (the app's layout), hence its copies' too."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def stage_dataset(dataset_root: Path, stems: Iterable[str], staging: Path) -> Pa
     if source is None:
         raise ValueError(f"{dataset_root} has no {' or '.join(IMAGE_FOLDERS)} folder")
     wanted = set(stems)
-    images = staging / IMAGES
+    images = staging / STAGED_IMAGES
     for path in sorted(source.iterdir()):
         if path.stem in wanted and path.suffix.lower() in ACCEPTED_SUFFIXES and path.is_file():
             _link(path, images / path.name)
@@ -230,5 +232,5 @@ def prepare_copies(
             functions=functions,
             progress=progress(name),
         )
-        folders[name] = target / IMAGES
+        folders[name] = target / STAGED_IMAGES
     return folders

@@ -8,7 +8,6 @@ torchvision's box resize), with every clipped or skipped object named in ``notic
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,7 +18,7 @@ from torchvision import tv_tensors
 from torchvision.transforms.v2 import functional as F
 
 from saliency_core.augment.policies import POLICIES, Draw, PolicyAugmenter
-from saliency_core.data.annotations import _Collector, read_voc_xml
+from saliency_core.data.annotations import read_voc_annotation
 
 ANNOTATION_FOLDERS = ("Annotations", "annotations")
 """Where a dataset keeps ``<stem>.xml`` (PASCAL VOC's folder, the augment command's)."""
@@ -57,18 +56,13 @@ def read_boxes(data: bytes, label: str, shape: tuple[int, int]) -> AnnotatedImag
     XML's ``<size>`` gives (``shape`` without one), clipped there, then resized to ``shape``.
     Raises :class:`~saliency_core.data.annotations.AnnotationError` (naming ``label`` and the
     line) when the XML is malformed."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "annotation.xml"
-        path.write_bytes(data)
-        raw = read_voc_xml(path, Path(folder), label)
-    size = raw.size or shape
-    collector = _Collector(known=None, keep_negatives=True)
-    annotation = collector.annotation(replace(raw, image=Path(label), size=size))
+    annotation, notices = read_voc_annotation(data, label, Path(label), shape)
+    size = (annotation.height, annotation.width)
     boxes = tv_tensors.BoundingBoxes(
         torch.from_numpy(annotation.boxes), format="XYXY", canvas_size=size
     )
     resized = F.resize(boxes, list(shape)).as_subclass(torch.Tensor).numpy()
-    return AnnotatedImage(resized.astype(np.float32), annotation.labels, tuple(collector.notices))
+    return AnnotatedImage(resized.astype(np.float32), annotation.labels, tuple(notices))
 
 
 def sub_policy_label(policy: str, index: int) -> str:

@@ -15,7 +15,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.parsers import expat
 
@@ -342,6 +342,26 @@ def read_voc_xml(path: Path, images: Path, label: str | None = None) -> RawImage
         data = path.read_bytes()
     except OSError as error:
         raise AnnotationError(f"{label}: cannot be read ({error.strerror})") from None
+    raw, filename = _parse_voc(data, label, path.stem)
+    return replace(raw, image=_find_image(images, path.stem, filename))
+
+
+def read_voc_annotation(
+    data: bytes, label: str, image: Path, size: tuple[int, int]
+) -> tuple[Annotation, list[str]]:
+    """One VOC annotation given as bytes (an upload) for ``image`` of ``size`` (H, W) when the
+    XML has no ``<size>``: the checked :class:`Annotation` (boxes clipped, bad objects skipped)
+    and the notices naming ``label`` and the line of what changed. AnnotationError when
+    malformed."""
+    raw, _ = _parse_voc(data, label, Path(label).stem)
+    collector = _Collector(known=None, keep_negatives=True)
+    annotation = collector.annotation(replace(raw, image=image, size=raw.size or size))
+    assert annotation is not None  # an image and negatives kept: never skipped
+    return annotation, collector.notices
+
+
+def _parse_voc(data: bytes, label: str, stem: str) -> tuple[RawImage, str | None]:
+    """The raw image (no image file looked up) and its ``<filename>`` of VOC XML ``data``."""
     try:
         root = ET.fromstring(data)
     except ET.ParseError as error:
@@ -356,8 +376,7 @@ def read_voc_xml(path: Path, images: Path, label: str | None = None) -> RawImage
         )
     )
     filename = (root.findtext("filename") or "").strip() or None
-    image = _find_image(images, path.stem, filename)
-    return RawImage(path.stem, label, image, _voc_size(root), objects)
+    return RawImage(stem, label, None, _voc_size(root), objects), filename
 
 
 def _read_split_files(folder: Path, annotated: set[str]) -> tuple[dict, list[str]]:
