@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 
 from saliency_core.data import roots
 from saliency_core.data.datasets import Dataset, dataset_roots
-from saliency_core.evaluate.store import ResultsError, ResultsFolder
+from saliency_core.evaluate.store import MANIFEST, ResultsError, ResultsFolder
 from saliency_core.settings import Settings, to_query
 from saliency_core.train import experiment
 from saliency_core.train.experiment import (
@@ -217,7 +217,7 @@ def _reference_view(
     """The reference scoring run's settings, its dataset's name in the app and its first
     image; ValueError saying why when the reference is not scored or its dataset not listed."""
     scores = ResultsFolder(folder.scores_dir(REFERENCE))
-    if not (scores.root / "manifest.json").is_file():
+    if not (scores.root / MANIFEST).is_file():
         raise ValueError("the reference model is not scored yet (its settings open Explore)")
     settings = folders.run_settings(scores)
     manifest = scores.manifest()

@@ -151,8 +151,8 @@ class ExperimentFolder:
         return list(dict.fromkeys(runs))
 
     def training_status(self, name: str) -> str | None:
-        """Why run ``name`` has no final model yet ("not started", "training: 1 of 3 epochs
-        done"), or None when it has one."""
+        """Why run ``name`` has no final model yet ("not trained yet", "running: 1 of 3 epochs
+        done, no final model yet": its manifest's status), or None when it has one."""
         run = self.run_dir(name)
         if (run / FINAL_WEIGHTS).is_file():
             return None
