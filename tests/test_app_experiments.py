@@ -226,7 +226,7 @@ def test_the_page_shows_the_table_the_pareto_plot_the_curves_and_the_links(place
     [link, *_] = experiments.explore_links(experiments.load(places["experiment"]), _datasets())
     settings, notes = from_query(link.query)
     assert notes == [] and (link.query["dataset"], link.query["image"]) == ("toy", "b")
-    weights = str((places["experiment"] / "runs" / "none-s0" / "model_final.pt").resolve())
+    weights = str(places["experiment"] / "runs" / "none-s0" / "model_final.pt")
     assert settings.finetuned == ((SSD, weights),) and settings.detectors == (SSD,)
 
 
@@ -245,9 +245,11 @@ def test_explore_opens_the_fine_tuned_model_as_a_row_beside_its_base(places):
     assert not at.exception, at.exception
     assert not at.warning, [w.value for w in at.warning]
     chosen = at.sidebar.multiselect(key="explore_finetuned")
-    weights = str((places["experiment"] / "runs" / "none-s0" / "model_final.pt").resolve())
+    weights = str(places["experiment"] / "runs" / "none-s0" / "model_final.pt")
     assert chosen.value == [f"{SSD}={weights}"]
     assert at.query_params["ft"] == f"{SSD}={weights}"
+    rows = [m.value for m in at.markdown if m.value.startswith(f"**{SSD} (")]
+    assert rows[:2] == [f"**{SSD} (UNTRAINED)**", f"**{SSD} (fine-tuned: none-s0)**"]
 
 
 def test_without_an_experiment_the_page_says_how_to_make_one(tmp_path, monkeypatch):

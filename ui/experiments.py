@@ -205,7 +205,7 @@ def explore_links(exp: Experiment, available: Mapping[str, Dataset]) -> list[Exp
         return [ExploreLink(run, {}, str(error)) for run in finished]
     links = []
     for run in finished:
-        weights = str((exp.folder.run_dir(run) / FINAL_WEIGHTS).resolve())
+        weights = str((exp.folder.run_dir(run) / FINAL_WEIGHTS).absolute())  # tag: its run
         shown = base.with_changes(finetuned=tuple((d, weights) for d in base.detectors))
         links.append(ExploreLink(run, {"dataset": dataset, "image": stem, **to_query(shown)}))
     return links
