@@ -12,10 +12,11 @@ RESUME_MESSAGE = "Interrupted: run the same command again to resume."
 
 
 def run(command: str, argv: list[str] | None = None) -> int:
-    """Import ``saliency_core.commands.<command>`` and return its ``main(argv)``'s exit code
-    (:data:`EXIT_INTERRUPTED` when interrupted while importing)."""
+    """Import ``saliency_core.commands.<command>`` (a ``-`` in the command read as ``_``) and
+    return its ``main(argv)``'s exit code (:data:`EXIT_INTERRUPTED` when interrupted while
+    importing)."""
     try:
-        main = importlib.import_module(f"saliency_core.commands.{command}").main
+        main = importlib.import_module(f"saliency_core.commands.{command.replace('-', '_')}").main
     except KeyboardInterrupt:
         print(RESUME_MESSAGE, file=sys.stderr)
         return EXIT_INTERRUPTED
