@@ -32,11 +32,11 @@ def test_a_subcommand_gets_the_rest_of_the_arguments_help_included(capsys):
 
 def test_an_unknown_subcommand_names_the_ones_there_are(capsys):
     with pytest.raises(SystemExit) as stop:
-        cli.main(["train"])
+        cli.main(["fit"])
     assert stop.value.code == 2
     listed = ", ".join(f"'{name}'" for name in cli.COMMANDS)  # every command, however many
     assert "'evaluate', 'augment', 'accuracy'" in listed
-    assert f"invalid choice: 'train' (choose from {listed})" in capsys.readouterr().err
+    assert f"invalid choice: 'fit' (choose from {listed})" in capsys.readouterr().err
 
 
 def test_interrupted_while_importing_a_command_says_how_to_resume(monkeypatch, capsys):

@@ -116,6 +116,7 @@ def mean_average_precision(
         class_metrics=True,
         extended_summary=True,
         backend="pycocotools",
+        sync_on_compute=False,  # a function of its inputs: never gathers other processes' state
     )
     metric.update(preds, truth)
     result = metric.compute()

@@ -1,0 +1,234 @@
+"""``saliency train``: fine-tune a registry detector on a detection dataset (VOC or COCO) with an
+augmentation arm, into a run folder; rerunning the same command resumes, Ctrl-C saves and
+exits. ``--launcher torchrun|ray`` trains data-parallel over several processes or machines."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from saliency_core.commands.common import comma_list, run_command
+from saliency_core.commands.launch import EXIT_INTERRUPTED
+from saliency_core.models.weights import WeightSource
+from saliency_core.settings import SettingsError
+from saliency_core.train.recipe import (
+    POLICY_NAMES,
+    SCHEDULES,
+    SPLIT_RULES,
+    TRAIN_PRESETS,
+    TrainSettings,
+    preset_settings,
+)
+
+LAUNCHERS = ("local", "torchrun", "ray")
+STOPPED = "Stopped: the last checkpoint is saved; run the same command again to resume."
+COMMAND_OPTIONS = ("dataset", "out", "device", "launcher", "num_workers", "ray_address", "preset")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in comma_list(text)]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
+
+
+def _copies(text: str) -> tuple[str, str]:
+    name, _, folder = text.partition("=")
+    if not folder:
+        raise argparse.ArgumentTypeError(f"--copies takes NAME=DIR, got {text!r}")
+    return name.strip(), folder.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="saliency train",
+        description=(
+            "Fine-tune a detector on a VOC or COCO dataset: SGD with warm-up and a step or "
+            "cosine schedule (torchvision's recipe; --preset study: the study's), validation "
+            "mAP after every epoch, checkpoints, a per-step log. Rerun to resume; Ctrl-C saves."
+        ),
+        argument_default=argparse.SUPPRESS,
+    )
+    run = parser.add_argument_group("data and output")
+    run.add_argument("--dataset", type=Path, required=True, help="VOC folder or COCO folder")
+    run.add_argument("--out", type=Path, required=True, help="run folder (resumed when rerun)")
+    run.add_argument("--preset", choices=list(TRAIN_PRESETS), help="torchvision (default), study")
+    run.add_argument("--train-split", help="split to train on (default train)")
+    run.add_argument("--val-split", help="split validated after each epoch (default val)")
+    run.add_argument("--split-rule", choices=SPLIT_RULES, help="study: masked images are test")
+    model = parser.add_argument_group("model")
+    model.add_argument("--detector", help="registry name (default Faster R-CNN R50-FPN)")
+    model.add_argument("--weights", choices=[s.value for s in WeightSource])
+    model.add_argument("--weights-file", help="state dict to start from (--weights file)")
+    model.add_argument("--trainable-backbone-layers", type=int, help="default: torchvision's")
+    model.add_argument("--input-size", type=int, help="the model's input size (default its own)")
+    arm = parser.add_argument_group("augmentation")
+    arm.add_argument(
+        "--arm", help="none (default), erase, inpaint, transform, or e.g. erase+transform"
+    )
+    arm.add_argument(
+        "--copies", type=_copies, action="append", help="NAME=DIR: erase/inpaint copies"
+    )
+    arm.add_argument("--policy", choices=POLICY_NAMES, help="transform arm's policy (default v3)")
+    arm.add_argument("--study-boxes", action="store_true", help="the study's original-boxes bug")
+    optim = parser.add_argument_group("optimisation")
+    optim.add_argument("--epochs", type=int)
+    optim.add_argument("--batch-size", type=int, help="images per step and process")
+    optim.add_argument("--lr", type=float, help="default 0.0025 × batch size (torchvision)")
+    optim.add_argument("--momentum", type=float)
+    optim.add_argument("--weight-decay", type=float)
+    optim.add_argument("--warmup-iters", type=int)
+    optim.add_argument("--schedule", choices=SCHEDULES)
+    optim.add_argument("--lr-steps", type=_int_list, help="epochs after which lr × gamma")
+    optim.add_argument("--gamma", type=float)
+    optim.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision")
+    optim.add_argument("--seed", type=int)
+    optim.add_argument("--workers", type=int, help="data-loading processes (default 2)")
+    scale = parser.add_argument_group("devices and launchers")
+    scale.add_argument("--device", help="cuda, cpu, … (default: CUDA when present)")
+    scale.add_argument("--launcher", choices=LAUNCHERS, help="local (default), torchrun, ray")
+    scale.add_argument(
+        "--num-workers",
+        "--workers-per-node",
+        dest="num_workers",
+        type=int,
+        help="training processes: torchrun's per machine, Ray's in all (default 2)",
+    )
+    scale.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
+    return parser
+
+
+def resolve(args: argparse.Namespace) -> tuple[TrainSettings, dict[str, Any]]:
+    """Defaults < preset < flags: the settings and the command's own options."""
+    given = vars(args)
+    options = {key: given.pop(key) for key in COMMAND_OPTIONS if key in given}
+    if "weights" in given and given["weights"] == WeightSource.FILE.value:
+        given.setdefault("weights_file", None)
+    return preset_settings(options.get("preset", "torchvision"), **given), options
+
+
+class _StopOnInterrupt:
+    """The first Ctrl-C sets the stop event (the step under way finishes, a checkpoint is
+    saved); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __enter__(self) -> threading.Event:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def _handle(self, *_: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        print("\nStopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        self.event.set()
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)
+
+
+def _bar() -> tuple[tqdm, Any]:
+    bar = tqdm(unit="step", desc="train", delay=0.5)
+
+    def update(report) -> None:
+        bar.total = report.total
+        bar.update(report.done - bar.n)
+        bar.set_postfix_str(
+            f"epoch {report.epoch}/{report.epochs} loss {report.loss:.3f} lr {report.lr:.2g}"
+        )
+
+    return bar, update
+
+
+def _train_here(settings, options, device, quiet: bool = False) -> int:
+    from saliency_core.train.loop import train
+
+    bar, update = _bar()
+    try:
+        with _StopOnInterrupt() as stop:
+            result = train(
+                settings,
+                options["dataset"],
+                options["out"],
+                progress=update,
+                stop=stop,
+                device=device,
+            )
+    finally:
+        bar.close()
+    if quiet:
+        return EXIT_INTERRUPTED if result.stopped else 0
+    for accuracy in result.validation[-1:]:
+        print(f"validation mAP {accuracy.map:.4f}, mAP@.5 {accuracy.map_50:.4f}", file=sys.stderr)
+    if result.stopped:
+        print(STOPPED, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{result.epochs_done} epochs; weights: {result.final_weights}", file=sys.stderr)
+    return 0
+
+
+def _torchrun(settings, options, argv: list[str]) -> int:
+    from saliency_core.train import distributed
+
+    if not distributed.under_torchrun():
+        command = distributed.torchrun_command(argv, options.get("num_workers", 2))
+        print(" ".join(command), file=sys.stderr)
+        return subprocess.call(command)
+    device = distributed.local_device(options.get("device"))
+    with distributed.process_group(device):  # every rank stops at the same step on Ctrl-C
+        return _train_here(settings, options, device, quiet=os.environ["RANK"] != "0")
+
+
+def _ray(settings, options) -> int:
+    from saliency_core.train.distributed import ray_train
+
+    device = options.get("device") or ("cuda" if _cuda() else "cpu")
+    summary = ray_train(
+        settings,
+        options["dataset"],
+        options["out"],
+        options.get("num_workers", 2),
+        use_gpu=device.startswith("cuda"),
+        address=options.get("ray_address"),
+    )
+    print(f"Ray Train: {summary}", file=sys.stderr)
+    return 0
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when training finished, 130 when stopped (rerun to resume), 1 on a user error."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        try:
+            settings, options = resolve(args)
+        except TypeError as error:
+            raise SettingsError(str(error)) from error
+        launcher = options.get("launcher", "local")
+        if launcher == "torchrun":
+            return _torchrun(settings, options, argv)
+        if launcher == "ray":
+            return _ray(settings, options)
+        return _train_here(settings, options, options.get("device"))
+
+    return run_command(body)
+
+
+if __name__ == "__main__":  # torchrun -m saliency_core.commands.train …
+    raise SystemExit(main())
