@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "augment": "human-centred augmentation of a dataset (selective erasing or inpainting)",
     "accuracy": "detection accuracy (mAP) of detectors on an annotated dataset (Table 1)",
     "train": "fine-tune a detector on a VOC/COCO dataset with an augmentation arm (resumable)",
+    "experiment": "fine-tune on each augmentation arm × seed, score mAP and agreement: the table",
     "import-dataset": "MIT1003, CAT2000 or SALICON from its original download into the layout",
 }
 """Subcommand -> one line of help; ``saliency_core.commands.<name>.main(argv)`` runs it."""
