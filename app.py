@@ -3,8 +3,8 @@ error guard.
 
 ``st.navigation`` declares the pages (files in ``app_pages/``, not ``pages/``: a ``pages/``
 folder next to the entry point switches Streamlit to its legacy multipage mode, which runs a
-page without this file; URLs ``/Explore``, ``/Augment``, ``/Dataset_report``) and draws the
-sidebar navigation. Every page runs inside
+page without this file; URLs ``/Explore``, ``/Augment``, ``/Dataset_report``,
+``/Experiments``) and draws the sidebar navigation. Every page runs inside
 :func:`ui.errors.report`'s guard, so no page ever shows a traceback; fragments (which rerun
 without passing through here) carry their own.
 """
@@ -29,6 +29,12 @@ PAGES = (
         title="Dataset report",
         icon=":material/bar_chart:",
         url_path="Dataset_report",
+    ),
+    st.Page(
+        "app_pages/5_Experiments.py",
+        title="Experiments",
+        icon=":material/science:",
+        url_path="Experiments",
     ),
 )
 

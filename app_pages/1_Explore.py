@@ -24,6 +24,7 @@ from ui import (
     address,
     cached,
     classifier_view,
+    experiments,
     finegrained,
     matrix,
     presets,
@@ -137,6 +138,8 @@ def restore_from_url(link: dict[str, str]) -> None:
     if not set(link) & {*QUERY_KEYS.values(), *VIEW_PARAMS}:
         return
     settings, notes = from_query(link, PAGE_PRESETS["Explore"])
+    settings, confined = experiments.confine_finetuned(settings)
+    notes += confined
     st.session_state[f"{KEY}_preset"] = "Explore"
     st.session_state.update(widget_values(settings))
     for note in notes + address.restore_view(VIEW_PARAMS, link):

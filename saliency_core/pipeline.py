@@ -54,7 +54,7 @@ from saliency_core.models import gaze
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.gaze.centerbias import centre_bias
 from saliency_core.models.gaze.maps import min_max
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import WeightSource, finetuned_tags
 from saliency_core.scoring import agreement, ceiling
 from saliency_core.settings import Settings
 from saliency_core.study import SCORE_THRESHOLD, TYPE1_KINDS, MapKind
@@ -212,7 +212,9 @@ UNCACHED_MAPS = MapFunctions()
 
 
 def detector_choices(settings: Settings) -> tuple[list[ModelChoice], list[str]]:
-    """The detector choices of ``settings`` (with untrained twins) and why any is left out."""
+    """The detector choices of ``settings`` and why any is left out: each detector, its
+    fine-tuned models (``settings.finetuned``) right after it, those of detectors not chosen
+    after all of them, then the untrained twins of the chosen detectors."""
     choices, skipped = [], []
     for name in settings.detectors:
         missing = DETECTORS[name].unavailable_reason
@@ -227,11 +229,28 @@ def detector_choices(settings: Settings) -> tuple[list[ModelChoice], list[str]]:
             )
             continue
         choices.append(ModelChoice(name, settings.weights, path, settings.input_size))
+    tuned = []
+    for choice in finetuned_choices(settings):
+        missing = DETECTORS[choice.name].unavailable_reason
+        if missing:
+            skipped.append(f"{choice.label}: {missing}.")
+        else:
+            tuned.append(choice)
+    chosen = {choice.name for choice in choices}
+    rows = [row for c in choices for row in (c, *(t for t in tuned if t.name == c.name))]
+    rows += [choice for choice in tuned if choice.name not in chosen]
     if settings.untrained_twins and settings.weights is not WeightSource.UNTRAINED:
-        choices += [
-            ModelChoice(c.name, WeightSource.UNTRAINED, None, c.input_size) for c in choices
-        ]
-    return choices, skipped
+        rows += [ModelChoice(c.name, WeightSource.UNTRAINED, None, c.input_size) for c in choices]
+    return rows, skipped
+
+
+def finetuned_choices(settings: Settings) -> list[ModelChoice]:
+    """``settings.finetuned`` as choices (weights from the file, tagged by its run), in order."""
+    tags = finetuned_tags([path for _, path in settings.finetuned])
+    return [
+        ModelChoice(name, WeightSource.FILE, path, settings.input_size, tag)
+        for (name, path), tag in zip(settings.finetuned, tags, strict=True)
+    ]
 
 
 def cam_steps(settings: Settings) -> tuple[list[CamStep], list[str]]:

@@ -166,6 +166,14 @@ class Settings:
         help="state-dict file of a detector or classifier (with --weights file or "
         "--classifier-weights file); repeat per model",
     )
+    finetuned: tuple[tuple[str, str], ...] = setting(
+        (),
+        url="ft",
+        metavar="NAME=FILE",
+        section="type-1",
+        help="a fine-tuned state-dict file of detector NAME (a training run's model_final.pt), "
+        "shown as its own row after NAME, labelled by its run; repeat per model",
+    )
     untrained_twins: bool = setting(
         False,
         url="twins",
@@ -329,6 +337,8 @@ class Settings:
         for name in WEIGHT_FIELDS:
             object.__setattr__(self, name, _weight_source(getattr(self, name), name))
         object.__setattr__(self, "weights_files", tuple(sorted(dict(self.weights_files).items())))
+        finetuned = dict.fromkeys((str(name), str(path)) for name, path in self.finetuned)
+        object.__setattr__(self, "finetuned", tuple(finetuned))
         _check(self)
 
     @property
@@ -432,7 +442,13 @@ def _check(settings: Settings) -> None:
                 f"{name}: unknown {', '.join(map(repr, unknown))}; choose from "
                 f"{', '.join(registry)}"
             )
-    layers = {name for spec in DECLARATIONS["detectors"].names().values() for name in spec.targets}
+    detectors = DECLARATIONS["detectors"].names()
+    unknown = [name for name, _ in settings.finetuned if name not in detectors]
+    if unknown:
+        raise SettingsError(
+            f"finetuned: unknown detector {unknown[0]!r}; choose from {', '.join(detectors)}"
+        )
+    layers = {name for spec in detectors.values() for name in spec.targets}
     if settings.target not in {*TARGETS, *layers}:
         raise SettingsError(
             f"target: {settings.target!r} is not one of {', '.join([*TARGETS, *sorted(layers)])}"
@@ -486,9 +502,16 @@ QUERY_KEYS: dict[str, str] = {name: d.url for name, d in DECLARATIONS.items() if
 """Setting -> short query parameter. File paths (weights files) are never put in a URL."""
 LIST_SEPARATOR = "~"
 """Joins list values in a query parameter (registry names contain commas and spaces, not ~)."""
+PAIR_SEPARATOR = "="
+"""Joins a NAME=FILE pair's parts in a query parameter (a file's ``%`` and ``~`` escaped)."""
 
 
 def _encode(value: Any) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return LIST_SEPARATOR.join(
+            f"{name}{PAIR_SEPARATOR}{path.replace('%', '%25').replace('~', '%7E')}"
+            for name, path in value
+        )
     if isinstance(value, tuple):
         return LIST_SEPARATOR.join(value)
     if isinstance(value, bool):
@@ -510,6 +533,8 @@ def to_query(settings: Settings) -> dict[str, str]:
 
 def _decode(declared: Declaration, text: str) -> Any:
     """A query parameter's text as the setting's type (names and weight sources stay text)."""
+    if declared.type == tuple[tuple[str, str], ...]:
+        return tuple(_pair(part) for part in text.split(LIST_SEPARATOR) if part)
     if declared.is_list:
         return tuple(part for part in text.split(LIST_SEPARATOR) if part)
     if declared.type is bool:
@@ -519,6 +544,14 @@ def _decode(declared: Declaration, text: str) -> Any:
     if declared.type in (int, float):
         return declared.type(text)
     return text
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """ "NAME=FILE" (the file's ``%7E`` and ``%25`` unescaped) -> (NAME, FILE)."""
+    name, separator, path = text.partition(PAIR_SEPARATOR)
+    if not separator or not name or not path:
+        raise ValueError(f"expected NAME{PAIR_SEPARATOR}FILE, got {text[:60]!r}")
+    return name, path.replace("%7E", "~").replace("%25", "%")
 
 
 def from_query(

@@ -26,6 +26,7 @@ def test_the_pages_keep_their_urls():
         "app_pages/1_Explore.py": "Explore",
         "app_pages/2_Augment.py": "Augment",
         "app_pages/3_Dataset_report.py": "Dataset_report",
+        "app_pages/5_Experiments.py": "Experiments",
     }
 
 
@@ -64,6 +65,7 @@ def test_the_navigation_icons_are_bundled_material_icons():
         "Explore": ":material/search:",
         "Augment": ":material/healing:",
         "Dataset report": ":material/bar_chart:",
+        "Experiments": ":material/science:",
     }
 
 

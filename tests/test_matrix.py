@@ -35,6 +35,7 @@ def entry(label: str, kind: str, trained: bool = True, method: str = "", target:
         kind,
         trained,
         detector=FRCNN if kind == "type-1" else "",
+        model_label=label.split(" · ")[0] if kind == "type-1" else "",
         method=method,
         target=target,
     )

@@ -68,7 +68,7 @@ def test_only_the_flags_given_override_and_pairs_and_exclusive_flags_are_checked
     assert common.setting_values(vars(parser.parse_args([]))) == {}
     args = parser.parse_args(["--sigma", "2", "--weights-file", "A = b.pt", "--type2", ""])
     assert common.setting_values(vars(args)) == {
-        "weights_files": {"A": "b.pt"},
+        "weights_files": [("A", "b.pt")],
         "type2": [],
         "sigma": 2.0,
     }

@@ -25,7 +25,6 @@ import pandas as pd
 from saliency_core import pipeline, viz
 from saliency_core.maps.cams import Detections
 from saliency_core.maps.classifier_maps import classifier_choices
-from saliency_core.models.weights import WeightSource
 from saliency_core.scoring import agreement
 from saliency_core.study import TIES_NO_OVERSHOOT, MapKind
 
@@ -131,7 +130,6 @@ def overview_rows(bundle: pipeline.Bundle, score: float | None = None) -> list[R
     models: list[Row | None] = []
     type1 = [entry for entry in bundle.maps.values() if entry.kind == MapKind.TYPE1]
     for choice in pipeline.detector_choices(bundle.settings)[0]:
-        trained = choice.source is not WeightSource.UNTRAINED
         if choice.label not in bundle.detections:
             continue
         cells: list[Cell | None] = [
@@ -139,12 +137,7 @@ def overview_rows(bundle: pipeline.Bundle, score: float | None = None) -> list[R
         ]
         for method in bundle.settings.cams:
             entry = next(
-                (
-                    e
-                    for e in type1
-                    if e.detector == choice.name and e.trained == trained and e.method == method
-                ),
-                None,
+                (e for e in type1 if e.model_label == choice.label and e.method == method), None
             )
             if entry is None:
                 cells.append(Cell(f"{method}: not computed (see Notes)", MISSING))

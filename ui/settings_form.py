@@ -15,7 +15,7 @@ import streamlit as st
 
 from saliency_core.maps.cams import CAM_METHODS
 from saliency_core.models.detectors import DETECTORS, DetectorSpec
-from saliency_core.models.weights import WeightSource
+from saliency_core.models.weights import WeightSource, finetuned_tags
 from saliency_core.settings import TARGETS, Settings
 from saliency_core.study import WORKING_SIZE
 from ui import widgets
@@ -44,6 +44,7 @@ class DetectorFields:
     weights: WeightSource
     weights_files: tuple[tuple[str, str], ...]
     untrained_twins: bool
+    finetuned: tuple[tuple[str, str], ...] = ()
 
     def settings_fields(self) -> dict[str, Any]:
         return dict(vars(self))
@@ -73,7 +74,38 @@ def widget_values(keys: FormKeys, settings: Settings) -> dict[str, Any]:
         keys("type2_weights"): settings.type2_weights,
         keys("study_range"): settings.study_input_range,
         keys("working"): settings.working_size is not None,
-    }
+        keys("finetuned"): [_entry(pair) for pair in settings.finetuned],
+    } | ({keys(OFFERED): [_entry(p) for p in settings.finetuned]} if settings.finetuned else {})
+
+
+OFFERED = "finetuned_offered"
+"""The fine-tuned models a link brought: the choices of the "Fine-tuned models" widget (kept
+when a preset clears the choice, so they can be ticked again)."""
+
+
+def _entry(pair: tuple[str, str]) -> str:
+    """A fine-tuned (detector, file) pair as the widget holds it: "NAME=FILE"."""
+    return "=".join(pair)
+
+
+def finetuned_section(keys: FormKeys, container) -> tuple[tuple[str, str], ...]:
+    """The fine-tuned models a link brought (the Experiments page's "Open in Explore"), each
+    a row after the detector it started from; unticking one drops its row. Nothing is drawn
+    without one."""
+    offered = st.session_state.get(keys(OFFERED), [])
+    if not offered:
+        return ()
+    pairs = [tuple(entry.split("=", 1)) for entry in offered]
+    labels = dict(zip(offered, finetuned_tags([path for _, path in pairs]), strict=True))
+    chosen = container.multiselect(
+        "Fine-tuned models",
+        offered,
+        key=keys("finetuned"),
+        format_func=lambda entry: f"{entry.split('=', 1)[0]} (fine-tuned: {labels[entry]})",
+        help="Each is a row after the detector it started from, so the change in its maps is "
+        "seen image by image.",
+    )
+    return tuple(tuple(entry.split("=", 1)) for entry in chosen)
 
 
 UNSEEDED = ("weights", "type2_weights")
@@ -117,6 +149,7 @@ def detector_section(keys: FormKeys, container) -> DetectorFields:
         weights.source,
         weights.files,
         weights.untrained_twins,
+        finetuned_section(keys, container),
     )
 
 

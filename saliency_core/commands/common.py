@@ -111,7 +111,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> dict[str, Any]:
 
 def setting_values(given: Mapping[str, Any]) -> dict[str, Any]:
     """The settings given as flags (parsed by :func:`add_setting_flags`, absent ones suppressed),
-    as :meth:`Settings.from_dict` values; NAME=PATH pairs become a mapping."""
+    as :meth:`Settings.from_dict` values; NAME=PATH flags become a list of pairs."""
     values = {}
     for name, declared in DECLARATIONS.items():
         dest = (declared.flag_name or "").replace("-", "_")
@@ -122,11 +122,11 @@ def setting_values(given: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
+def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
     pairs = [item.split("=", 1) for item in items]
     if any(len(pair) != 2 for pair in pairs):
         raise SettingsError(f"--{flag} takes NAME=PATH")
-    return {name.strip(): path.strip() for name, path in pairs}
+    return [(name.strip(), path.strip()) for name, path in pairs]
 
 
 def download_bar(label: str) -> Callable[[int, int], None]:

@@ -38,6 +38,7 @@ COMMAND_OPTIONS = (
     "metrics",
     "top_percents",
     "limit",
+    "images",
     "finegrained",
     "batch_size",
     "engine",
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data.add_argument("--out", type=Path, help="results folder (never inside the dataset)")
     data.add_argument("--limit", type=int, help="only the first N images (sorted stems)")
+    data.add_argument(
+        "--images",
+        type=Path,
+        help="only the images listed in FILE (one stem per line, in that order; VOC's "
+        "ImageSets/Main/test.txt works as is)",
+    )
     data.add_argument(
         "--batch-size",
         type=int,
@@ -137,6 +144,20 @@ def dataset_of(name: str | None) -> Dataset:
     return Dataset(root.name, root)
 
 
+def read_stems(path: str | Path) -> tuple[str, ...]:
+    """The stems listed in ``path``: one per line, the first word of each (VOC's
+    ``ImageSets/Main/<class>_test.txt`` lines carry a flag after it), blank lines skipped."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise SettingsError(f"--images {path}: {reason}") from None
+    stems = tuple(line.split()[0] for line in lines if line.strip())
+    if not stems:
+        raise SettingsError(f"--images {path} lists no image")
+    return stems
+
+
 def executor_for(options: dict[str, Any]):
     if options.get("engine", "local") == "local":
         return None
@@ -167,14 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             metrics=tuple(options.get("metrics", DEFAULT_METRICS)),
             top_percents=tuple(options.get("top_percents", (settings.top_percent,))),
             limit=options.get("limit"),
+            images=read_stems(options["images"]) if "images" in options else None,
             finegrained=options.get("finegrained", True),
             batch_size=options.get("batch_size"),
         )
         out = Path(options["out"])
-        print(
-            f"{dataset.name}: {len(dataset.ids[: run_options.limit])} images → {out}",
-            file=sys.stderr,
-        )
+        stems, left_out = engine.chosen_stems(dataset, run_options)
+        print(f"{dataset.name}: {len(stems)} images → {out}", file=sys.stderr)
+        for notice in left_out:
+            print(notice, file=sys.stderr)
         bar = tqdm(unit="image", desc="evaluate", delay=0.5)
 
         def advance(done: int, total: int, stem: str) -> None:

@@ -274,7 +274,25 @@ def run_identity(dataset: Dataset, settings: Settings, options: Options) -> dict
         "metrics": list(options.metrics),
         "top_percents": list(options.top_percents),
         "finegrained": options.finegrained,
+        "image_list": None if options.images is None else list(options.images),
     }
+
+
+def chosen_stems(dataset: Dataset, options: Options) -> tuple[list[str], list[str]]:
+    """The run's images: ``options.images`` in their order (else every image, sorted), the
+    first ``options.limit`` of them; and the run-wide notice naming listed stems the dataset
+    lacks (none: no notice)."""
+    if options.images is None:
+        return dataset.ids[: options.limit], []
+    known = set(dataset.ids)
+    missing = [stem for stem in options.images if stem not in known]
+    stems = [stem for stem in options.images if stem in known][: options.limit]
+    if not missing:
+        return stems, []
+    return stems, [
+        f"{len(missing)} of the {len(options.images)} listed images are not in {dataset.root} "
+        f"and are left out: {named(missing)}"
+    ]
 
 
 def _spread_settings(identity: Mapping[str, Any]) -> dict[str, Any]:
@@ -367,7 +385,7 @@ def run(
     identity = run_identity(dataset, settings, options)
     check_resume(folder, identity)
     started = datetime.now(UTC)
-    stems = dataset.ids[: options.limit]
+    stems, stem_notices = chosen_stems(dataset, options)
     done = folder.done() & set(stems)
     todo = [stem for stem in stems if stem not in done]
     out.mkdir(parents=True, exist_ok=True)
@@ -409,7 +427,7 @@ def run(
     table, curves = folder.collect()
     folder.write_tables(table, curves)
     folder.write_extra_tables()
-    notices = folder.write_notices(onset_notices(folder, table, options))
+    notices = folder.write_notices([*stem_notices, *onset_notices(folder, table, options)])
     long = summary.summarize(table)
     folder.write_summary(long, summary.to_latex(long))
     ended = datetime.now(UTC)
@@ -437,6 +455,12 @@ NAMED = 10
 """A run-wide notice names at most this many images, then counts the rest."""
 
 
+def named(stems: list[str]) -> str:
+    """The first :data:`NAMED` of ``stems``, then how many more: "a, b and 3 more"."""
+    more = len(stems) - NAMED
+    return ", ".join(stems[:NAMED]) + (f" and {more} more" if more > 0 else "")
+
+
 def onset_notices(folder: ResultsFolder, table: pd.DataFrame, options: Options) -> list[str]:
     """Said once per run: the images with fixation metrics but no time curves because their
     fixations carry no onset times (an image whose time curves failed has its own notice)."""
@@ -452,12 +476,10 @@ def onset_notices(folder: ResultsFolder, table: pd.DataFrame, options: Options) 
     missing = sorted(with_fixations - timed - failed)
     if not missing:
         return []
-    more = len(missing) - NAMED
-    listed = ", ".join(missing[:NAMED]) + (f" and {more} more" if more > 0 else "")
     return [
         f"No onset times in the fixations of {len(missing)} of {len(with_fixations)} images "
-        f"with fixations ({listed}): onset_s is absent, empty or not a number of seconds >= 0, "
-        "so they are left out of the time analysis"
+        f"with fixations ({named(missing)}): onset_s is absent, empty or not a number of "
+        "seconds >= 0, so they are left out of the time analysis"
     ]
 
 

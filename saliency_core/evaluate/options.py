@@ -1,5 +1,6 @@
 """How a dataset run is done (what it computes is :class:`~saliency_core.settings.Settings`):
-the metrics it writes, the top percents of its IoU, a limit, the finer-grained tables, batches."""
+the metrics it writes, the top percents of its IoU, the images (a list, a limit), the
+finer-grained tables, batches."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class Options:
     metrics: tuple[str, ...] = DEFAULT_METRICS
     top_percents: tuple[float, ...] = (TOP_PERCENT,)
     limit: int | None = None
+    images: tuple[str, ...] | None = None
+    """Only these stems, in this order (None: every image, sorted); a stem the dataset lacks is
+    named in the run's notices. Part of a run's identity."""
     finegrained: bool = True
     """Also the onset-window curves and region shares (``temporal``, ``regions`` tables)."""
     batch_size: int | None = None
@@ -39,5 +43,7 @@ class Options:
             raise ValueError(f"top-p% values must be in (0, 100], got {self.top_percents}")
         if self.limit is not None and self.limit < 1:
             raise ValueError("limit must be ≥ 1")
+        if self.images is not None:
+            object.__setattr__(self, "images", tuple(dict.fromkeys(self.images)))
         if self.batch_size is not None and self.batch_size < 1:
             raise ValueError("batch size must be ≥ 1")

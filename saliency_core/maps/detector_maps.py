@@ -98,11 +98,16 @@ def compute_cams(
     progress: Callable[[int, int], None] | None = None,
     explain: ExplainedDetections | None = None,
 ) -> list[CamResult]:
-    """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``)."""
+    """:func:`compute_cam` of same-sized images in one batched pass (see ``cams.run_cams``);
+    each map is labelled with ``choice``'s label (a fine-tuned model's tag included)."""
     entry = get_detector(choice, device, progress)
     with entry.lock:
         outputs = guard_memory(
             f"{choice.label} · {method}",
             lambda: run_cams(entry.value, rgbs, method, target, score_threshold, True, explain),
         )
-    return [mark_untrained(output) for output in outputs]
+    built = entry.value.label
+    return [
+        mark_untrained(replace(output, label=choice.label + output.label.removeprefix(built)))
+        for output in outputs
+    ]

@@ -149,16 +149,50 @@ def display_label(source: WeightSource | str) -> str:
     ]
 
 
+FINE_TUNED = "fine-tuned"
+FINAL_WEIGHTS = "model_final.pt"
+"""The final state dict of a training run folder (``saliency train``): its tag is the folder's
+name."""
+
+
+def finetuned_tags(paths: list[str]) -> list[str]:
+    """A distinct tag per fine-tuned weights file: a training run's :data:`FINAL_WEIGHTS` is
+    tagged by its folder ("erase-s0"), another file by folder and stem ("erase-s0/model_best");
+    tags that would repeat take their parent folders in front until they are distinct
+    ("exp1/erase-s0", "exp2/erase-s0")."""
+    parts = []
+    for path in paths:
+        named = Path(path).with_suffix("").parts
+        final = Path(path).name == FINAL_WEIGHTS and len(named) > 1
+        parts.append(named[:-1] if final else named)
+    depth = [1 if Path(path).name == FINAL_WEIGHTS else 2 for path in paths]
+    while True:
+        tags = ["/".join(p[-d:]) for p, d in zip(parts, depth, strict=True)]
+        rows = zip(tags, depth, parts, strict=True)
+        grow = [tags.count(tag) > 1 and d < len(p) for tag, d, p in rows]
+        if not any(grow):
+            return tags
+        depth = [d + g for d, g in zip(depth, grow, strict=True)]
+
+
 class Labelled:
-    """``label`` ("<name> (UNTRAINED)", …) and ``trained`` of a model with a ``name`` and a
-    weight ``source``: untrained models are marked wherever they are shown."""
+    """``label`` ("<name> (UNTRAINED)", "<name> (fine-tuned: <tag>)", …) and ``trained`` of a
+    model with a ``name``, a weight ``source`` and an optional ``tag`` (a fine-tuned model's
+    run): untrained models are marked wherever they are shown, and a fine-tuned model is never
+    confused with the model it started from."""
 
     name: str
     source: WeightSource
+    tag: str | None = None
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({display_label(self.source)})"
+        return f"{self.name} ({self.weights_label})"
+
+    @property
+    def weights_label(self) -> str:
+        """The weights as the label writes them: "pretrained", "UNTRAINED", "fine-tuned: <tag>"."""
+        return f"{FINE_TUNED}: {self.tag}" if self.tag else display_label(self.source)
 
     @property
     def trained(self) -> bool:
@@ -166,20 +200,21 @@ class Labelled:
 
     @property
     def weights_name(self) -> str:
-        """The weight source as the result tables write it: "pretrained", "weights file" or
-        "untrained"."""
-        return display_label(self.source) if self.trained else "untrained"
+        """The weight source as the result tables write it: "pretrained", "weights file",
+        "fine-tuned: <tag>" or "untrained"."""
+        return self.weights_label if self.trained else "untrained"
 
 
 @dataclass(frozen=True)
 class ModelChoice(Labelled):
     """Which model (a registry name), with which weights, at which input size (None: the
-    weights' own)."""
+    weights' own); ``tag`` names a fine-tuned weights file (its training run) in the label."""
 
     name: str
     source: WeightSource = WeightSource.UNTRAINED
     weights_path: str | None = None
     input_size: int | None = None
+    tag: str | None = None
 
 
 def load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
