@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from saliency_core.data.datasets import dataset_roots
+from saliency_core.models import gaze
 from ui.errors import report
+from ui.report.folders import results_dir
 
 APP_TITLE = "Saliency Explorer"
 PAGES = (
@@ -44,6 +47,8 @@ st.set_page_config(
     page_icon=":material/search:",
     layout="wide",
 )
+# a trained readout is read only under these folders (a link or a text field never opens others)
+gaze.confine_readouts([results_dir(), *dataset_roots()])
 try:
     page.run()
 except Exception as error:  # noqa: BLE001 - the app never shows a traceback

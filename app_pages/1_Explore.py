@@ -140,6 +140,8 @@ def restore_from_url(link: dict[str, str]) -> None:
     settings, notes = from_query(link, PAGE_PRESETS["Explore"])
     settings, confined = experiments.confine_finetuned(settings)
     notes += confined
+    for name in settings.type2:
+        gaze.TYPE2_MODELS[name]  # a linked readout joins the picker's options (registered)
     st.session_state[f"{KEY}_preset"] = "Explore"
     st.session_state.update(widget_values(settings))
     for note in notes + address.restore_view(VIEW_PARAMS, link):
@@ -226,12 +228,16 @@ def readout_picker(side) -> None:
     path = side.text_input(
         "Trained readout (file or run folder)",
         key=f"{KEY}_readout",
-        help="Made by `saliency readout`; it is then listed and chosen under Models.",
+        help="Made by `saliency readout`, under the results or dataset folders; it is then "
+        "listed and chosen under Models.",
     ).strip()
     if not path:
         return
     if not gaze.is_readout(path):
-        side.error(f"{path} is not a trained readout file or run folder (no readout.pt).")
+        side.error(
+            f"{path} is not a trained readout file or run folder under the results or dataset "
+            "folders (no readout.pt there, or outside them)."
+        )
         return
     gaze.TYPE2_MODELS[path]  # registers it
     chosen = st.session_state[f"{KEY}_type2"]

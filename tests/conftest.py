@@ -12,10 +12,19 @@ import streamlit as st
 
 from saliency_core.data.synthetic import write_synthetic_voc
 from saliency_core.maps import detector_maps
+from saliency_core.models import gaze
 
 
 def pytest_configure(config) -> None:
     os.environ["SALIENCY_CACHE_DIR"] = tempfile.mkdtemp(prefix="saliency-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def readouts_anywhere():
+    """The app confines readout paths to its folders (``app.py``); the library's default,
+    anywhere, is back for the next test."""
+    yield
+    gaze.confine_readouts(None)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -89,3 +91,27 @@ def test_the_evaluate_engine_scores_a_readout_against_fixations(run, tmp_path):
     rows = table[(table["metric"] == "NSS") & (table["map"] == LABEL)]
     assert sorted(rows["image"]) == ["a", "b"] and rows["value"].notna().all()
     assert "centre-bias floor" in " ".join(table["map"])  # scored next to the floor
+
+
+@pytest.mark.parametrize("inside", [False, True])
+def test_the_app_reads_a_linked_readout_only_under_its_folders(run, tmp_path, monkeypatch, inside):
+    """A link's t2= naming a readout outside the results and dataset folders is refused
+    before its file is opened (a shared server); under the results folder it is a model."""
+    from streamlit.testing.v1 import AppTest
+
+    name = str(run[0])
+    monkeypatch.setenv("SALIENCY_RESULTS_DIR", str(run[0].parent if inside else tmp_path))
+    monkeypatch.delenv("SALIENCY_ALLOW_ANY_PATH", raising=False)
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.query_params.update({"t2": name, "det": "", "refs": "fixations"})
+    at.run()
+    at = at.switch_page("app_pages/1_Explore.py").run()
+    assert not at.exception, at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    if inside:
+        assert name not in warnings
+        assert at.query_params["t2"] == name
+    else:
+        assert f"unknown {name!r}" in warnings
+        assert name not in at.query_params.get("t2", "")

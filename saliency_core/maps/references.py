@@ -15,7 +15,7 @@ import numpy as np
 
 from saliency_core.data import fixations
 from saliency_core.data.images import Sample
-from saliency_core.models.gaze import TYPE2_MODELS, Type2Map, is_readout
+from saliency_core.models.gaze import TYPE2_MODELS, Type2Map, is_readout, readout_allowed
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,18 @@ class ReferenceRegistry(dict[str, Reference]):
     """The built-in references, and each trained readout's prediction, named by the readout's
     file or run folder (added on first use, as in ``gaze.TYPE2_MODELS``)."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.built_in = frozenset(self)
+
     def __contains__(self, key: object) -> bool:
-        return super().__contains__(key) or (isinstance(key, str) and is_readout(key))
+        if key in self.built_in:
+            return True
+        if not isinstance(key, str):
+            return False
+        if super().__contains__(key):  # a readout used before: still under the folders?
+            return readout_allowed(key)
+        return is_readout(key)
 
     def __missing__(self, key: str) -> Reference:
         if not is_readout(key):

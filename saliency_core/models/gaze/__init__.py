@@ -9,13 +9,14 @@ and lists it from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from saliency_core.data import roots
 from saliency_core.models.gaze.baselines import centre_bias_baseline, spectral_residual
 from saliency_core.models.gaze.centerbias import GAUSSIAN_LABEL
 from saliency_core.models.gaze.deepgaze import official_package_available
@@ -33,6 +34,8 @@ from saliency_core.models.weights import MissingWeightsError, WeightSource, file
 from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 __all__ = [
+    "confine_readouts",
+    "readout_allowed",
     "TYPE2_MODELS",
     "Type2Map",
     "Type2Model",
@@ -131,8 +134,35 @@ def _readout_entry(path: str) -> Type2Model:
     return Type2Model(path, True, description, predict, 1.0, variant, lambda: file_stamp(file))
 
 
+_readout_roots: tuple[Path, ...] | None = None
+
+
+def confine_readouts(folders: Iterable[Path] | None) -> None:
+    """Accept readout paths only under ``folders`` from now on (None: anywhere, the library's
+    default). The app confines them to its results and dataset folders, so that neither a
+    link nor a text field makes a shared server open a file elsewhere
+    (:func:`saliency_core.data.roots.confine`, with its single-user opt-in)."""
+    global _readout_roots
+    _readout_roots = None if folders is None else tuple(Path(folder) for folder in folders)
+
+
+def readout_allowed(name: str) -> bool:
+    """Whether a readout path lies under the folders of :func:`confine_readouts` (always, when
+    none are set)."""
+    if _readout_roots is None:
+        return True
+    try:
+        roots.confine(name, _readout_roots, "the results and dataset folders")
+    except roots.OutsideRootsError:
+        return False
+    return True
+
+
 def is_readout(name: str) -> bool:
-    """Whether ``name`` is the path of a trained readout file or run folder."""
+    """Whether ``name`` is the path of a trained readout file or run folder (under the
+    folders of :func:`confine_readouts` when set; the file is not opened otherwise)."""
+    if not readout_allowed(name):
+        return False
     try:
         from saliency_core.models.readout import read_recipe
 
@@ -145,8 +175,18 @@ def is_readout(name: str) -> bool:
 class Type2Registry(dict[str, Type2Model]):
     """The built-in entries, and each trained readout named by its path (added on first use)."""
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.built_in = frozenset(self)
+
     def __contains__(self, name: object) -> bool:
-        return super().__contains__(name) or (isinstance(name, str) and is_readout(name))
+        if name in self.built_in:
+            return True
+        if not isinstance(name, str):
+            return False
+        if super().__contains__(name):  # a readout used before: still under the folders?
+            return readout_allowed(name)
+        return is_readout(name)
 
     def __missing__(self, name: str) -> Type2Model:
         if not is_readout(name):
