@@ -41,3 +41,18 @@ def test_a_missing_dataset_is_named(tmp_path, capsys) -> None:
     argv += ["--weights", "untrained", "--detector", "SSDlite320 MobileNetV3"]
     assert command.main(argv) == 1
     assert str(tmp_path / "nothing") in capsys.readouterr().err
+
+
+def test_the_first_ctrl_c_asks_to_stop_and_the_second_interrupts(capsys) -> None:
+    import os
+    import signal
+
+    from saliency_core.commands.common import StopOnInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), StopOnInterrupt() as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.is_set()
+        assert "Stopping after this step" in capsys.readouterr().err
+        os.kill(os.getpid(), signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is before

@@ -4,7 +4,9 @@ errors."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,3 +160,24 @@ def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> i
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+class StopOnInterrupt:
+    """The first Ctrl-C sets the stop event (the step under way finishes, a checkpoint is
+    saved); a second one interrupts at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __enter__(self) -> threading.Event:
+        self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self.event
+
+    def _handle(self, *_: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        print("\nStopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
+        self.event.set()
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self.previous)

@@ -10,9 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from saliency_core.commands.common import add_setting_flag, comma_list, run_command
+from saliency_core.commands.common import (
+    StopOnInterrupt,
+    add_setting_flag,
+    comma_list,
+    run_command,
+)
 from saliency_core.commands.launch import EXIT_INTERRUPTED
-from saliency_core.commands.train import _StopOnInterrupt
 from saliency_core.models.weights import WeightSource
 from saliency_core.presets import SETTINGS_PRESETS
 from saliency_core.settings import Settings, SettingsError, load_settings
@@ -119,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         from saliency_core.train.experiment_runner import run_experiment
 
         plan = plan_of(args)
-        with _StopOnInterrupt() as stop:
+        with StopOnInterrupt() as stop:
             report = run_experiment(
                 plan,
                 args.dataset,

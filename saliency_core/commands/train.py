@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from saliency_core.commands.common import comma_list, run_command
+from saliency_core.commands.common import StopOnInterrupt, comma_list, run_command
 from saliency_core.commands.launch import EXIT_INTERRUPTED
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import SettingsError
@@ -115,27 +113,6 @@ def resolve(args: argparse.Namespace) -> tuple[TrainSettings, dict[str, Any]]:
     return preset_settings(options.get("preset", "torchvision"), **given), options
 
 
-class _StopOnInterrupt:
-    """The first Ctrl-C sets the stop event (the step under way finishes, a checkpoint is
-    saved); a second one interrupts at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-
-    def __enter__(self) -> threading.Event:
-        self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self.event
-
-    def _handle(self, *_: object) -> None:
-        if self.event.is_set():
-            raise KeyboardInterrupt
-        print("\nStopping after this step (Ctrl-C again to abort)…", file=sys.stderr)
-        self.event.set()
-
-    def __exit__(self, *_: object) -> None:
-        signal.signal(signal.SIGINT, self.previous)
-
-
 def _bar() -> tuple[tqdm, Any]:
     bar = tqdm(unit="step", desc="train", delay=0.5)
 
@@ -154,7 +131,7 @@ def _train_here(settings, options, device, quiet: bool = False) -> int:
 
     bar, update = _bar()
     try:
-        with _StopOnInterrupt() as stop:
+        with StopOnInterrupt() as stop:
             result = train(
                 settings,
                 options["dataset"],
