@@ -22,7 +22,10 @@ human attention masks).
    running any model again. Download the grid (PNG) and the metrics (CSV).
 4. The **Reproduce the study** preset sets the study's exact protocol (512×512, EigenCAM at the
    study's layers, score ≥ 0.9, top 10%).
-5. Open **Augment** to preview selective erasing and inpainting on any image.
+5. Open **Augment** to preview selective erasing and inpainting on any image, and the
+   non-trivial transformations with their boxes on annotated images.
+6. **Dataset report** reads whole-dataset runs (`saliency evaluate`); **Experiments** reads a
+   fine-tuning experiment (`saliency experiment`): accuracy (mAP) against agreement per arm.
 
 Results of **untrained** (randomly initialised) models are always labelled as such: they are the
 model-randomisation sanity check, not findings.

@@ -122,8 +122,10 @@ def test_home_page(server: str, browser, tmp_path: Path):
         "Augment",
         "bar_chart",
         "Dataset report",
+        "science",
+        "Experiments",
     ]
-    assert navigation.locator("[data-testid='stIconMaterial']").count() == 4
+    assert navigation.locator("[data-testid='stIconMaterial']").count() == 5
     page.screenshot(path=tmp_path / "home.png")
 
 
