@@ -127,3 +127,18 @@ def test_out_inside_the_dataset_is_refused(voc: Path, capsys):
     assert accuracy.main(argv) == 1
     assert "a run never writes into its input" in capsys.readouterr().err
     assert not (voc / "table").exists()
+
+
+def test_the_study_split_rule_scores_the_images_with_attention_masks(voc, tmp_path, capsys):
+    """--split-rule study: the test split is the masked images (here img2 alone), whatever
+    ImageSets says (STUDY_PROTOCOL's fine-tuning split, as `saliency train --preset study`)."""
+    (voc / "masks").mkdir()
+    (voc / "masks" / "img2.png").write_bytes(b"")  # only its name counts for the split
+    out = tmp_path / "table"
+    argv = ["--dataset", str(voc), "--detectors", "SSDlite320 MobileNetV3", "--weights"]
+    argv += ["untrained", "--device", "cpu", "--split-rule", "study", "--out", str(out)]
+    assert cli.main(["accuracy", *argv]) == 0, capsys.readouterr().err
+    assert read_csv(out / "accuracy.csv")["images"].tolist() == [1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["split_rule"] == "study"
+    assert manifest["dataset"]["splits"] == {"train": 2, "test": 1}  # the splits scored from

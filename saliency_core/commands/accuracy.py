@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from saliency_core.commands.common import comma_list, download_bar, run_command
 from saliency_core.data import runs
-from saliency_core.data.annotations import read_detection_dataset
+from saliency_core.data.annotations import SPLIT_RULES, read_detection_dataset, with_split_rule
 from saliency_core.data.atomic import write_atomically, write_bytes_atomic
 from saliency_core.data.csvfiles import write_csv
 from saliency_core.evaluate import detection
@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", required=True, type=Path, help="annotated dataset folder")
     parser.add_argument("--split", default="test", help="split to score (default: test)")
+    parser.add_argument(
+        "--split-rule",
+        default="dataset",
+        choices=list(SPLIT_RULES),
+        help="the dataset's own split files (default) or the study's (images with attention "
+        "masks are the test split; as `saliency train --preset study`)",
+    )
     parser.add_argument(
         "--detectors",
         type=comma_list,
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         refusal = runs.overlap_refusal(args.dataset, args.out)
         if refusal:
             raise SettingsError(refusal)
-        dataset = read_detection_dataset(args.dataset)
+        dataset = with_split_rule(read_detection_dataset(args.dataset), args.split_rule)
         images = len(dataset.split(args.split))
         if not images:
             raise SettingsError(f"{args.dataset}: the {args.split!r} split has no images")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from xml.parsers import expat
@@ -596,3 +596,18 @@ def study_split(dataset: DetectionDataset) -> dict[str, tuple[str, ...]]:
         "train": tuple(s for s in stems if s not in masked),
         "test": tuple(s for s in stems if s in masked),
     }
+
+
+SPLIT_RULES: dict[str, Callable[[DetectionDataset], dict[str, tuple[str, ...]]]] = {
+    "dataset": lambda dataset: dict(dataset.splits),
+    "study": study_split,
+}
+"""How a dataset is split: its own split files (``ImageSets/Main``, COCO file names), or the
+study's (:func:`study_split`: the images with attention masks are the test split)."""
+
+
+def with_split_rule(dataset: DetectionDataset, rule: str) -> DetectionDataset:
+    """``dataset`` with the splits of :data:`SPLIT_RULES` ``rule`` (ValueError naming them)."""
+    if rule not in SPLIT_RULES:
+        raise ValueError(f"split rule {rule!r}: choose from {', '.join(SPLIT_RULES)}")
+    return replace(dataset, splits=SPLIT_RULES[rule](dataset))

@@ -8,7 +8,6 @@ of worker processes, and a resumed epoch skips exactly the batches it had done.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -28,14 +27,11 @@ Target = dict[str, torch.Tensor]
 
 
 def open_dataset(root: Path, split_rule: str):
-    """The detection dataset at ``root``; with the ``study`` rule its splits are the study's
-    (images with attention masks: ``test``; the rest: ``train``)."""
-    from saliency_core.data.annotations import read_detection_dataset, study_split
+    """The detection dataset at ``root`` with the splits of ``split_rule`` (``dataset`` or
+    ``study``: :data:`saliency_core.data.annotations.SPLIT_RULES`)."""
+    from saliency_core.data.annotations import read_detection_dataset, with_split_rule
 
-    dataset = read_detection_dataset(root)
-    if split_rule == "study":
-        dataset = dataclasses.replace(dataset, splits=study_split(dataset))
-    return dataset
+    return with_split_rule(read_detection_dataset(root), split_rule)
 
 
 def read_plain(annotation, generator: torch.Generator | None = None) -> Sampled:
