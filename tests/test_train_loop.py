@@ -173,3 +173,42 @@ def test_a_copy_that_falls_back_is_named_in_the_manifest_from_worker_processes(v
     train(settings, voc, tmp_path / "run", device="cpu")
     notices = json.loads((tmp_path / "run" / "manifest.json").read_text())["notices"]
     assert len(notices) == 1 and missing in notices[0], notices
+
+
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(voc, tmp_path) -> None:
+    """SIGKILL (no chance to save) during the second of three epochs; rerunning the same
+    command resumes from the last epoch's checkpoint and ends with the same weights."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(run):
+        flags = ["--dataset", str(voc), "--out", str(run), "--detector", SETTINGS.detector]
+        flags += ["--weights", "untrained", "--epochs", "3", "--batch-size", "4", "--lr", "0.01"]
+        flags += ["--warmup-iters", "2", "--lr-steps", "", "--input-size", "96", "--workers"]
+        flags += ["0", "--no-amp", "--device", "cpu"]
+        return [sys.executable, "-m", "saliency_core.commands.train", *flags]
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(command(whole), env=env, check=True, capture_output=True, timeout=600)
+    process = subprocess.Popen(command(killed), env=env, stderr=subprocess.DEVNULL)
+
+    def epochs_done() -> int:
+        path = killed / "manifest.json"  # written after each epoch's checkpoint
+        return json.loads(path.read_text())["epochs_done"] if path.exists() else 0
+
+    deadline = time.monotonic() + 300
+    while epochs_done() < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] != "finished" and manifest["epochs_done"] < 3, manifest
+    subprocess.run(command(killed), env=env, check=True, capture_output=True, timeout=600)
+    expected = torch.load(whole / "model_final.pt", weights_only=True)
+    resumed = torch.load(killed / "model_final.pt", weights_only=True)
+    assert expected.keys() == resumed.keys()
+    assert all(torch.equal(expected[key], resumed[key]) for key in expected)
