@@ -313,11 +313,15 @@ def test_the_explore_link_carries_the_image_and_the_settings():
 
 def test_results_folders_are_found_and_their_changes_seen(tmp_path: Path):
     assert folders.find_results_folders(tmp_path / "missing") == []
-    for name in ("one", "group/two"):
+    for name in ("one", "group/two", "exp/scores/none-s0", "a/b/c/too-deep"):
         (tmp_path / name).mkdir(parents=True)
         (tmp_path / name / "manifest.json").write_text("{}")
     (tmp_path / "not-a-run").mkdir()
-    assert folders.find_results_folders(tmp_path) == [tmp_path / "group/two", tmp_path / "one"]
+    assert folders.find_results_folders(tmp_path) == [
+        tmp_path / "exp/scores/none-s0",  # an experiment's scores (3 levels down)
+        tmp_path / "group/two",
+        tmp_path / "one",
+    ]
     folder = ResultsFolder(tmp_path / "one")
     before = folders.folder_fingerprint(folder.root)
     frame = pd.DataFrame({"image": ["a"], "value": [1.0]})

@@ -33,8 +33,9 @@ def results_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(value).expanduser() if value else DEFAULT_RESULTS_DIR
 
 
-def find_results_folders(root: Path, depth: int = 2) -> list[Path]:
-    """Results folders (with a manifest) at ``root`` and up to ``depth`` levels below it,
+def find_results_folders(root: Path, depth: int = 3) -> list[Path]:
+    """Results folders (with a manifest) at ``root`` and up to ``depth`` levels below it (an
+    experiment's ``<root>/<experiment>/scores/<model>`` included),
     sorted by path; an absent ``root`` has none, and a folder linking out of ``root`` is not
     listed (:func:`open_results_folder` would refuse it)."""
     return sorted(_find(root, root, depth)) if root.is_dir() else []
