@@ -41,6 +41,9 @@ def places(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for stem in ("004", "014"):
             shutil.copy(SAMPLE_DIR / folder / f"{stem}{suffix}", other / folder)
     out = base / "results" / "experiment"
+    stale = out / "evals" / "NUS_Scene_sample_50_images_real_fixations_" / KEYS[0]
+    stale.mkdir(parents=True)  # an evaluation of an earlier, unfinished readout
+    (stale / "manifest.json").write_text(json.dumps({"status": "complete"}))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SALIENCY_CACHE_DIR", str(base / "cache"))
         assert command.main([*ARGS, "--test-dataset", str(other), "--out", str(out)]) == 0
@@ -78,6 +81,8 @@ def test_the_manifest_names_what_is_left_out_and_a_rerun_skips_finished_runs(pla
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["kind"] == experiment.KIND and experiment.is_experiment(out)
     assert [run["training"] for run in first["runs"]] == ["trained (1 epochs)"] * 2
+    evaluated = f"evaluation on {SAMPLE_NAME}"
+    assert first["runs"][0][evaluated] == "complete: 2 of 2 images scored"  # the stale one redone
     assert [run["training"] for run in manifest["runs"]] == ["skipped (finished earlier)"] * 2
     assert manifest["runs"][0][f"evaluation on {OTHER}"] == "skipped (complete earlier)"
     for key, stamp in places["stamps"].items():

@@ -19,7 +19,8 @@ The experiment folder ``OUT``:
   test images with a defined value), with the backbone's ImageNet top-1 accuracy;
 - ``manifest.json``: :data:`KIND`, the plan, each run's status, what was left out and why.
 
-A rerun skips what is finished (a trained run, a complete evaluation) and resumes the rest.
+A rerun skips what is finished (a trained run, a complete evaluation) and resumes the rest; a
+run trained or resumed now is evaluated afresh (an earlier evaluation scored another readout).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -294,7 +296,8 @@ def run_experiment(
         key = run_key(recipe)
         run_dir = out / "runs" / key
         record: dict[str, Any] = {"key": key, "run": str(run_dir), "label": recipe.label}
-        if _finished_training(run_dir):
+        fresh = not _finished_training(run_dir)
+        if not fresh:
             record["training"] = "skipped (finished earlier)"
         else:
             say(f"training {recipe.label}")
@@ -306,6 +309,8 @@ def run_experiment(
         options = Options(metrics=MIT_METRICS, finegrained=False)
         for name, dataset in _test_sets(plan, trained["split"]):
             where = out / "evals" / re.sub(r"[^\w.-]+", "_", name) / key
+            if fresh and where.exists():  # scored an earlier, unfinished readout
+                shutil.rmtree(where)
             if _finished_eval(where):
                 record[f"evaluation on {name}"] = "skipped (complete earlier)"
             else:
