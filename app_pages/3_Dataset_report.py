@@ -10,11 +10,11 @@ from typing import Any
 import streamlit as st
 
 from saliency_core.data import csvfiles, datasets, roots
-from saliency_core.evaluate import summary
+from saliency_core.evaluate import readout_experiment, summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.scoring import temporal
 from saliency_core.settings import Settings
-from ui import charts, progress, results, run_panel, tables
+from ui import charts, progress, readout_view, results, run_panel, tables
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded
 from ui.errors import report as report_error
@@ -404,6 +404,10 @@ def downloads_section(folder: ResultsFolder, table, long, fingerprint: str) -> N
 
 
 def show_report(folder: ResultsFolder) -> None:
+    if readout_experiment.is_experiment(folder.root):
+        with guarded("The readout experiment"):
+            readout_view.experiment_report(folder.root)
+        return
     fingerprint = folders.folder_fingerprint(folder.root)
     root = str(folder.root)
     try:

@@ -22,6 +22,7 @@ from saliency_core.scoring import faithfulness
 from saliency_core.settings import RANGES, Settings
 from ui import cached, charts, classifier_report, widgets
 from ui.errors import report
+from ui.readout_report import CAM_VIEW, READOUT_VIEW
 
 TARGETS = ("top-1 class", "a chosen class", "top-k classes")
 INPUT_SIDES = {"224 px (the weights' own)": None, "128 px": 128, "64 px": 64}
@@ -230,12 +231,15 @@ def _section(bundle: pipeline.Bundle) -> None:
 # --- Dataset report: accuracy vs. agreement ---------------------------------------------------
 
 
-def accuracy_section(table: pd.DataFrame, manifest: dict) -> None:
-    """Per classifier map, its weights' ImageNet top-1 accuracy vs. its mean agreement."""
+def accuracy_section(table: pd.DataFrame, manifest: dict, heading: bool = True) -> None:
+    """Per classifier map, its weights' ImageNet top-1 accuracy vs. its mean agreement: the
+    :data:`~ui.readout_report.CAM_VIEW` (``heading``: under its own "Accuracy vs. agreement")."""
     choices = classifier_report.agreement_choices(table)
     if not choices:
         return
-    st.subheader("Accuracy vs. agreement")
+    if heading:
+        st.subheader("Accuracy vs. agreement")
+    st.markdown(f"#### {CAM_VIEW}")
     pick = st.selectbox(
         "Agreement metric",
         choices,
@@ -248,14 +252,21 @@ def accuracy_section(table: pd.DataFrame, manifest: dict) -> None:
     column = f"{pick[0]} vs {pick[1]}"
     shown = points.rename(columns={"agreement": column})
     st.plotly_chart(
-        charts.accuracy_scatter(shown, agreement=column, accuracy="accuracy", label="map"),
+        charts.accuracy_scatter(
+            shown,
+            agreement=column,
+            accuracy="accuracy",
+            label="map",
+            title=f"{CAM_VIEW}: ImageNet top-1 accuracy vs. mean agreement of its CAM with people",
+        ),
         width="stretch",
         key="report_accuracy",
     )
     st.caption(
         "x: the ImageNet-1K top-1 accuracy recorded in the weights' metadata (Oyama & Yamanaka "
         f"ask whether better classifiers look more like people); y: the mean {column} over "
-        "images."
+        "images of the classifier's own CAM — no saliency training (unlike "
+        f"{READOUT_VIEW}, which trains a readout on the backbone's features)."
     )
     for row in points[points["reason"] != ""].itertuples(index=False):
         st.caption(f"Not shown: {row.map} — {row.reason}")

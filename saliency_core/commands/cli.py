@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "train": "fine-tune a detector on a VOC/COCO dataset with an augmentation arm (resumable)",
     "readout": "train a saliency readout on a classifier backbone over a fixation dataset",
     "experiment": "fine-tune on each augmentation arm × seed, score mAP and agreement: the table",
+    "readout-experiment": "readouts on backbones × weights × kinds × seeds, MIT metrics, table",
     "import-dataset": "MIT1003, CAT2000 or SALICON from its original download into the layout",
 }
 """Subcommand -> one line of help; ``saliency_core.commands.<name>.main(argv)`` runs it."""

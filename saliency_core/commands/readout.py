@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     tuning = parser.add_mutually_exclusive_group()
     tuning.add_argument("--frozen", dest="finetune", action="store_false", help="(default)")
     tuning.add_argument("--finetune", dest="finetune", action="store_true")
+    parser.set_defaults(finetune=False)  # else the first flag's default (True) wins
     parser.add_argument("--input-size", type=int, default=256, help="input long side (px)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=4)
