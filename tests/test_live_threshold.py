@@ -70,7 +70,7 @@ def test_pack_and_unpack():
 def test_over_budget_names_the_maps_and_the_budget():
     assert live_threshold.over_budget((512, 512, 3), 16) is None
     assert live_threshold.over_budget((1024, 768), 6) == (
-        "6 maps of 768×1024 px are more than the live slider takes (16 maps of 512×512 px)"
+        "6 maps of 768×1024 px are more than the live slider takes (4,194,304 map pixels)"
     )
 
 

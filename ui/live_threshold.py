@@ -98,14 +98,16 @@ def unpack(data: bytes) -> tuple[dict, list[bytes]]:
     return header, [body[start : start + size] for start, size in header["sections"]]
 
 
-def over_budget(shape: tuple[int, ...], count: int, budget: int = PIXEL_BUDGET) -> str | None:
-    """Why the live slider cannot take ``count`` maps of ``shape`` (None when it can)."""
+def over_budget(shape: tuple[int, ...], count: int, budget: int | None = None) -> str | None:
+    """Why the live slider cannot take ``count`` maps of ``shape`` within ``budget`` map pixels
+    (default :data:`PIXEL_BUDGET`); None when it can."""
+    budget = PIXEL_BUDGET if budget is None else budget
     height, width = shape[:2]
     if count * height * width <= budget:
         return None
     return (
         f"{count} maps of {width}×{height} px are more than the live slider takes "
-        f"({budget / 512**2:g} maps of 512×512 px)"
+        f"({budget:,} map pixels)"
     )
 
 
