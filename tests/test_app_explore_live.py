@@ -76,3 +76,14 @@ def test_maps_over_the_pixel_budget_keep_the_server_slider(monkeypatch: pytest.M
         "px are more than the live slider takes (1,000 map pixels): "
         "the view updates when the slider is released."
     )
+
+
+def test_the_environment_switch_keeps_the_server_slider(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("SALIENCY_LIVE_SLIDER", "0")
+    at = explore(**{STATUS: True})
+    assert server_sliders(at) and live_components(at) == []
+    said = [c.value for c in at.caption if c.value.startswith("Live slider off")]
+    assert said == [
+        "Live slider off — turned off (SALIENCY_LIVE_SLIDER=0): the view updates when the "
+        "slider is released."
+    ]

@@ -312,6 +312,7 @@ def test_the_live_slider_shows_the_librarys_iou_while_dragging_and_keeps_the_rel
     sample = pipeline.prepare_sample(Dataset("toy", places["data"]).load("c"), settings)
     ranked = pipeline.rank_maps(pipeline.compute_bundle(sample, settings))
     panel = page.locator("figure.lt-cell[data-map='Spectral residual']")
+    live.scroll_into_view_if_needed()
     box = live.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + 1, y)

@@ -16,6 +16,7 @@ keeps the last few); a browser that no longer has it asks again (``missing``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
@@ -40,6 +41,9 @@ STYLE = """
 .lt-cell figcaption { font-size: 0.875rem; opacity: 0.7; text-align: center; }
 """
 COMPONENT = st.components.v2.component("live_threshold", js=SCRIPT, css=STYLE)
+SWITCH = "SALIENCY_LIVE_SLIDER"
+"""Environment variable: "0" keeps the server-side slider (``benchmarks/browser_latency.py``
+measures that path)."""
 STATES = ("percent", "ready", "unsupported", "missing")
 """What the browser reports, each as ``[value, time stamp]`` (a repeated value is a change)."""
 
@@ -52,6 +56,8 @@ def keys(page: str) -> dict[str, str]:
 
 def off_reason(page: str, shape: tuple[int, ...], maps: int) -> str | None:
     """Why ``page`` cannot use the live slider for ``maps`` maps of ``shape`` (None: it can)."""
+    if os.environ.get(SWITCH) == "0":
+        return f"turned off ({SWITCH}=0)"
     status = st.session_state.get(keys(page)["status"])
     if isinstance(status, str):
         return status
