@@ -26,6 +26,8 @@ from ui import (
     classifier_view,
     experiments,
     finegrained,
+    live_component,
+    live_threshold,
     matrix,
     presets,
     progress,
@@ -479,13 +481,21 @@ def agreement_view(bundle: pipeline.Bundle) -> None:
 
 def agreement_body(bundle: pipeline.Bundle) -> None:
     sample = bundle.sample
-    percent = st.slider(
-        "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
-        1.0,
-        50.0,
-        step=0.5,
-        key=f"{KEY}_percent",
-    )
+    arrays = {**bundle.values, **bundle.reference_values}
+    off = live_component.off_reason(KEY, sample.image.shape, len(arrays))
+    live = bool(bundle.references) and off is None and live_component.ready(KEY)
+    if live:
+        percent = live_component.keep_percent(f"{KEY}_percent")
+    else:
+        percent = st.slider(
+            "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
+            1.0,
+            50.0,
+            step=0.5,
+            key=f"{KEY}_percent",
+        )
+    if off and bundle.references:
+        st.caption(f"Live slider off — {off}: the view updates when the slider is released.")
     st.session_state.setdefault(f"{KEY}_show_fix", True)
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", key=f"{KEY}_show_fix"
@@ -496,7 +506,6 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
     if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
         return
-    arrays = {**bundle.values, **bundle.reference_values}
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}
     refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
@@ -506,15 +515,27 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
     paint = cached.painter(sample.key, sample.image)
     ties = bundle.settings.ties
     view = matrix.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
-    st.subheader(f"Top {percent:g}% agreement with {reference}")
-    st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
     agreement_rows = matrix.agreement_rows(rows, reference, percent, view.constant)
-    shown = (reference, percent, ties)
-    show_rows(
-        agreement_rows,
-        lambda cell: panel_cache.agreement_jpeg(key, cell, shown, view.pictures[cell.key]),
-        columns,
-    )
+    if off is None:  # the browser draws them (or, until it says it can, only keeps the maps)
+        control = live_threshold.Control(
+            percent,
+            reference,
+            ties,
+            live_threshold.control_rows(agreement_rows, percent, reference),
+            columns,
+            live,
+        )
+        data = live_component.payload(key, sample.image, ranked)
+        live_component.show(KEY, f"{KEY}_percent", data, control)
+    if not live:
+        st.subheader(f"Top {percent:g}% agreement with {reference}")
+        st.caption("Yellow: both maps · red: the map only · blue: the reference only.")
+        shown = (reference, percent, ties)
+        show_rows(
+            agreement_rows,
+            lambda cell: panel_cache.agreement_jpeg(key, cell, shown, view.pictures[cell.key]),
+            columns,
+        )
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
     against_maps = long[long["reference"] != "fixations"]
     if not against_maps.empty:

@@ -62,8 +62,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, cache: str) -> subprocess.Popen:
+def start_server(port: int, cache: str, live: bool = False) -> subprocess.Popen:
+    """The app on ``port``; with the server-side top-p% slider unless ``live``."""
     env = {**os.environ, "SALIENCY_DEVICE": "cpu", "SALIENCY_CACHE_DIR": cache}
+    env["SALIENCY_LIVE_SLIDER"] = "1" if live else "0"
     env.pop("SALIENCY_DATA_DIR", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),

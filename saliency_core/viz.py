@@ -30,6 +30,14 @@ AGREEMENT_COLOURS = {
     "reference only": np.array([40, 120, 255], np.float32),
 }
 """Colours of the top-p% agreement view: intersection, the map's alone, the reference's alone."""
+AGREEMENT_TINTS = (
+    (0.35, 0.0, np.zeros(3, np.float32)),
+    (0.25, 0.75, AGREEMENT_COLOURS["map only"]),
+    (0.25, 0.75, AGREEMENT_COLOURS["reference only"]),
+    (0.25, 0.75, AGREEMENT_COLOURS["both"]),
+)
+"""The agreement picture's pixel, by code = map + 2 · reference (0: in neither top-p%):
+(image weight a, colour weight b, colour c) → uint8(a · image + b · c), in float32."""
 
 
 def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
@@ -47,7 +55,8 @@ def overlay(rgb: np.ndarray, values: np.ndarray, alpha: float = 0.5, colormap: s
 
 class AgreementPainter:
     """Draws top-p% agreement pictures of one image: dimmed image, intersection yellow, the
-    map's pixels red, the reference's blue (each tint = 0.25 · image + 0.75 · colour).
+    map's pixels red, the reference's blue (each tint = 0.25 · image + 0.75 · colour;
+    :data:`AGREEMENT_TINTS`).
 
     The four versions of the image are computed once, each pixel packed into one uint32 and
     the versions of a pixel side by side; a picture is then one gather at 4 · pixel + code,
@@ -56,12 +65,7 @@ class AgreementPainter:
 
     def __init__(self, rgb: np.ndarray) -> None:
         pixels = rgb.astype(np.float32)
-        versions = [
-            pixels * 0.35,
-            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["map only"],
-            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["reference only"],
-            0.25 * pixels + 0.75 * AGREEMENT_COLOURS["both"],
-        ]
+        versions = [weight * pixels + mix * colour for weight, mix, colour in AGREEMENT_TINTS]
         packed = np.zeros((*rgb.shape[:2], 4, 4), np.uint8)
         packed[..., :3] = np.stack(versions, axis=2).astype(np.uint8)
         self.shape = rgb.shape

@@ -9,15 +9,19 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from test_evaluate import write_dataset
 
+from saliency_core import pipeline
 from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine
-from saliency_core.settings import Settings
+from saliency_core.scoring import agreement
+from saliency_core.settings import Settings, from_query
+from ui.presets import PAGE_PRESETS
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +97,9 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
         yield chromium
         chromium.close()
+
+
+PAINTED = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
 
 
 def open_page(browser, url: str, text: str, timeout_s: int = 240):
@@ -209,10 +216,16 @@ def slider(page, label: str):
     return box.locator("input[type='range']")
 
 
+LIVE_SLIDER = "input[aria-label='Top-p% of pixels (live)']"
+"""The live top-p% slider (ui/live_threshold.js), in the component's shadow root."""
+
+
 def press(page, label: str, key: str, times: int) -> None:
-    """Move the slider ``label`` by ``times`` steps with the keyboard (react-aria slider)."""
+    """Move the slider ``label`` by ``times`` steps with the keyboard (react-aria slider, or
+    the live top-p% slider for ``label`` = LIVE_SLIDER)."""
     for _ in range(times):  # one step per run: a key pressed during a rerun can be lost
-        slider(page, label).focus()
+        target = page.locator(LIVE_SLIDER) if label == LIVE_SLIDER else slider(page, label)
+        target.focus()
         page.keyboard.press(key)
         settle(page)
 
@@ -254,7 +267,7 @@ def test_every_control_is_in_the_address_and_a_fresh_browser_shows_the_same_view
         "human fixation density"
     ).click()
     settle(page)
-    press(page, "Top-p% of pixels", "ArrowRight", 3)  # the fragment's slider, last: 11.5
+    press(page, LIVE_SLIDER, "ArrowRight", 3)  # the fragment's live slider, last: 11.5
     assert_no_exception(page)
     link = page.url
     query = dict(parse_qsl(urlsplit(link).query))
@@ -268,7 +281,7 @@ def test_every_control_is_in_the_address_and_a_fresh_browser_shows_the_same_view
     }
     assert query["sigma"] == "17.13" and query["cons"] == "1" and "xcls" in query
     shown = page.evaluate(VIEW_STATE_JS)
-    assert shown["slider Top-p% of pixels (study: 10%, its 90th-percentile cut)"] == "11.5"
+    assert page.locator(LIVE_SLIDER).input_value() == "11.5"
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
     again = fresh.new_page()
@@ -278,4 +291,51 @@ def test_every_control_is_in_the_address_and_a_fresh_browser_shows_the_same_view
     assert_no_exception(again)
     assert dict(parse_qsl(urlsplit(again.url).query)) == query
     assert again.evaluate(VIEW_STATE_JS) == shown
+    assert again.locator(LIVE_SLIDER).input_value() == "11.5"
     fresh.close()
+
+
+def test_the_live_slider_shows_the_librarys_iou_while_dragging_and_keeps_the_release(
+    server: str, browser, places: dict[str, Path]
+):
+    """Issue 18: dragged from 1 to 50 %, the live panels' IoU equal the library's at three
+    stops (to 1e-9, and as shown), the address keeps its p until the release, then holds 50."""
+    start = (
+        f"{server}/Explore?dataset=toy&image=c&det=FCOS+R50-FPN&insize=64&cam=EigenCAM"
+        "&t2=Spectral+residual&vs=human+attention+mask"
+    )
+    page = open_page(browser, start, "Download the metrics (CSV)", timeout_s=600)
+    live = page.locator(LIVE_SLIDER)
+    live.wait_for(timeout=60_000)
+    settle(page)
+    query = dict(parse_qsl(urlsplit(page.url).query))
+    settings, _ = from_query(query, PAGE_PRESETS["Explore"])
+    settings = replace(settings, detectors=())  # the type-2 map and references alone
+    sample = pipeline.prepare_sample(Dataset("toy", places["data"]).load("c"), settings)
+    ranked = pipeline.rank_maps(pipeline.compute_bundle(sample, settings))
+    panel = page.locator("figure.lt-cell[data-map='Spectral residual']")
+    live.scroll_into_view_if_needed()
+    box = live.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 1, y)
+    page.mouse.down()
+    stops = []
+    for fraction in (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0):
+        page.mouse.move(box["x"] + 1 + fraction * (box["width"] - 2), y, steps=4)
+        page.evaluate(PAINTED)
+        if fraction in (0.1, 0.45, 0.9):
+            percent = float(panel.get_attribute("data-percent"))
+            stops.append(percent)
+            expected = agreement.ranked_iou(
+                ranked["Spectral residual"], ranked["human attention mask"], percent, settings.ties
+            ).value
+            assert float(panel.get_attribute("data-iou")) == pytest.approx(expected, abs=1e-9)
+            assert f"IoU {expected:.3f}" in panel.inner_text()
+            assert "p" not in dict(parse_qsl(urlsplit(page.url).query))  # nothing sent yet
+    page.mouse.up()
+    assert len(set(stops)) == 3 and 1 < stops[0] < stops[1] < stops[2] < 50
+    settle(page)
+    assert_no_exception(page)
+    assert dict(parse_qsl(urlsplit(page.url).query))["p"] == "50"
+    assert live.input_value() == "50"
+    assert page.get_by_text("Share of pixels actually selected at top 50%").count() == 1

@@ -192,6 +192,10 @@ CONSTANT_MAP = "constant map"
 out: no pixel under the default tie rule, every pixel under the study's)."""
 
 
+AGREEMENT_SUFFIX = " · top {percent:g}% vs {reference}"
+"""Ends an agreement row's title (the live slider rewrites it as p moves)."""
+
+
 def agreement_rows(
     rows: Iterable[Row], reference: str, percent: float, constant: Collection[str] = ()
 ) -> list[Row]:
@@ -207,7 +211,9 @@ def agreement_rows(
             else None
             for cell in row.cells
         ]
-        kept = _row(f"{row.title} · top {percent:g}% vs {reference}", cells)
+        kept = _row(
+            row.title + AGREEMENT_SUFFIX.format(percent=percent, reference=reference), cells
+        )
         if kept is not None:
             result.append(kept)
     return result

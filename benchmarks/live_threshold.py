@@ -1,0 +1,173 @@
+"""The live top-p% slider in a real headless Chromium: `streamlit run app.py`, 8 maps against 2
+references at 512².
+
+On the NUS Scene sample resized to 512×512 (the study's working size), an untrained SSDlite320
+MobileNetV3 (random weights: no checkpoint needed) with 7 CAM methods and the centre-bias
+type-2 map (8 maps), against the centre bias and the fixation density (2 references). After
+the maps are computed and the browser holds them (the slider is live):
+
+- frame: the slider dragged with the mouse one step (0.5 %) at a time; per animation frame the
+  script's own work (every panel's top-p% mask under the tie rule, its tint, IoU and share,
+  and the canvases written), median over the steps (target ≤ 16 ms: 60 fps; ≤ 33 ms at worst).
+  Also "move": from a step's mouse move (sent over the DevTools protocol) until the next
+  animation frame has run, i.e. the frame that shows the step is being drawn (target ≤ 33 ms);
+- release: the mouse let go → the fragment's run has finished and the server's tables show
+  the new p (its shares caption; target ≤ 300 ms);
+- payload: the bytes the browser received once for the image (the maps' rank images, sorted
+  values and the image, compressed), built here the same way from synthetic maps.
+
+Run: ``.venv/bin/python benchmarks/live_threshold.py [--repeats N]``; the last line is
+``RESULT drag_frame_ms=<median>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from browser_latency import (  # noqa: E402
+    CHROMIUM,
+    FLAGS,
+    PAINTED,
+    Runs,
+    free_port,
+    start_server,
+    text_shown,
+    timed,
+)
+
+from saliency_core.data.datasets import sample_dataset  # noqa: E402
+from saliency_core.models.weights import WeightSource  # noqa: E402
+from saliency_core.scoring.agreement import RankedMap  # noqa: E402
+from saliency_core.settings import Settings, to_query  # noqa: E402
+from ui import live_threshold  # noqa: E402
+
+SETTINGS = Settings(
+    detectors=("SSDlite320 MobileNetV3",),
+    weights=WeightSource.UNTRAINED,
+    cams=("EigenCAM", "EigenGradCAM", "GradCAM", "GradCAM++", "XGradCAM", "HiResCAM", "LayerCAM"),
+    type2=("Centre bias (Gaussian)",),
+    working_size=512,
+)
+LIVE = "input[aria-label='Top-p% of pixels (live)']"
+NEXT_FRAME = "() => new Promise(done => requestAnimationFrame(() => done()))"
+TIMES = "() => globalThis.__saliencyLiveThreshold.times.splice(0)"
+STEPS = 40
+
+
+def payload_mb(maps: int = 10, side: int = 512) -> float:
+    """Megabytes of one image's payload for ``maps`` smooth random maps of ``side``²."""
+    rng = np.random.default_rng(0)
+    ranked = {
+        f"map {k}": RankedMap(gaussian_filter(rng.random((side, side)), 8).astype(np.float32))
+        for k in range(maps)
+    }
+    rgb = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
+    data = live_threshold.payload(rgb, ranked)
+    return sum(len(section) for section in data.sections) / 1e6
+
+
+def drag(page, start_percent: float, steps: int) -> tuple[list[float], list[float], float]:
+    """Drags the live slider from ``start_percent`` one step at a time: the script's work per
+    frame (ms), each step's move → painted (ms), and the p reached (still held)."""
+    slider = page.locator(LIVE)
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    low, high, step = (live_threshold.SLIDER[k] for k in ("min", "max", "step"))
+    # a range input maps the pointer linearly between its ends (thumb half-widths inset)
+    thumb = 16.0
+    span = box["width"] - thumb
+
+    def x_of(percent: float) -> float:
+        return box["x"] + thumb / 2 + (percent - low) / (high - low) * span
+
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(x_of(start_percent), y)
+    page.mouse.down()
+    page.evaluate(PAINTED)
+    page.evaluate(TIMES)
+    moves = []
+    percent = start_percent
+    for _ in range(steps):
+        percent += step
+        begin = time.perf_counter()
+        page.mouse.move(x_of(percent), y)
+        page.evaluate(NEXT_FRAME)
+        moves.append(1000 * (time.perf_counter() - begin))
+    return page.evaluate(TIMES), moves, float(slider.input_value())
+
+
+def measure(url: str, repeats: int) -> dict[str, list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    dataset = sample_dataset()
+    query = urllib.parse.urlencode(
+        {"dataset": dataset.name, "image": dataset.ids[1], **to_query(SETTINGS)}
+    )
+    results: dict[str, list[float]] = {"frame": [], "move": [], "release": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        runs = Runs(page)
+        ready = text_shown("Download the metrics (CSV)")
+        timed(page, runs, lambda: page.goto(f"{url}/Explore?{query}"), ready, timeout_s=1800)
+        page.locator(LIVE).wait_for(timeout=120_000)
+        page.wait_for_timeout(1000)
+        percent = 5.0
+        for index in range(repeats):
+            frames, moves, reached = drag(page, percent, STEPS if index == 0 else 6)
+            results["frame"] += frames
+            results["move"] += moves
+            shown = text_shown(f"Share of pixels actually selected at top {reached:g}%")
+            results["release"].append(timed(page, runs, page.mouse.up, shown))
+            page.wait_for_timeout(300)
+            percent = 5.0 if reached > 40 else reached
+        browser.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as cache:
+        server = start_server(port, cache, live=True)
+        try:
+            results = measure(f"http://127.0.0.1:{port}", args.repeats)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"Chromium (headless) against `streamlit run app.py`, CPU threads: {os.cpu_count()}")
+    print(
+        f"sample: NUS Scene at 512×512, {', '.join(SETTINGS.detectors)} (UNTRAINED) × "
+        f"{len(SETTINGS.cams)} CAMs + {', '.join(SETTINGS.type2)} = 8 maps; references: "
+        f"centre bias, fixation density; {args.repeats} drags"
+    )
+    print(f"payload for 10 maps at 512² (sent once per image): {payload_mb():.1f} MB")
+    targets = {"frame": 16, "move": 33, "release": 300}
+    print(f"{'measure':<10}{'n':>5}{'median ms':>11}{'min':>8}{'max':>8}{'target':>9}")
+    for name, values in results.items():
+        median = statistics.median(values)
+        verdict = "ok" if median <= targets[name] else "OVER"
+        print(
+            f"{name:<10}{len(values):>5}{median:>11.1f}{min(values):>8.1f}{max(values):>8.1f}"
+            f"{targets[name]:>9} {verdict}"
+        )
+    print(f"RESULT drag_frame_ms={statistics.median(results['frame']):.1f}")
+
+
+if __name__ == "__main__":
+    main()
