@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,15 @@ from saliency_core.models import gaze
 
 def pytest_configure(config) -> None:
     os.environ["SALIENCY_CACHE_DIR"] = tempfile.mkdtemp(prefix="saliency-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def main_module_kept():
+    """Streamlit's AppTest leaves the app script as ``sys.modules["__main__"]``; a later
+    spawned process (torch.multiprocessing.spawn) would rerun it. The real one is put back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(autouse=True)
