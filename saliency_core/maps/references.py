@@ -15,7 +15,7 @@ import numpy as np
 
 from saliency_core.data import fixations
 from saliency_core.data.images import Sample
-from saliency_core.models.gaze import TYPE2_MODELS, Type2Map, is_readout, readout_allowed
+from saliency_core.models.gaze import TYPE2_MODELS, ReadoutNamedRegistry, Type2Map, is_readout
 
 
 @dataclass(frozen=True)
@@ -105,31 +105,7 @@ def _type2_entry(key: str, model: str) -> Reference:
     return Reference(key, summary, lambda sample: None, _type2_reference(key, model), model)
 
 
-class ReferenceRegistry(dict[str, Reference]):
-    """The built-in references, and each trained readout's prediction, named by the readout's
-    file or run folder (added on first use, as in ``gaze.TYPE2_MODELS``)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.built_in = frozenset(self)
-
-    def __contains__(self, key: object) -> bool:
-        if key in self.built_in:
-            return True
-        if not isinstance(key, str):
-            return False
-        if super().__contains__(key):  # a readout used before: still under the folders?
-            return readout_allowed(key)
-        return is_readout(key)
-
-    def __missing__(self, key: str) -> Reference:
-        if not is_readout(key):
-            raise KeyError(key)
-        self[key] = _type2_entry(key, key)
-        return self[key]
-
-
-REFERENCES: ReferenceRegistry = ReferenceRegistry(
+REFERENCES: ReadoutNamedRegistry[Reference] = ReadoutNamedRegistry(
     {
         **{key: _type2_entry(key, model) for key, model in TYPE2_REFERENCES.items()},
         "fixations": Reference(
@@ -148,8 +124,11 @@ REFERENCES: ReferenceRegistry = ReferenceRegistry(
             human=True,
             needs=("mask",),
         ),
-    }
+    },
+    lambda path: _type2_entry(path, path),
 )
+"""The references by key; a trained readout's prediction is one too, keyed by its file or run
+folder (as in ``gaze.TYPE2_MODELS``)."""
 
 
 def predicted_reference(model: str, predicted: Type2Map) -> ReferenceMap:

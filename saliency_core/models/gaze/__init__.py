@@ -9,9 +9,10 @@ and lists it from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -172,12 +173,18 @@ def is_readout(name: str) -> bool:
     return True
 
 
-class Type2Registry(dict[str, Type2Model]):
-    """The built-in entries, and each trained readout named by its path (added on first use)."""
+V = TypeVar("V")
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+
+class ReadoutNamedRegistry(dict[str, V]):
+    """Built-in entries, and one per trained readout named by its file or run folder: made by
+    ``make(path)`` on first use, and known only while :func:`readout_allowed` (the app's
+    folders)."""
+
+    def __init__(self, entries: Mapping[str, V], make: Callable[[str], V]) -> None:
+        super().__init__(entries)
         self.built_in = frozenset(self)
+        self.make = make
 
     def __contains__(self, name: object) -> bool:
         if name in self.built_in:
@@ -188,16 +195,19 @@ class Type2Registry(dict[str, Type2Model]):
             return readout_allowed(name)
         return is_readout(name)
 
-    def __missing__(self, name: str) -> Type2Model:
+    def __missing__(self, name: str) -> V:
         if not is_readout(name):
             raise KeyError(name)
-        self[name] = _readout_entry(name)
+        self[name] = self.make(name)
         return self[name]
 
 
-TYPE2_MODELS: Type2Registry = Type2Registry(
-    (entry.name, entry)
-    for entry in (*_ENTRIES, *(_OPTIONAL_ENTRIES if official_package_available() else ()))
+TYPE2_MODELS: ReadoutNamedRegistry[Type2Model] = ReadoutNamedRegistry(
+    {
+        entry.name: entry
+        for entry in (*_ENTRIES, *(_OPTIONAL_ENTRIES if official_package_available() else ()))
+    },
+    lambda path: _readout_entry(path),
 )
 """Type-2 models by name; the official-package entry is listed only when it is installed; a
 readout's path is a name too (:class:`Type2Registry`)."""
