@@ -146,6 +146,21 @@ def download_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
+def step_bar(desc: str) -> tuple[tqdm, Callable[[Any], None]]:
+    """A console bar over a training run's steps (tqdm's rate and ETA) and the ``progress``
+    callback that moves it: a StepReport's position, epoch, loss and lr."""
+    bar = tqdm(unit="step", desc=desc, delay=0.5)
+
+    def update(report) -> None:
+        bar.total = report.total
+        bar.update(report.done - bar.n)
+        bar.set_postfix_str(
+            f"epoch {report.epoch}/{report.epochs} loss {report.loss:.3f} lr {report.lr:.2g}"
+        )
+
+    return bar, update
+
+
 def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> int:
     """Run a command's body: a user error (or a file-system error: path and reason) is one line
     on stderr and exit 1; Ctrl-C prints ``interrupted`` and exits 130; no traceback."""
@@ -160,6 +175,10 @@ def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> i
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+STOPPED = "Stopped: the last checkpoint is saved; run the same command again to resume."
+"""What a training command says when :class:`StopOnInterrupt` stopped it (exit 130)."""
 
 
 class StopOnInterrupt:
