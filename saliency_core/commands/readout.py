@@ -12,8 +12,7 @@ from pathlib import Path
 from saliency_core.commands.common import STOPPED, StopOnInterrupt, run_command, step_bar
 from saliency_core.commands.launch import EXIT_INTERRUPTED
 from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME
-from saliency_core.models.classifiers import CLASSIFIERS
-from saliency_core.models.readout import READOUT_KINDS, ReadoutRecipe
+from saliency_core.models.readout import BACKBONES, READOUT_KINDS, ReadoutRecipe
 from saliency_core.models.weights import WeightSource
 from saliency_core.train.readout import LOSSES, ReadoutTraining, train_readout
 
@@ -22,7 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="saliency readout",
         description=(
-            "Train a readout (Oyama's DC/SPC/BI or DeepGaze's) on a classifier's features over "
+            "Train a readout (Oyama's DC/SPC/BI or DeepGaze's) on a classifier's (or a "
+            "detector's backbone's) features over "
             "a fixation dataset (images/ + fixations/<stem>.csv): seeded image-level "
             "train/val/test split, NLL loss (or pixel-wise KLD), early stopping on validation, "
             "resumable (rerun the command; Ctrl-C saves). Writes RUN/readout.pt, "
@@ -31,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dataset", required=True, help="dataset folder, or 'sample'")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it exists)")
-    parser.add_argument("--backbone", default="ResNet-50", choices=list(CLASSIFIERS))
+    parser.add_argument(
+        "--backbone",
+        default="ResNet-50",
+        choices=list(BACKBONES),
+        help="a registry classifier, or a ResNet-FPN detector (its backbone; default ResNet-50)",
+    )
     parser.add_argument("--weights", default="pretrained", choices=[s.value for s in WeightSource])
     parser.add_argument("--weights-file", help="backbone state dict (with --weights file)")
     parser.add_argument("--layers", help="backbone layers, comma-separated (default: per backbone)")
