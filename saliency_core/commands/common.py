@@ -73,8 +73,9 @@ def add_setting_flag(
 
 
 def _list_arguments(declared: Declaration, one: bool) -> dict[str, Any]:
-    """A list of registry names: one of them (``one``) or ``NAME[,NAME…]``, the registry's names
-    (with their summaries where its entries have one) in the help."""
+    """A list of registry names: one of them (``one``; argparse's ``choices``, or, for a registry
+    whose ``in`` takes more than its keys, :func:`one_name`) or ``NAME[,NAME…]``, the registry's
+    names (with their summaries where its entries have one) in the help."""
     registry = declared.names()
     if all(hasattr(entry, "summary") for entry in registry.values()):
         described = "; ".join(f"{key}: {entry.summary}" for key, entry in registry.items())
@@ -83,8 +84,24 @@ def _list_arguments(declared: Declaration, one: bool) -> dict[str, Any]:
     note = f" ({declared.help})" if declared.help else ""
     metavar = declared.metavar
     if one:
-        return {"choices": list(registry), "metavar": metavar, "help": f"one of: {described}{note}"}
+        wider = type(registry).__contains__ is not dict.__contains__  # e.g. readout paths
+        check = {"type": one_name(registry)} if wider else {"choices": list(registry)}
+        return {**check, "metavar": metavar, "help": f"one of: {described}{note}"}
     return {"type": comma_list, "help": f"{metavar}[,{metavar}…] of: {described}{note}"}
+
+
+def one_name(registry: Mapping[str, Any]) -> Callable[[str], str]:
+    """A flag's type taking one name of ``registry``, checked through the registry's ``in`` as
+    the settings check a list's names: a registry that also takes paths (a trained readout's file
+    or run folder in the type-2 and reference registries) takes them here too."""
+
+    def name(text: str) -> str:
+        if text in registry:
+            return text
+        listed = ", ".join(repr(key) for key in registry)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {listed})")
+
+    return name
 
 
 def _escaped(arguments: dict[str, Any]) -> dict[str, Any]:

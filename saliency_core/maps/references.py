@@ -128,6 +128,11 @@ class ReferenceRegistry(dict[str, Reference]):
         self[key] = _type2_entry(key, key)
         return self[key]
 
+    def get(self, key: str, default: Reference | None = None) -> Reference | None:  # type: ignore[override]
+        """The entry of ``key``, a readout not yet used too (dict's ``get`` skips
+        ``__missing__``), or ``default``."""
+        return self[key] if key in self else default  # noqa: SIM401 - this is get
+
 
 REFERENCES: ReferenceRegistry = ReferenceRegistry(
     {

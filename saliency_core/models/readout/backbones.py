@@ -67,6 +67,8 @@ class ReadoutBackbone:
     std: tuple[float, ...]
     square: bool = False
     named: str = "{name} [{weights} backbone{tuned}]"
+    family: str = "classifier"
+    """Its registry's family (``classifier``, ``detector``): whose timed steps estimate it."""
 
 
 def _grid(spec: ClassifierSpec) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -149,6 +151,7 @@ def _detector(name: str) -> ReadoutBackbone:
         IMAGENET_MEAN,
         IMAGENET_STD,
         named="{name} backbone [{weights}{tuned}]",
+        family="detector",
     )
 
 
