@@ -16,8 +16,8 @@ from benchmarks._timing import timed
 from saliency_core.data.datasets import sample_dataset
 from saliency_core.models.cache import default_device
 from saliency_core.models.readout import ReadoutRecipe, build_readout
-from saliency_core.models.readout.data import batches, load_fixation_images
-from saliency_core.models.readout.fit import _log_density, batch_loss, cache_features
+from saliency_core.train.readout.data import batches, load_fixation_images
+from saliency_core.train.readout.objective import batch_loss, cache_features, log_density
 
 
 def train(net, images, epochs: int, batch_size: int, device, cached: bool) -> None:
@@ -29,7 +29,7 @@ def train(net, images, epochs: int, batch_size: int, device, cached: bool) -> No
     optimiser = torch.optim.Adam(net.head.parameters(), lr=1e-4)
     for _ in range(epochs):
         for batch in batches(images, batch_size, torch.Generator().manual_seed(0)):
-            loss, _ = batch_loss(_log_density(net, batch, device), batch, "nll")
+            loss, _ = batch_loss(log_density(net, batch, device), batch, "nll")
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

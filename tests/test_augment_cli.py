@@ -283,7 +283,7 @@ def test_entry_point_help():
     )
     assert done.returncode == 0, done.stderr
     assert "BOUNDING BOXES ARE UNCHANGED" in done.stdout
-    assert "--reference {deepgaze,centre-bias,spectral-residual,fixations,mask}" in done.stdout
+    assert "--reference {deepgaze,centre-bias,spectral-residual,fixations,mask}|RUN" in done.stdout
 
 
 def test_augmenting_an_augmented_dataset_keeps_its_own_log_and_settings(dataset, tmp_path):

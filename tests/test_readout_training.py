@@ -13,8 +13,8 @@ from saliency_core.commands import readout as command
 from saliency_core.data.datasets import Dataset
 from saliency_core.models import gaze
 from saliency_core.models.readout import ReadoutRecipe, predict_readout
-from saliency_core.models.readout.data import batches, load_fixation_images, split_ids
 from saliency_core.models.readout.files import load_readout
+from saliency_core.train.readout.data import batches, load_fixation_images, split_ids
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_the_run_folder_is_a_type2_model_that_reloads_identically(trained):
 def test_a_rerun_with_other_settings_is_refused(trained, capsys):
     out, argv = trained
     assert command.main([*argv[:-2], "--batch-size", "4"]) == 1
-    assert "holds a run with other settings (settings differ)" in capsys.readouterr().err
+    assert "holds a run with other settings (batch_size differ)" in capsys.readouterr().err
 
 
 def test_the_split_is_seeded_and_image_level():

@@ -5,11 +5,12 @@ A step's duration is remembered per kind (model, input size and method) in a
 same model, per forward pass, times the step's cost in forward passes, which every registry
 entry declares (``forwards``: :data:`~saliency_core.maps.cams.CAM_METHODS`,
 :data:`~saliency_core.maps.classifier_methods.METHOD_FORWARDS` for classifier CAMs and Captum's
-gradient maps, :data:`~saliency_core.models.gaze.TYPE2_MODELS`). A method whose cost depends on more
-than the model (AblationCAM, ScoreCAM: one forward per channel of the layer), an untimed type-2
-network, or a method no registry knows has no estimate until one has run: a missing estimate never
-raises. Cache hits (under :data:`CACHE_HIT_S`) are not recorded: they say nothing about a
-computation's cost."""
+gradient maps, :data:`~saliency_core.models.gaze.TYPE2_MODELS`; a trained readout: one forward
+of its backbone at its input size, so its backbone's timed steps estimate it). A method whose cost
+depends on more than the model (AblationCAM, ScoreCAM: one forward per channel of the layer), an
+untimed type-2 network, or a method no registry knows has no estimate until one has run: a
+missing estimate never raises. Cache hits (under :data:`CACHE_HIT_S`) are not recorded: they say
+nothing about a computation's cost."""
 
 from __future__ import annotations
 
@@ -40,8 +41,15 @@ def _classifier_step(job: ClassifierStep) -> tuple[Hashable, float | None]:
 
 
 def _type2_step(job: Type2Step) -> tuple[Hashable, float | None]:
+    """A type-2 model's kind; a readout's is its backbone's (family, model, input size) with
+    itself as the method, so that the backbone's timed forwards estimate it before it has run
+    (its input's long side is that size: the square classifier input is an upper bound)."""
     entry = TYPE2_MODELS.get(job.model)
-    return ("type-2", job.model, job.max_side, ""), None if entry is None else entry.forwards
+    if entry is None:
+        return ("type-2", job.model, job.max_side, ""), None
+    if entry.timed_like:
+        return (*entry.timed_like, f"type-2 {job.model}"), entry.forwards
+    return ("type-2", job.model, job.max_side, ""), entry.forwards
 
 
 STEP_COSTS: dict[type, Callable[[Any], tuple[Hashable, float | None]]] = {

@@ -38,6 +38,7 @@ from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import COMPARATORS, RULE_METRICS
 from saliency_core.commands.common import add_setting_flag, download_bar, run_command
 from saliency_core.evaluate.type2_cache import DiskType2Cache
+from saliency_core.maps.references import REFERENCES
 from saliency_core.study import ERASE_PERCENT, TOP_PERCENT
 
 ITERATIVE = "Deep Image Prior"
@@ -108,7 +109,9 @@ def _setting_flags(parser: argparse.ArgumentParser) -> None:
     add_setting_flag(model, "score_threshold")
     add_setting_flag(model, "input_size")
     reference = parser.add_argument_group("human reference")
-    add_setting_flag(reference, "references", one=True, required=True, metavar=None)
+    built_in = [key for key in REFERENCES if key in REFERENCES.built_in]
+    keys = "{" + ",".join(built_in) + "}|RUN"  # RUN: a trained readout's run folder or file
+    add_setting_flag(reference, "references", one=True, required=True, metavar=keys)
     add_setting_flag(reference, "type2_weights", flag="deepgaze-weights")
     add_setting_flag(reference, "type2_weights_file", flag="deepgaze-weights-path")
     add_setting_flag(reference, "type2_max_side", flag="deepgaze-max-side")

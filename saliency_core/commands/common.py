@@ -73,8 +73,9 @@ def add_setting_flag(
 
 
 def _list_arguments(declared: Declaration, one: bool) -> dict[str, Any]:
-    """A list of registry names: one of them (``one``) or ``NAME[,NAME…]``, the registry's names
-    (with their summaries where its entries have one) in the help."""
+    """A list of registry names: one of them (``one``; argparse's ``choices``, or, for a registry
+    whose ``in`` takes more than its keys, :func:`one_name`) or ``NAME[,NAME…]``, the registry's
+    names (with their summaries where its entries have one) in the help."""
     registry = declared.names()
     if all(hasattr(entry, "summary") for entry in registry.values()):
         described = "; ".join(f"{key}: {entry.summary}" for key, entry in registry.items())
@@ -83,8 +84,24 @@ def _list_arguments(declared: Declaration, one: bool) -> dict[str, Any]:
     note = f" ({declared.help})" if declared.help else ""
     metavar = declared.metavar
     if one:
-        return {"choices": list(registry), "metavar": metavar, "help": f"one of: {described}{note}"}
+        wider = type(registry).__contains__ is not dict.__contains__  # e.g. readout paths
+        check = {"type": one_name(registry)} if wider else {"choices": list(registry)}
+        return {**check, "metavar": metavar, "help": f"one of: {described}{note}"}
     return {"type": comma_list, "help": f"{metavar}[,{metavar}…] of: {described}{note}"}
+
+
+def one_name(registry: Mapping[str, Any]) -> Callable[[str], str]:
+    """A flag's type taking one name of ``registry``, checked through the registry's ``in`` as
+    the settings check a list's names: a registry that also takes paths (a trained readout's file
+    or run folder in the type-2 and reference registries) takes them here too."""
+
+    def name(text: str) -> str:
+        if text in registry:
+            return text
+        listed = ", ".join(repr(key) for key in registry)
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {listed})")
+
+    return name
 
 
 def _escaped(arguments: dict[str, Any]) -> dict[str, Any]:
@@ -146,6 +163,21 @@ def download_bar(label: str) -> Callable[[int, int], None]:
     return update
 
 
+def step_bar(desc: str) -> tuple[tqdm, Callable[[Any], None]]:
+    """A console bar over a training run's steps (tqdm's rate and ETA) and the ``progress``
+    callback that moves it: a StepReport's position, epoch, loss and lr."""
+    bar = tqdm(unit="step", desc=desc, delay=0.5)
+
+    def update(report) -> None:
+        bar.total = report.total
+        bar.update(report.done - bar.n)
+        bar.set_postfix_str(
+            f"epoch {report.epoch}/{report.epochs} loss {report.loss:.3f} lr {report.lr:.2g}"
+        )
+
+    return bar, update
+
+
 def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> int:
     """Run a command's body: a user error (or a file-system error: path and reason) is one line
     on stderr and exit 1; Ctrl-C prints ``interrupted`` and exits 130; no traceback."""
@@ -160,6 +192,10 @@ def run_command(body: Callable[[], int], interrupted: str = RESUME_MESSAGE) -> i
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+STOPPED = "Stopped: the last checkpoint is saved; run the same command again to resume."
+"""What a training command says when :class:`StopOnInterrupt` stopped it (exit 130)."""
 
 
 class StopOnInterrupt:

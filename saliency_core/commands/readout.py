@@ -1,35 +1,42 @@
 """``saliency readout``: train a saliency readout on a classifier backbone over a fixation
 dataset (Oyama & Yamanaka 2018; DeepGaze IIE's readout), into a run folder that is a type-2
-model (``saliency evaluate --type2 RUN``)."""
+model (``saliency evaluate --type2 RUN``). Rerunning the same command resumes (mid-epoch too);
+Ctrl-C saves a checkpoint and exits 130."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from saliency_core.commands.common import run_command
+from saliency_core.commands.common import STOPPED, StopOnInterrupt, run_command, step_bar
+from saliency_core.commands.launch import EXIT_INTERRUPTED
 from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME
-from saliency_core.models.classifiers import CLASSIFIERS
-from saliency_core.models.readout import READOUT_KINDS, ReadoutRecipe
-from saliency_core.models.readout.fit import LOSSES, ReadoutTraining, train_readout
+from saliency_core.models.readout import BACKBONES, READOUT_KINDS, ReadoutRecipe
 from saliency_core.models.weights import WeightSource
+from saliency_core.train.readout import LOSSES, ReadoutTraining, train_readout
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="saliency readout",
         description=(
-            "Train a readout (Oyama's DC/SPC/BI or DeepGaze's) on a classifier's features over "
+            "Train a readout (Oyama's DC/SPC/BI or DeepGaze's) on a classifier's (or a "
+            "detector's backbone's) features over "
             "a fixation dataset (images/ + fixations/<stem>.csv): seeded image-level "
             "train/val/test split, NLL loss (or pixel-wise KLD), early stopping on validation, "
-            "resumable. Writes RUN/readout.pt, checkpoint_last.pt, val_log.csv, manifest.json."
+            "resumable (rerun the command; Ctrl-C saves). Writes RUN/readout.pt, "
+            "checkpoint_last.pt, val_log.csv, train_log.parquet, manifest.json."
         ),
     )
     parser.add_argument("--dataset", required=True, help="dataset folder, or 'sample'")
     parser.add_argument("--out", required=True, type=Path, help="run folder (resumed if it exists)")
-    parser.add_argument("--backbone", default="ResNet-50", choices=list(CLASSIFIERS))
+    parser.add_argument(
+        "--backbone",
+        default="ResNet-50",
+        choices=list(BACKBONES),
+        help="a registry classifier, or a ResNet-FPN detector (its backbone; default ResNet-50)",
+    )
     parser.add_argument("--weights", default="pretrained", choices=[s.value for s in WeightSource])
     parser.add_argument("--weights-file", help="backbone state dict (with --weights file)")
     parser.add_argument("--layers", help="backbone layers, comma-separated (default: per backbone)")
@@ -83,14 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"{root} has no fixations/ folder: not a fixation dataset")
         name = SAMPLE_NAME if args.dataset == "sample" else root.name
         settings = settings_from(args, name)
-        bar = tqdm(total=settings.epochs, desc=settings.recipe.label, unit="epoch")
-
-        def progress(epoch: int, _epochs: int, loss: float) -> None:
-            bar.n = epoch
-            bar.set_postfix(val_loss=f"{loss:.4f}")
-
-        result = train_readout(settings, root, args.out, progress)
-        bar.close()
+        bar, update = step_bar(settings.recipe.label)
+        try:
+            with StopOnInterrupt() as stop:
+                result = train_readout(settings, root, args.out, update, stop=stop)
+        finally:
+            bar.close()
+        if result.stopped:
+            print(STOPPED, file=sys.stderr)
+            return EXIT_INTERRUPTED
         test = result.test
         print(
             f"{settings.recipe.label}: test NLL {test['nll']:.4f} nats/fixation, IG over the "

@@ -20,7 +20,7 @@ from saliency_core.evaluate.readout_experiment import (
     ExperimentPlan,
     run_experiment,
 )
-from saliency_core.models.readout.fit import LOSSES
+from saliency_core.train.readout import LOSSES
 
 
 def _dataset(text: str) -> tuple[str, Path]:

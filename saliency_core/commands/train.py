@@ -11,9 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
-from saliency_core.commands.common import StopOnInterrupt, comma_list, run_command
+from saliency_core.commands.common import (
+    STOPPED,
+    StopOnInterrupt,
+    comma_list,
+    run_command,
+    step_bar,
+)
 from saliency_core.commands.launch import EXIT_INTERRUPTED
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import SettingsError
@@ -27,7 +31,6 @@ from saliency_core.train.recipe import (
 )
 
 LAUNCHERS = ("local", "torchrun", "ray")
-STOPPED = "Stopped: the last checkpoint is saved; run the same command again to resume."
 COMMAND_OPTIONS = ("dataset", "out", "device", "launcher", "num_workers", "ray_address", "preset")
 
 
@@ -113,23 +116,10 @@ def resolve(args: argparse.Namespace) -> tuple[TrainSettings, dict[str, Any]]:
     return preset_settings(options.get("preset", "torchvision"), **given), options
 
 
-def _bar() -> tuple[tqdm, Any]:
-    bar = tqdm(unit="step", desc="train", delay=0.5)
-
-    def update(report) -> None:
-        bar.total = report.total
-        bar.update(report.done - bar.n)
-        bar.set_postfix_str(
-            f"epoch {report.epoch}/{report.epochs} loss {report.loss:.3f} lr {report.lr:.2g}"
-        )
-
-    return bar, update
-
-
 def _train_here(settings, options, device, quiet: bool = False) -> int:
     from saliency_core.train.loop import train
 
-    bar, update = _bar()
+    bar, update = step_bar("train")
     try:
         with StopOnInterrupt() as stop:
             result = train(

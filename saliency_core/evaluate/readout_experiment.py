@@ -2,7 +2,7 @@
 saliency readout on its features predicts where people look?
 
 For each backbone × weight source × readout kind × seed a readout is trained on one dataset
-(:func:`~saliency_core.models.readout.fit.train_readout`, its seeded test split held out), then
+(:func:`~saliency_core.train.readout.fit.train_readout`, its seeded test split held out), then
 scored by the evaluate engine on that test split — and, with ``test_datasets``, on every image of
 each other dataset — with the MIT metrics (:data:`MIT_METRICS`) next to the centre-bias floor,
 DeepGaze IIE (where its pretrained weights are on disk; named as absent otherwise), the human
@@ -45,13 +45,13 @@ from saliency_core.evaluate.store import ResultsFolder
 from saliency_core.models.classifiers import CLASSIFIERS
 from saliency_core.models.gaze.deepgaze import CHECKPOINT
 from saliency_core.models.readout import ReadoutRecipe
-from saliency_core.models.readout.fit import MANIFEST as RUN_MANIFEST
-from saliency_core.models.readout.fit import ReadoutTraining, train_readout
 from saliency_core.models.weights import WeightSource
 from saliency_core.pipeline import FIXATION_POINTS
 from saliency_core.scoring.accuracy import weights_accuracy
 from saliency_core.settings import Settings
 from saliency_core.study import MapKind
+from saliency_core.train.readout import ReadoutTraining, train_readout
+from saliency_core.train.run_folder import MANIFEST as RUN_MANIFEST
 
 KIND = "saliency readout experiment"
 """``manifest.json``'s ``kind``: how a folder is recognised as an experiment."""

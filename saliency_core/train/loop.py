@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -41,6 +40,14 @@ from saliency_core.train.run_folder import (
     identity,
     versions,
 )
+from saliency_core.train.session import (
+    Progress,
+    StepReport,
+    any_rank,
+    ranks,
+    restore_rng,
+    rng_state,
+)
 
 
 @dataclass(frozen=True)
@@ -53,23 +60,6 @@ class TrainResult:
     validation: list  # DetectionAccuracy per finished epoch
     stopped: bool = False
     """Stopped before the last epoch (``stop`` was set); rerun to resume."""
-
-
-@dataclass(frozen=True)
-class StepReport:
-    """Handed to ``progress`` after every step: position, loss and lr."""
-
-    epoch: int
-    epochs: int
-    step: int
-    steps: int
-    done: int
-    total: int
-    loss: float
-    lr: float
-
-
-Progress = Callable[[StepReport], None]
 
 
 def lr_factor(settings: TrainSettings, steps: int, step: int) -> float:
@@ -112,34 +102,6 @@ def accuracy_from_row(row: dict[str, Any]):
     )
 
 
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _ranks() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _any_rank(flag: bool, world: int, device: torch.device) -> bool:
-    """Whether ``flag`` is set on any rank (all ranks stop at the same step)."""
-    if world == 1:
-        return flag
-    tensor = torch.tensor([float(flag)], device=device)
-    dist.all_reduce(tensor)
-    return bool(tensor.item())
-
-
 def training_step(
     network: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -173,7 +135,7 @@ class _Run:
     def __init__(self, settings, dataset_root, run_dir, device, progress, stop) -> None:
         self.settings, self.progress, self.stop = settings, progress, stop
         self.dataset_root = Path(dataset_root)
-        self.rank, self.world = _ranks()
+        self.rank, self.world = ranks()
         self.main = self.rank == 0
         self.device = torch.device(device) if device else default_device()
         self.folder = RunFolder(Path(run_dir))
@@ -221,7 +183,7 @@ class _Run:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        _restore_rng(state["rng"])
+        restore_rng(state["rng"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.best, self.seconds = state["best_map"], float(state["seconds"])
         self.notices = dict.fromkeys(state.get("notices", []))
@@ -235,7 +197,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "epoch": self.epoch,
             "step": self.step,
             "best_map": self.best,
@@ -307,7 +269,7 @@ class _Run:
             self.seconds += finished - waited
             self.record(losses, lr, len(images), started - waited, finished - started)
             self.step += 1
-            if _any_rank(self.stop is not None and self.stop.is_set(), self.world, self.device):
+            if any_rank(self.stop is not None and self.stop.is_set(), self.world, self.device):
                 return False
             waited = time.perf_counter()
         return True

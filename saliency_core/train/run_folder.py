@@ -1,4 +1,7 @@
-"""A training run's folder: what is written there, atomically, and how a rerun resumes.
+"""A training run's folder: what is written there, atomically, and how a rerun resumes. Both
+training commands use it (``saliency train`` writes every file below; ``saliency readout`` the
+manifest, ``checkpoint_last.pt``, ``train_log.parquet`` and its own ``val_log.csv`` and
+``readout.pt``): a run's identity is its dataset and any settings object with ``to_dict()``.
 
     settings.toml          the run's TrainSettings
     manifest.json          identity (dataset, settings), versions, device, data summary, seconds
@@ -22,7 +25,7 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import torch
@@ -48,17 +51,34 @@ class RunRefused(ValueError):
     """The folder holds another run (or overlaps the dataset); the message says what to do."""
 
 
-def identity(settings: TrainSettings, dataset_root: Path) -> dict[str, Any]:
+class RunSettings(Protocol):
+    """What decides a run's result: TrainSettings, ReadoutTraining, …"""
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def identity(settings: RunSettings, dataset_root: Path) -> dict[str, Any]:
     """What must match for a rerun to resume: the dataset folder and the settings that decide
     the result."""
     values = {k: v for k, v in settings.to_dict().items() if k not in NOT_IDENTITY}
     return {"dataset": str(Path(dataset_root).resolve()), "settings": values}
 
 
+def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings spread out by dotted name (``recipe.kind``)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping) and value:
+            flat |= _flat(value, f"{prefix}{key}.")
+        elif key not in NOT_IDENTITY:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _spread(record: Mapping[str, Any]) -> dict[str, Any]:
     """A recorded identity with its settings spread out by name (so a refusal names them)."""
     settings = record.get("settings")
-    spread = {k: v for k, v in settings.items() if k not in NOT_IDENTITY} if settings else {}
+    spread = _flat(settings) if isinstance(settings, Mapping) else {"settings": settings}
     return {"dataset": record.get("dataset"), **spread}
 
 
@@ -77,7 +97,7 @@ class RunFolder:
     def path(self, name: str) -> Path:
         return self.root / name
 
-    def check(self, settings: TrainSettings, dataset_root: Path) -> None:
+    def check(self, settings: RunSettings, dataset_root: Path) -> None:
         """Refuse a folder overlapping the dataset, or holding a run of other settings."""
         refusal = runs.overlap_refusal(Path(dataset_root), self.root) or runs.resume_refusal(
             self.path(MANIFEST), identity(settings, dataset_root), _spread

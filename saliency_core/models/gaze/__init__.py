@@ -66,6 +66,9 @@ class Type2Model:
     variant: Callable[[Type2Request], Variant] | None = None
     stamp: Callable[[], Hashable] = lambda: None
     """What its maps depend on besides the name and the request (a readout: its file's stamp)."""
+    timed_like: tuple[str, str, int] | None = None
+    """(family, model, input size) of the steps whose timed forwards estimate its cost before
+    it has run (a readout: its backbone at its input size; the ETAs' ``ui/eta.py``)."""
 
 
 def _baseline(label: str, compute: Callable[[np.ndarray], np.ndarray]) -> Predict:
@@ -132,7 +135,12 @@ def _readout_entry(path: str) -> Type2Model:
         return [Prediction(log_p, recipe.label, []) for log_p in maps]
 
     description = f"{recipe.label} — {path}"
-    return Type2Model(path, True, description, predict, 1.0, variant, lambda: file_stamp(file))
+    from saliency_core.models.readout.backbones import readout_backbone
+
+    family = readout_backbone(recipe.backbone).family
+    timed_like = (family, recipe.backbone, recipe.input_size)
+    stamp = lambda: file_stamp(file)  # noqa: E731
+    return Type2Model(path, True, description, predict, 1.0, variant, stamp, timed_like)
 
 
 _readout_roots: tuple[Path, ...] | None = None
@@ -200,6 +208,11 @@ class ReadoutNamedRegistry(dict[str, V]):
             raise KeyError(name)
         self[name] = self.make(name)
         return self[name]
+
+    def get(self, name: str, default: V | None = None) -> V | None:  # type: ignore[override]
+        """The entry of ``name``, a readout not yet used too (dict's ``get`` skips
+        ``__missing__``), or ``default``."""
+        return self[name] if name in self else default  # noqa: SIM401 - this is get
 
 
 TYPE2_MODELS: ReadoutNamedRegistry[Type2Model] = ReadoutNamedRegistry(

@@ -1,6 +1,8 @@
-"""Saliency readouts on classifier backbones (Oyama & Yamanaka 2018; DeepGaze IIE's readout):
-the heads (:data:`READOUT_KINDS`), the network and its recipe, files, prediction."""
+"""Saliency readouts on classifier and detector backbones (Oyama & Yamanaka 2018; DeepGaze IIE's
+readout): the backbones (:data:`BACKBONES`), the heads (:data:`READOUT_KINDS`), the network and
+its recipe, files, prediction. Training them is :mod:`saliency_core.train.readout`'s."""
 
+from saliency_core.models.readout.backbones import BACKBONES, DEFAULT_LAYERS
 from saliency_core.models.readout.files import (
     READOUT_FILE,
     load_readout,
@@ -10,7 +12,6 @@ from saliency_core.models.readout.files import (
 )
 from saliency_core.models.readout.heads import READOUT_KINDS
 from saliency_core.models.readout.network import (
-    DEFAULT_LAYERS,
     ReadoutNet,
     ReadoutRecipe,
     build_readout,
@@ -18,6 +19,7 @@ from saliency_core.models.readout.network import (
 from saliency_core.models.readout.predict import predict_readout
 
 __all__ = [
+    "BACKBONES",
     "DEFAULT_LAYERS",
     "READOUT_FILE",
     "READOUT_KINDS",

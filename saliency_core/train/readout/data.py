@@ -1,5 +1,8 @@
-"""Fixation data for training a readout: a seeded image-level split, and each image resized to
-the readout's input with its fixations rescaled along (never dropped silently)."""
+"""Fixation data for training a readout: a seeded image-level split, each image resized to the
+readout's input with its fixations rescaled along (never dropped silently), and each epoch's
+batches in an order seeded by (seed, epoch) (as the detector loader's :class:`EpochOrder`), so
+that a resumed epoch skips exactly the batches it had done and every rank of a data-parallel
+run takes its own share."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from saliency_core.data.fixations import SUBJECT_COLUMN, rescale_points, to_pixe
 from saliency_core.data.images import MAX_SIDE
 from saliency_core.models.readout.network import ReadoutRecipe, input_shape, to_input
 from saliency_core.scoring.likelihood import fixation_indices
+from saliency_core.train.data import mixed_seed
 
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.6, 0.2, 0.2)
@@ -107,3 +111,21 @@ def batches(
     if generator is not None:
         result = [result[i] for i in torch.randperm(len(result), generator=generator).tolist()]
     return result
+
+
+def epoch_batches(
+    images: Sequence[FixationImage],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    rank: int = 0,
+    world: int = 1,
+) -> list[list[FixationImage]]:
+    """This rank's batches of ``epoch``: :func:`batches` shuffled by a generator seeded by
+    ``mixed_seed(seed, epoch)``, padded by wrapping to a multiple of ``world`` and dealt
+    round-robin (every rank takes the same number of steps)."""
+    generator = torch.Generator().manual_seed(mixed_seed(seed, epoch))
+    order = batches(images, batch_size, generator)
+    steps = -(-len(order) // world)
+    padded = [order[index % len(order)] for index in range(steps * world)]
+    return padded[rank::world]
