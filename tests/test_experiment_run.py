@@ -103,8 +103,9 @@ def test_the_command_resumes_the_experiment_and_prints_the_table(finished, synth
              "--device", "cpu"]  # fmt: skip
     assert cli.main(["experiment", *flags]) == 0
     printed = capsys.readouterr()
-    assert printed.out.splitlines()[0].split()[:3] == ["arm", "n_seeds", "map"]
-    assert REFERENCE_ARM in printed.out and f"results in {report.out}" in printed.err
+    assert printed.out.splitlines()[0].split()[:4] == ["arm", "weights", "n_seeds", "map"]
+    assert printed.out.splitlines()[1].split()[:2] == [REFERENCE_ARM, "untrained"]
+    assert f"results in {report.out}" in printed.err
 
 
 def test_the_flags_make_the_plan():

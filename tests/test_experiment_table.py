@@ -42,6 +42,7 @@ def test_a_runs_row_holds_its_accuracy_and_its_cams_agreement_only():
     assert row == {
         "arm": "erase",
         "seed": 1,
+        "weights": "weights file",
         "map": 0.3,
         "map_50": 0.6,
         "MAE vs mask": 0.25,
@@ -78,13 +79,16 @@ def test_the_table_has_the_reference_first_then_each_arm_over_its_seeds():
             {"arm": "none", "seed": 2, "map": 0.3, "MAE vs mask": 0.30},
         ]
     )
+    results["weights"] = "fine-tuned: " + results["arm"] + "-s" + results["seed"].astype(str)
+    results.loc[results["arm"] == REFERENCE_ARM, "weights"] = "untrained"
     table = experiment.experiment_table(results)
     assert list(table.columns) == [
-        "arm", "n_seeds", "map", "map ci_low", "map ci_high",
+        "arm", "weights", "n_seeds", "map", "map ci_low", "map ci_high",
         "MAE vs mask", "MAE vs mask ci_low", "MAE vs mask ci_high",
     ]  # fmt: skip
     assert table["arm"].tolist() == [REFERENCE_ARM, "none", "erase"]
     assert table["n_seeds"].tolist() == [1, 3, 2]
+    assert table["weights"].tolist() == ["untrained", "fine-tuned", "fine-tuned"]
     reference, none, erase = (table.iloc[k] for k in range(3))
     assert reference["map"] == 0.05 and math.isnan(reference["map ci_low"])
     # none: map 0.1, 0.2, 0.3: mean 0.2, s = 0.1, half-width 4.302653 · 0.1 / √3 = 0.248414

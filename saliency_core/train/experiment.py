@@ -39,7 +39,10 @@ REFERENCE_ARM = "pre-fine-tuning"
 """The arm of the model the runs started from (scored once: no seed)."""
 ACCURACY = ("map", "map_50")
 """The accuracy columns: COCO mAP@[.5:.95] and VOC mAP@.5 on the test split."""
-KEYS = ("arm", "seed")
+KEYS = ("arm", "seed", "weights")
+"""The columns that name a model: its arm, its seed, and its weights as the evaluate summary
+writes them ("untrained", "pretrained", "fine-tuned: erase-s0"): an untrained model is
+labelled wherever its row is shown."""
 SEP = " vs "
 RUNS, SCORES, REFERENCE = "runs", "scores", "reference"
 RESULTS, TABLE, MANIFEST, SETTINGS = "results.csv", "table.csv", "manifest.json", "settings.toml"
@@ -81,9 +84,10 @@ def agreement_means(summary: pd.DataFrame) -> dict[str, float]:
 def run_row(
     arm: str, seed: int | None, accuracy: Mapping[str, float], summary: pd.DataFrame
 ) -> dict[str, Any]:
-    """One ``results.csv`` row: arm, seed (None for the reference), the accuracy columns and the
-    agreement means (:func:`agreement_means`)."""
-    row: dict[str, Any] = {"arm": arm, "seed": seed}
+    """One ``results.csv`` row: arm, seed (None for the reference), the model's weights (the
+    summary's), the accuracy columns and the agreement means (:func:`agreement_means`)."""
+    weights = summary.loc[summary["kind"] == MapKind.TYPE1, "weights"]
+    row: dict[str, Any] = {"arm": arm, "seed": seed, "weights": ", ".join(weights.unique())}
     row |= {name: float(accuracy[name]) for name in ACCURACY}
     return row | agreement_means(summary)
 
@@ -107,19 +111,21 @@ def experiment_table(results: pd.DataFrame) -> pd.DataFrame:
     arms in their order in ``results``; for each metric column of ``results`` its mean over
     the arm's seeds and the 95% Student-t interval over seeds (:func:`mean_t_ci`: mean ±
     t(0.975, n - 1) · s / √n; NaN with one seed), columns "<metric>", "<metric> ci_low",
-    "<metric> ci_high"; and ``n_seeds``, the runs in the arm."""
+    "<metric> ci_high"; ``n_seeds``, the runs in the arm, and ``weights``: the reference's
+    own ("untrained", "pretrained", …), "fine-tuned" for an arm's runs."""
     metrics = metric_columns(results)
     arms = list(dict.fromkeys(results["arm"]))
     arms.sort(key=lambda arm: arm != REFERENCE_ARM)
     rows = []
     for arm in arms:
         runs = results[results["arm"] == arm]
-        row: dict[str, Any] = {"arm": arm, "n_seeds": len(runs)}
+        weights = ", ".join(runs["weights"].unique()) if arm == REFERENCE_ARM else "fine-tuned"
+        row: dict[str, Any] = {"arm": arm, "weights": weights, "n_seeds": len(runs)}
         for metric in metrics:
             mean, low, high = mean_t_ci(runs[metric].to_numpy(dtype=np.float64))
             row |= {metric: mean, f"{metric} ci_low": low, f"{metric} ci_high": high}
         rows.append(row)
-    columns = ["arm", "n_seeds"] + [
+    columns = ["arm", "weights", "n_seeds"] + [
         name for metric in metrics for name in (metric, f"{metric} ci_low", f"{metric} ci_high")
     ]
     return pd.DataFrame(rows, columns=columns)
