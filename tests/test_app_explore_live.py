@@ -87,3 +87,33 @@ def test_the_environment_switch_keeps_the_server_slider(monkeypatch: pytest.Monk
         "Live slider off — turned off (SALIENCY_LIVE_SLIDER=0): the view updates when the "
         "slider is released."
     ]
+
+
+def test_the_live_view_paints_its_agreement_pictures_only_for_the_export(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The browser draws them: a run paints none; the grid download paints each once."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    from saliency_core import viz
+
+    painted: list[int] = []
+    downloads: dict[str, object] = {}
+    real_paint, real_download = viz.AgreementPainter.__call__, DeltaGenerator.download_button
+
+    def counting(self, *masks):
+        painted.append(1)
+        return real_paint(self, *masks)
+
+    def recording(self, label, data, *args, **kwargs):
+        downloads[label] = data
+        return real_download(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(viz.AgreementPainter, "__call__", counting)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setitem(LINK, "t2", "Spectral residual~Centre bias (Gaussian)")
+    at = explore(**{STATUS: True})
+    assert not at.exception, at.exception
+    assert server_sliders(at) == [] and painted == []
+    assert downloads["Download the grid (PNG)"]().startswith(b"\x89PNG")
+    assert painted == [1]  # the one map (centre bias) against the shown reference
