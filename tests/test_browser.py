@@ -339,3 +339,40 @@ def test_the_live_slider_shows_the_librarys_iou_while_dragging_and_keeps_the_rel
     assert dict(parse_qsl(urlsplit(page.url).query))["p"] == "50"
     assert live.input_value() == "50"
     assert page.get_by_text("Share of pixels actually selected at top 50%").count() == 1
+
+
+def test_explore_and_the_live_slider_fetch_nothing_beyond_the_app(server: str, browser):
+    """Talks are often offline: while Explore loads and the live slider is dragged, every
+    request goes to the app's own server (a ``:material/…:`` favicon went to fonts.gstatic.com)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    elsewhere: list[str] = []
+
+    def check(request) -> None:
+        address = urlsplit(request.url)
+        if address.scheme in {"http", "https", "ws", "wss"} and address.hostname not in {
+            "127.0.0.1",
+            "localhost",
+        }:
+            elsewhere.append(request.url)
+
+    context.on("request", check)
+    page = context.new_page()
+    page.goto(
+        f"{server}/Explore?dataset=toy&image=c&det=FCOS+R50-FPN&insize=64&cam=EigenCAM"
+        "&t2=Spectral+residual"
+    )
+    live = page.locator(LIVE_SLIDER)
+    live.wait_for(timeout=600_000)
+    settle(page)
+    live.scroll_into_view_if_needed()
+    box = live.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 1, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, y, steps=8)
+    page.mouse.up()
+    settle(page)
+    assert_no_exception(page)
+    assert dict(parse_qsl(urlsplit(page.url).query)).get("p") not in {None, "10"}  # released
+    context.close()
+    assert elsewhere == []
