@@ -501,6 +501,8 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
         )
     if off and bundle.references:
         st.caption(f"Live slider off — {off}: the view updates when the slider is released.")
+    elif bundle.references and not live:
+        st.caption(live_component.STARTING)
     st.session_state.setdefault(f"{KEY}_show_fix", True)
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", key=f"{KEY}_show_fix"

@@ -41,6 +41,11 @@ def test_until_the_browser_says_it_can_draw_the_server_slider_shows():
     assert "Top 25% agreement with Spectral residual" in [h.value for h in at.subheader]
     assert len(live_components(at)) == 1  # mounted: the browser keeps the maps
     assert not [c for c in at.caption if c.value.startswith("Live slider off")]
+    said = [c.value for c in at.caption if c.value.startswith("Live slider")]
+    assert said == [
+        "Live slider starting in the browser (if its script cannot run there, the error box "
+        "below says why): until then the view updates when the slider is released."
+    ]
 
 
 def test_once_it_can_the_live_slider_replaces_it_and_keeps_the_value():
@@ -51,6 +56,7 @@ def test_once_it_can_the_live_slider_replaces_it_and_keeps_the_value():
     assert not at.exception, at.exception
     assert server_sliders(at) == [] and len(live_components(at)) == 1
     assert "Top 25% agreement with Spectral residual" not in [h.value for h in at.subheader]
+    assert not [c for c in at.caption if c.value.startswith("Live slider")]
     at.run()  # the value outlives runs without the server slider that held it
     assert at.session_state["explore_percent"] == 25.0
     assert at.query_params["p"] == "25"

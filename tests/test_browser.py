@@ -376,3 +376,39 @@ def test_explore_and_the_live_slider_fetch_nothing_beyond_the_app(server: str, b
     assert dict(parse_qsl(urlsplit(page.url).query)).get("p") not in {None, "10"}  # released
     context.close()
     assert elsewhere == []
+
+
+BROKEN_SCRIPT = """(() => {
+  const real = URL.createObjectURL;
+  URL.createObjectURL = function (blob) {
+    if (blob && blob.type === "text/javascript") {
+      return "data:text/javascript,throw new SyntaxError('this browser cannot parse it')";
+    }
+    return real.call(this, blob);
+  };
+})()"""
+"""Streamlit imports a component's inline script from a blob URL: here that module throws, as
+in a browser that cannot run it at all."""
+
+
+def test_a_browser_that_cannot_load_the_live_script_keeps_the_server_slider_and_says_so(
+    server: str, browser
+):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(BROKEN_SCRIPT)
+    page = context.new_page()
+    page.goto(f"{server}/Explore?dataset=toy&image=c&det=&insize=64&t2=Spectral+residual&p=20")
+    page.get_by_text("Download the metrics (CSV)").first.wait_for(timeout=600_000)
+    settle(page)
+    assert page.locator(LIVE_SLIDER).count() == 0
+    assert slider(page, "Top-p% of pixels").input_value() == "20"
+    assert page.get_by_text("Top 20% agreement with").count() == 1
+    assert (
+        page.get_by_text(
+            "Live slider starting in the browser (if its script cannot run there, the error box "
+            "below says why): until then the view updates when the slider is released."
+        ).count()
+        == 1
+    )
+    assert "this browser cannot parse it" in page.inner_text("body")
+    context.close()
