@@ -11,6 +11,8 @@ without passing through here) carry their own.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from saliency_core.data.datasets import dataset_roots
@@ -19,6 +21,9 @@ from ui.errors import report
 from ui.report.folders import results_dir
 
 APP_TITLE = "Saliency Explorer"
+FAVICON = Path(__file__).with_name("assets") / "favicon.png"
+"""The browser tab's icon, served by the app (``tools/favicon.py`` draws it): a
+``:material/…:`` page icon would be fetched from fonts.gstatic.com, out of reach offline."""
 PAGES = (
     st.Page("app_pages/0_Home.py", title="Home", icon=":material/home:", default=True),
     st.Page(
@@ -41,12 +46,10 @@ PAGES = (
     ),
 )
 
+# the icon before the navigation: else the browser takes the page's own (material) icon first
+st.set_page_config(page_icon=str(FAVICON), layout="wide")
 page = st.navigation(list(PAGES))
-st.set_page_config(
-    page_title=APP_TITLE if page.title == "Home" else f"{page.title} · {APP_TITLE}",
-    page_icon=":material/search:",
-    layout="wide",
-)
+st.set_page_config(page_title=APP_TITLE if page.title == "Home" else f"{page.title} · {APP_TITLE}")
 # a trained readout is read only under these folders (a link or a text field never opens others)
 gaze.confine_readouts([results_dir(), *dataset_roots()])
 try:

@@ -400,18 +400,23 @@ def show_rows(rows: list[matrix.Row], jpeg: Callable[[matrix.Cell], bytes], colu
                 column.image(jpeg(cell), caption=cell.title, width="stretch")
 
 
-def overview_args(bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
-    """The cache key and inputs of an overview panel (``ui.panels``)."""
-    options = panel_cache.options(bundle, cell, show_fixations)
-    return cached.bundle_key(bundle), cell, options, bundle
+def overview_args(
+    key: str, bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool
+) -> tuple:
+    """The cache key and inputs of an overview panel (``ui.panels``); ``key`` is
+    ``cached.bundle_key(bundle)`` (hashing every map: taken once per run, not per panel)."""
+    return key, cell, panel_cache.options(bundle, cell, show_fixations), bundle
 
 
-def show_overview(bundle: pipeline.Bundle, show_fixations: bool) -> list[matrix.Row]:
-    """The overview matrix (each panel painted and encoded once per content); its rows."""
-    rows = matrix.overview_rows(bundle)
+def show_overview(
+    bundle: pipeline.Bundle, show_fixations: bool, key: str | None = None
+) -> list[matrix.Row]:
+    """The overview matrix (each panel painted and encoded once per content); its rows.
+    ``key``: ``cached.bundle_key(bundle)`` when the caller has it."""
+    rows, key = matrix.overview_rows(bundle), key or cached.bundle_key(bundle)
     show_rows(
         rows,
-        lambda cell: panel_cache.overview_jpeg(*overview_args(bundle, cell, show_fixations)),
+        lambda cell: panel_cache.overview_jpeg(*overview_args(key, bundle, cell, show_fixations)),
         matrix.width(rows),
     )
     return rows
@@ -496,12 +501,14 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
         )
     if off and bundle.references:
         st.caption(f"Live slider off — {off}: the view updates when the slider is released.")
+    elif bundle.references and not live:
+        st.caption(live_component.STARTING)
     st.session_state.setdefault(f"{KEY}_show_fix", True)
     show_fixations = sample.fixations is not None and st.toggle(
         "Show fixation points", key=f"{KEY}_show_fix"
     )
     key = cached.bundle_key(bundle)
-    rows = show_overview(bundle, show_fixations)
+    rows = show_overview(bundle, show_fixations, key)
     columns = matrix.width(rows)
     if not bundle.references:
         st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
@@ -533,7 +540,9 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
         shown = (reference, percent, ties)
         show_rows(
             agreement_rows,
-            lambda cell: panel_cache.agreement_jpeg(key, cell, shown, view.pictures[cell.key]),
+            lambda cell: panel_cache.agreement_jpeg(
+                key, cell, shown, partial(view.picture, cell.key)
+            ),
             columns,
         )
     long = pd.concat([view.iou, threshold_free_tables(key, bundle)], ignore_index=True)
@@ -555,21 +564,36 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
     table = pipeline.describe(long.assign(top_percent=percent), bundle)
     table = table.assign(**pipeline.reproduction_columns(bundle))
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
+    panels = partial(export_panels, key, bundle, show_fixations, rows, agreement_rows, view)
+    export(panels, table, sample.id, title)
+
+
+def export_panels(
+    key: str,
+    bundle: pipeline.Bundle,
+    show_fixations: bool,
+    rows: list[matrix.Row],
+    agreement_rows: list[matrix.Row],
+    view: matrix.ThresholdView,
+) -> list[viz.PanelRow]:
+    """The exported grid's rows: the overview's, then the agreement pictures (painted here,
+    only when the export is asked for: the live slider draws them in the browser)."""
     grid = export_rows(
-        rows, lambda cell: panel_cache.picture(*overview_args(bundle, cell, show_fixations))
+        rows, lambda cell: panel_cache.picture(*overview_args(key, bundle, cell, show_fixations))
     )
-    export(
-        grid + export_rows(agreement_rows, lambda c: view.pictures[c.key]), table, sample.id, title
-    )
+    return grid + export_rows(agreement_rows, lambda cell: view.picture(cell.key))
 
 
-def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
+def export(
+    panels: Callable[[], list[viz.PanelRow]], table: pd.DataFrame, stem: str, title: str
+) -> None:
     """The grid (PNG) and the metrics (CSV) as downloads built only when clicked: Streamlit
-    calls ``data`` then, in its own thread (a failure there is logged and the download fails)."""
+    calls ``data`` then, in its own thread (a failure there is logged and the download fails);
+    ``panels`` gives the grid's rows then."""
     left, right = st.columns(2)
     left.download_button(
         "Download the grid (PNG)",
-        partial(grid_png, list(panels), title),
+        partial(grid_png, panels, title),
         file_name=safe_filename(f"{stem}_saliency_grid.png"),
         mime="image/png",
     )
@@ -584,9 +608,9 @@ def export(panels, table: pd.DataFrame, stem: str, title: str) -> None:
     )
 
 
-def grid_png(panels: list[viz.PanelRow], title: str) -> bytes:
+def grid_png(panels: Callable[[], list[viz.PanelRow]], title: str) -> bytes:
     """The exported grid: the panels, a legend of the agreement colours and the colour bars."""
-    grid = viz.grid_figure(panels, title=title, legend=True, colorbars=OVERLAY_COLOURS)
+    grid = viz.grid_figure(panels(), title=title, legend=True, colorbars=OVERLAY_COLOURS)
     return viz.png_bytes(grid)
 
 

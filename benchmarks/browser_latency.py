@@ -62,8 +62,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, cache: str, live: bool = False) -> subprocess.Popen:
-    """The app on ``port``; with the server-side top-p% slider unless ``live``."""
+def start_server(port: int, cache: str, live: bool = False, root: Path = ROOT) -> subprocess.Popen:
+    """The app (the checkout at ``root``) on ``port``; with the server-side top-p% slider
+    unless ``live``."""
     env = {**os.environ, "SALIENCY_DEVICE": "cpu", "SALIENCY_CACHE_DIR": cache}
     env["SALIENCY_LIVE_SLIDER"] = "1" if live else "0"
     env.pop("SALIENCY_DATA_DIR", None)
@@ -71,7 +72,7 @@ def start_server(port: int, cache: str, live: bool = False) -> subprocess.Popen:
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -16,16 +16,21 @@ the maps are computed and the browser holds them (the slider is live):
 - payload: the bytes the browser received once for the image (the maps' rank images, sorted
   values and the image, compressed), built here the same way from synthetic maps.
 
-Run: ``.venv/bin/python benchmarks/live_threshold.py [--repeats N]``; the last line is
-``RESULT drag_frame_ms=<median>``.
+Run: ``.venv/bin/python benchmarks/live_threshold.py [--repeats N] [--before REV]``; the last
+line is ``RESULT drag_frame_ms=<median>`` (this checkout's). ``--before REV`` measures the app as
+it was at git revision ``REV`` too (its tree exported with ``git archive``, its own server), in
+the same run, the two alternating in rounds, so both see the same machine load.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.parse
@@ -138,35 +143,74 @@ def measure(url: str, repeats: int) -> dict[str, list[float]]:
     return results
 
 
+def export_tree(revision: str, into: Path) -> Path:
+    """The repository's tree at ``revision`` written under ``into`` (``git archive``)."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision], cwd=ROOT, capture_output=True, check=True
+    )
+    tree = into / "tree"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def measure_trees(trees: dict[str, Path], repeats: int, rounds: int) -> dict[str, dict]:
+    """Each tree's app on its own server, measured in ``rounds`` alternating rounds of
+    ``repeats`` drags; the figures of each tree's rounds together."""
+    results: dict[str, dict[str, list[float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        servers = {}
+        try:
+            for label, root in trees.items():
+                port = free_port()
+                cache = Path(scratch) / f"cache{len(servers)}"
+                servers[label] = (start_server(port, str(cache), True, root), port)
+            for _ in range(rounds):
+                for label, (_, port) in servers.items():
+                    figures = measure(f"http://127.0.0.1:{port}", repeats)
+                    merged = results.setdefault(label, {name: [] for name in figures})
+                    for name, values in figures.items():
+                        merged[name] += values
+        finally:
+            for server, _ in servers.values():
+                server.terminate()
+                server.wait(timeout=30)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--before", metavar="REV", help="also measure the app at this revision")
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as cache:
-        server = start_server(port, cache, live=True)
-        try:
-            results = measure(f"http://127.0.0.1:{port}", args.repeats)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as scratch:
+        trees = {"this checkout": ROOT}
+        if args.before:
+            trees = {f"before ({args.before})": export_tree(args.before, Path(scratch)), **trees}
+        rounds = 2 if args.before else 1
+        results = measure_trees(trees, args.repeats, rounds)
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"Chromium (headless) against `streamlit run app.py`, CPU threads: {os.cpu_count()}")
+    print(f"load average at the end (1, 5, 15 min): {load}")
     print(
         f"sample: NUS Scene at 512×512, {', '.join(SETTINGS.detectors)} (UNTRAINED) × "
         f"{len(SETTINGS.cams)} CAMs + {', '.join(SETTINGS.type2)} = 8 maps; references: "
-        f"centre bias, fixation density; {args.repeats} drags"
+        f"centre bias, fixation density; {args.repeats} drags × {rounds} round(s) per tree"
     )
     print(f"payload for 10 maps at 512² (sent once per image): {payload_mb():.1f} MB")
     targets = {"frame": 16, "move": 33, "release": 300}
-    print(f"{'measure':<10}{'n':>5}{'median ms':>11}{'min':>8}{'max':>8}{'target':>9}")
-    for name, values in results.items():
-        median = statistics.median(values)
-        verdict = "ok" if median <= targets[name] else "OVER"
-        print(
-            f"{name:<10}{len(values):>5}{median:>11.1f}{min(values):>8.1f}{max(values):>8.1f}"
-            f"{targets[name]:>9} {verdict}"
-        )
-    print(f"RESULT drag_frame_ms={statistics.median(results['frame']):.1f}")
+    for label, figures in results.items():
+        print(f"{label}:")
+        print(f"{'measure':<10}{'n':>5}{'median ms':>11}{'min':>8}{'max':>8}{'target':>9}")
+        for name, values in figures.items():
+            median = statistics.median(values)
+            verdict = "ok" if median <= targets[name] else "OVER"
+            print(
+                f"{name:<10}{len(values):>5}{median:>11.1f}{min(values):>8.1f}"
+                f"{max(values):>8.1f}{targets[name]:>9} {verdict}"
+            )
+    frames = results["this checkout"]["frame"]
+    print(f"RESULT drag_frame_ms={statistics.median(frames):.1f}")
 
 
 if __name__ == "__main__":

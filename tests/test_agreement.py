@@ -129,9 +129,29 @@ def test_threshold_view_draws_each_map_against_the_shown_reference():
     refs = {"ref": maps["ref"]}
     paint = viz.AgreementPainter(np.zeros((16, 16, 3), np.uint8))
     view = matrix.threshold_view(paint, maps, refs, "ref", 25)
-    assert set(view.pictures) == {"a", "b"} and view.pictures["a"].shape == (16, 16, 3)
+    masks = agreement.top_masks(maps, 25)
+    np.testing.assert_array_equal(view.picture("a"), paint(masks["a"], masks["ref"]))
     expected = metrics.top_percent_iou(maps["a"].values, maps["ref"].values, 25)
     assert view.iou.set_index("map").loc["a", "value"] == pytest.approx(expected)
+
+
+def test_threshold_view_paints_a_picture_only_when_asked(monkeypatch: pytest.MonkeyPatch):
+    """The live slider draws the pictures in the browser: a run that shows none paints none."""
+    painted: list[int] = []
+    real = viz.AgreementPainter.__call__
+    monkeypatch.setattr(
+        viz.AgreementPainter,
+        "__call__",
+        lambda self, *masks: painted.append(1) or real(self, *masks),
+    )
+    ranked = {
+        n: agreement.RankedMap(np.arange(16.0).reshape(4, 4) * k) for k, n in [(1, "a"), (-1, "r")]
+    }
+    paint = viz.AgreementPainter(np.zeros((4, 4, 3), np.uint8))
+    view = matrix.threshold_view(paint, {"a": ranked["a"]}, {"r": ranked["r"]}, "r", 25)
+    assert painted == [] and view.iou["value"].tolist() == [0.0]
+    view.picture("a")
+    assert painted == [1]
 
 
 def test_a_constant_maps_panel_selects_nothing_and_is_named():
@@ -142,7 +162,7 @@ def test_a_constant_maps_panel_selects_nothing_and_is_named():
     view = matrix.threshold_view(paint, {"flat": ranked["flat"]}, {"ref": ranked["ref"]}, "ref", 25)
     assert view.constant == {"flat"}
     # no red (map only) and no yellow (both): the reference's row alone, in blue
-    np.testing.assert_array_equal(view.pictures["flat"], paint(np.zeros((4, 5), bool), ref > 0))
+    np.testing.assert_array_equal(view.picture("flat"), paint(np.zeros((4, 5), bool), ref > 0))
     assert view.iou["reason"].tolist() == [metrics.CONSTANT_MAP]
 
 

@@ -41,6 +41,11 @@ def test_until_the_browser_says_it_can_draw_the_server_slider_shows():
     assert "Top 25% agreement with Spectral residual" in [h.value for h in at.subheader]
     assert len(live_components(at)) == 1  # mounted: the browser keeps the maps
     assert not [c for c in at.caption if c.value.startswith("Live slider off")]
+    said = [c.value for c in at.caption if c.value.startswith("Live slider")]
+    assert said == [
+        "Live slider starting in the browser (if its script cannot run there, the error box "
+        "below says why): until then the view updates when the slider is released."
+    ]
 
 
 def test_once_it_can_the_live_slider_replaces_it_and_keeps_the_value():
@@ -51,6 +56,7 @@ def test_once_it_can_the_live_slider_replaces_it_and_keeps_the_value():
     assert not at.exception, at.exception
     assert server_sliders(at) == [] and len(live_components(at)) == 1
     assert "Top 25% agreement with Spectral residual" not in [h.value for h in at.subheader]
+    assert not [c for c in at.caption if c.value.startswith("Live slider")]
     at.run()  # the value outlives runs without the server slider that held it
     assert at.session_state["explore_percent"] == 25.0
     assert at.query_params["p"] == "25"
@@ -87,3 +93,33 @@ def test_the_environment_switch_keeps_the_server_slider(monkeypatch: pytest.Monk
         "Live slider off — turned off (SALIENCY_LIVE_SLIDER=0): the view updates when the "
         "slider is released."
     ]
+
+
+def test_the_live_view_paints_its_agreement_pictures_only_for_the_export(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """The browser draws them: a run paints none; the grid download paints each once."""
+    from streamlit.delta_generator import DeltaGenerator
+
+    from saliency_core import viz
+
+    painted: list[int] = []
+    downloads: dict[str, object] = {}
+    real_paint, real_download = viz.AgreementPainter.__call__, DeltaGenerator.download_button
+
+    def counting(self, *masks):
+        painted.append(1)
+        return real_paint(self, *masks)
+
+    def recording(self, label, data, *args, **kwargs):
+        downloads[label] = data
+        return real_download(self, label, data, *args, **kwargs)
+
+    monkeypatch.setattr(viz.AgreementPainter, "__call__", counting)
+    monkeypatch.setattr(DeltaGenerator, "download_button", recording)
+    monkeypatch.setitem(LINK, "t2", "Spectral residual~Centre bias (Gaussian)")
+    at = explore(**{STATUS: True})
+    assert not at.exception, at.exception
+    assert server_sliders(at) == [] and painted == []
+    assert downloads["Download the grid (PNG)"]().startswith(b"\x89PNG")
+    assert painted == [1]  # the one map (centre bias) against the shown reference

@@ -339,3 +339,76 @@ def test_the_live_slider_shows_the_librarys_iou_while_dragging_and_keeps_the_rel
     assert dict(parse_qsl(urlsplit(page.url).query))["p"] == "50"
     assert live.input_value() == "50"
     assert page.get_by_text("Share of pixels actually selected at top 50%").count() == 1
+
+
+def test_explore_and_the_live_slider_fetch_nothing_beyond_the_app(server: str, browser):
+    """Talks are often offline: while Explore loads and the live slider is dragged, every
+    request goes to the app's own server (a ``:material/…:`` favicon went to fonts.gstatic.com)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    elsewhere: list[str] = []
+
+    def check(request) -> None:
+        address = urlsplit(request.url)
+        if address.scheme in {"http", "https", "ws", "wss"} and address.hostname not in {
+            "127.0.0.1",
+            "localhost",
+        }:
+            elsewhere.append(request.url)
+
+    context.on("request", check)
+    page = context.new_page()
+    page.goto(
+        f"{server}/Explore?dataset=toy&image=c&det=FCOS+R50-FPN&insize=64&cam=EigenCAM"
+        "&t2=Spectral+residual"
+    )
+    live = page.locator(LIVE_SLIDER)
+    live.wait_for(timeout=600_000)
+    settle(page)
+    live.scroll_into_view_if_needed()
+    box = live.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 1, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, y, steps=8)
+    page.mouse.up()
+    settle(page)
+    assert_no_exception(page)
+    assert dict(parse_qsl(urlsplit(page.url).query)).get("p") not in {None, "10"}  # released
+    context.close()
+    assert elsewhere == []
+
+
+BROKEN_SCRIPT = """(() => {
+  const real = URL.createObjectURL;
+  URL.createObjectURL = function (blob) {
+    if (blob && blob.type === "text/javascript") {
+      return "data:text/javascript,throw new SyntaxError('this browser cannot parse it')";
+    }
+    return real.call(this, blob);
+  };
+})()"""
+"""Streamlit imports a component's inline script from a blob URL: here that module throws, as
+in a browser that cannot run it at all."""
+
+
+def test_a_browser_that_cannot_load_the_live_script_keeps_the_server_slider_and_says_so(
+    server: str, browser
+):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(BROKEN_SCRIPT)
+    page = context.new_page()
+    page.goto(f"{server}/Explore?dataset=toy&image=c&det=&insize=64&t2=Spectral+residual&p=20")
+    page.get_by_text("Download the metrics (CSV)").first.wait_for(timeout=600_000)
+    settle(page)
+    assert page.locator(LIVE_SLIDER).count() == 0
+    assert slider(page, "Top-p% of pixels").input_value() == "20"
+    assert page.get_by_text("Top 20% agreement with").count() == 1
+    assert (
+        page.get_by_text(
+            "Live slider starting in the browser (if its script cannot run there, the error box "
+            "below says why): until then the view updates when the slider is released."
+        ).count()
+        == 1
+    )
+    assert "this browser cannot parse it" in page.inner_text("body")
+    context.close()

@@ -44,6 +44,15 @@ COMPONENT = st.components.v2.component("live_threshold", js=SCRIPT, css=STYLE)
 SWITCH = "SALIENCY_LIVE_SLIDER"
 """Environment variable: "0" keeps the server-side slider (``benchmarks/browser_latency.py``
 measures that path)."""
+STARTING = (
+    "Live slider starting in the browser (if its script cannot run there, the error box below "
+    "says why): until then the view updates when the slider is released."
+)
+"""What the page says beside the server slider until the browser's "ready". A browser that
+cannot load the script at all never tells the server: Streamlit (1.67) imports the inline
+script as a module from a blob URL and, when that fails, draws its own "BidiComponent Error"
+box in the component's place; the report functions exist only inside the script, so no
+callback runs and this line is the page's only word on it."""
 STATES = ("percent", "ready", "unsupported", "missing")
 """What the browser reports, each as ``[value, time stamp]`` (a repeated value is a change)."""
 

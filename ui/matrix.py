@@ -225,12 +225,22 @@ def _agreement_title(cell: Cell, constant: Collection[str]) -> str:
 
 @dataclass(frozen=True)
 class ThresholdView:
-    """What a new top-p% changes: the IoU table and one agreement picture per map."""
+    """What a new top-p% changes: the IoU table, and each map's agreement picture against the
+    shown reference, painted only when asked for (:meth:`picture`: the live slider draws them in
+    the browser, so a run paints none unless the page or an export shows them)."""
 
     iou: pd.DataFrame
-    pictures: dict[str, np.ndarray]
+    masks: Mapping[str, np.ndarray]
+    """Every map's and reference's top-p% mask (each taken once for the IoU and the pictures)."""
+    paint: viz.AgreementPainter
+    shown_reference: str
     constant: frozenset[str] = frozenset()
     """The constant maps: their top-p% singles nothing out (their panels say so)."""
+
+    def picture(self, name: str) -> np.ndarray:
+        """Map ``name``'s agreement picture (yellow: both, red: the map only, blue: the
+        reference only) against the shown reference, as uint8 RGB."""
+        return self.paint(self.masks[name], self.masks[self.shown_reference])
 
 
 def threshold_view(
@@ -241,15 +251,13 @@ def threshold_view(
     percent: float,
     ties: str = TIES_NO_OVERSHOOT,
 ) -> ThresholdView:
-    """IoU of every map against every reference at ``percent``, and the agreement pictures
-    (drawn by ``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
+    """IoU of every map against every reference at ``percent``, and what paints the agreement
+    pictures (``paint``, the image's :class:`~saliency_core.viz.AgreementPainter`, built once
     per image) against ``shown_reference``; each top-p% mask is taken once for both."""
     masks = agreement.top_masks({**maps, **references}, percent, ties)
-    pictures = {
-        name: paint(masks[name], masks[shown_reference]) for name in maps if name != shown_reference
-    }
     constant = frozenset(name for name, values in maps.items() if values.constant)
-    return ThresholdView(agreement.masks_iou_table(maps, references, masks), pictures, constant)
+    iou = agreement.masks_iou_table(maps, references, masks)
+    return ThresholdView(iou, masks, paint, shown_reference, constant)
 
 
 def width(rows: Iterable[Row]) -> int:

@@ -9,6 +9,8 @@ passes through as they are (same bytes, same media URL, nothing re-sent).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 
@@ -36,9 +38,12 @@ def overview_jpeg(
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def agreement_jpeg(bundle_key: str, cell: matrix.Cell, view: tuple, _picture: np.ndarray) -> bytes:
-    """An agreement picture's JPEG; ``view`` is ``(reference, percent, ties)``."""
-    return viz.jpeg_bytes(_picture, MAX_WIDTH)
+def agreement_jpeg(
+    bundle_key: str, cell: matrix.Cell, view: tuple, _paint: Callable[[], np.ndarray]
+) -> bytes:
+    """An agreement picture's JPEG; ``view`` is ``(reference, percent, ties)``; ``_paint``
+    paints the picture (called only when it is not cached)."""
+    return viz.jpeg_bytes(_paint(), MAX_WIDTH)
 
 
 def options(bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool) -> tuple:
