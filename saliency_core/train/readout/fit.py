@@ -9,7 +9,8 @@ Each epoch ends with the validation loss (epoch 0: the readout before training);
 weights are ``readout.pt``; training stops after ``patience`` epochs without improvement. A
 frozen backbone's features are computed once per image and kept (float16 on the CPU). Under an
 initialised ``torch.distributed`` process group it trains data-parallel (DDP: each rank its share
-of every epoch's batches, gradients averaged over the ranks; every rank validates, rank 0 writes).
+of every epoch's batches, its loss weighted by its share of the step's fixations so that the
+averaged gradient is the global batch's; every rank validates, rank 0 writes).
 
 Run folder (:class:`~saliency_core.train.run_folder.RunFolder`, as ``saliency train``'s):
 ``manifest.json`` (identity, split, notices, history, status; ``test`` scores once finished),
