@@ -1,20 +1,24 @@
-"""What every command shares: the settings' flags, list arguments, download bars, and one-line
-errors."""
+"""What every command shares: the settings' flags, list arguments, download bars, one-line
+errors, and the training commands' launchers (local, torchrun, Ray Train)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
 from saliency_core.data import file_errors
-from saliency_core.data.datasets import DatasetError
+from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME, DatasetError
 from saliency_core.models.extras import MissingDependencyError
 from saliency_core.models.weights import MissingWeightsError, WeightSource
 from saliency_core.settings import DECLARATIONS, SECTIONS, Declaration, SettingsError
@@ -39,6 +43,30 @@ def float_list(text: str) -> list[float]:
         return [float(part) for part in comma_list(text)]
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas: {text}") from error
+
+
+def int_list(text: str) -> list[int]:
+    """``"0, 1,2"`` -> ``[0, 1, 2]`` (a flag's type)."""
+    try:
+        return [int(part) for part in comma_list(text)]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
+
+
+def copies(text: str) -> tuple[str, str]:
+    """``--copies NAME=DIR`` -> ``(NAME, DIR)`` (a flag's type)."""
+    name, _, folder = text.partition("=")
+    if not folder:
+        raise argparse.ArgumentTypeError(f"--copies takes NAME=DIR, got {text!r}")
+    return name.strip(), folder.strip()
+
+
+def fixation_dataset(text: str) -> tuple[str, Path]:
+    """(name, folder) of a fixation dataset flag: a folder with ``fixations/``, or 'sample'."""
+    root = SAMPLE_DIR if text == "sample" else Path(text).expanduser()
+    if not (root / "fixations").is_dir():
+        raise ValueError(f"{root} has no fixations/ folder: not a fixation dataset")
+    return (SAMPLE_NAME if text == "sample" else root.name), root
 
 
 PAIRS = tuple[tuple[str, str], ...]
@@ -217,3 +245,102 @@ class StopOnInterrupt:
 
     def __exit__(self, *_: object) -> None:
         signal.signal(signal.SIGINT, self.previous)
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One training command's run: its settings (a training of
+    :data:`~saliency_core.train.distributed.TRAININGS`), dataset and run folder, its own
+    arguments (torchrun reruns them), ``here`` training in this process (``(device, quiet)`` ->
+    exit code; ``quiet`` on ranks other than 0), and the launcher flags' values."""
+
+    settings: Any
+    dataset_root: Path
+    run_dir: Path
+    argv: list[str]
+    here: Callable[[Any, bool], int]
+    device: str | None = None
+    launcher: str = "local"
+    num_workers: int = 2
+    ray_address: str | None = None
+
+
+LAUNCH_OPTIONS = ("device", "launcher", "num_workers", "ray_address")
+"""The launcher flags' destinations (:func:`add_launcher_flags`)."""
+
+
+def add_launcher_flags(container: Any) -> None:
+    """``--device``, ``--launcher``, ``--num-workers`` (``--workers-per-node``) and
+    ``--ray-address`` on a training command's parser or group (read by :func:`launch`)."""
+    container.add_argument("--device", help="cuda, cpu, … (default: CUDA when present)")
+    container.add_argument(
+        "--launcher", choices=list(LAUNCHERS), help="local (default), torchrun, ray"
+    )
+    container.add_argument(
+        "--num-workers",
+        "--workers-per-node",
+        dest="num_workers",
+        type=int,
+        help="training processes: torchrun's per machine, Ray's in all (default 2)",
+    )
+    container.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
+
+
+def launch(
+    settings: Any,
+    dataset_root: Path,
+    run_dir: Path,
+    argv: list[str],
+    here: Callable[[Any, bool], int],
+    options: Mapping[str, Any],
+) -> int:
+    """Train with the launcher ``options`` names (the launcher flags' values; absent or None:
+    the defaults); the exit code."""
+    given = {key: options[key] for key in LAUNCH_OPTIONS if options.get(key) is not None}
+    request = Launch(settings, Path(dataset_root), Path(run_dir), argv, here, **given)
+    return LAUNCHERS[request.launcher](request)
+
+
+def _local(request: Launch) -> int:
+    return request.here(request.device, False)
+
+
+def _torchrun(request: Launch) -> int:
+    """Rerun the command under torchrun; under it, train in its process group."""
+    from saliency_core.train import distributed
+
+    if not distributed.under_torchrun():
+        training = distributed.training_of(request.settings)
+        command = distributed.torchrun_command(training, request.argv, request.num_workers)
+        print(" ".join(command), file=sys.stderr)
+        return subprocess.call(command)
+    device = distributed.local_device(request.device)
+    with distributed.process_group(device):  # every rank stops at the same step on Ctrl-C
+        return request.here(device, os.environ["RANK"] != "0")
+
+
+def _ray(request: Launch) -> int:
+    import torch
+
+    from saliency_core.train.distributed import ray_train
+
+    device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    summary = ray_train(
+        request.settings,
+        request.dataset_root,
+        request.run_dir,
+        request.num_workers,
+        use_gpu=device.startswith("cuda"),
+        address=request.ray_address,
+    )
+    print(f"Ray Train: {summary}", file=sys.stderr)
+    return 0
+
+
+LAUNCHERS: dict[str, Callable[[Launch], int]] = {
+    "local": _local,
+    "torchrun": _torchrun,
+    "ray": _ray,
+}
+"""``--launcher`` -> how the training runs: in this process, over torchrun's processes (one per
+device, any number of machines), or over Ray Train's workers."""

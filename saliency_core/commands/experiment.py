@@ -14,6 +14,8 @@ from saliency_core.commands.common import (
     StopOnInterrupt,
     add_setting_flag,
     comma_list,
+    copies,
+    int_list,
     run_command,
 )
 from saliency_core.commands.launch import EXIT_INTERRUPTED
@@ -33,20 +35,6 @@ TRAIN_FLAGS = {
 """Training settings the command passes on (the rest: the preset's)."""
 SCORING_FIELDS = ("cams", "references", "type2", "type2_weights", "working_size")
 """Evaluate settings the command takes as flags (the rest: --scoring-config or defaults)."""
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in comma_list(text)]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
-
-
-def _copies(text: str) -> tuple[str, str]:
-    name, _, folder = text.partition("=")
-    if not folder:
-        raise argparse.ArgumentTypeError(f"--copies takes NAME=DIR, got {text!r}")
-    return name.strip(), folder.strip()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--arms", type=comma_list, default=["none"], help="e.g. none,erase,transform"
     )
-    model.add_argument("--seeds", type=_int_list, default=[0], help="e.g. 0,1,2")
+    model.add_argument("--seeds", type=int_list, default=[0], help="e.g. 0,1,2")
     model.add_argument(
-        "--copies", type=_copies, action="append", default=[], help="NAME=DIR: erase/inpaint "
+        "--copies", type=copies, action="append", default=[], help="NAME=DIR: erase/inpaint "
         "copies (default: computed once under OUT/copies)",
     )  # fmt: skip
     recipe = parser.add_argument_group("training")

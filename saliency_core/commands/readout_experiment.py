@@ -12,24 +12,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from saliency_core.commands.common import comma_list, run_command
-from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME
+from saliency_core.commands.common import comma_list, fixation_dataset, run_command
+from saliency_core.commands.readout import add_training_flags
 from saliency_core.evaluate.readout_experiment import (
     IMAGES,
     TABLE,
     ExperimentPlan,
     run_experiment,
 )
-from saliency_core.train.readout import LOSSES
-
-
-def _dataset(text: str) -> tuple[str, Path]:
-    """(name, folder) of ``--dataset``/``--test-dataset``: a folder with fixations/, or
-    'sample'."""
-    root = SAMPLE_DIR if text == "sample" else Path(text).expanduser()
-    if not (root / "fixations").is_dir():
-        raise ValueError(f"{root} has no fixations/ folder: not a fixation dataset")
-    return (SAMPLE_NAME if text == "sample" else root.name), root
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,17 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=comma_list, default=["pretrained", "untrained"])
     parser.add_argument("--readouts", type=comma_list, default=["dc"], help="dc,spc,bi,deepgaze")
     parser.add_argument("--seeds", type=comma_list, default=["0"])
-    tuning = parser.add_mutually_exclusive_group()
-    tuning.add_argument("--frozen", dest="finetune", action="store_false", help="(default)")
-    tuning.add_argument("--finetune", dest="finetune", action="store_true")
-    parser.set_defaults(finetune=False)  # else the first flag's default (True) wins
-    parser.add_argument("--input-size", type=int, default=256, help="input long side (px)")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--patience", type=int, default=5)
-    parser.add_argument("--loss", default="nll", choices=LOSSES)
-    parser.add_argument("--limit", type=int, help="only the first N images of each dataset")
+    add_training_flags(parser)
     parser.add_argument(
         "--no-cams", dest="cams", action="store_false", help="skip the backbones' own Grad-CAMs"
     )
@@ -77,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
-        name, root = _dataset(args.dataset)
+        name, root = fixation_dataset(args.dataset)
         plan = ExperimentPlan(
             root,
             name,
@@ -85,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             tuple(args.weights),
             tuple(args.readouts),
             tuple(int(seed) for seed in args.seeds),
-            tuple(_dataset(text) for text in args.test_dataset),
+            tuple(fixation_dataset(text) for text in args.test_dataset),
             args.epochs,
             args.batch_size,
             args.input_size,

@@ -5,16 +5,19 @@ exits. ``--launcher torchrun|ray`` trains data-parallel over several processes o
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from saliency_core.commands.common import (
+    LAUNCH_OPTIONS,
     STOPPED,
     StopOnInterrupt,
-    comma_list,
+    add_launcher_flags,
+    copies,
+    int_list,
+    launch,
     run_command,
     step_bar,
 )
@@ -30,22 +33,7 @@ from saliency_core.train.recipe import (
     preset_settings,
 )
 
-LAUNCHERS = ("local", "torchrun", "ray")
-COMMAND_OPTIONS = ("dataset", "out", "device", "launcher", "num_workers", "ray_address", "preset")
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(part) for part in comma_list(text)]
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
-
-
-def _copies(text: str) -> tuple[str, str]:
-    name, _, folder = text.partition("=")
-    if not folder:
-        raise argparse.ArgumentTypeError(f"--copies takes NAME=DIR, got {text!r}")
-    return name.strip(), folder.strip()
+COMMAND_OPTIONS = ("dataset", "out", "preset", *LAUNCH_OPTIONS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--arm", help="none (default), erase, inpaint, transform, or e.g. erase+transform"
     )
     arm.add_argument(
-        "--copies", type=_copies, action="append", help="NAME=DIR: erase/inpaint copies"
+        "--copies", type=copies, action="append", help="NAME=DIR: erase/inpaint copies"
     )
     arm.add_argument("--policy", choices=POLICY_NAMES, help="transform arm's policy (default v3)")
     arm.add_argument("--study-boxes", action="store_true", help="the study's original-boxes bug")
@@ -88,22 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     optim.add_argument("--weight-decay", type=float)
     optim.add_argument("--warmup-iters", type=int)
     optim.add_argument("--schedule", choices=SCHEDULES)
-    optim.add_argument("--lr-steps", type=_int_list, help="epochs after which lr × gamma")
+    optim.add_argument("--lr-steps", type=int_list, help="epochs after which lr × gamma")
     optim.add_argument("--gamma", type=float)
     optim.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision")
     optim.add_argument("--seed", type=int)
     optim.add_argument("--workers", type=int, help="data-loading processes (default 2)")
-    scale = parser.add_argument_group("devices and launchers")
-    scale.add_argument("--device", help="cuda, cpu, … (default: CUDA when present)")
-    scale.add_argument("--launcher", choices=LAUNCHERS, help="local (default), torchrun, ray")
-    scale.add_argument(
-        "--num-workers",
-        "--workers-per-node",
-        dest="num_workers",
-        type=int,
-        help="training processes: torchrun's per machine, Ray's in all (default 2)",
-    )
-    scale.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
+    add_launcher_flags(parser.add_argument_group("devices and launchers"))
     return parser
 
 
@@ -116,7 +94,7 @@ def resolve(args: argparse.Namespace) -> tuple[TrainSettings, dict[str, Any]]:
     return preset_settings(options.get("preset", "torchvision"), **given), options
 
 
-def _train_here(settings, options, device, quiet: bool = False) -> int:
+def _train_here(settings, options, device, quiet: bool) -> int:
     from saliency_core.train.loop import train
 
     bar, update = step_bar("train")
@@ -143,40 +121,6 @@ def _train_here(settings, options, device, quiet: bool = False) -> int:
     return 0
 
 
-def _torchrun(settings, options, argv: list[str]) -> int:
-    from saliency_core.train import distributed
-
-    if not distributed.under_torchrun():
-        command = distributed.torchrun_command(argv, options.get("num_workers", 2))
-        print(" ".join(command), file=sys.stderr)
-        return subprocess.call(command)
-    device = distributed.local_device(options.get("device"))
-    with distributed.process_group(device):  # every rank stops at the same step on Ctrl-C
-        return _train_here(settings, options, device, quiet=os.environ["RANK"] != "0")
-
-
-def _ray(settings, options) -> int:
-    from saliency_core.train.distributed import ray_train
-
-    device = options.get("device") or ("cuda" if _cuda() else "cpu")
-    summary = ray_train(
-        settings,
-        options["dataset"],
-        options["out"],
-        options.get("num_workers", 2),
-        use_gpu=device.startswith("cuda"),
-        address=options.get("ray_address"),
-    )
-    print(f"Ray Train: {summary}", file=sys.stderr)
-    return 0
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 when training finished, 130 when stopped (rerun to resume), 1 on a user error."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -187,12 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             settings, options = resolve(args)
         except TypeError as error:
             raise SettingsError(str(error)) from error
-        launcher = options.get("launcher", "local")
-        if launcher == "torchrun":
-            return _torchrun(settings, options, argv)
-        if launcher == "ray":
-            return _ray(settings, options)
-        return _train_here(settings, options, options.get("device"))
+        here = partial(_train_here, settings, options)
+        return launch(settings, options["dataset"], options["out"], argv, here, options)
 
     return run_command(body)
 

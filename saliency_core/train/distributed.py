@@ -1,7 +1,9 @@
-"""Launchers of the one training function (:func:`saliency_core.train.loop.train`) over several
-processes: ``torchrun`` (PyTorch's elastic launcher, one process per device, any number of
-machines) and Ray Train's ``TorchTrainer`` (Ray, the evaluate engine's optional backend). Both
-set up a ``torch.distributed`` process group (gloo on CPU, NCCL on CUDA); :func:`train` then
+"""Launchers of the trainings (:data:`TRAININGS`: the detector fine-tuning
+:func:`saliency_core.train.loop.train`, the saliency readout
+:func:`saliency_core.train.readout.fit.train_readout`) over several processes: ``torchrun``
+(PyTorch's elastic launcher, one process per device, any number of machines) and Ray Train's
+``TorchTrainer`` (Ray, the evaluate engine's optional backend). Both set up a
+``torch.distributed`` process group (gloo on CPU, NCCL on CUDA); the training function then
 trains data-parallel with DDP and only rank 0 writes the run folder (on several machines it must
 be on a shared file system)."""
 
@@ -10,18 +12,46 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from saliency_core.models.extras import require
+from saliency_core.train.loop import train
+from saliency_core.train.readout.fit import train_readout
+from saliency_core.train.readout.settings import ReadoutTraining
 from saliency_core.train.recipe import TrainSettings
 from saliency_core.train.run_folder import MANIFEST
 
 TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR")
+
+
+@dataclass(frozen=True)
+class Training:
+    """A training the launchers run: its settings class (``to_dict``/``from_dict`` carry the
+    settings to Ray's workers), its function ``(settings, dataset_root, run_dir, *, device)``
+    writing a run folder whose manifest has ``status``, ``epochs_done``, ``world_size`` and
+    ``seconds``, and the command module torchrun reruns (``python -m MODULE argv``)."""
+
+    settings: type
+    function: Callable[..., Any]
+    command: str
+
+
+TRAININGS: dict[str, Training] = {
+    "detector": Training(TrainSettings, train, "saliency_core.commands.train"),
+    "readout": Training(ReadoutTraining, train_readout, "saliency_core.commands.readout"),
+}
+
+
+def training_of(settings: Any) -> str:
+    """The name in :data:`TRAININGS` of the training that takes ``settings``."""
+    return next(name for name, entry in TRAININGS.items() if isinstance(settings, entry.settings))
 
 
 def under_torchrun() -> bool:
@@ -29,10 +59,10 @@ def under_torchrun() -> bool:
     return all(name in os.environ for name in TORCHRUN_VARIABLES)
 
 
-def torchrun_command(argv: list[str], processes: int) -> list[str]:
-    """The command that reruns ``saliency train argv`` under torchrun with ``processes``
-    processes on this machine (several machines: run ``torchrun --nnodes … -m
-    saliency_core.commands.train …`` on each)."""
+def torchrun_command(training: str, argv: list[str], processes: int) -> list[str]:
+    """The command that reruns ``training``'s command (``saliency train`` or ``saliency
+    readout``) with ``argv`` under torchrun with ``processes`` processes on this machine
+    (several machines: run ``torchrun --nnodes … -m saliency_core.commands.train …`` on each)."""
     return [
         sys.executable,
         "-m",
@@ -40,7 +70,7 @@ def torchrun_command(argv: list[str], processes: int) -> list[str]:
         "--standalone",
         f"--nproc-per-node={processes}",
         "-m",
-        "saliency_core.commands.train",
+        TRAININGS[training].command,
         *argv,
     ]
 
@@ -70,7 +100,7 @@ def process_group(device: torch.device) -> Iterator[None]:
 
 
 def ray_train(
-    settings: TrainSettings,
+    settings: TrainSettings | ReadoutTraining,
     dataset_root: Path,
     run_dir: Path,
     workers: int,
@@ -78,8 +108,9 @@ def ray_train(
     address: str | None = None,
 ) -> dict:
     """Train with Ray Train's TorchTrainer: ``workers`` processes (one GPU each with
-    ``use_gpu``), each calling :func:`train` inside Ray's process group; returns rank 0's
-    manifest's status, epochs done, world size and seconds."""
+    ``use_gpu``), each calling the training function of ``settings`` (:func:`training_of`)
+    inside Ray's process group; returns rank 0's manifest's status, epochs done, world size and
+    seconds."""
     require("ray.train.torch", "requirements-ray.txt", "--launcher ray (Ray Train)")
     import ray
     from ray.train import ScalingConfig
@@ -88,6 +119,7 @@ def ray_train(
     if address:
         ray.init(address=address)
     config = {
+        "training": training_of(settings),
         "settings": settings.to_dict(),
         "dataset_root": str(Path(dataset_root).resolve()),
         "run_dir": str(Path(run_dir).resolve()),
@@ -107,10 +139,9 @@ def _ray_worker(config: dict) -> None:
     writes the run folder, whose manifest the driver reads)."""
     from ray.train.torch import get_device
 
-    from saliency_core.train.loop import train
-
-    train(
-        TrainSettings.from_dict(config["settings"]),
+    training = TRAININGS[config["training"]]
+    training.function(
+        training.settings.from_dict(config["settings"]),
         Path(config["dataset_root"]),
         Path(config["run_dir"]),
         device=get_device(),

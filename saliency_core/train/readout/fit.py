@@ -9,7 +9,8 @@ Each epoch ends with the validation loss (epoch 0: the readout before training);
 weights are ``readout.pt``; training stops after ``patience`` epochs without improvement. A
 frozen backbone's features are computed once per image and kept (float16 on the CPU). Under an
 initialised ``torch.distributed`` process group it trains data-parallel (DDP: each rank its share
-of every epoch's batches, gradients averaged over the ranks; every rank validates, rank 0 writes).
+of every epoch's batches, its loss weighted by its share of the step's fixations so that the
+averaged gradient is the global batch's; every rank validates, rank 0 writes).
 
 Run folder (:class:`~saliency_core.train.run_folder.RunFolder`, as ``saliency train``'s):
 ``manifest.json`` (identity, split, notices, history, status; ``test`` scores once finished),
@@ -20,6 +21,7 @@ recipe: a type-2 model), ``val_log.csv`` (one row per epoch), ``train_log.parque
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from saliency_core.data.datasets import Dataset
@@ -83,6 +86,20 @@ def _optimiser(net: ReadoutNet, settings: ReadoutTraining) -> torch.optim.Optimi
     if settings.recipe.finetuned:
         groups.append({"params": list(net.extractor.parameters()), "lr": settings.backbone_lr})
     return torch.optim.Adam(groups)
+
+
+def _global_mean(value: torch.Tensor, count: int, world: int) -> tuple[torch.Tensor, float]:
+    """A rank's loss ``value``, a mean over its ``count`` fixations (or images), rescaled to
+    ``value · count · world / Σ count`` (the sum over the ranks), so that DDP's average of the
+    ranks' gradients is the gradient of the mean over every rank's fixations — the step one
+    process takes on the global batch —, with that mean's value (``Σ value · count / Σ
+    count``). One process: ``value`` and its value."""
+    if world == 1:
+        return value, value.item()
+    totals = torch.tensor([float(count), value.item() * count], device=value.device)
+    dist.all_reduce(totals)
+    total, weighted = totals.tolist()
+    return value * (count * world / total), weighted / total
 
 
 def _device(device: torch.device | str | None) -> torch.device:
@@ -227,16 +244,19 @@ class _ReadoutRun:
         (self.net.head if self.cached else self.net).train()
 
     def one_step(self, batch) -> float:
+        """One Adam step on this rank's ``batch``; the loss of the global batch (every rank's
+        batch: its fixations' mean NLL, or its images' mean KLD)."""
         log_p = _log_density(self.net, batch, self.device, self.module)
-        value, _count = batch_loss(log_p, batch, self.settings.loss)
-        if not torch.isfinite(value):
+        value, count = batch_loss(log_p, batch, self.settings.loss)
+        objective, loss = _global_mean(value, count, self.world)
+        if not math.isfinite(loss):  # the global value: every rank stops together
             raise ValueError(
-                f"The loss is {value.item()}: training diverged; lower the learning rate (--lr)."
+                f"The loss is {loss}: training diverged; lower the learning rate (--lr)."
             )
         self.optimiser.zero_grad(set_to_none=True)
-        value.backward()
+        objective.backward()
         self.optimiser.step()
-        return value.item()
+        return loss
 
     def run_epoch(self) -> bool:
         """Train the rest of the current epoch; False when stopped part-way."""

@@ -33,3 +33,8 @@ class ReadoutTraining:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "recipe": self.recipe.to_dict()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ReadoutTraining:
+        """The settings :meth:`to_dict` gave (over Ray, to the training workers)."""
+        return cls(**{**values, "recipe": ReadoutRecipe.from_dict(values["recipe"])})
