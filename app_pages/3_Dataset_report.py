@@ -10,10 +10,11 @@ from typing import Any
 import streamlit as st
 
 from saliency_core.data import csvfiles, datasets, roots
-from saliency_core.evaluate import readout_experiment, summary
+from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsError, ResultsFolder
 from saliency_core.scoring import temporal
 from saliency_core.settings import Settings
+from saliency_core.train import readout_experiment
 from ui import charts, progress, readout_view, results, run_panel, tables
 from ui.classifier_view import accuracy_section
 from ui.errors import guarded

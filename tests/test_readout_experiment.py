@@ -16,8 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from saliency_core.commands import readout_experiment as command
 from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME
-from saliency_core.evaluate import readout_experiment as experiment
 from saliency_core.scoring import stats
+from saliency_core.train import readout_experiment as experiment
 from ui import readout_report
 
 BACKBONES = ("ResNet-50", "EfficientNet-B0")

@@ -16,14 +16,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from saliency_core.evaluate.readout_experiment import (
+from saliency_core.scoring.stats import correlation_cis
+from saliency_core.train.readout_experiment import (
     CEILING,
     DEEPGAZE,
     FLOOR,
     MIT_METRICS,
     READOUT,
 )
-from saliency_core.scoring.stats import correlation_cis
 
 READOUT_VIEW = "Readout saliency accuracy (Oyama & Yamanaka)"
 """The experiment's view: readouts trained on each backbone's features, scored on held-out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from saliency_core.evaluate import readout_experiment
+from saliency_core.train import readout_experiment
 from ui import readout_report
 from ui.classifier_view import accuracy_section
 

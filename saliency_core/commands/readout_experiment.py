@@ -14,7 +14,7 @@ from pathlib import Path
 
 from saliency_core.commands.common import comma_list, fixation_dataset, run_command
 from saliency_core.commands.readout import add_training_flags
-from saliency_core.evaluate.readout_experiment import (
+from saliency_core.train.readout_experiment import (
     IMAGES,
     TABLE,
     ExperimentPlan,

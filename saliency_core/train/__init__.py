@@ -1,4 +1,8 @@
-"""Fine-tuning detectors on a detection dataset (optionally human-centred augmentation arms):
-:mod:`recipe` holds the settings and presets, :mod:`data` the torch dataset and loader,
-:mod:`loop` the training function, :mod:`run_folder` the files of a run, :mod:`distributed`
-the torchrun and Ray Train launchers. The command is ``saliency train``."""
+"""Training, and the experiments built on it: fine-tuning detectors on human-centred
+augmentation arms (:mod:`recipe` settings and presets, :mod:`data` dataset and loader, :mod:`model`
+heads and frozen stages, :mod:`loop` the training function) and saliency readouts on backbones
+(:mod:`readout`), sharing :mod:`run_folder` (checkpoints, logs, manifest, resume), :mod:`session`
+(progress, RNG, ranks) and :mod:`distributed` (torchrun and Ray Train launchers); the
+experiments that train and then score with the evaluate engine (:mod:`experiment_runner`,
+:mod:`experiment` its tables; :mod:`readout_experiment`). Commands: ``saliency train |
+experiment | readout | readout-experiment``."""
