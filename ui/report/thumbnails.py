@@ -130,7 +130,7 @@ def agreement_thumbnail(
             percent,
         )
         caption = f"top {percent:g}% vs. {reference.label}"
-        return Thumbnail(shrink(view.pictures[entry.label], side), caption)
+        return Thumbnail(shrink(view.picture(entry.label), side), caption)
     picture = viz.overlay(sample.image, entry.values)
     if sample.fixations is not None and len(sample.fixations):
         picture = viz.draw_fixations(picture, sample.fixations)
