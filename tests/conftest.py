@@ -21,13 +21,18 @@ def pytest_configure(config) -> None:
     os.environ["SALIENCY_CACHE_DIR"] = tempfile.mkdtemp(prefix="saliency-test-cache-")
 
 
+REAL_MAIN = sys.modules["__main__"]
+"""pytest's own ``__main__``, as the session started."""
+
+
 @pytest.fixture(autouse=True)
 def main_module_kept():
-    """Streamlit's AppTest leaves the app script as ``sys.modules["__main__"]``; a later
-    spawned process (torch.multiprocessing.spawn) would rerun it. The real one is put back."""
-    main = sys.modules["__main__"]
+    """Streamlit's AppTest leaves the app script as ``sys.modules["__main__"]`` (its script
+    threads may do so after a test ends); a spawned process (torch.multiprocessing.spawn)
+    would rerun it. Each test starts and ends with the real one."""
+    sys.modules["__main__"] = REAL_MAIN
     yield
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = REAL_MAIN
 
 
 @pytest.fixture(autouse=True)
