@@ -14,6 +14,25 @@ RESAMPLES = 1000
 CONFIDENCE = 0.95
 
 
+Interval = tuple[float, float, float]
+"""(mean, CI low, CI high)."""
+
+
+def _finite_or_known(values: np.ndarray) -> tuple[np.ndarray, Interval | None]:
+    """The finite ``values``, and the interval when it needs no estimate: none finite → all
+    NaN; one → (value, NaN, NaN); all equal → (value, value, value)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return finite, (float("nan"), float("nan"), float("nan"))
+    mean = float(finite.mean())
+    if finite.size < 2:
+        return finite, (mean, float("nan"), float("nan"))
+    if np.ptp(finite) == 0:
+        return finite, (mean, mean, mean)
+    return finite, None
+
+
 def mean_ci(
     values: np.ndarray,
     rng: np.random.Generator | int = 0,
@@ -23,15 +42,10 @@ def mean_ci(
     """(mean, CI low, CI high) of the finite ``values``, resampled with ``rng`` (a seed or a
     generator). No finite value: all NaN; one: the CI is NaN (nothing to resample); all equal:
     every resample's mean is that value, so the CI is [value, value]."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), float("nan")
+    finite, known = _finite_or_known(values)
+    if known is not None:
+        return known
     mean = float(finite.mean())
-    if finite.size < 2:
-        return mean, float("nan"), float("nan")
-    if np.ptp(finite) == 0:
-        return mean, mean, mean
     result = stats.bootstrap(
         (finite,),
         np.mean,
@@ -48,15 +62,10 @@ def mean_t_ci(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float
     · s / √n, s the sample standard deviation (ddof 1). For a few independent repeats (seeds):
     with 3 values a percentile bootstrap has only 10 distinct resample means and never reaches
     past the extremes. No finite value: all NaN; one: the CI is NaN; all equal: [value, value]."""
-    finite = np.asarray(values, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return float("nan"), float("nan"), float("nan")
+    finite, known = _finite_or_known(values)
+    if known is not None:
+        return known
     mean = float(finite.mean())
-    if finite.size < 2:
-        return mean, float("nan"), float("nan")
-    if np.ptp(finite) == 0:
-        return mean, mean, mean
     half = stats.t.ppf(0.5 + confidence / 2, finite.size - 1) * stats.sem(finite)
     return mean, float(mean - half), float(mean + half)
 
