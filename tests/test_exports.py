@@ -139,6 +139,9 @@ def test_columns_with_undefined_values_are_shown_as_text_not_none():
     assert pd.api.types.is_float_dtype(shown["IG"]), "a complete column keeps sorting as numbers"
     html = tables.styled(frame, ["MAE", "IG"]).to_html()
     assert "n/a" in html and "0.000" in html and "-0.000" not in html and "None" not in html
+    counts = tables.styled(pd.DataFrame({"arm": ["none"], "n_seeds": [3], "map": [0.25]}))
+    html = counts.to_html()
+    assert ">3<" in html and ">0.250<" in html and "3.000" not in html  # counts stay whole
 
 
 # --- every CSV the project writes: cells a spreadsheet would run are neutralised -------------

@@ -39,9 +39,9 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def styled(frame: pd.DataFrame, columns: list | None = None) -> Styler:
-    """:func:`readable` ``frame`` with its numeric ``columns`` (default all) formatted by
-    :func:`format_value`."""
+    """:func:`readable` ``frame`` with its float ``columns`` (default all) formatted by
+    :func:`format_value`; whole-number columns (counts: images, seeds) stay whole numbers."""
     shown = readable(frame)
     candidates = list(shown.columns) if columns is None else list(columns)
-    numeric = [c for c in candidates if pd.api.types.is_numeric_dtype(shown[c])]
+    numeric = [c for c in candidates if pd.api.types.is_float_dtype(shown[c])]
     return shown.style.format(format_value, subset=numeric)
