@@ -21,5 +21,9 @@ def require(reason: str | None) -> None:
 
 def require_module(module: str, requirements: str) -> None:
     """:func:`require` for one importable module installed by ``requirements``."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        missing = importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # a submodule ("ray.train") whose package is not installed
+        missing = True
+    if missing:
         require(f"needs the optional package {module}: pip install -r {requirements}")
