@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+import torch
 
 from saliency_core.data.synthetic import write_synthetic_voc
 from saliency_core.maps import detector_maps
@@ -41,6 +42,16 @@ def sigint_kept():
     handler = signal.getsignal(signal.SIGINT)
     yield
     signal.signal(signal.SIGINT, handler)
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for the test: training runs are deterministic, and faster on a
+    shared 2-core machine (the training tests' modules mark themselves with it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

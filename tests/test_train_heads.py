@@ -19,13 +19,7 @@ from saliency_core.models.detectors import DETECTORS, _build, load_detector
 from saliency_core.train.model import build_model
 from saliency_core.train.recipe import TrainSettings
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CLASS_LAYERS = {
