@@ -31,7 +31,6 @@ from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate import engine
 from saliency_core.evaluate.detection import score_model
 from saliency_core.evaluate.options import Options
-from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import load_detector
 from saliency_core.models.weights import WeightSource
 from saliency_core.settings import Settings
@@ -46,6 +45,7 @@ from saliency_core.train.experiment import (
 )
 from saliency_core.train.loop import train
 from saliency_core.train.recipe import TrainSettings, preset_settings
+from saliency_core.train.session import training_device
 
 Say = Callable[[str], None]
 """Where the runner reports what it starts ("training erase-s0 …"); the command prints it."""
@@ -125,7 +125,7 @@ def run_experiment(
     write_atomically(folder.root / experiment.SETTINGS, lambda p: p.write_text(_toml(plan)))
     manifest = {**plan.to_dict(), "dataset": str(Path(dataset_root).resolve())}
     _write_manifest(folder, manifest | {"started": started.isoformat(), "status": "running"})
-    device = torch.device(device) if device else default_device()
+    device = training_device(device)
     stopped = train_all(plan, Path(dataset_root), folder, say, stop, device)
     if not stopped:
         score_all(plan, Path(dataset_root), folder, say, device)

@@ -24,7 +24,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from saliency_core.models.cache import default_device
 from saliency_core.train import data as train_data
 from saliency_core.train.model import build_model, parameter_groups
 from saliency_core.train.recipe import WARMUP_FACTOR, TrainSettings
@@ -47,6 +46,7 @@ from saliency_core.train.session import (
     ranks,
     restore_rng,
     rng_state,
+    training_device,
 )
 
 
@@ -137,7 +137,7 @@ class _Run:
         self.dataset_root = Path(dataset_root)
         self.rank, self.world = ranks()
         self.main = self.rank == 0
-        self.device = torch.device(device) if device else default_device()
+        self.device = training_device(device)
         self.folder = RunFolder(Path(run_dir))
         self.folder.check(settings, self.dataset_root)
         self.dataset = train_data.open_dataset(self.dataset_root, settings.split_rule)

@@ -11,6 +11,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from saliency_core.models.cache import default_device
+
 
 @dataclass(frozen=True)
 class StepReport:
@@ -27,6 +29,12 @@ class StepReport:
 
 
 Progress = Callable[[StepReport], None]
+
+
+def training_device(device: torch.device | str | None) -> torch.device:
+    """``device`` as given, else :func:`~saliency_core.models.cache.default_device` (CUDA when
+    present and not refused with SALIENCY_DEVICE)."""
+    return torch.device(device) if device else default_device()
 
 
 def rng_state() -> dict[str, Any]:

@@ -53,6 +53,7 @@ from saliency_core.train.session import (
     ranks,
     restore_rng,
     rng_state,
+    training_device,
 )
 
 VAL_LOG = "val_log.csv"
@@ -102,12 +103,6 @@ def _global_mean(value: torch.Tensor, count: int, world: int) -> tuple[torch.Ten
     return value * (count * world / total), weighted / total
 
 
-def _device(device: torch.device | str | None) -> torch.device:
-    from saliency_core.models.cache import default_device
-
-    return torch.device(device) if device else default_device()
-
-
 class _ReadoutRun:
     """The state of one readout training session (see :func:`train_readout`)."""
 
@@ -117,7 +112,7 @@ class _ReadoutRun:
         self.dataset_root = Path(dataset_root)
         self.rank, self.world = ranks()
         self.main = self.rank == 0
-        self.device = _device(device)
+        self.device = training_device(device)
         self.folder = RunFolder(Path(run_dir))
         self.folder.check(settings, self.dataset_root)
         self.folder.root.mkdir(parents=True, exist_ok=True)
