@@ -320,17 +320,16 @@ def _torchrun(request: Launch) -> int:
 
 
 def _ray(request: Launch) -> int:
-    import torch
-
     from saliency_core.train.distributed import ray_train
+    from saliency_core.train.session import training_device
 
-    device = request.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = training_device(request.device).type
     summary = ray_train(
         request.settings,
         request.dataset_root,
         request.run_dir,
         request.num_workers,
-        use_gpu=device.startswith("cuda"),
+        use_gpu=device == "cuda",
         address=request.ray_address,
     )
     print(f"Ray Train: {summary}", file=sys.stderr)
