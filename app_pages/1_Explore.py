@@ -444,7 +444,7 @@ def format_table(long: pd.DataFrame) -> None:
     summary = agreement.widen(long)
     if summary.table.empty:
         return
-    st.dataframe(tables.styled(summary.table), width="stretch")
+    tables.show(summary.table, width="stretch")
     for note in summary.notes:
         st.caption(f"{tables.NOT_AVAILABLE} — {note}")
 

@@ -45,7 +45,7 @@ def table_section(exp: experiments.Experiment) -> None:
         "split, agreement = the mean over the test images of the model's CAM against each "
         "reference. The first row is the model before fine-tuning."
     )
-    st.dataframe(tables.styled(exp.table), hide_index=True)
+    tables.show(exp.table, hide_index=True)
 
 
 def pareto_section(exp: experiments.Experiment) -> None:

@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_app_explore import explore
@@ -171,13 +172,17 @@ def test_fixations_with_some_onsets_are_split_and_the_rest_counted():
 
 
 def shown(at, column: str):
-    """The last table with ``column``, as drawn: its Styler's display values."""
-    from streamlit import dataframe_util
-
+    """The last table with ``column``, as drawn: each number in its column's printf format
+    (the grid's NumberColumn format), text as it is."""
     element = [d for d in at.dataframe if column in d.value.columns][-1]
-    styled = element.proto.arrow_data.styler.display_values
-    assert styled, f"the table with {column} is drawn without formatting"
-    return dataframe_util.convert_arrow_bytes_to_pandas_df(styled)
+    config = json.loads(element.proto.columns)
+    formats = {name: c["type_config"]["format"] for name, c in config.items() if "type_config" in c}
+    frame = element.value.copy()
+    for name in frame.columns:
+        if pd.api.types.is_float_dtype(frame[name]):
+            assert name in formats, f"{name}: drawn without a number format"
+            frame[name] = [formats[name] % value for value in frame[name]]
+    return frame
 
 
 def test_the_people_and_peaks_tables_read_as_numbers_or_na_never_none(opened):

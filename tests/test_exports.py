@@ -31,9 +31,9 @@ def test_undefined_cells_read_n_a_and_no_value_prints_negative_zero():
         columns=agreement.COLUMNS,
     )
     summary = agreement.widen(long)
-    html = tables.styled(summary.table).to_html()
-    assert ">0.000<" in html and ">n/a<" in html
-    assert "-0.000" not in html and "None" not in html and "nan" not in html.lower()
+    shown, formats = tables.numbers(summary.table)
+    assert shown["sAUC"].tolist() == ["n/a"] and formats == {"IG": "%.3f"}
+    assert [formats["IG"] % value for value in shown["IG"]] == ["0.000"]  # never "-0.000"
     assert summary.notes == ["cam vs fixations, sAUC: no other fixations"]
 
 
@@ -142,6 +142,19 @@ def test_columns_with_undefined_values_are_shown_as_text_not_none():
     counts = tables.styled(pd.DataFrame({"arm": ["none"], "n_seeds": [3], "map": [0.25]}))
     html = counts.to_html()
     assert ">3<" in html and ">0.250<" in html and "3.000" not in html  # counts stay whole
+
+
+def test_numbers_keep_values_whole_and_format_only_float_columns():
+    frame = pd.DataFrame(
+        {"map": ["a", "b"], "MAE": [0.25, float("nan")], "IG": [-0.0004, -0.0006], "n": [3, 4]}
+    )
+    shown, formats = tables.numbers(frame)
+    assert formats == {"IG": "%.3f"}  # MAE holds a NaN: text; n: a count
+    assert shown["MAE"].tolist() == ["0.250", "n/a"] and shown["n"].tolist() == [3, 4]
+    assert shown["IG"].tolist() == [0.0, -0.0006], "only a value that rounds to zero changes"
+    assert [formats["IG"] % v for v in shown["IG"]] == ["0.000", "-0.001"]
+    assert frame["IG"].tolist() == [-0.0004, -0.0006], "the caller's frame is left alone"
+    assert tables.numbers(frame, ["MAE"])[1] == {}
 
 
 # --- every CSV the project writes: cells a spreadsheet would run are neutralised -------------

@@ -136,7 +136,7 @@ def time_view(bundle: pipeline.Bundle, key: str) -> None:
         "of the map with the top of the window's fixation density. ★ marks each map's peak."
     )
     shown = peaks[peaks["metric"] == metric].drop(columns="metric")
-    st.dataframe(tables.styled(shown), hide_index=True, width="stretch", key=f"{KEY}_peaks")
+    tables.show(shown, hide_index=True, width="stretch", key=f"{KEY}_peaks")
 
 
 # --- objects ---------------------------------------------------------------------------------
@@ -233,9 +233,7 @@ def people_view(bundle: pipeline.Bundle, key: str) -> None:
     long = long[long["metric"].isin(agreement.FIXATION_METRICS)]
     wide = long.pivot_table(index="map", columns="metric", values="value", sort=False)
     wide = wide.reindex(index=long["map"].unique(), columns=list(agreement.FIXATION_METRICS))
-    st.dataframe(
-        tables.styled(wide.reset_index()), hide_index=True, width="stretch", key=f"{KEY}_ceiling"
-    )
+    tables.show(wide.reset_index(), hide_index=True, width="stretch", key=f"{KEY}_ceiling")
     st.caption(LOSO_NOTE + f" IG is relative to the centre bias ({bundle.baseline_label}).")
     for row in long[long["value"].isna()].drop_duplicates(["map", "reason"]).itertuples():
         st.caption(f"n/a — {row.map}, {row.metric}: {row.reason}")
