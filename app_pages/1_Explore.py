@@ -456,8 +456,11 @@ def threshold_free_tables(key: str, _bundle: pipeline.Bundle) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def cached_curves(key: str, reference: str, ties: str, _maps: dict, _reference) -> pd.DataFrame:
-    return agreement.iou_curves(_maps, _reference, reference_name=reference, ties=ties)
+def curve_figure(key: str, reference: str, ties: str, _maps: dict, _reference) -> dict | None:
+    """The IoU curves' figure without its marker (``viz.marked`` adds the slider's p, so a
+    release does not build the figure again); None when no map has a curve."""
+    curves = agreement.iou_curves(_maps, _reference, reference_name=reference, ties=ties)
+    return None if curves.empty else viz.iou_curve_figure(curves, reference).to_dict()
 
 
 def shares_caption(ranked: dict, percent: float, ties: str) -> str:
@@ -473,22 +476,54 @@ def shares_caption(ranked: dict, percent: float, ties: str) -> str:
 
 
 @address.fragment(keep_in_url)
-def agreement_view(bundle: pipeline.Bundle) -> None:
-    """Everything the top-p% slider changes; reruns alone when it moves (no model runs).
+def agreement_view(bundle: pipeline.Bundle, key: str) -> None:
+    """The overview and, below it, the agreement view (:func:`threshold_view`); reruns alone
+    when the fixation toggle moves (no model runs). ``key``: ``cached.bundle_key(bundle)``,
+    taken once per full run (hashing every map).
 
     A fragment rerun does not pass through ``main``'s guard, so it carries its own.
     """
     try:
-        agreement_body(bundle)
+        st.session_state.setdefault(f"{KEY}_show_fix", True)
+        show_fixations = bundle.sample.fixations is not None and st.toggle(
+            "Show fixation points", key=f"{KEY}_show_fix"
+        )
+        rows = show_overview(bundle, show_fixations, key)
+    except Exception as error:  # noqa: BLE001 - the app never shows a traceback
+        report(error, "The overview")
+        return
+    if not bundle.references:
+        live_component.keep_percent(f"{KEY}_percent")
+        st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
+        return
+    threshold_view(bundle, key, rows, show_fixations)
+
+
+@address.fragment(keep_in_url)
+def threshold_view(
+    bundle: pipeline.Bundle, key: str, rows: list[matrix.Row], show_fixations: bool
+) -> None:
+    """Everything the top-p% slider and the reference change; reruns alone when they move
+    (the overview above stays as it is: a live slider's release redraws only this)."""
+    try:
+        threshold_body(bundle, key, rows, show_fixations)
     except Exception as error:  # noqa: BLE001 - the app never shows a traceback
         report(error, "The agreement view")
 
 
-def agreement_body(bundle: pipeline.Bundle) -> None:
+def threshold_body(
+    bundle: pipeline.Bundle, key: str, rows: list[matrix.Row], show_fixations: bool
+) -> None:
     sample = bundle.sample
     arrays = {**bundle.values, **bundle.reference_values}
+    ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
+    maps_ranked = {name: ranked[name] for name in bundle.maps}
+    refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
+    reference = st.radio(
+        "Agreement view against", list(refs_ranked), horizontal=True, key=f"{KEY}_against"
+    )
     off = live_component.off_reason(KEY, sample.image.shape, len(arrays))
-    live = bool(bundle.references) and off is None and live_component.ready(KEY)
+    live = off is None and live_component.ready(KEY)
     if live:
         percent = live_component.keep_percent(f"{KEY}_percent")
     else:
@@ -499,26 +534,12 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
             step=0.5,
             key=f"{KEY}_percent",
         )
-    if off and bundle.references:
-        st.caption(f"Live slider off — {off}: the view updates when the slider is released.")
-    elif bundle.references and not live:
-        st.caption(live_component.STARTING)
-    st.session_state.setdefault(f"{KEY}_show_fix", True)
-    show_fixations = sample.fixations is not None and st.toggle(
-        "Show fixation points", key=f"{KEY}_show_fix"
-    )
-    key = cached.bundle_key(bundle)
-    rows = show_overview(bundle, show_fixations, key)
+        st.caption(
+            f"Live slider off — {off}: the view updates when the slider is released."
+            if off
+            else live_component.STARTING
+        )
     columns = matrix.width(rows)
-    if not bundle.references:
-        st.info("No reference map: add a type-2 model, a mask or fixations to compare against.")
-        return
-    ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
-    maps_ranked = {name: ranked[name] for name in bundle.maps}
-    refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
-    reference = st.radio(
-        "Agreement view against", list(refs_ranked), horizontal=True, key=f"{KEY}_against"
-    )
     paint = cached.painter(sample.key, sample.image)
     ties = bundle.settings.ties
     view = matrix.threshold_view(paint, maps_ranked, refs_ranked, reference, percent, ties)
@@ -558,14 +579,20 @@ def agreement_body(bundle: pipeline.Bundle) -> None:
             f"Higher is better. IG is relative to the centre bias ({bundle.baseline_label})."
         )
         format_table(long[long["reference"] == "fixations"])
-    curves = cached_curves(key, reference, ties, maps_ranked, refs_ranked[reference])
-    if not curves.empty:
-        st.plotly_chart(viz.iou_curve_figure(curves, reference, percent), width="stretch")
-    table = pipeline.describe(long.assign(top_percent=percent), bundle)
-    table = table.assign(**pipeline.reproduction_columns(bundle))
+    curves = curve_figure(key, reference, ties, maps_ranked, refs_ranked[reference])
+    if curves is not None:
+        st.plotly_chart(viz.marked(curves, percent), width="stretch")
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
     panels = partial(export_panels, key, bundle, show_fixations, rows, agreement_rows, view)
-    export(panels, table, sample.id, title)
+    csv = None if long.empty else partial(metrics_csv, long, percent, bundle)
+    export(panels, csv, sample.id, title)
+
+
+def metrics_csv(long: pd.DataFrame, percent: float, bundle: pipeline.Bundle) -> str:
+    """The metrics CSV (made when downloaded): each row described (``pipeline.describe``) with
+    the top-p% and what reproduces it."""
+    table = pipeline.describe(long.assign(top_percent=percent), bundle)
+    return pipeline.csv_text(table.assign(**pipeline.reproduction_columns(bundle)))
 
 
 def export_panels(
@@ -585,11 +612,14 @@ def export_panels(
 
 
 def export(
-    panels: Callable[[], list[viz.PanelRow]], table: pd.DataFrame, stem: str, title: str
+    panels: Callable[[], list[viz.PanelRow]],
+    csv: Callable[[], str] | None,
+    stem: str,
+    title: str,
 ) -> None:
-    """The grid (PNG) and the metrics (CSV) as downloads built only when clicked: Streamlit
-    calls ``data`` then, in its own thread (a failure there is logged and the download fails);
-    ``panels`` gives the grid's rows then."""
+    """The grid (PNG) and the metrics (CSV; None: no metric) as downloads built only when
+    clicked: Streamlit calls ``data`` then, in its own thread (a failure there is logged and the
+    download fails); ``panels`` gives the grid's rows then."""
     left, right = st.columns(2)
     left.download_button(
         "Download the grid (PNG)",
@@ -597,12 +627,12 @@ def export(
         file_name=safe_filename(f"{stem}_saliency_grid.png"),
         mime="image/png",
     )
-    if table.empty:
+    if csv is None:
         right.caption("No metric to export: no map has a reference to compare with.")
         return
     right.download_button(
         "Download the metrics (CSV)",
-        partial(pipeline.csv_text, table),
+        csv,
         file_name=safe_filename(f"{stem}_metrics.csv"),
         mime="text/csv",
     )
@@ -643,7 +673,7 @@ def main() -> None:
         return
     remember_detections(bundle)
     show_notes([*unchosen_notes(settings), *bundle.skipped, *bundle.notes])
-    agreement_view(bundle)
+    agreement_view(bundle, cached.bundle_key(bundle))
     classifier_view.classifier_section(bundle)
     finegrained_section(bundle)
 

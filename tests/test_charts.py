@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from saliency_core import viz
 from saliency_core.scoring import regions, temporal
 from ui import charts
 
@@ -102,3 +103,16 @@ def test_scatter_plots_one_point_per_classifier_and_names_the_missing():
     assert figure.layout.xaxis.title.text == "ImageNet top-1 accuracy (%)"
     with pytest.raises(ValueError, match="lacks the column"):
         charts.accuracy_scatter(frame.drop(columns="agreement"))
+
+
+def test_a_cached_iou_curve_marked_unvalidated_equals_the_validated_figure():
+    table = pd.DataFrame(
+        {"map": ["a", "a", "b", "b"], "percent": [1.0, 2.0, 1.0, 2.0], "iou": [0.1, 0.2, 0.3, 0.4]}
+    )
+    base = viz.iou_curve_figure(table, "fixations").to_dict()
+    assert "shapes" not in base["layout"]
+    figure = viz.marked(base, 7.5)
+    assert figure.to_dict() == viz.iou_curve_figure(table, "fixations", 7.5).to_dict()
+    assert figure.layout.shapes[0].x0 == 7.5 and figure.layout.shapes[0].line.dash == "dot"
+    assert "shapes" not in base["layout"], "the cached figure is left as it was"
+    assert viz.marked(figure.to_dict(), 20).layout.shapes[0].x0 == 20  # replaced, not added
