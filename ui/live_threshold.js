@@ -212,6 +212,7 @@ class LiveView {
     this.dragging = false;
     this.pending = null;
     this.frame = 0;
+    this.inputAt = null;
   }
 
   /** Shows ``header`` (p, reference, ties, rows) on ``payload``; keeps the slider's focus. */
@@ -268,7 +269,10 @@ class LiveView {
 
   bind() {
     const { slider } = this;
-    slider.oninput = () => this.schedule();
+    slider.oninput = (event) => {
+      this.inputAt ??= event.timeStamp;  // the first input this frame answers
+      this.schedule();
+    };
     slider.onchange = () => {
       this.dragging = false;  // a release outside the slider sends no pointerup to it
       if (this.held) this.pending = true;
@@ -341,9 +345,13 @@ class LiveView {
         ` · ${(100 * share).toFixed(1)}% selected` + (flag ? " ⚠️" : "");
     }
     this.root.dataset.percent = String(percent);
-    const { times } = store();  // each frame's work in ms (benchmarks/live_threshold.py)
-    times.push(performance.now() - start);
-    if (times.length > 1000) times.splice(0, 500);
+    // benchmarks/live_threshold.py: each frame's work, and input → this frame's drawing (ms)
+    const { times, latencies } = store();
+    const end = performance.now();
+    times.push(end - start);
+    if (this.inputAt != null) latencies.push(end - this.inputAt);
+    this.inputAt = null;
+    for (const list of [times, latencies]) if (list.length > 1000) list.splice(0, 500);
   }
 
   stop() {
@@ -353,7 +361,7 @@ class LiveView {
 }
 
 function store() {
-  return (globalThis.__saliencyLiveThreshold ??= { payloads: new Map(), views: new WeakMap(), times: [] });
+  return (globalThis.__saliencyLiveThreshold ??= { payloads: new Map(), views: new WeakMap(), times: [], latencies: [] });
 }
 
 export default function (component) {
