@@ -137,9 +137,12 @@ def timed(page, runs: Runs, action: Callable[[], None], done: str, timeout_s: fl
 
 def latency_table(figures: Mapping[str, list[float]], targets: Mapping[str, float]) -> str:
     """One line per measure: its count, median, min and max (ms), its target and whether the
-    median meets it."""
+    median meets it (a measure with no values: "not measured")."""
     lines = [f"{'measure':<10}{'n':>5}{'median ms':>11}{'min':>8}{'max':>8}{'target':>9}"]
     for name, values in figures.items():
+        if not values:
+            lines.append(f"{name:<10}{0:>5}  not measured")
+            continue
         median = statistics.median(values)
         verdict = "ok" if median <= targets[name] else "OVER"
         lines.append(

@@ -68,7 +68,9 @@ SETTINGS = Settings(
 )
 LIVE = "input[aria-label='Top-p% of pixels (live)']"
 NEXT_FRAME = "() => new Promise(done => requestAnimationFrame(() => done()))"
-TIMES = "() => ['times', 'latencies'].map(k => globalThis.__saliencyLiveThreshold[k].splice(0))"
+TIMES = "() => ['times', 'latencies'].map(k => (__saliencyLiveThreshold[k] ?? []).splice(0))"
+"""Each frame's work and each input's latency since the last read (an older app, measured with
+``--before``, records no latencies)."""
 STEPS = 40
 TARGETS_MS = {"frame": 16, "input": 33, "release": 300}
 
