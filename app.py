@@ -15,8 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from saliency_core.data import roots
 from saliency_core.data.datasets import dataset_roots
-from saliency_core.models import gaze
 from ui.errors import report
 from ui.report.folders import results_dir
 
@@ -50,8 +50,9 @@ PAGES = (
 st.set_page_config(page_icon=str(FAVICON), layout="wide")
 page = st.navigation(list(PAGES))
 st.set_page_config(page_title=APP_TITLE if page.title == "Home" else f"{page.title} · {APP_TITLE}")
-# a trained readout is read only under these folders (a link or a text field never opens others)
-gaze.confine_readouts([results_dir(), *dataset_roots()])
+# a file a user names (weights, a trained readout, a link's fine-tuned model) is read only under
+# these folders: neither a link nor a text field makes a shared server open a file elsewhere
+roots.confine_reads([results_dir(), *dataset_roots()], "the results and dataset folders")
 try:
     page.run()
 except Exception as error:  # noqa: BLE001 - the app never shows a traceback

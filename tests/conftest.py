@@ -13,9 +13,9 @@ import pytest
 import streamlit as st
 import torch
 
+from saliency_core.data import roots
 from saliency_core.data.synthetic import write_synthetic_voc
 from saliency_core.maps import detector_maps
-from saliency_core.models import gaze
 
 
 def pytest_configure(config) -> None:
@@ -55,11 +55,11 @@ def one_thread():
 
 
 @pytest.fixture(autouse=True)
-def readouts_anywhere():
-    """The app confines readout paths to its folders (``app.py``); the library's default,
-    anywhere, is back for the next test."""
+def reads_anywhere():
+    """The app confines the files a user names to its folders (``app.py``); the library's
+    default, anywhere, is back for the next test."""
     yield
-    gaze.confine_readouts(None)
+    roots.confine_reads(None)
 
 
 @pytest.fixture

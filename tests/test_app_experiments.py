@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_report import array
 from test_evaluate import write_dataset
 
+from saliency_core.data import roots
 from saliency_core.data.csvfiles import write_csv
 from saliency_core.evaluate import summary
 from saliency_core.evaluate.store import ResultsFolder
@@ -180,6 +181,8 @@ def test_experiments_are_found_under_the_results_root(places):
 def test_a_links_fine_tuned_file_outside_the_roots_is_left_out(places):
     inside = str(places["experiment"] / "runs" / "none-s0" / "model_final.pt")
     settings = Settings(finetuned=((SSD, inside), (SSD, "/etc/model_final.pt")))
+    assert experiments.confine_finetuned(settings) == (settings, []), "the library reads anywhere"
+    roots.confine_reads([places["results"]], "the results and dataset folders")  # as app.py does
     kept, notes = experiments.confine_finetuned(settings)
     assert kept.finetuned == ((SSD, inside),)
     assert len(notes) == 1 and notes[0].startswith(

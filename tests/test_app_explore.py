@@ -298,6 +298,25 @@ def test_nothing_to_show_names_the_cause_and_draws_no_empty_output(
     assert not at.dataframe and not at.get("download_button")
 
 
+def test_a_weights_file_outside_the_apps_folders_is_refused_unopened(model_calls, tmp_path):
+    """A shared server: a typed weights path is read only under the results and dataset
+    folders (app.py), and the page says so with the single-user opt-in."""
+    outside = tmp_path / "model.pt"
+    outside.write_bytes(b"never read")
+    at = explore().run()
+    model_calls.clear()
+    at.sidebar.multiselect(key="explore_detectors").set_value(["SSDlite320 MobileNetV3"])
+    at.sidebar.multiselect(key="explore_type2").set_value([])
+    at.sidebar.radio(key="explore_weights").set_value(WeightSource.FILE).run()
+    at.sidebar.text_input(key="explore_path_SSDlite320 MobileNetV3").set_value(str(outside))
+    at.run()
+    assert not at.exception, at.exception
+    said = " ".join(e.value for e in [*at.error, *at.warning])
+    assert f"{outside} is outside the results and dataset folders: refused" in said, said
+    assert "SALIENCY_ALLOW_ANY_PATH=1" in said
+    assert model_calls == [], "no model was built from it"
+
+
 def test_several_type2_maps_at_once_and_in_the_link(model_calls: list[str]):
     """Two type-2 models: each is a map and a reference, and the pair survives a link."""
     at = explore().run()

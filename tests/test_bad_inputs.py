@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from saliency_core.data import datasets, images
+from saliency_core.data import datasets, images, roots
 from saliency_core.data.datasets import Dataset
 from saliency_core.data.images import ImageLoadError, load_image
 from saliency_core.models import cache as model_cache
@@ -20,7 +20,7 @@ from saliency_core.models.classifiers import load_classifier
 from saliency_core.models.detectors import load_detector
 from saliency_core.models.gaze import predict_type2
 from saliency_core.models.gaze.deepgaze import build_deepgaze
-from saliency_core.models.weights import MissingWeightsError, load_state_dict_file
+from saliency_core.models.weights import MissingWeightsError, load_state_dict_file, weights_file
 from saliency_core.scoring import agreement, metrics
 from saliency_core.study import TIE_POLICIES, TIES_INCLUDE, TIES_NO_OVERSHOOT
 
@@ -300,6 +300,27 @@ def test_detectors_and_deepgaze_pass_the_refusal_on(pickled_object):
     with pytest.raises(MissingWeightsError) as error:
         predict_type2("DeepGaze IIE", rgb, "file", weights_path=str(pickled_object))
     _assert_refused_safely(str(error.value), "model.pth")
+
+
+def test_confined_reads_refuse_a_weights_file_outside_the_folders(tmp_path, monkeypatch):
+    allowed, outside = tmp_path / "results", tmp_path / "elsewhere.pt"
+    allowed.mkdir()
+    inside = allowed / "model.pt"
+    for path in (inside, outside):
+        torch.save({"w": torch.zeros(1)}, path)
+    assert weights_file(outside) == outside, "the library (and the commands) read anywhere"
+    roots.confine_reads([allowed], "the results and dataset folders")
+    assert weights_file(inside) == inside
+    refused = rf"^{outside} is outside the results and dataset folders: refused .*ANY_PATH=1 "
+    for path in (outside, allowed / "link.pt"):  # a link inside pointing out is refused too
+        if path != outside:
+            path.symlink_to(outside)
+        with pytest.raises(MissingWeightsError, match=refused.replace(str(outside), str(path))):
+            weights_file(path)
+        with pytest.raises(MissingWeightsError, match="is outside the results and dataset"):
+            load_detector("FCOS R50-FPN", "file", weights_path=path, input_size=128)
+    monkeypatch.setenv("SALIENCY_ALLOW_ANY_PATH", "1")
+    assert weights_file(outside) == outside, "the single-user opt-in"
 
 
 def test_a_dict_of_plain_values_is_refused_with_its_keys(tmp_path):

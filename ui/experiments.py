@@ -19,7 +19,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from saliency_core.data import roots
-from saliency_core.data.datasets import Dataset, dataset_roots
+from saliency_core.data.datasets import Dataset
 from saliency_core.evaluate.store import MANIFEST, ResultsError, ResultsFolder
 from saliency_core.settings import Settings, to_query
 from saliency_core.train import experiment
@@ -233,14 +233,13 @@ def _reference_view(
 
 
 def confine_finetuned(settings: Settings) -> tuple[Settings, list[str]]:
-    """``settings`` less the fine-tuned models (from a link) whose file lies outside the results
-    root and the dataset roots, each named in a note: a link never makes the app read a file
-    elsewhere."""
-    allowed = [folders.results_dir(), *dataset_roots()]
+    """``settings`` less the fine-tuned models (from a link) whose file the app may not read
+    (``roots.check_read``: outside its folders), each named in a note: a link never makes the
+    app read a file elsewhere."""
     kept, notes = [], []
     for name, path in settings.finetuned:
         try:
-            roots.confine(path, allowed, "the results and dataset folders")
+            roots.check_read(path)
             kept.append((name, path))
         except roots.OutsideRootsError as error:
             notes.append(f"Fine-tuned model left out: {error}")

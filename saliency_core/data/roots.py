@@ -6,6 +6,10 @@ folders or the shipped sample set). :func:`confine` is the one check every front
 path it got from a user (a typed path, a manifest, a run form): the path is resolved first, so a
 symbolic link inside a root that points out of it is refused too. On a single-user machine,
 ``SALIENCY_ALLOW_ANY_PATH=1`` lifts the check.
+
+Files a user names one by one (a weights file, a trained readout, a link's fine-tuned model)
+are checked against one switch, :func:`confine_reads`: the library reads them anywhere (its
+default, as the console commands do); the app confines them to its folders once at start.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ DATA_DIR_VARIABLE = "SALIENCY_DATA_DIR"
 OPT_IN = f"{ALLOW_ANY_PATH_VARIABLE}=1"
 """The opt-in, as it is written in messages and in the README."""
 _TRUE = {"1", "true", "yes", "on"}
+
+
+_reads: tuple[tuple[Path, ...], str] | None = None
 
 
 class OutsideRootsError(ValueError):
@@ -55,3 +62,28 @@ def confine(
         f"{path} is outside {where}: refused (the app reads only under its configured "
         f"folders). On a single-user machine, start the app with {OPT_IN} to open any folder."
     )
+
+
+def confine_reads(folders: Iterable[Path] | None, where: str = "the app's folders") -> None:
+    """From now on, :func:`check_read` accepts files only under ``folders`` (``where`` says
+    what they are, in messages); None: anywhere again (the library's default)."""
+    global _reads
+    _reads = None if folders is None else (tuple(Path(folder) for folder in folders), where)
+
+
+def check_read(path: str | Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """``path`` (resolved when reads are confined) if it may be read under
+    :func:`confine_reads`; else :class:`OutsideRootsError` naming the folders and the opt-in."""
+    if _reads is None:
+        return Path(path).expanduser()
+    folders, where = _reads
+    return confine(path, folders, where, environ)
+
+
+def read_allowed(path: str | Path) -> bool:
+    """Whether :func:`check_read` accepts ``path``."""
+    try:
+        check_read(path)
+    except OutsideRootsError:
+        return False
+    return True

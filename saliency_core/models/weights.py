@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from saliency_core.data import roots
 from saliency_core.models.download import download_checkpoint
 
 
@@ -94,9 +95,14 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def weights_file(path: str | Path | None) -> Path:
-    """The ``file`` weight source's path, which must be given."""
+    """The ``file`` weight source's path, which must be given and may be read
+    (:func:`saliency_core.data.roots.check_read`: the app's folders, in the app)."""
     if path is None:
         raise MissingWeightsError("The 'file' weight source needs the path of a state-dict file.")
+    try:
+        roots.check_read(path)
+    except roots.OutsideRootsError as error:
+        raise MissingWeightsError(str(error)) from None
     return Path(path)
 
 

@@ -9,7 +9,7 @@ and lists it from then on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -35,8 +35,6 @@ from saliency_core.models.weights import MissingWeightsError, WeightSource, file
 from saliency_core.study import DEEPGAZE_MAX_SIDE
 
 __all__ = [
-    "confine_readouts",
-    "readout_allowed",
     "TYPE2_MODELS",
     "Type2Map",
     "Type2Model",
@@ -143,34 +141,10 @@ def _readout_entry(path: str) -> Type2Model:
     return Type2Model(path, True, description, predict, 1.0, variant, stamp, timed_like)
 
 
-_readout_roots: tuple[Path, ...] | None = None
-
-
-def confine_readouts(folders: Iterable[Path] | None) -> None:
-    """Accept readout paths only under ``folders`` from now on (None: anywhere, the library's
-    default). The app confines them to its results and dataset folders, so that neither a
-    link nor a text field makes a shared server open a file elsewhere
-    (:func:`saliency_core.data.roots.confine`, with its single-user opt-in)."""
-    global _readout_roots
-    _readout_roots = None if folders is None else tuple(Path(folder) for folder in folders)
-
-
-def readout_allowed(name: str) -> bool:
-    """Whether a readout path lies under the folders of :func:`confine_readouts` (always, when
-    none are set)."""
-    if _readout_roots is None:
-        return True
-    try:
-        roots.confine(name, _readout_roots, "the results and dataset folders")
-    except roots.OutsideRootsError:
-        return False
-    return True
-
-
 def is_readout(name: str) -> bool:
-    """Whether ``name`` is the path of a trained readout file or run folder (under the
-    folders of :func:`confine_readouts` when set; the file is not opened otherwise)."""
-    if not readout_allowed(name):
+    """Whether ``name`` is the path of a trained readout file or run folder (where
+    :func:`saliency_core.data.roots.check_read` allows; the file is not opened otherwise)."""
+    if not roots.read_allowed(name):
         return False
     try:
         from saliency_core.models.readout import read_recipe
@@ -186,8 +160,8 @@ V = TypeVar("V")
 
 class ReadoutNamedRegistry(dict[str, V]):
     """Built-in entries, and one per trained readout named by its file or run folder: made by
-    ``make(path)`` on first use, and known only while :func:`readout_allowed` (the app's
-    folders)."""
+    ``make(path)`` on first use, and known only while
+    :func:`saliency_core.data.roots.read_allowed` (the app's folders)."""
 
     def __init__(self, entries: Mapping[str, V], make: Callable[[str], V]) -> None:
         super().__init__(entries)
@@ -200,7 +174,7 @@ class ReadoutNamedRegistry(dict[str, V]):
         if not isinstance(name, str):
             return False
         if super().__contains__(name):  # a readout used before: still under the folders?
-            return readout_allowed(name)
+            return roots.read_allowed(name)
         return is_readout(name)
 
     def __missing__(self, name: str) -> V:
