@@ -99,15 +99,49 @@ def preset_choice(side) -> None:
         side.button("Undo preset", key=f"{KEY}_undo_preset", on_click=undo_preset)
 
 
+SLIDERS = {
+    # a Settings field a slider shows: what it is, its lowest and highest value and its step
+    "score_threshold": ("detection score threshold", 0.05, 1.0, 0.05),
+    "top_percent": ("top-p%", *(live_threshold.SLIDER[k] for k in ("min", "max", "step"))),
+    "consensus_sigma": ("consensus smoothing sigma (px)", 0, 40, 1),
+}
+
+
+def on_slider(field: str, value: float) -> float:
+    """``value`` as the slider of ``field`` can show it: clamped to its range, whole when its
+    step is whole."""
+    _, low, high, _ = SLIDERS[field]
+    return type(low)(min(max(value, low), high))
+
+
+def off_slider_notes(settings: Settings) -> list[str]:
+    """What a link asks that its slider cannot show, and what is shown instead."""
+    notes = []
+    for field, (label, low, high, _) in SLIDERS.items():
+        value, shown = getattr(settings, field), on_slider(field, getattr(settings, field))
+        if shown != value:
+            notes.append(
+                f"The link's {label} {value:g} is not on its slider ({low:g}–{high:g}): "
+                f"showing {shown:g}."
+            )
+    return notes
+
+
+def slider_range(field: str) -> dict:
+    """The ``st.slider`` range arguments of ``field``'s slider."""
+    _, low, high, step = SLIDERS[field]
+    return {"min_value": low, "max_value": high, "step": step}
+
+
 def widget_values(settings: Settings) -> dict:
     """The session-state value of every sidebar widget that shows ``settings`` (clamped to the
     widgets' ranges)."""
     values = settings_form.widget_values(FORM, settings) | {
-        f"{KEY}_score": min(max(settings.score_threshold, 0.05), 1.0),
-        f"{KEY}_percent": min(max(settings.top_percent, 1.0), 50.0),
+        f"{KEY}_score": on_slider("score_threshold", settings.score_threshold),
+        f"{KEY}_percent": on_slider("top_percent", settings.top_percent),
         f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
-        f"{KEY}_csig": int(min(settings.consensus_sigma, 40)),
+        f"{KEY}_csig": on_slider("consensus_sigma", settings.consensus_sigma),
         f"{KEY}_explain": "all",
     }
     if settings.explain_detection is not None:
@@ -141,7 +175,7 @@ def restore_from_url(link: dict[str, str]) -> None:
         return
     settings, notes = from_query(link, PAGE_PRESETS["Explore"])
     settings, confined = experiments.confine_finetuned(settings)
-    notes += confined
+    notes += confined + off_slider_notes(settings)
     for name in settings.type2:
         gaze.TYPE2_MODELS[name]  # a linked readout joins the picker's options (registered)
     st.session_state[f"{KEY}_preset"] = "Explore"
@@ -259,7 +293,9 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     preset_choice(side)
     side.header("Type-1: detectors × CAMs")
     chosen = settings_form.detector_section(FORM, side)
-    score = side.slider("Detection score threshold", 0.05, 1.0, step=0.05, key=f"{KEY}_score")
+    score = side.slider(
+        "Detection score threshold", **slider_range("score_threshold"), key=f"{KEY}_score"
+    )
     classifier_choices = classifier_view.sidebar(KEY)
     explain_detection, explain_class = explain_choice(side)
     side.header("Type-2: where people look")
@@ -298,7 +334,9 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         consensus = side.toggle("Consensus of the CAMs", key=f"{KEY}_consensus")
         if consensus:
             consensus_sigma = side.slider(
-                "Consensus smoothing sigma (px)", 0, 40, 0, key=f"{KEY}_csig"
+                "Consensus smoothing sigma (px)",
+                **slider_range("consensus_sigma"),
+                key=f"{KEY}_csig",
             )
     settings = Settings(
         **chosen.settings_fields(),
@@ -519,6 +557,14 @@ def threshold_body(
     ranked = {name: cached.ranked(f"{key}|{name}", values) for name, values in arrays.items()}
     maps_ranked = {name: ranked[name] for name in bundle.maps}
     refs_ranked = {ref.label: ranked[ref.label] for ref in bundle.references.values()}
+    against = st.session_state.get(f"{KEY}_against")
+    if against is not None and against not in refs_ranked:  # a link's, or a removed reference
+        st.warning(
+            f"The agreement reference “{against}” is not among this view's references "
+            f"({', '.join(refs_ranked)}): showing {next(iter(refs_ranked))}.",
+            icon=":material/link:",
+        )
+        del st.session_state[f"{KEY}_against"]
     reference = st.radio(
         "Agreement view against", list(refs_ranked), horizontal=True, key=f"{KEY}_against"
     )
@@ -529,9 +575,7 @@ def threshold_body(
     else:
         percent = st.slider(
             "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
-            1.0,
-            50.0,
-            step=0.5,
+            **slider_range("top_percent"),
             key=f"{KEY}_percent",
         )
         st.caption(

@@ -57,6 +57,30 @@ def test_the_agreement_views_controls_are_in_the_link_and_restored(model_calls):
     assert not again.warning
 
 
+def test_a_link_to_a_reference_that_is_not_there_says_so(model_calls):
+    at = explore(det="", t2=SPECTRAL, vs="DeepGaze IIE")
+    assert not at.exception, at.exception
+    assert warnings(at) == [
+        "The agreement reference “DeepGaze IIE” is not among this view's references "
+        f"({SPECTRAL}, human fixation density): showing {SPECTRAL}."
+    ]
+    assert at.radio(key="explore_against").value == SPECTRAL
+    assert at.query_params["vs"] == SPECTRAL, "the address names what is shown"
+    at.radio(key="explore_against").set_value("human fixation density").run()
+    assert not at.warning, "said once"
+
+
+def test_a_links_value_off_its_slider_is_said_with_what_is_shown(model_calls):
+    at = explore(det="", t2=SPECTRAL, p="80", score="0.01")
+    assert not at.exception, at.exception
+    assert warnings(at) == [
+        "The link's detection score threshold 0.01 is not on its slider (0.05–1): showing 0.05.",
+        "The link's top-p% 80 is not on its slider (1–50): showing 50.",
+    ]
+    assert at.slider(key="explore_percent").value == 50.0
+    assert at.query_params["p"] == "50", "the address names what is shown"
+
+
 def test_a_link_to_an_image_or_dataset_that_is_not_there_says_so(model_calls):
     first = sample_dataset().ids[0]
     at = explore(dataset=SAMPLE_NAME, image="../../etc/hostname", det="", t2=SPECTRAL)
