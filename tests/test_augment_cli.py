@@ -272,6 +272,32 @@ def test_the_flags_defaults_and_choices_are_the_options_own(tmp_path):
     ]  # fmt: skip
 
 
+def test_a_number_off_its_declared_range_is_a_usage_error_before_anything_runs(
+    dataset, tmp_path, capsys
+):
+    out = tmp_path / "out"
+    said = {
+        ("--top-percent", "150"): "150 is not in (0, 100] %",
+        ("--rule-percent", "0"): "0 is not in (0, 100] %",
+        ("--dilate", "2.5"): "'2.5' is not a whole number in 0..1000 px",
+        ("--dilate", "-3"): "-3 is not a whole number in 0..1000 px",
+        ("--limit", "0"): "0 is not a whole number in 1..1000000000 images",
+        ("--inpaint-radius", "nan"): "nan is not in (0, 100] px",
+        ("--dip-iterations", "0"): "0 is not a whole number in 1..1000000",
+        ("--dip-lr", "2"): "2 is not in (0, 1]",
+    }
+    for (flag, value), message in said.items():
+        with pytest.raises(SystemExit) as exit_info:
+            run(dataset, out, flag, value)
+        assert exit_info.value.code == 2
+        assert f"argument {flag}: {message}" in capsys.readouterr().err
+    assert not out.exists(), "nothing ran"
+    assert set(library.option_ranges()) == {
+        "rule_percent", "top_percent", "dilate", "inpaint_radius", "dip_iterations", "dip_lr",
+        "limit",
+    }  # fmt: skip
+
+
 def test_entry_point_help():
     done = subprocess.run(
         [sys.executable, "-m", "saliency_core.augment", "--help"],

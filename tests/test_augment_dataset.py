@@ -93,7 +93,9 @@ def test_augment_dataset_writes_images_log_and_settings_and_resumes(tmp_path):
         ({"fill": "pink"}, "--fill pink: choose one of black, dataset-mean, gaussian-noise"),
         ({"detector": "Nope"}, "--detector Nope: choose one of "),
         ({"weights": "file"}, "--weights file needs --weights-path"),
-        ({"limit": 0}, "--limit must be ≥ 1"),
+        ({"limit": 0}, "--limit 0: not a whole number in 1..1000000000 images"),
+        ({"top_percent": 150}, r"--top-percent 150: not in \(0, 100\] %"),
+        ({"dip_lr": float("nan")}, r"--dip-lr nan: not in \(0, 1\]"),
     ],
 )
 def test_options_the_command_line_cannot_give_are_refused_before_anything_is_written(

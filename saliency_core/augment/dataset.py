@@ -19,7 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import MISSING, asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from saliency_core.data.images import ACCEPTED_SUFFIXES, Sample
 from saliency_core.maps.references import REFERENCES, ReferenceMap
 from saliency_core.models.detectors import DETECTORS
 from saliency_core.models.weights import MissingWeightsError, WeightSource
-from saliency_core.settings import Settings
+from saliency_core.settings import Range, Settings
 from saliency_core.study import DEEPGAZE_MAX_SIDE, SCORE_THRESHOLD, MapKind
 
 LOG_NAME = "augment_log.csv"
@@ -118,6 +118,17 @@ class AugmentRefused(ValueError):
     """Options or folders a run cannot start with (checked before anything is written)."""
 
 
+def bounded(default: Any, accepted: Range) -> Any:
+    """A numeric option's field: its default and the values it accepts (``OPTION_RANGES``)."""
+    return field(default=default, metadata={"range": accepted})
+
+
+def option_ranges() -> dict[str, Range]:
+    """The values each numeric option of :class:`AugmentOptions` accepts, by field name (the
+    command checks them when it parses, :func:`refusal` before a run writes anything)."""
+    return {f.name: f.metadata["range"] for f in fields(AugmentOptions) if "range" in f.metadata}
+
+
 @dataclass(frozen=True, kw_only=True)
 class AugmentOptions:
     """One run's choices, one field per option of ``saliency augment`` (same names; the
@@ -142,18 +153,18 @@ class AugmentOptions:
     metric: str | None = None
     comparator: str | None = None
     threshold: float | None = None
-    rule_percent: float | None = None
-    top_percent: float = STUDY_ERASING.top_percent
-    dilate: int = STUDY_ERASING.dilate_px
+    rule_percent: float | None = bounded(None, Range(0, 100, open_low=True, unit="%"))
+    top_percent: float = bounded(STUDY_ERASING.top_percent, Range(0, 100, open_low=True, unit="%"))
+    dilate: int = bounded(STUDY_ERASING.dilate_px, Range(0, 1000, integer=True, unit="px"))
     kernel: str = STUDY_ERASING.kernel
     fill: str = fill_option(STUDY_ERASING.fill)
     inpaint: str | None = None
-    inpaint_radius: float = _OPENCV["radius"]
-    dip_iterations: int = _DIP["iterations"]
-    dip_lr: float = _DIP["learning_rate"]
+    inpaint_radius: float = bounded(_OPENCV["radius"], Range(0, 100, open_low=True, unit="px"))
+    dip_iterations: int | None = bounded(_DIP["iterations"], Range(1, 10**6, integer=True))
+    dip_lr: float = bounded(_DIP["learning_rate"], Range(0, 1, open_low=True))
     dip_seed: int = _DIP["seed"]
     format: str = "png"
-    limit: int | None = None
+    limit: int | None = bounded(None, Range(1, 10**9, integer=True, unit="images"))
     save_masks: bool = False
 
     @classmethod
@@ -261,8 +272,10 @@ def refusal(dataset: Path, out: Path, options: AugmentOptions) -> str | None:
         return "--weights file needs --weights-path"
     if options.deepgaze_weights == WeightSource.FILE and not options.deepgaze_weights_path:
         return "--deepgaze-weights file needs --deepgaze-weights-path"
-    if options.limit is not None and options.limit < 1:
-        return "--limit must be ≥ 1"
+    for name, accepted in option_ranges().items():
+        value = getattr(options, name)
+        if value is not None and not accepted.holds(value):
+            return f"--{name.replace('_', '-')} {value}: not {accepted}"
     detector = DETECTORS[options.detector]
     target = options.target or detector.default_target
     if target not in detector.targets:

@@ -32,11 +32,17 @@ from saliency_core.augment.dataset import (
     AugmentRefused,
     ImageProgress,
     augment_dataset,
+    option_ranges,
 )
 from saliency_core.augment.inpaint import METHODS
 from saliency_core.augment.result import ProgressCallback
 from saliency_core.augment.rule import COMPARATORS, RULE_METRICS
-from saliency_core.commands.common import add_setting_flag, download_bar, run_command
+from saliency_core.commands.common import (
+    add_setting_flag,
+    download_bar,
+    in_range,
+    run_command,
+)
 from saliency_core.evaluate.type2_cache import DiskType2Cache
 from saliency_core.maps.references import REFERENCES
 from saliency_core.study import ERASE_PERCENT, TOP_PERCENT
@@ -83,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="augmented images as PNG (lossless; default) or in the input's format (JPEG/WebP "
         "at quality 95). A VOC XML's <filename> keeps the original name either way.",
     )
-    data.add_argument("--limit", type=int, help="process only the first N images (sorted stems)")
+    data.add_argument(
+        "--limit", type=bounded("limit"), help="process only the first N images (sorted stems)"
+    )
     data.add_argument(
         "--save-masks",
         action="store_true",
@@ -94,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     _erasing_flags(parser)
     parser.set_defaults(**AugmentOptions.defaults())
     return parser
+
+
+def bounded(option: str) -> Callable[[str], float]:
+    """The flag type of a numeric option: a number in its declared range (``option_ranges``)."""
+    return in_range(option_ranges()[option])
 
 
 def _setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +145,7 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     rule.add_argument("--threshold", type=float, help="overrides the preset's threshold")
     rule.add_argument(
         "--rule-percent",
-        type=float,
+        type=bounded("rule_percent"),
         help=f"top-p%% binarising both maps for IoU (study: {TOP_PERCENT:g})",
     )
 
@@ -142,10 +155,10 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
     erasing = parser.add_argument_group("erasing and inpainting")
     erasing.add_argument(
         "--top-percent",
-        type=float,
+        type=bounded("top_percent"),
         help=f"erase the CAM's top p%% (study: {ERASE_PERCENT})",
     )
-    erasing.add_argument("--dilate", type=int, help="grow the region by N px")
+    erasing.add_argument("--dilate", type=bounded("dilate"), help="grow the region by N px")
     erasing.add_argument(
         "--kernel", choices=list(CHOICES["kernel"]), help="dilation structuring element"
     )
@@ -166,14 +179,16 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
             + " Without it the erased pixels keep the fill."
         ),
     )
-    erasing.add_argument("--inpaint-radius", type=float, help="telea/ns: neighbourhood radius (px)")
+    erasing.add_argument(
+        "--inpaint-radius", type=bounded("inpaint_radius"), help="telea/ns: neighbourhood radius"
+    )
     erasing.add_argument(
         "--dip-iterations",
-        type=int,
+        type=bounded("dip_iterations"),
         help="dip: Adam steps per image (default: chosen for the device and working size, "
         "about a minute per image on a CPU at ≤ 512 px, the paper's 3000 on CUDA)",
     )
-    erasing.add_argument("--dip-lr", type=float, help="dip: learning rate")
+    erasing.add_argument("--dip-lr", type=bounded("dip_lr"), help="dip: learning rate")
     erasing.add_argument("--dip-seed", type=int, help="dip: seed of z, weights and noise")
 
 

@@ -21,7 +21,7 @@ from saliency_core.data import file_errors
 from saliency_core.data.datasets import SAMPLE_DIR, SAMPLE_NAME, DatasetError
 from saliency_core.models.extras import MissingDependencyError
 from saliency_core.models.weights import MissingWeightsError, WeightSource
-from saliency_core.settings import DECLARATIONS, SECTIONS, Declaration, SettingsError
+from saliency_core.settings import DECLARATIONS, SECTIONS, Declaration, Range, SettingsError
 
 USER_ERRORS = (
     SettingsError,
@@ -51,6 +51,22 @@ def int_list(text: str) -> list[int]:
         return [int(part) for part in comma_list(text)]
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
+
+
+def in_range(accepted: Range) -> Callable[[str], float]:
+    """A flag's type: the number ``text`` (whole when ``accepted.integer``) that ``accepted``
+    holds; else a usage error naming the range."""
+
+    def number(text: str) -> float:
+        try:
+            value = int(text) if accepted.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {accepted}") from None
+        if not accepted.holds(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {accepted}")
+        return value
+
+    return number
 
 
 def copies(text: str) -> tuple[str, str]:
