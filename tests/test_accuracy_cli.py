@@ -142,3 +142,16 @@ def test_the_study_split_rule_scores_the_images_with_attention_masks(voc, tmp_pa
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["split_rule"] == "study"
     assert manifest["dataset"]["splits"] == {"train": 2, "test": 1}  # the splits scored from
+
+
+def test_a_device_this_machine_lacks_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    """One ``--device`` check for every command (``commands.common.device_name``)."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    for command in ("accuracy", "train", "readout", "experiment"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([command, "--device", "cuda:1"])
+        assert exit_info.value.code == 2
+        assert "argument --device: cuda:1: CUDA is not available here" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["accuracy", "--device", "gpu"])
+    assert "argument --device: gpu: Expected one of" in capsys.readouterr().err

@@ -15,23 +15,27 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from tqdm import tqdm
 
-from saliency_core.commands.common import comma_list, download_bar, run_command
+from saliency_core.commands.common import (
+    DEVICE_HELP,
+    comma_list,
+    device_name,
+    download_bar,
+    run_command,
+)
 from saliency_core.data import runs
 from saliency_core.data.annotations import SPLIT_RULES, read_detection_dataset, with_split_rule
 from saliency_core.data.atomic import write_atomically, write_bytes_atomic
 from saliency_core.data.csvfiles import write_csv
 from saliency_core.evaluate import detection
-from saliency_core.models.cache import default_device
 from saliency_core.models.detectors import DETECTORS, TorchvisionSpec
 from saliency_core.models.weights import ModelChoice, WeightSource
 from saliency_core.settings import SettingsError
+from saliency_core.train.session import training_device
 
 TABLE = "accuracy"
 MANIFEST = "manifest.json"
-AUTO = "auto"
 TORCHVISION_DETECTORS = tuple(
     name for name, spec in DETECTORS.items() if isinstance(spec, TorchvisionSpec)
 )
@@ -77,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--input-size", type=int, help="detectors' internal input size (px; default: their own)"
     )
-    parser.add_argument("--device", default=AUTO, help="auto (default: CUDA if present), cpu, …")
+    parser.add_argument("--device", type=device_name, help=DEVICE_HELP)
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
     parser.add_argument("--out", required=True, type=Path, help="folder for the table")
     return parser
@@ -110,18 +114,6 @@ def choices_of(args: argparse.Namespace) -> list[ModelChoice]:
         for name in args.detectors
         for source in sources
     ]
-
-
-def device_of(name: str) -> torch.device:
-    if name == AUTO:
-        return default_device()
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise SettingsError(f"--device {name}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SettingsError(f"--device {name}: CUDA is not available here")
-    return device
 
 
 def _bar(choice: ModelChoice):
@@ -176,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         choices = choices_of(args)
-        device = device_of(args.device)
+        device = training_device(args.device)
         refusal = runs.overlap_refusal(args.dataset, args.out)
         if refusal:
             raise SettingsError(refusal)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from saliency_core.commands.launch import EXIT_INTERRUPTED, RESUME_MESSAGE
@@ -51,6 +52,23 @@ def int_list(text: str) -> list[int]:
         return [int(part) for part in comma_list(text)]
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
+
+
+def device_name(text: str) -> str | None:
+    """A ``--device`` value: "auto" (None: CUDA when present, as ``default_device``) or a torch
+    device this machine has (e.g. cpu, cuda:1); else a usage error saying why."""
+    if text == "auto":
+        return None
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise argparse.ArgumentTypeError(f"{text}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text}: CUDA is not available here")
+    return text
+
+
+DEVICE_HELP = "auto (default: CUDA when present), cpu, cuda, cuda:1, …"
 
 
 def in_range(accepted: Range) -> Callable[[str], float]:
@@ -288,7 +306,7 @@ LAUNCH_OPTIONS = ("device", "launcher", "num_workers", "ray_address")
 def add_launcher_flags(container: Any) -> None:
     """``--device``, ``--launcher``, ``--num-workers`` (``--workers-per-node``) and
     ``--ray-address`` on a training command's parser or group (read by :func:`launch`)."""
-    container.add_argument("--device", help="cuda, cpu, … (default: CUDA when present)")
+    container.add_argument("--device", type=device_name, help=DEVICE_HELP)
     container.add_argument(
         "--launcher", choices=list(LAUNCHERS), help="local (default), torchrun, ray"
     )

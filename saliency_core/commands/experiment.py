@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from saliency_core.commands.common import (
+    DEVICE_HELP,
     StopOnInterrupt,
     add_setting_flag,
     comma_list,
     copies,
+    device_name,
     int_list,
     run_command,
 )
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--preset", choices=list(TRAIN_PRESETS), default="torchvision")
     for name, kind in TRAIN_FLAGS.items():
         recipe.add_argument(f"--{name.replace('_', '-')}", type=kind, help="default: the preset's")
-    recipe.add_argument("--device", help="cuda, cpu, … (default: CUDA when present)")
+    recipe.add_argument("--device", type=device_name, help=DEVICE_HELP)
     scoring = parser.add_argument_group("scoring (the evaluate engine's settings)")
     scoring.add_argument("--scoring-preset", choices=list(SETTINGS_PRESETS))
     scoring.add_argument("--scoring-config", type=Path, help="evaluate settings file (.toml)")
