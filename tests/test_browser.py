@@ -339,6 +339,8 @@ def test_the_live_slider_shows_the_librarys_iou_while_dragging_and_keeps_the_rel
     assert dict(parse_qsl(urlsplit(page.url).query))["p"] == "50"
     assert live.input_value() == "50"
     assert page.get_by_text("Share of pixels actually selected at top 50%").count() == 1
+    marker = "() => document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')"
+    assert page.evaluate(f"{marker}.layout.shapes.map(s => s.x0)") == [50], "the curve's marker"
 
 
 def test_explore_and_the_live_slider_fetch_nothing_beyond_the_app(server: str, browser):
