@@ -32,6 +32,7 @@ from ui import (
     presets,
     progress,
     settings_form,
+    sliders,
     tables,
     widgets,
 )
@@ -99,49 +100,15 @@ def preset_choice(side) -> None:
         side.button("Undo preset", key=f"{KEY}_undo_preset", on_click=undo_preset)
 
 
-SLIDERS = {
-    # a Settings field a slider shows: what it is, its lowest and highest value and its step
-    "score_threshold": ("detection score threshold", 0.05, 1.0, 0.05),
-    "top_percent": ("top-p%", *(live_threshold.SLIDER[k] for k in ("min", "max", "step"))),
-    "consensus_sigma": ("consensus smoothing sigma (px)", 0, 40, 1),
-}
-
-
-def on_slider(field: str, value: float) -> float:
-    """``value`` as the slider of ``field`` can show it: clamped to its range, whole when its
-    step is whole."""
-    _, low, high, _ = SLIDERS[field]
-    return type(low)(min(max(value, low), high))
-
-
-def off_slider_notes(settings: Settings) -> list[str]:
-    """What a link asks that its slider cannot show, and what is shown instead."""
-    notes = []
-    for field, (label, low, high, _) in SLIDERS.items():
-        value, shown = getattr(settings, field), on_slider(field, getattr(settings, field))
-        if shown != value:
-            notes.append(
-                f"The link's {label} {value:g} is not on its slider ({low:g}–{high:g}): "
-                f"showing {shown:g}."
-            )
-    return notes
-
-
-def slider_range(field: str) -> dict:
-    """The ``st.slider`` range arguments of ``field``'s slider."""
-    _, low, high, step = SLIDERS[field]
-    return {"min_value": low, "max_value": high, "step": step}
-
-
 def widget_values(settings: Settings) -> dict:
     """The session-state value of every sidebar widget that shows ``settings`` (clamped to the
     widgets' ranges)."""
     values = settings_form.widget_values(FORM, settings) | {
-        f"{KEY}_score": on_slider("score_threshold", settings.score_threshold),
-        f"{KEY}_percent": on_slider("top_percent", settings.top_percent),
+        f"{KEY}_score": sliders.on_slider("score_threshold", settings.score_threshold),
+        f"{KEY}_percent": sliders.on_slider("top_percent", settings.top_percent),
         f"{KEY}_ties": settings.ties,
         f"{KEY}_consensus": settings.consensus,
-        f"{KEY}_csig": on_slider("consensus_sigma", settings.consensus_sigma),
+        f"{KEY}_csig": sliders.on_slider("consensus_sigma", settings.consensus_sigma),
         f"{KEY}_explain": "all",
     }
     if settings.explain_detection is not None:
@@ -175,7 +142,7 @@ def restore_from_url(link: dict[str, str]) -> None:
         return
     settings, notes = from_query(link, PAGE_PRESETS["Explore"])
     settings, confined = experiments.confine_finetuned(settings)
-    notes += confined + off_slider_notes(settings)
+    notes += confined + sliders.off_slider_notes(settings)
     for name in settings.type2:
         gaze.TYPE2_MODELS[name]  # a linked readout joins the picker's options (registered)
     st.session_state[f"{KEY}_preset"] = "Explore"
@@ -294,7 +261,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
     side.header("Type-1: detectors × CAMs")
     chosen = settings_form.detector_section(FORM, side)
     score = side.slider(
-        "Detection score threshold", **slider_range("score_threshold"), key=f"{KEY}_score"
+        "Detection score threshold", **sliders.slider_range("score_threshold"), key=f"{KEY}_score"
     )
     classifier_choices = classifier_view.sidebar(KEY)
     explain_detection, explain_class = explain_choice(side)
@@ -335,7 +302,7 @@ def sidebar_settings(sample: Sample | None) -> Settings:
         if consensus:
             consensus_sigma = side.slider(
                 "Consensus smoothing sigma (px)",
-                **slider_range("consensus_sigma"),
+                **sliders.slider_range("consensus_sigma"),
                 key=f"{KEY}_csig",
             )
     settings = Settings(
@@ -575,7 +542,7 @@ def threshold_body(
     else:
         percent = st.slider(
             "Top-p% of pixels (study: 10%, its 90th-percentile cut)",
-            **slider_range("top_percent"),
+            **sliders.slider_range("top_percent"),
             key=f"{KEY}_percent",
         )
         st.caption(

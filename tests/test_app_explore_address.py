@@ -193,3 +193,16 @@ def test_the_finer_grained_controls_are_in_the_link_and_restored(model_calls):
     assert again.number_input(key="explore_fg_width").value == 1.0
     assert dict(again.query_params) == link
     assert not again.warning
+
+
+def test_the_slider_table_clamps_and_says_what_it_cannot_show():
+    from saliency_core.settings import Settings
+    from ui import sliders
+
+    assert sliders.on_slider("top_percent", 80.0) == 50.0
+    assert sliders.on_slider("consensus_sigma", 12.7) == 12, "a whole-step slider"
+    assert sliders.slider_range("top_percent") == {"min_value": 1.0, "max_value": 50.0, "step": 0.5}
+    assert sliders.off_slider_notes(Settings(consensus_sigma=12.5, top_percent=10.0)) == [
+        "The link's consensus smoothing sigma (px) 12.5 is not on its slider (0–40): showing 12."
+    ]
+    assert sliders.off_slider_notes(Settings()) == []
