@@ -566,7 +566,7 @@ def main() -> None:
         "Selective erasing and inpainting: where the detector's CAM and a human reference "
         "disagree, erase the CAM's most salient pixels, then fill them again. Boxes are "
         "unchanged (pixels are replaced in place). For a whole dataset: "
-        "`python -m saliency_core.augment --help`. Below them, the non-trivial "
+        "`saliency augment --help`. Below them, the non-trivial "
         "transformations, which move the boxes with the pixels."
     )
     follow_explore()

@@ -179,7 +179,7 @@ def test_empty_states_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyP
     at = open_report()
     assert not at.exception
     [info] = [i.value for i in at.info if "No results folder" in i.value]
-    assert "python -m saliency_core.evaluate --dataset DIR --out" in info
+    assert "saliency evaluate --dataset DIR --out" in info
     (tmp_path / "none yet" / "empty").mkdir(parents=True)
     at.sidebar.text_input(key="report_path").set_value(str(tmp_path / "none yet/empty")).run()
     assert not at.exception

@@ -1,4 +1,4 @@
-"""The dataset command (python -m saliency_core.augment) on a 3-image folder written here."""
+"""The dataset command (saliency augment) on a 3-image folder written here."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ FORM = settings_form.FormKeys(f"{KEY}_run")
 CHOSEN = f"{KEY}_chosen"  # the folder of a run started here, selected once it exists
 JOB = f"{KEY}_run_job"
 POLL_SECONDS = 1.0
-COMMAND = "python -m saliency_core.evaluate --dataset DIR --out {root}/NAME"
+COMMAND = "saliency evaluate --dataset DIR --out {root}/NAME"
 OUTCOME_BOX = {
     "complete": (st.success, ":material/check_circle:"),
     "partial": (st.warning, ":material/warning:"),

@@ -2,7 +2,7 @@
 flags into :class:`~saliency_core.augment.dataset.AugmentOptions` and runs
 :func:`~saliency_core.augment.dataset.augment_dataset` with console progress bars.
 
-``python -m saliency_core.augment --dataset DIR --detector NAME --weights SOURCE --cam METHOD
+``saliency augment --dataset DIR --detector NAME --weights SOURCE --cam METHOD
 --reference deepgaze|fixations|mask --out DIR [--inpaint telea|ns|dip]`` writes
 ``OUT/images/<stem>`` (augmented, or copied unchanged when the rule keeps the image), copies every
 other file of the dataset unchanged, and logs one CSV row per image in ``OUT/augment_log.csv``.
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command's arguments; their defaults are :class:`AugmentOptions`' (the study's
     settings where it has one), the choices of its looked-up options :data:`CHOICES`'."""
     parser = argparse.ArgumentParser(
-        prog="python -m saliency_core.augment",
+        prog="saliency augment",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description=(
             "Selective erasing for a whole dataset: where the detector's CAM and a human "

@@ -1,4 +1,4 @@
-"""``python -m saliency_core.evaluate``: a whole dataset through the pipeline, the study's tables.
+"""``saliency evaluate``: a whole dataset through the pipeline, the study's tables.
 
 Settings come from the defaults, then ``--config FILE.toml`` (a settings file such as a run's
 ``settings.toml``; an ``[evaluate]`` table may hold this command's own options), then the flags.
@@ -50,7 +50,7 @@ derived from their declarations, :func:`saliency_core.commands.common.add_settin
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m saliency_core.evaluate",
+        prog="saliency evaluate",
         description=(
             "Evaluate a dataset: every image's CAMs (detectors × CAM methods × weights), "
             "classifier maps (classifiers × methods) and type-2 maps against the references "
