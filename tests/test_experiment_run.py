@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from saliency_core.settings import Settings
 from saliency_core.train import experiment_runner
 from saliency_core.train.experiment import REFERENCE_ARM
 from saliency_core.train.experiment_runner import ExperimentPlan, run_experiment
+from saliency_core.train.run_folder import RunRefused
 
 SSD = "SSDlite320 MobileNetV3"
 TRAIN = {"epochs": 1, "batch_size": 4, "lr": 0.01, "warmup_iters": 2, "lr_steps": (),
@@ -93,9 +95,10 @@ def test_the_command_resumes_the_experiment_and_prints_the_table(finished, synth
     report, _ = finished
     flags = ["--dataset", str(synthetic_voc), "--out", str(report.out), "--detector", SSD,
              "--weights", "untrained", "--arms", "none,transform", "--seeds", "0", "--epochs",
-             "1", "--input-size", "96", "--workers", "0", "--type2", "", "--references", "mask",
-             "--device", "cpu"]  # fmt: skip
-    assert cli.main(["experiment", *flags]) == 0
+             "1", "--batch-size", "4", "--lr", "0.01", "--warmup-iters", "2", "--lr-steps", "",
+             "--no-amp", "--input-size", "96", "--workers", "0", "--cams", "EigenCAM",
+             "--type2", "", "--references", "mask", "--device", "cpu"]  # fmt: skip
+    assert cli.main(["experiment", *flags]) == 0, capsys.readouterr().err
     printed = capsys.readouterr()
     assert printed.out.splitlines()[0].split()[:4] == ["arm", "weights", "n_seeds", "map"]
     assert printed.out.splitlines()[1].split()[:2] == [REFERENCE_ARM, "untrained"]
@@ -115,3 +118,35 @@ def test_the_flags_make_the_plan():
     )
     assert plan.scoring.references == ("mask",) and plan.copies == {"erase": "/c/erase/images"}
     assert plan.train_settings("erase", 1, {"erase": Path("/c")}).seed == 1
+
+
+def test_a_rerun_may_add_arms_and_seeds_but_not_change_the_recipe(tmp_path: Path):
+    """A folder holds one experiment: more arms or seeds join it; other effective training or
+    scoring settings, another detector or dataset are refused before anything is written."""
+    dataset = str(tmp_path / "voc")
+
+    def manifest(plan: ExperimentPlan, where: str = dataset) -> dict:
+        return {**plan.to_dict(), "dataset": where, "identity": plan.identity()}
+
+    (tmp_path / "out").mkdir()
+    record = tmp_path / "out" / "manifest.json"
+    record.write_text(written := json.dumps(manifest(PLAN) | {"status": "complete"}))
+    refusal = experiment_runner.plan_refusal
+    more = replace(PLAN, arms=("none", "erase"), seeds=(0, 1), copies={"erase": "/c"})
+    assert refusal(record.parent, manifest(more)) is None
+    same = replace(PLAN, train={**TRAIN, "workers": 2})  # workers do not change a result
+    assert refusal(record.parent, manifest(same)) is None
+    longer = replace(PLAN, train={**TRAIN, "epochs": 2, "lr": 0.02})
+    assert refusal(record.parent, manifest(longer)) == (
+        f"--out {record.parent} holds a run with other settings (train.epochs, train.lr "
+        "differ); resuming would mix them. Use a new output folder, or the earlier settings."
+    )
+    scored = replace(PLAN, scoring=PLAN.scoring.with_changes(cams=("GradCAM",)))
+    assert "(scoring.cams differ)" in refusal(record.parent, manifest(scored))
+    with pytest.raises(RunRefused, match=r"\(dataset, detector, train\.\S+ differ"):
+        run_experiment(replace(PLAN, detector="FCOS R50-FPN"), tmp_path / "other", record.parent)
+    assert record.read_text() == written, "nothing written"
+    assert not (record.parent / "settings.toml").exists()
+    older = {k: v for k, v in manifest(PLAN).items() if k != "identity"}
+    record.write_text(json.dumps(older))  # written before identities: its runs check themselves
+    assert refusal(record.parent, manifest(longer)) is None

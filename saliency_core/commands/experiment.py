@@ -30,6 +30,8 @@ TRAIN_FLAGS = {
     "epochs": int,
     "batch_size": int,
     "lr": float,
+    "warmup_iters": int,
+    "lr_steps": int_list,
     "input_size": int,
     "workers": int,
     "trainable_backbone_layers": int,
@@ -69,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     recipe.add_argument("--preset", choices=list(TRAIN_PRESETS), default="torchvision")
     for name, kind in TRAIN_FLAGS.items():
         recipe.add_argument(f"--{name.replace('_', '-')}", type=kind, help="default: the preset's")
+    recipe.add_argument(
+        "--no-amp", dest="amp", action="store_false", default=None, help="no mixed precision"
+    )
     recipe.add_argument("--device", type=device_name, help=DEVICE_HELP)
     scoring = parser.add_argument_group("scoring (the evaluate engine's settings)")
     scoring.add_argument("--scoring-preset", choices=list(SETTINGS_PRESETS))
@@ -97,7 +102,7 @@ def plan_of(args: argparse.Namespace):
         arms=tuple(args.arms),
         seeds=tuple(args.seeds),
         preset=args.preset,
-        train={n: given[n] for n in TRAIN_FLAGS if given.get(n) is not None},
+        train={n: given[n] for n in (*TRAIN_FLAGS, "amp") if given.get(n) is not None},
         scoring=Settings.from_dict(scoring.to_dict() | changes),
         test_split=args.test_split,
         copies=dict(args.copies),

@@ -25,6 +25,7 @@ import torch
 
 from saliency_core.augment.arms import parse_arm, prepare_copies
 from saliency_core.augment.dataset import AugmentOptions
+from saliency_core.data import runs
 from saliency_core.data.atomic import write_atomically
 from saliency_core.data.csvfiles import write_csv
 from saliency_core.data.datasets import Dataset
@@ -45,6 +46,7 @@ from saliency_core.train.experiment import (
 )
 from saliency_core.train.loop import train
 from saliency_core.train.recipe import TrainSettings, preset_settings
+from saliency_core.train.run_folder import NOT_IDENTITY, RunRefused, spread
 from saliency_core.train.session import training_device
 
 Say = Callable[[str], None]
@@ -81,6 +83,29 @@ class ExperimentPlan:
             "copies": {name: str(folder) for name, folder in copies.items()},
         }
         return preset_settings(self.preset, **given)
+
+    def scoring_settings(self) -> Settings:
+        """``scoring`` as every model is scored: no detector of its own (each model sets it),
+        the training's input size."""
+        return self.scoring.with_changes(
+            detectors=(), weights=WeightSource.UNTRAINED, weights_files=(), finetuned=(),
+            untrained_twins=False, input_size=self.train.get("input_size", self.scoring.input_size),
+        )  # fmt: skip
+
+    def identity(self) -> dict[str, Any]:
+        """What every run and score of the plan share, as they are run: the detector and its
+        start, the effective training settings less a run's own (arm, seed, copies, workers),
+        the scoring settings and the test split. A rerun in the same folder must match it; its
+        arms, seeds and copies may change."""
+        train = self.train_settings(self.arms[0], self.seeds[0], {}).to_dict()
+        return {
+            "detector": self.detector,
+            "weights": WeightSource(self.weights).value,
+            "weights_file": self.weights_file,
+            "train": {k: v for k, v in train.items() if k not in PER_RUN},
+            "scoring": self.scoring_settings().to_dict(),
+            "test_split": self.test_split,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,9 +146,12 @@ def run_experiment(
     """Train, score and tabulate ``plan`` on ``dataset_root`` into ``out`` (resuming)."""
     started, clock = datetime.now(UTC), time.perf_counter()
     folder = ExperimentFolder(Path(out))
+    manifest = {**plan.to_dict(), "dataset": str(Path(dataset_root).resolve())}
+    manifest["identity"] = plan.identity()
+    if refusal := plan_refusal(folder.root, manifest):
+        raise RunRefused(refusal)
     folder.root.mkdir(parents=True, exist_ok=True)
     write_atomically(folder.root / experiment.SETTINGS, lambda p: p.write_text(_toml(plan)))
-    manifest = {**plan.to_dict(), "dataset": str(Path(dataset_root).resolve())}
     _write_manifest(folder, manifest | {"started": started.isoformat(), "status": "running"})
     device = training_device(device)
     stopped = train_all(plan, Path(dataset_root), folder, say, stop, device)
@@ -143,6 +171,31 @@ def run_experiment(
     }
     _write_manifest(folder, manifest)
     return ExperimentReport(folder.root, results, table, missing, stopped)
+
+
+PER_RUN = ("arm", "seed", "copies", *NOT_IDENTITY)
+"""Training settings that differ between an experiment's runs (or do not change a result)."""
+
+
+def plan_refusal(root: Path, manifest: Mapping[str, Any]) -> str | None:
+    """Why the experiment folder ``root`` cannot take the plan of ``manifest`` (as
+    :func:`run_experiment` writes it): an earlier plan there has another ``identity``
+    (:meth:`ExperimentPlan.identity`) or dataset; else None. More arms or seeds join the
+    folder; an experiment written before identities were recorded is left to its runs' own
+    checks."""
+    record = root / experiment.MANIFEST
+    try:
+        earlier = json.loads(record.read_text())
+    except (OSError, ValueError):
+        earlier = None
+    if isinstance(earlier, dict) and "identity" not in earlier:
+        return None
+
+    def comparable(values: Mapping[str, Any]) -> dict[str, Any]:  # as the manifest holds them
+        fixed = {"dataset": values.get("dataset"), "settings": values.get("identity")}
+        return spread(json.loads(json.dumps(fixed, default=str)))
+
+    return runs.resume_refusal(record, manifest, comparable)
 
 
 def train_all(
@@ -180,11 +233,7 @@ def score_all(
     stems = tuple(annotation.stem for annotation in detection.split(plan.test_split))
     images = Dataset(dataset_root.name, dataset_root)
     options = Options(images=stems, finegrained=False)
-    input_size = plan.train.get("input_size", plan.scoring.input_size)
-    base = plan.scoring.with_changes(
-        detectors=(), weights=WeightSource.UNTRAINED, weights_files=(), finetuned=(),
-        untrained_twins=False, input_size=input_size,
-    )  # fmt: skip
+    base = plan.scoring_settings()
     models = {REFERENCE: _reference_settings(plan, base)}
     for arm in plan.arms:
         for seed in plan.seeds:

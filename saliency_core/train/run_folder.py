@@ -75,7 +75,7 @@ def _flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _spread(record: Mapping[str, Any]) -> dict[str, Any]:
+def spread(record: Mapping[str, Any]) -> dict[str, Any]:
     """A recorded identity with its settings spread out by name (so a refusal names them)."""
     settings = record.get("settings")
     spread = _flat(settings) if isinstance(settings, Mapping) else {"settings": settings}
@@ -100,7 +100,7 @@ class RunFolder:
     def check(self, settings: RunSettings, dataset_root: Path) -> None:
         """Refuse a folder overlapping the dataset, or holding a run of other settings."""
         refusal = runs.overlap_refusal(Path(dataset_root), self.root) or runs.resume_refusal(
-            self.path(MANIFEST), identity(settings, dataset_root), _spread
+            self.path(MANIFEST), identity(settings, dataset_root), spread
         )
         if refusal:
             raise RunRefused(refusal.replace("--out", "The run folder", 1))
