@@ -93,6 +93,20 @@ def test_the_manifest_names_what_is_left_out_and_a_rerun_skips_finished_runs(pla
     assert manifest["accuracy"]["ResNet-50"]["untrained"]["top1_accuracy"] is None
 
 
+def test_a_rerun_with_other_training_settings_is_refused_not_reused(places, capsys):
+    out = places["out"]
+    before = (out / "manifest.json").read_text()
+    argv = [*ARGS, "--out", str(out)]
+    argv[argv.index("--epochs") + 1] = "2"
+    assert command.main(argv) == 1
+    said = capsys.readouterr().err
+    assert f"The run folder {out / 'runs' / KEYS[0]} holds a run with other settings" in said
+    assert "epochs differ" in said
+    assert (out / "manifest.json").read_text() == before, "the experiment's record is kept"
+    for key, stamp in places["stamps"].items():
+        assert (out / "runs" / key / "readout.pt").stat().st_mtime_ns == stamp
+
+
 def test_a_bad_dataset_is_one_line(capsys, tmp_path):
     assert command.main(["--dataset", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
     assert capsys.readouterr().err == (

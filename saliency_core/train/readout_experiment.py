@@ -21,6 +21,8 @@ The experiment folder ``OUT``:
 
 A rerun skips what is finished (a trained run, a complete evaluation) and resumes the rest; a
 run trained or resumed now is evaluated afresh (an earlier evaluation scored another readout).
+A finished run is reused only when it was trained with the same settings: another recipe
+(epochs, lr, …) under the same run key is refused, naming what differs.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from saliency_core.settings import Settings
 from saliency_core.study import MapKind
 from saliency_core.train.readout import ReadoutTraining, train_readout
 from saliency_core.train.run_folder import MANIFEST as RUN_MANIFEST
+from saliency_core.train.run_folder import RunFolder
 
 KIND = "saliency readout experiment"
 """``manifest.json``'s ``kind``: how a folder is recognised as an experiment."""
@@ -297,7 +300,8 @@ def run_experiment(
         run_dir = out / "runs" / key
         record: dict[str, Any] = {"key": key, "run": str(run_dir), "label": recipe.label}
         fresh = not _finished_training(run_dir)
-        if not fresh:
+        if not fresh:  # reused only when trained with these settings (else RunRefused)
+            RunFolder(run_dir).check(settings, Path(plan.dataset))
             record["training"] = "skipped (finished earlier)"
         else:
             say(f"training {recipe.label}")
