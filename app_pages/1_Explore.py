@@ -12,7 +12,6 @@ import streamlit as st
 
 from saliency_core import pipeline, viz
 from saliency_core.data import fixations
-from saliency_core.data.filenames import safe_filename
 from saliency_core.data.images import Sample
 from saliency_core.maps.references import reference_key_for_model
 from saliency_core.models import gaze
@@ -26,6 +25,7 @@ from ui import (
     classifier_view,
     experiments,
     finegrained,
+    grid_export,
     live_component,
     live_threshold,
     matrix,
@@ -39,7 +39,6 @@ from ui import (
 from ui import panels as panel_cache
 from ui.compute_job import ComputeJob
 from ui.errors import report
-from ui.matrix import MAP_COLORMAP, REFERENCE_COLORMAP
 from ui.notes import unchosen_notes, why_empty
 from ui.presets import PAGE_PRESETS, STUDY_NOTES, describe_changes
 
@@ -49,12 +48,6 @@ JOB = f"{KEY}_compute_job"
 POLL_S = 0.25  # how often a running computation's progress is redrawn (seconds)
 DEFAULTS = Settings()
 TIE_LABELS = {"no-overshoot": "never more than p% (default)", "include": "include ties (study)"}
-# The overlays' colour maps (`viz.overlay`), shown as colour bars in the exported grid (a bare
-# string here would be drawn on the page by Streamlit's "magic").
-OVERLAY_COLOURS = {
-    f"maps ({MAP_COLORMAP}), min-max scaled": MAP_COLORMAP,
-    f"references ({REFERENCE_COLORMAP}), min-max scaled": REFERENCE_COLORMAP,
-}
 
 
 def preset_values(name: str) -> dict:
@@ -405,44 +398,19 @@ def show_rows(rows: list[matrix.Row], jpeg: Callable[[matrix.Cell], bytes], colu
                 column.image(jpeg(cell), caption=cell.title, width="stretch")
 
 
-def overview_args(
-    key: str, bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool
-) -> tuple:
-    """The cache key and inputs of an overview panel (``ui.panels``); ``key`` is
-    ``cached.bundle_key(bundle)`` (hashing every map: taken once per run, not per panel)."""
-    return key, cell, panel_cache.options(bundle, cell, show_fixations), bundle
-
-
 def show_overview(
     bundle: pipeline.Bundle, show_fixations: bool, key: str | None = None
 ) -> list[matrix.Row]:
     """The overview matrix (each panel painted and encoded once per content); its rows.
     ``key``: ``cached.bundle_key(bundle)`` when the caller has it."""
     rows, key = matrix.overview_rows(bundle), key or cached.bundle_key(bundle)
-    show_rows(
-        rows,
-        lambda cell: panel_cache.overview_jpeg(*overview_args(key, bundle, cell, show_fixations)),
-        matrix.width(rows),
-    )
+
+    def jpeg(cell: matrix.Cell) -> bytes:
+        inputs = panel_cache.overview_args(key, bundle, cell, show_fixations)
+        return panel_cache.overview_jpeg(*inputs)
+
+    show_rows(rows, jpeg, matrix.width(rows))
     return rows
-
-
-def export_rows(
-    rows: list[matrix.Row], pictures: Callable[[matrix.Cell], np.ndarray]
-) -> list[viz.PanelRow]:
-    """The rows with their pictures, as ``viz.grid_figure`` draws a matrix."""
-    return [
-        (
-            row.title,
-            [
-                None
-                if cell is None or cell.kind == matrix.MISSING
-                else (cell.title, pictures(cell))
-                for cell in row.cells
-            ],
-        )
-        for row in rows
-    ]
 
 
 def format_table(long: pd.DataFrame) -> None:
@@ -594,65 +562,9 @@ def threshold_body(
     if curves is not None:
         st.plotly_chart(viz.marked(curves, percent), width="stretch")
     title = f"{sample.id} · top {percent:g}% of pixels vs {reference} · ties: {TIE_LABELS[ties]}"
-    panels = partial(export_panels, key, bundle, show_fixations, rows, agreement_rows, view)
-    csv = None if long.empty else partial(metrics_csv, long, percent, bundle)
-    export(panels, csv, sample.id, title)
-
-
-def metrics_csv(long: pd.DataFrame, percent: float, bundle: pipeline.Bundle) -> str:
-    """The metrics CSV (made when downloaded): each row described (``pipeline.describe``) with
-    the top-p% and what reproduces it."""
-    table = pipeline.describe(long.assign(top_percent=percent), bundle)
-    return pipeline.csv_text(table.assign(**pipeline.reproduction_columns(bundle)))
-
-
-def export_panels(
-    key: str,
-    bundle: pipeline.Bundle,
-    show_fixations: bool,
-    rows: list[matrix.Row],
-    agreement_rows: list[matrix.Row],
-    view: matrix.ThresholdView,
-) -> list[viz.PanelRow]:
-    """The exported grid's rows: the overview's, then the agreement pictures (painted here,
-    only when the export is asked for: the live slider draws them in the browser)."""
-    grid = export_rows(
-        rows, lambda cell: panel_cache.picture(*overview_args(key, bundle, cell, show_fixations))
-    )
-    return grid + export_rows(agreement_rows, lambda cell: view.picture(cell.key))
-
-
-def export(
-    panels: Callable[[], list[viz.PanelRow]],
-    csv: Callable[[], str] | None,
-    stem: str,
-    title: str,
-) -> None:
-    """The grid (PNG) and the metrics (CSV; None: no metric) as downloads built only when
-    clicked: Streamlit calls ``data`` then, in its own thread (a failure there is logged and the
-    download fails); ``panels`` gives the grid's rows then."""
-    left, right = st.columns(2)
-    left.download_button(
-        "Download the grid (PNG)",
-        partial(grid_png, panels, title),
-        file_name=safe_filename(f"{stem}_saliency_grid.png"),
-        mime="image/png",
-    )
-    if csv is None:
-        right.caption("No metric to export: no map has a reference to compare with.")
-        return
-    right.download_button(
-        "Download the metrics (CSV)",
-        csv,
-        file_name=safe_filename(f"{stem}_metrics.csv"),
-        mime="text/csv",
-    )
-
-
-def grid_png(panels: Callable[[], list[viz.PanelRow]], title: str) -> bytes:
-    """The exported grid: the panels, a legend of the agreement colours and the colour bars."""
-    grid = viz.grid_figure(panels(), title=title, legend=True, colorbars=OVERLAY_COLOURS)
-    return viz.png_bytes(grid)
+    panels = partial(grid_export.grid_rows, key, bundle, show_fixations, rows, agreement_rows, view)
+    csv = None if long.empty else partial(grid_export.metrics_csv, long, percent, bundle)
+    grid_export.downloads(panels, csv, sample.id, title)
 
 
 def main() -> None:

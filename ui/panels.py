@@ -52,3 +52,12 @@ def options(bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool) ->
     marked = () if explained is None else tuple(int(k) for k in explained)
     fixations = show_fixations and cell.kind == matrix.REFERENCE
     return bundle.settings.score_threshold, marked, fixations
+
+
+def overview_args(
+    key: str, bundle: pipeline.Bundle, cell: matrix.Cell, show_fixations: bool
+) -> tuple:
+    """The cache key and inputs of an overview panel (:func:`picture`, :func:`overview_jpeg`);
+    ``key`` is ``cached.bundle_key(bundle)`` (hashing every map: taken once per run, not per
+    panel)."""
+    return key, cell, options(bundle, cell, show_fixations), bundle
