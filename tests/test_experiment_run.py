@@ -148,5 +148,41 @@ def test_a_rerun_may_add_arms_and_seeds_but_not_change_the_recipe(tmp_path: Path
     assert record.read_text() == written, "nothing written"
     assert not (record.parent / "settings.toml").exists()
     older = {k: v for k, v in manifest(PLAN).items() if k != "identity"}
-    record.write_text(json.dumps(older))  # written before identities: its runs check themselves
-    assert refusal(record.parent, manifest(longer)) is None
+    record.write_text(json.dumps(older))  # written before identities: its plan's is compared
+    assert "(train.epochs, train.lr differ)" in refusal(record.parent, manifest(longer))
+    assert refusal(record.parent, manifest(more)) is None
+
+
+def test_a_folder_from_before_identities_is_checked_by_its_plan_and_its_runs(
+    finished, synthetic_voc: Path, tmp_path: Path
+):
+    """A manifest without ``identity`` (written before it was recorded): the identity of the
+    plan it records is compared, and each finished run is reused only when trained with the
+    rerun's settings."""
+    import shutil
+
+    report, _ = finished
+    old = tmp_path / "old"
+    shutil.copytree(report.out, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["identity"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    said: list[str] = []
+    again = run_experiment(PLAN, synthetic_voc, old, say=said.append, device="cpu")
+    assert said == [] and again.missing == [], "the same plan: everything reused"
+    del manifest["status"]
+    (old / "manifest.json").write_text(json.dumps(manifest))  # identity gone again
+    scored = replace(PLAN, scoring=PLAN.scoring.with_changes(cams=("GradCAM",)))
+    with pytest.raises(RunRefused, match=r"\(scoring\.cams differ\)"):
+        run_experiment(scored, synthetic_voc, old, device="cpu")
+    longer = replace(PLAN, train={**TRAIN, "epochs": 2})
+    with pytest.raises(RunRefused, match=r"\(train\.epochs differ\)"):
+        run_experiment(longer, synthetic_voc, old, device="cpu")
+    manifest["train"] = longer.train  # a manifest that does not say what its runs were
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    run = old / "runs" / "none-s0"
+    with pytest.raises(RunRefused, match=rf"^The run folder {run} holds a run with other .*epochs"):
+        run_experiment(longer, synthetic_voc, old, device="cpu")
+    (old / "manifest.json").write_text("{}")
+    with pytest.raises(RunRefused, match=r"records no plan that can be read \('detector'\)"):
+        run_experiment(PLAN, synthetic_voc, old, device="cpu")

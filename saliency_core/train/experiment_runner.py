@@ -46,7 +46,8 @@ from saliency_core.train.experiment import (
 )
 from saliency_core.train.loop import train
 from saliency_core.train.recipe import TrainSettings, preset_settings
-from saliency_core.train.run_folder import NOT_IDENTITY, RunRefused, spread
+from saliency_core.train.run_folder import MANIFEST as RUN_MANIFEST
+from saliency_core.train.run_folder import NOT_IDENTITY, RunFolder, RunRefused, spread
 from saliency_core.train.session import training_device
 
 Say = Callable[[str], None]
@@ -179,23 +180,42 @@ PER_RUN = ("arm", "seed", "copies", *NOT_IDENTITY)
 
 def plan_refusal(root: Path, manifest: Mapping[str, Any]) -> str | None:
     """Why the experiment folder ``root`` cannot take the plan of ``manifest`` (as
-    :func:`run_experiment` writes it): an earlier plan there has another ``identity``
-    (:meth:`ExperimentPlan.identity`) or dataset; else None. More arms or seeds join the
-    folder; an experiment written before identities were recorded is left to its runs' own
-    checks."""
+    :func:`run_experiment` writes it): an earlier plan there has another identity
+    (:meth:`ExperimentPlan.identity`; for a manifest from before identities were recorded,
+    that of the plan it records) or dataset; else None. More arms or seeds join the folder."""
     record = root / experiment.MANIFEST
     try:
         earlier = json.loads(record.read_text())
     except (OSError, ValueError):
         earlier = None
     if isinstance(earlier, dict) and "identity" not in earlier:
-        return None
+        try:
+            recorded_plan(earlier)
+        except (KeyError, TypeError, ValueError) as error:
+            return f"{record} records no plan that can be read ({error}); use a new output folder."
 
     def comparable(values: Mapping[str, Any]) -> dict[str, Any]:  # as the manifest holds them
-        fixed = {"dataset": values.get("dataset"), "settings": values.get("identity")}
+        identity = values.get("identity") or recorded_plan(values).identity()
+        fixed = {"dataset": values.get("dataset"), "settings": identity}
         return spread(json.loads(json.dumps(fixed, default=str)))
 
     return runs.resume_refusal(record, manifest, comparable)
+
+
+def recorded_plan(values: Mapping[str, Any]) -> ExperimentPlan:
+    """The plan a manifest records (:meth:`ExperimentPlan.to_dict`'s fields)."""
+    return ExperimentPlan(
+        detector=values["detector"],
+        weights=WeightSource(values["weights"]),
+        weights_file=values.get("weights_file"),
+        arms=tuple(values["arms"]),
+        seeds=tuple(values["seeds"]),
+        preset=values["preset"],
+        train=dict(values.get("train") or {}),
+        scoring=Settings.from_dict(values["scoring"]),
+        test_split=values["test_split"],
+        copies=dict(values.get("copies") or {}),
+    )
 
 
 def train_all(
@@ -211,7 +231,7 @@ def train_all(
     copies: dict[str, dict[str, Path]] = {}
     for arm, seed in product(plan.arms, plan.seeds):
         name = run_name(arm, seed)
-        if (folder.run_dir(name) / FINAL_WEIGHTS).is_file():
+        if _finished(plan, arm, seed, folder.run_dir(name), dataset_root):
             continue
         if arm not in copies:
             copies[arm] = _copies(plan, arm, dataset_root, folder.root, say)
@@ -221,6 +241,17 @@ def train_all(
         if result.stopped:
             return True
     return False
+
+
+def _finished(plan: ExperimentPlan, arm: str, seed: int, run_dir: Path, dataset_root: Path) -> bool:
+    """Whether the run has its final model, trained with the plan's settings (the copies it
+    read aside: they are the arm's own); another recipe there is refused (RunRefused)."""
+    if not (run_dir / FINAL_WEIGHTS).is_file():
+        return False
+    recorded = json.loads((run_dir / RUN_MANIFEST).read_text()).get("settings", {})
+    copies = {name: Path(folder) for name, folder in (recorded.get("copies") or {}).items()}
+    RunFolder(run_dir).check(plan.train_settings(arm, seed, copies), dataset_root)
+    return True
 
 
 def score_all(
