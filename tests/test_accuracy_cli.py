@@ -14,6 +14,7 @@ from saliency_core.commands import accuracy, cli
 from saliency_core.data.annotations import VOC_CLASSES
 from saliency_core.data.csvfiles import read_csv
 from saliency_core.evaluate.detection import FIXED_SIZE_NOTE, UNTRAINED_NOTE
+from saliency_core.settings import SettingsError
 
 OBJECTS = {
     "img1": ((48, 40), [("cat", (4, 6, 30, 30))]),
@@ -146,12 +147,26 @@ def test_the_study_split_rule_scores_the_images_with_attention_masks(voc, tmp_pa
 
 def test_a_device_this_machine_lacks_is_a_usage_error(tmp_path, capsys, monkeypatch):
     """One ``--device`` check for every command (``commands.common.device_name``)."""
+    from saliency_core.commands import common
+
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    for command in ("accuracy", "train", "readout", "experiment"):
+    for command in ("accuracy", "experiment"):
         with pytest.raises(SystemExit) as exit_info:
             cli.main([command, "--device", "cuda:1"])
         assert exit_info.value.code == 2
         assert "argument --device: cuda:1: CUDA is not available here" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli.main(["accuracy", "--device", "gpu"])
-    assert "argument --device: gpu: Expected one of" in capsys.readouterr().err
+    for command in ("accuracy", "train", "readout"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--device", "gpu"])
+        assert "argument --device: gpu: Expected one of" in capsys.readouterr().err
+    # the training commands check where they train: here (local, torchrun), not for Ray's workers
+    here = lambda device, quiet: 0  # noqa: E731
+    for launcher in ("local", "torchrun"):
+        options = {"launcher": launcher, "device": "cuda:1"}
+        with pytest.raises(SettingsError, match="^--device cuda:1: CUDA is not available here$"):
+            common.launch(None, tmp_path, tmp_path, [], here, options)
+    assert common.launch(None, tmp_path, tmp_path, [], here, {"device": "cpu"}) == 0
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 1)
+    assert common.missing_device("cuda:1") == "cuda:1: this machine has 1 CUDA device(s)"
+    assert common.missing_device("cuda:0") is None and common.missing_device("cpu") is None

@@ -54,18 +54,38 @@ def int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected whole numbers: {text}") from error
 
 
-def device_name(text: str) -> str | None:
-    """A ``--device`` value: "auto" (None: CUDA when present, as ``default_device``) or a torch
-    device this machine has (e.g. cpu, cuda:1); else a usage error saying why."""
+def device_syntax(text: str) -> str | None:
+    """A ``--device`` value as written: "auto" (None: CUDA when present, as
+    ``default_device``) or a torch device name (cpu, cuda, cuda:1, …); else a usage error."""
     if text == "auto":
         return None
     try:
-        device = torch.device(text)
+        torch.device(text)
     except RuntimeError as error:
         raise argparse.ArgumentTypeError(f"{text}: {error}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(f"{text}: CUDA is not available here")
     return text
+
+
+def missing_device(name: str) -> str | None:
+    """Why this machine lacks the torch device ``name`` (no CUDA, or no CUDA device of that
+    index), or None."""
+    device = torch.device(name)
+    if device.type != "cuda":
+        return None
+    if not torch.cuda.is_available():
+        return f"{name}: CUDA is not available here"
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return f"{name}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+    return None
+
+
+def device_name(text: str) -> str | None:
+    """:func:`device_syntax`, for a device this machine has (:func:`missing_device`); else a
+    usage error saying why."""
+    name = device_syntax(text)
+    if name is not None and (missing := missing_device(name)):
+        raise argparse.ArgumentTypeError(missing)
+    return name
 
 
 DEVICE_HELP = "auto (default: CUDA when present), cpu, cuda, cuda:1, …"
@@ -306,7 +326,9 @@ LAUNCH_OPTIONS = ("device", "launcher", "num_workers", "ray_address")
 def add_launcher_flags(container: Any) -> None:
     """``--device``, ``--launcher``, ``--num-workers`` (``--workers-per-node``) and
     ``--ray-address`` on a training command's parser or group (read by :func:`launch`)."""
-    container.add_argument("--device", type=device_name, help=DEVICE_HELP)
+    container.add_argument(
+        "--device", type=device_syntax, help=f"{DEVICE_HELP} (with ray: the workers' device)"
+    )
     container.add_argument(
         "--launcher", choices=list(LAUNCHERS), help="local (default), torchrun, ray"
     )
@@ -335,8 +357,15 @@ def launch(
     return LAUNCHERS[request.launcher](request)
 
 
+def _here_device(request: Launch) -> str | None:
+    """The requested device, when this machine has it (else SettingsError)."""
+    if request.device is not None and (missing := missing_device(request.device)):
+        raise SettingsError(f"--device {missing}")
+    return request.device
+
+
 def _local(request: Launch) -> int:
-    return request.here(request.device, False)
+    return request.here(_here_device(request), False)
 
 
 def _torchrun(request: Launch) -> int:
@@ -344,6 +373,7 @@ def _torchrun(request: Launch) -> int:
     from saliency_core.train import distributed
 
     if not distributed.under_torchrun():
+        _here_device(request)  # the workers run on this machine
         training = distributed.training_of(request.settings)
         command = distributed.torchrun_command(training, request.argv, request.num_workers)
         print(" ".join(command), file=sys.stderr)
