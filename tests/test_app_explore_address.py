@@ -74,8 +74,9 @@ def test_a_links_value_off_its_slider_is_said_with_what_is_shown(model_calls):
     at = explore(det="", t2=SPECTRAL, p="80", score="0.01")
     assert not at.exception, at.exception
     assert warnings(at) == [
-        "The link's detection score threshold 0.01 is not on its slider (0.05–1): showing 0.05.",
-        "The link's top-p% 80 is not on its slider (1–50): showing 50.",
+        "The link's detection score threshold 0.01 is not a value of its slider (0.05–1 in steps "
+        "of 0.05): showing 0.05.",
+        "The link's top-p% 80 is not a value of its slider (1–50 in steps of 0.5): showing 50.",
     ]
     assert at.slider(key="explore_percent").value == 50.0
     assert at.query_params["p"] == "50", "the address names what is shown"
@@ -200,9 +201,14 @@ def test_the_slider_table_clamps_and_says_what_it_cannot_show():
     from ui import sliders
 
     assert sliders.on_slider("top_percent", 80.0) == 50.0
-    assert sliders.on_slider("consensus_sigma", 12.7) == 12, "a whole-step slider"
+    assert sliders.on_slider("top_percent", 10.25) == 10.0  # the live slider's steps too
+    assert sliders.on_slider("top_percent", 10.3) == 10.5
+    assert sliders.on_slider("score_threshold", 0.33) == 0.35
+    assert sliders.on_slider("consensus_sigma", 12.7) == 13, "a whole-step slider"
     assert sliders.slider_range("top_percent") == {"min_value": 1.0, "max_value": 50.0, "step": 0.5}
-    assert sliders.off_slider_notes(Settings(consensus_sigma=12.5, top_percent=10.0)) == [
-        "The link's consensus smoothing sigma (px) 12.5 is not on its slider (0–40): showing 12."
+    assert sliders.off_slider_notes(Settings(consensus=True, consensus_sigma=12.5)) == [
+        "The link's consensus smoothing sigma (px) 12.5 is not a value of its slider (0–40 in "
+        "steps of 1): showing 12."
     ]
+    assert sliders.off_slider_notes(Settings(consensus_sigma=12.5)) == [], "not drawn: no note"
     assert sliders.off_slider_notes(Settings()) == []

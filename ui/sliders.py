@@ -16,22 +16,30 @@ SLIDERS = {
 its step."""
 
 
+SHOWN_WITH = {"consensus_sigma": "consensus"}
+"""A slider drawn only while another setting is on (its value matters only then)."""
+
+
 def on_slider(field: str, value: float) -> float:
-    """``value`` as the slider of ``field`` can show it: clamped to its range, whole when its
-    step is whole."""
-    _, low, high, _ = SLIDERS[field]
-    return type(low)(min(max(value, low), high))
+    """``value`` as the slider of ``field`` can show it: the nearest of its steps within its
+    range (``low + k · step``), whole when its steps are whole."""
+    _, low, high, step = SLIDERS[field]
+    nearest = low + round((min(max(value, low), high) - low) / step) * step
+    return type(low)(round(min(nearest, high), 9))
 
 
 def off_slider_notes(settings: Settings) -> list[str]:
-    """What a link asks that its slider cannot show, and what is shown instead."""
+    """What a link asks that its slider cannot show, and what is shown instead (a slider the
+    view does not draw says nothing)."""
     notes = []
-    for field, (label, low, high, _) in SLIDERS.items():
+    for field, (label, low, high, step) in SLIDERS.items():
+        if field in SHOWN_WITH and not getattr(settings, SHOWN_WITH[field]):
+            continue
         value, shown = getattr(settings, field), on_slider(field, getattr(settings, field))
         if shown != value:
             notes.append(
-                f"The link's {label} {value:g} is not on its slider ({low:g}–{high:g}): "
-                f"showing {shown:g}."
+                f"The link's {label} {value:g} is not a value of its slider ({low:g}–{high:g} "
+                f"in steps of {step:g}): showing {shown:g}."
             )
     return notes
 
