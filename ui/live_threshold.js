@@ -357,11 +357,14 @@ class LiveView {
   stop() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
+    this.inputAt = null;
   }
 }
 
 function store() {
-  return (globalThis.__saliencyLiveThreshold ??= { payloads: new Map(), views: new WeakMap(), times: [], latencies: [] });
+  const kept = (globalThis.__saliencyLiveThreshold ??= { payloads: new Map(), views: new WeakMap(), times: [] });
+  kept.latencies ??= [];  // a page that ran an older script keeps its store
+  return kept;
 }
 
 export default function (component) {

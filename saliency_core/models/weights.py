@@ -100,10 +100,9 @@ def weights_file(path: str | Path | None) -> Path:
     if path is None:
         raise MissingWeightsError("The 'file' weight source needs the path of a state-dict file.")
     try:
-        roots.check_read(path)
+        return roots.check_read(path)  # resolved when confined: the file checked is the one read
     except roots.OutsideRootsError as error:
         raise MissingWeightsError(str(error)) from None
-    return Path(path)
 
 
 @dataclass(frozen=True)
