@@ -137,8 +137,8 @@ def summary_section(long, table, settings: Settings) -> None:
     show_ci = st.toggle("Show the 95% bootstrap CIs", key=f"{KEY}_ci")
     shown = view.with_ci() if show_ci else view.values.copy()
     row_notes = summary_table.row_notes(view, table)
-    if any(row_notes):
-        shown.insert(shown.columns.get_loc("n images") + 1, "notes", row_notes)
+    if any(row_notes):  # last: the numbers are read first, a note says why one is missing
+        shown["notes"] = row_notes
     styler = tables.styled(shown, view.metric_columns)
     styler = styler.apply(
         lambda _: view.best.map(lambda best: "background-color: #c8f0c8" if best else ""),

@@ -400,6 +400,7 @@ def test_every_na_in_the_summary_has_its_reason_beside_it(places: dict[str, Path
         + summary_table.ABSENT_REASONS["ceiling"]
     )
     assert table.loc[CAM, "notes"] == ""
+    assert table.columns[-1] == "notes", "after the numbers it explains"
     assert any("Hover a note to read it whole." in c.value for c in at.caption)
 
 

@@ -3,14 +3,17 @@
 `streamlit run app.py` on a free port (a temporary cache: every map is computed), each page
 opened from a link on the shipped NUS Scene sample with untrained models (random weights, so
 nothing is downloaded; the pictures label them UNTRAINED), its run finished and every picture
-loaded, then the window captured at ``VIEWPORT``. Run: ``.venv/bin/python tools/screenshots.py
-[NAME ...]`` (default: all of :data:`SHOTS`; Debian's /usr/bin/chromium). The Dataset report's
-and the Experiments page's pictures need results folders and are drawn by hand (README).
+loaded, then the window captured at ``VIEWPORT``. The Dataset report's pictures show a results
+folder that ``saliency evaluate`` writes first (:data:`EVALUATE`, 12 sample images, about half a
+minute on a CPU) under a temporary ``$SALIENCY_RESULTS_DIR``. Run: ``.venv/bin/python
+tools/screenshots.py [NAME ...]`` (default: all of :data:`SHOTS`; Debian's /usr/bin/chromium).
+The Experiments page's picture needs a trained experiment and is drawn by hand (README).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import urllib.parse
@@ -31,7 +34,8 @@ from browser_latency import (  # noqa: E402
     timed,
 )
 
-from saliency_core.data.datasets import sample_dataset  # noqa: E402
+from saliency_core.commands import cli  # noqa: E402
+from saliency_core.data.datasets import SAMPLE_DIR, sample_dataset  # noqa: E402
 from saliency_core.models.weights import WeightSource  # noqa: E402
 from saliency_core.settings import Settings, to_query  # noqa: E402
 
@@ -49,6 +53,8 @@ class Shot:
     done: str
     element: str | None = None
     top: str | None = None
+    pictures: bool = True
+    """Whether the page shows pictures to wait for (the report's summary has none)."""
 
 
 EXPLORE = {
@@ -73,7 +79,19 @@ SHOTS = {
         top="Agreement view against",
     ),
     "augment": Shot("Augment", {"image": "004"}, "IoU@top-10%"),
+    "report": Shot("Dataset_report", {}, "Per-image distributions", pictures=False),
+    "report_gallery": Shot(
+        "Dataset_report", {}, "Failure-mode gallery", top="Failure-mode gallery"
+    ),
 }
+RESULTS = "nus-sample-untrained"
+"""The results folder the report's pictures show."""
+EVALUATE = [
+    "evaluate", "--dataset", str(SAMPLE_DIR), "--limit", "12", "--detectors",
+    "SSDlite320 MobileNetV3,FCOS R50-FPN", "--weights", "untrained", "--cams", "EigenCAM",
+    "--type2", "Spectral residual", "--references", "fixations", "--input-size", "320",
+]  # fmt: skip
+"""``saliency evaluate``'s arguments for that folder (``--out`` added)."""
 
 
 def capture(url: str, names: list[str]) -> None:
@@ -87,8 +105,11 @@ def capture(url: str, names: list[str]) -> None:
             shot = SHOTS[name]
             page = browser.new_page(viewport=VIEWPORT)
             runs = Runs(page)
-            query = urllib.parse.urlencode({"dataset": dataset, **shot.params})
-            done = f"() => ({text_shown(shot.done)})() && ({ALL_PICTURES_LOADED})()"
+            params = {"dataset": dataset, **shot.params} if shot.params else {}
+            query = urllib.parse.urlencode(params)
+            done = text_shown(shot.done)
+            if shot.pictures:
+                done = f"() => ({done})() && ({ALL_PICTURES_LOADED})()"
             address = f"{url}/{shot.page}?{query}"
             timed(page, runs, lambda: page.goto(address), done, timeout_s=1800)  # noqa: B023
             if shot.element:
@@ -110,8 +131,13 @@ def main() -> None:
     if unknown := sorted(set(names) - set(SHOTS)):
         parser.error(f"no such screenshot: {', '.join(unknown)} (choose from {', '.join(SHOTS)})")
     port = free_port()
-    with tempfile.TemporaryDirectory() as cache:
-        server = start_server(port, cache, live=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        if any(SHOTS[name].page == "Dataset_report" for name in names):
+            results = Path(scratch) / "results"
+            if cli.main([*EVALUATE, "--out", str(results / RESULTS)]) != 0:
+                raise SystemExit("saliency evaluate failed: no results folder to show")
+            os.environ["SALIENCY_RESULTS_DIR"] = str(results)  # the server's environment
+        server = start_server(port, str(Path(scratch) / "cache"), live=True)
         try:
             capture(f"http://127.0.0.1:{port}", names)
         finally:
