@@ -147,6 +147,10 @@ class ExperimentFolder:
     def manifest(self) -> dict[str, Any]:
         return _json(self.root / MANIFEST)
 
+    def run_manifest(self, name: str) -> dict[str, Any]:
+        """Run ``name``'s own manifest (its settings, status); {} when absent or unreadable."""
+        return _json(self.run_dir(name) / MANIFEST)
+
     def planned(self) -> list[tuple[str, int]]:
         """(arm, seed) of every run: the manifest's arms × seeds, then any other run folder."""
         manifest = self.manifest()
@@ -164,7 +168,7 @@ class ExperimentFolder:
             return None
         if not run.is_dir():
             return "not trained yet"
-        manifest = _json(run / MANIFEST)
+        manifest = self.run_manifest(name)
         epochs = manifest.get("settings", {}).get("epochs", "?")
         status = manifest.get("status", "started")
         done = manifest.get("epochs_done", 0)

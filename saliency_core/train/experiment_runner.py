@@ -46,7 +46,6 @@ from saliency_core.train.experiment import (
 )
 from saliency_core.train.loop import train
 from saliency_core.train.recipe import TrainSettings, preset_settings
-from saliency_core.train.run_folder import MANIFEST as RUN_MANIFEST
 from saliency_core.train.run_folder import NOT_IDENTITY, RunFolder, RunRefused, spread
 from saliency_core.train.session import training_device
 
@@ -231,7 +230,7 @@ def train_all(
     copies: dict[str, dict[str, Path]] = {}
     for arm, seed in product(plan.arms, plan.seeds):
         name = run_name(arm, seed)
-        if _finished(plan, arm, seed, folder.run_dir(name), dataset_root):
+        if _finished(plan, arm, seed, folder, dataset_root):
             continue
         if arm not in copies:
             copies[arm] = _copies(plan, arm, dataset_root, folder.root, say)
@@ -243,14 +242,17 @@ def train_all(
     return False
 
 
-def _finished(plan: ExperimentPlan, arm: str, seed: int, run_dir: Path, dataset_root: Path) -> bool:
+def _finished(
+    plan: ExperimentPlan, arm: str, seed: int, folder: ExperimentFolder, dataset_root: Path
+) -> bool:
     """Whether the run has its final model, trained with the plan's settings (the copies it
     read aside: they are the arm's own); another recipe there is refused (RunRefused)."""
-    if not (run_dir / FINAL_WEIGHTS).is_file():
+    name = run_name(arm, seed)
+    if folder.training_status(name) is not None:  # no final model yet
         return False
-    recorded = json.loads((run_dir / RUN_MANIFEST).read_text()).get("settings", {})
-    copies = {name: Path(folder) for name, folder in (recorded.get("copies") or {}).items()}
-    RunFolder(run_dir).check(plan.train_settings(arm, seed, copies), dataset_root)
+    recorded = folder.run_manifest(name).get("settings", {})
+    copies = {key: Path(place) for key, place in (recorded.get("copies") or {}).items()}
+    RunFolder(folder.run_dir(name)).check(plan.train_settings(arm, seed, copies), dataset_root)
     return True
 
 
