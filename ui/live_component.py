@@ -25,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from saliency_core.scoring.agreement import RankedMap
-from ui import live_threshold
+from ui import live_threshold, sliders
 
 SCRIPT = Path(__file__).with_name("live_threshold.js").read_text(encoding="utf-8")
 STYLE = """
@@ -98,8 +98,7 @@ def _reported(page: str, name: str, percent_key: str) -> None:
     state = st.session_state.get(names["component"]) or {}
     value = (state.get(name) or [None])[0]
     if name == "percent" and value is not None:
-        low, high = live_threshold.SLIDER["min"], live_threshold.SLIDER["max"]
-        st.session_state[percent_key] = min(max(float(value), low), high)
+        st.session_state[percent_key] = sliders.on_slider("top_percent", float(value))
     elif name == "ready":
         st.session_state[names["status"]] = True
     elif name == "unsupported":
