@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "at quality 95). A VOC XML's <filename> keeps the original name either way.",
     )
     data.add_argument(
-        "--limit", type=bounded("limit"), help="process only the first N images (sorted stems)"
+        "--limit", type=option_type("limit"), help="process only the first N images (sorted stems)"
     )
     data.add_argument(
         "--save-masks",
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def bounded(option: str) -> Callable[[str], float]:
+def option_type(option: str) -> Callable[[str], float]:
     """The flag type of a numeric option: a number in its declared range (``option_ranges``)."""
     return in_range(option_ranges()[option])
 
@@ -145,7 +145,7 @@ def _rule_flags(parser: argparse.ArgumentParser) -> None:
     rule.add_argument("--threshold", type=float, help="overrides the preset's threshold")
     rule.add_argument(
         "--rule-percent",
-        type=bounded("rule_percent"),
+        type=option_type("rule_percent"),
         help=f"top-p%% binarising both maps for IoU (study: {TOP_PERCENT:g})",
     )
 
@@ -155,10 +155,10 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
     erasing = parser.add_argument_group("erasing and inpainting")
     erasing.add_argument(
         "--top-percent",
-        type=bounded("top_percent"),
+        type=option_type("top_percent"),
         help=f"erase the CAM's top p%% (study: {ERASE_PERCENT})",
     )
-    erasing.add_argument("--dilate", type=bounded("dilate"), help="grow the region by N px")
+    erasing.add_argument("--dilate", type=option_type("dilate"), help="grow the region by N px")
     erasing.add_argument(
         "--kernel", choices=list(CHOICES["kernel"]), help="dilation structuring element"
     )
@@ -180,15 +180,17 @@ def _erasing_flags(parser: argparse.ArgumentParser) -> None:
         ),
     )
     erasing.add_argument(
-        "--inpaint-radius", type=bounded("inpaint_radius"), help="telea/ns: neighbourhood radius"
+        "--inpaint-radius",
+        type=option_type("inpaint_radius"),
+        help="telea/ns: neighbourhood radius",
     )
     erasing.add_argument(
         "--dip-iterations",
-        type=bounded("dip_iterations"),
+        type=option_type("dip_iterations"),
         help="dip: Adam steps per image (default: chosen for the device and working size, "
         "about a minute per image on a CPU at ≤ 512 px, the paper's 3000 on CUDA)",
     )
-    erasing.add_argument("--dip-lr", type=bounded("dip_lr"), help="dip: learning rate")
+    erasing.add_argument("--dip-lr", type=option_type("dip_lr"), help="dip: learning rate")
     erasing.add_argument("--dip-seed", type=int, help="dip: seed of z, weights and noise")
 
 
